@@ -1,0 +1,3 @@
+module github.com/moxing/moxing
+
+go 1.26

@@ -1,0 +1,162 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"sync/atomic"
+)
+
+// noGradDepth counts the open NoGrad scopes.
+var noGradDepth atomic.Int32
+
+// NoGrad turns gradient recording off until the returned function is called,
+// for inference and evaluation:
+//
+//	defer tensor.NoGrad()()
+//
+// While it is off, ops record nothing, results never require a gradient, and
+// the graph's memory is not kept. Scopes nest. The switch is process-wide:
+// do not train in one goroutine while another holds a NoGrad scope.
+func NoGrad() (restore func()) {
+	noGradDepth.Add(1)
+	var done atomic.Bool
+	return func() {
+		if done.CompareAndSwap(false, true) {
+			noGradDepth.Add(-1)
+		}
+	}
+}
+
+// Recording reports whether ops currently record a graph (no NoGrad scope is open).
+func Recording() bool { return noGradDepth.Load() == 0 }
+
+// newOut allocates the result of op with the given shape. The result
+// requires a gradient, and remembers its inputs, when recording is on and any
+// input requires one.
+func newOut(op string, shape []int, inputs ...*Tensor) *Tensor {
+	out := &Tensor{Data: make([]float32, numel(shape)), shape: append([]int(nil), shape...), op: op}
+	if Recording() {
+		for _, in := range inputs {
+			if in.requiresGrad {
+				out.requiresGrad = true
+				out.parents = inputs
+				break
+			}
+		}
+	}
+	return out
+}
+
+// record attaches backward to out when out requires a gradient, runs the
+// opt-in invariant checks, and returns out. backward reads out.Grad and
+// accumulates into the inputs' gradients through gradOf.
+func (out *Tensor) record(backward func()) *Tensor {
+	if out.requiresGrad {
+		out.backward = backward
+	}
+	if invariants {
+		checkNaN(out.op, out.Data)
+	}
+	return out
+}
+
+// gradOf returns t's gradient storage to accumulate into, allocating zeros on
+// first use, or nil when t needs no gradient.
+func gradOf(t *Tensor) []float32 {
+	if !t.requiresGrad {
+		return nil
+	}
+	if t.Grad == nil {
+		t.Grad = &Tensor{Data: make([]float32, len(t.Data)), shape: t.shape}
+	}
+	return t.Grad.Data
+}
+
+// Backward computes the gradient of t, which must hold one element, with
+// respect to every tensor it was computed from that requires a gradient, and
+// adds it into their Grad. The graph is freed afterwards: intermediate results
+// lose their history and gradient, as in PyTorch without retain_graph.
+func (t *Tensor) Backward() {
+	if len(t.Data) != 1 {
+		panic(fmt.Sprintf("tensor: Backward on a tensor of shape %v: only a one-element tensor has an implicit seed gradient; use BackwardWith", t.shape))
+	}
+	t.BackwardWith(Ones(t.shape...))
+}
+
+// BackwardWith is Backward for a tensor of any shape, seeded with the
+// gradient dL/dt given as seed (same shape as t).
+func (t *Tensor) BackwardWith(seed *Tensor) {
+	if !sameShape(seed.shape, t.shape) {
+		panic(fmt.Sprintf("tensor: BackwardWith: seed shape %v does not match tensor shape %v", seed.shape, t.shape))
+	}
+	if !t.requiresGrad {
+		panic("tensor: Backward on a tensor that does not require a gradient (no input has RequireGrad, or it was computed under NoGrad)")
+	}
+	order := topoOrder(t)
+	g := gradOf(t)
+	for i, v := range seed.Data {
+		g[i] += v
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		n := order[i]
+		if n.backward == nil || n.Grad == nil {
+			continue
+		}
+		n.backward()
+		if invariants {
+			for _, p := range n.parents {
+				if p.Grad != nil {
+					checkNaN("backward of "+n.op, p.Grad.Data)
+				}
+			}
+		}
+	}
+	for _, n := range order {
+		if n.parents != nil {
+			n.Grad, n.backward, n.parents = nil, nil, nil
+			n.op += " (freed)"
+			n.freed = true
+		}
+	}
+}
+
+// topoOrder returns the tensors that t depends on and that require a
+// gradient, inputs before the results computed from them, ending with t.
+func topoOrder(t *Tensor) []*Tensor {
+	var order []*Tensor
+	visited := map[*Tensor]bool{}
+	type frame struct {
+		t    *Tensor
+		next int
+	}
+	stack := []frame{{t, 0}}
+	visited[t] = true
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		if f.t.freed {
+			panic("tensor: Backward through a graph that was already freed by an earlier Backward (" + f.t.op + ")")
+		}
+		if f.next < len(f.t.parents) {
+			p := f.t.parents[f.next]
+			f.next++
+			if p.requiresGrad && !visited[p] {
+				visited[p] = true
+				stack = append(stack, frame{p, 0})
+			}
+			continue
+		}
+		order = append(order, f.t)
+		stack = stack[:len(stack)-1]
+	}
+	return order
+}
+
+// checkNaN panics naming op when data holds a NaN. Infinities are allowed:
+// a causal mask fills with -Inf on purpose.
+func checkNaN(op string, data []float32) {
+	for i, v := range data {
+		if math.IsNaN(float64(v)) {
+			panic(fmt.Sprintf("tensor: %s produced %v at element %d (invariants check)", op, v, i))
+		}
+	}
+}

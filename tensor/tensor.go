@@ -1,0 +1,209 @@
+// Package tensor is moxing's float32 N-dimensional array with eager
+// reverse-mode automatic differentiation.
+//
+// Every op computes its result at once. When an input requires a gradient
+// (and gradient recording is on, see NoGrad), the op also records its inputs
+// and a backward closure on the result; Backward walks these records in
+// reverse topological order and accumulates gradients into Grad. Each op's
+// backward sits right below its forward, with the derivative in its doc
+// comment.
+//
+// Storage is always contiguous and row-major. Shape mistakes inside model code
+// are programming errors: ops panic with the op name and the shapes involved.
+//
+// A Tensor is not safe for concurrent mutation; concurrent read-only use of
+// tensors (e.g. model weights while serving, under NoGrad) is safe.
+package tensor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+)
+
+// Tensor is an N-dimensional float32 array that may carry a gradient.
+type Tensor struct {
+	// Data holds the elements in row-major order; len(Data) == Numel().
+	// Reshape shares Data with its input; every other op returns new storage.
+	Data []float32
+	// Grad is the gradient of the last Backward's root with respect to this
+	// tensor, same shape. It is nil until Backward reaches the tensor and
+	// accumulates (+=) across Backward calls until ZeroGrad.
+	Grad *Tensor
+
+	shape        []int
+	requiresGrad bool
+
+	// The record of the op that produced this tensor, set only when recording.
+	op       string
+	parents  []*Tensor
+	backward func() // reads t.Grad, accumulates into the parents' Grad
+	freed    bool   // Backward has run through t and dropped its record
+}
+
+// New returns a tensor of the given shape that uses data as its storage (no
+// copy). It panics if len(data) is not the product of shape.
+func New(data []float32, shape ...int) *Tensor {
+	if n := numel(shape); n != len(data) {
+		panic(fmt.Sprintf("tensor: New: %d values do not fill shape %v (%d)", len(data), shape, n))
+	}
+	return &Tensor{Data: data, shape: append([]int(nil), shape...)}
+}
+
+// Zeros returns a tensor of the given shape filled with 0.
+func Zeros(shape ...int) *Tensor {
+	checkShape("Zeros", shape)
+	return &Tensor{Data: make([]float32, numel(shape)), shape: append([]int(nil), shape...)}
+}
+
+// Full returns a tensor of the given shape filled with v.
+func Full(v float32, shape ...int) *Tensor {
+	t := Zeros(shape...)
+	for i := range t.Data {
+		t.Data[i] = v
+	}
+	return t
+}
+
+// Ones returns a tensor of the given shape filled with 1.
+func Ones(shape ...int) *Tensor { return Full(1, shape...) }
+
+// Scalar returns a 0-dimensional tensor holding v.
+func Scalar(v float32) *Tensor { return &Tensor{Data: []float32{v}, shape: []int{}} }
+
+// Randn returns a tensor of the given shape with elements drawn from N(0, 1).
+func Randn(rng *rand.Rand, shape ...int) *Tensor {
+	t := Zeros(shape...)
+	for i := range t.Data {
+		t.Data[i] = float32(rng.NormFloat64())
+	}
+	return t
+}
+
+// Rand returns a tensor of the given shape with elements drawn from U[lo, hi).
+func Rand(rng *rand.Rand, lo, hi float32, shape ...int) *Tensor {
+	t := Zeros(shape...)
+	for i := range t.Data {
+		t.Data[i] = lo + (hi-lo)*rng.Float32()
+	}
+	return t
+}
+
+// Shape returns a copy of the tensor's shape.
+func (t *Tensor) Shape() []int { return append([]int(nil), t.shape...) }
+
+// Dim returns the size of axis i; negative i counts from the end.
+func (t *Tensor) Dim(i int) int { return t.shape[t.axis("Dim", i)] }
+
+// NDim returns the number of axes.
+func (t *Tensor) NDim() int { return len(t.shape) }
+
+// Numel returns the number of elements.
+func (t *Tensor) Numel() int { return len(t.Data) }
+
+// Item returns the only element of a one-element tensor.
+func (t *Tensor) Item() float32 {
+	if len(t.Data) != 1 {
+		panic(fmt.Sprintf("tensor: Item of a tensor of shape %v", t.shape))
+	}
+	return t.Data[0]
+}
+
+// RequireGrad marks a leaf tensor as needing a gradient and returns it, so
+// that Backward fills its Grad. Parameters are created this way.
+func (t *Tensor) RequireGrad() *Tensor {
+	if t.parents != nil {
+		panic("tensor: RequireGrad on a non-leaf tensor (output of " + t.op + ")")
+	}
+	t.requiresGrad = true
+	return t
+}
+
+// RequiresGrad reports whether Backward computes a gradient for t.
+func (t *Tensor) RequiresGrad() bool { return t.requiresGrad }
+
+// ZeroGrad drops t's gradient (Grad = nil), as PyTorch's zero_grad does.
+func (t *Tensor) ZeroGrad() { t.Grad = nil }
+
+// Detach returns a tensor that shares t's data but has no history and needs
+// no gradient.
+func (t *Tensor) Detach() *Tensor { return &Tensor{Data: t.Data, shape: t.shape} }
+
+// Clone returns a copy of t's data with no history.
+func (t *Tensor) Clone() *Tensor {
+	return &Tensor{Data: append([]float32(nil), t.Data...), shape: append([]int(nil), t.shape...)}
+}
+
+// Op returns the name of the op that produced t ("" for a leaf or an
+// unrecorded result).
+func (t *Tensor) Op() string { return t.op }
+
+// String formats the tensor's shape and up to 8 leading values.
+func (t *Tensor) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Tensor%v[", t.shape)
+	for i, v := range t.Data {
+		if i == 8 {
+			b.WriteString(" …")
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.5g", v)
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// axis resolves a possibly negative axis against t's rank, panicking with the
+// op name when it is out of range.
+func (t *Tensor) axis(op string, i int) int {
+	n := len(t.shape)
+	if i < 0 {
+		i += n
+	}
+	if i < 0 || i >= n {
+		panic(fmt.Sprintf("tensor: %s: axis %d out of range for shape %v", op, i, t.shape))
+	}
+	return i
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+func checkShape(op string, shape []int) {
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Sprintf("tensor: %s: negative dimension in shape %v", op, shape))
+		}
+	}
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// stridesOf returns the row-major strides of shape.
+func stridesOf(shape []int) []int {
+	s := make([]int, len(shape))
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		s[i] = acc
+		acc *= shape[i]
+	}
+	return s
+}
