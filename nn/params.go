@@ -1,0 +1,157 @@
+// Package nn builds neural networks from tensor ops: layers (Linear,
+// Embedding, LayerNorm, Dropout, activations, Sequential, MLP),
+// initialisers, losses, and the parameter walker that names every parameter
+// for optimizers and checkpoints.
+//
+// A layer is a plain struct whose exported *tensor.Tensor fields are its
+// parameters. Params finds them by reflection, so a model needs no
+// registration code: its parameter names follow its field names (or `nn`
+// struct tags), giving GPT-2 style dotted paths such as h.0.attn.c_attn.weight.
+package nn
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/moxing/moxing/tensor"
+)
+
+// Param is a parameter tensor with its stable dotted name.
+type Param struct {
+	Name string
+	*tensor.Tensor
+}
+
+var tensorType = reflect.TypeFor[*tensor.Tensor]()
+
+// Params returns every parameter of m (a pointer to a layer or model struct)
+// in a stable order, depth first in field order, each with a dotted name:
+//
+//   - an exported *tensor.Tensor field is a parameter, named after the field
+//     with its first letter lowered (Weight → weight);
+//   - an exported struct, pointer or interface field is walked into, its
+//     name becoming a prefix (Attn → attn.);
+//   - slice and array elements are named by index (h.0., h.1.);
+//   - the struct tag `nn:"name"` renames a field, `nn:"-"` skips it (for
+//     constant buffers), and `nn:",inline"` walks into it without a prefix.
+//
+// A tensor reachable under two names (tied weights) is listed once, under the
+// first. Frozen tensors (no RequireGrad) are listed too: they are still part
+// of the model's state.
+func Params(m any) []Param {
+	var ps []Param
+	seen := map[*tensor.Tensor]bool{}
+	walk(reflect.ValueOf(m), "", map[uintptr]bool{}, func(name string, v reflect.Value) {
+		if v.Type() != tensorType || v.IsNil() {
+			return
+		}
+		t := v.Interface().(*tensor.Tensor)
+		if !seen[t] {
+			seen[t] = true
+			ps = append(ps, Param{Name: name, Tensor: t})
+		}
+	})
+	return ps
+}
+
+// Train puts every Dropout in m in training mode, drawing its masks from
+// rng (which must not be used concurrently elsewhere).
+func Train(m any, rng *rand.Rand) { setDropoutRNG(m, rng) }
+
+// Eval puts every Dropout in m in evaluation mode: they pass their input
+// through unchanged.
+func Eval(m any) { setDropoutRNG(m, nil) }
+
+func setDropoutRNG(m any, rng *rand.Rand) {
+	walk(reflect.ValueOf(m), "", map[uintptr]bool{}, func(_ string, v reflect.Value) {
+		if v.Type() == reflect.TypeFor[Dropout]() && v.CanAddr() {
+			v.Addr().Interface().(*Dropout).RNG = rng
+		}
+	})
+}
+
+// walk calls visit on v and, depth first, on everything reachable from it
+// through exported fields, slice and array elements, pointers and
+// interfaces, with dotted names.
+func walk(v reflect.Value, name string, visited map[uintptr]bool, visit func(string, reflect.Value)) {
+	if !v.IsValid() {
+		return
+	}
+	if v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return
+		}
+		walk(v.Elem(), name, visited, visit)
+		return
+	}
+	if v.CanInterface() {
+		visit(name, v)
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() || v.Type() == tensorType || visited[v.Pointer()] {
+			return
+		}
+		visited[v.Pointer()] = true
+		walk(v.Elem(), name, visited, visit)
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			fname, inline, skip := fieldName(f)
+			if skip {
+				continue
+			}
+			switch {
+			case inline:
+				walk(v.Field(i), name, visited, visit)
+			default:
+				walk(v.Field(i), join(name, fname), visited, visit)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			walk(v.Index(i), join(name, strconv.Itoa(i)), visited, visit)
+		}
+	}
+}
+
+// fieldName reads the nn struct tag of f.
+func fieldName(f reflect.StructField) (name string, inline, skip bool) {
+	tag := f.Tag.Get("nn")
+	if tag == "-" {
+		return "", false, true
+	}
+	name, opt, _ := strings.Cut(tag, ",")
+	if opt == "inline" {
+		return "", true, false
+	}
+	if name == "" {
+		r, size := utf8.DecodeRuneInString(f.Name)
+		name = string(unicode.ToLower(r)) + f.Name[size:]
+	}
+	return name, false, false
+}
+
+func join(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+// NumParams returns the total number of elements in ps.
+func NumParams(ps []Param) int {
+	n := 0
+	for _, p := range ps {
+		n += p.Numel()
+	}
+	return n
+}

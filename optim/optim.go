@@ -1,0 +1,70 @@
+// Package optim updates parameters from their gradients: SGD (momentum,
+// Nesterov, weight decay), Adam and AdamW exactly as PyTorch computes them,
+// learning-rate schedules and gradient-norm clipping. It knows parameters,
+// not models.
+//
+// The usual step:
+//
+//	opt.ZeroGrad()
+//	loss.Backward()
+//	optim.ClipGradNorm(opt.Params(), 1.0)
+//	opt.SetLR(sched.At(step))
+//	opt.Step()
+package optim
+
+import (
+	"math"
+
+	"github.com/moxing/moxing/nn"
+)
+
+// Optimizer updates a fixed set of parameters from their gradients.
+type Optimizer interface {
+	// Step updates every parameter that has a gradient; parameters whose Grad
+	// is nil are skipped, as in PyTorch.
+	Step()
+	// ZeroGrad drops the gradients of all parameters.
+	ZeroGrad()
+	// SetLR sets the learning rate for the following steps.
+	SetLR(lr float32)
+	// LR returns the current learning rate.
+	LR() float32
+	// Params returns the parameters being optimised.
+	Params() []nn.Param
+}
+
+// zeroGrad drops the gradient of every parameter.
+func zeroGrad(ps []nn.Param) {
+	for _, p := range ps {
+		p.ZeroGrad()
+	}
+}
+
+// ClipGradNorm scales the gradients of ps so that their global L2 norm (all
+// gradients as one vector) is at most maxNorm, and returns the norm before
+// clipping. As PyTorch's clip_grad_norm_, the scale is
+// maxNorm/(norm + 1e-6) and is applied only when it is below 1. Parameters
+// without a gradient are ignored.
+func ClipGradNorm(ps []nn.Param, maxNorm float64) float64 {
+	var sq float64
+	for _, p := range ps {
+		if p.Grad == nil {
+			continue
+		}
+		for _, g := range p.Grad.Data {
+			sq += float64(g) * float64(g)
+		}
+	}
+	norm := math.Sqrt(sq)
+	if coef := maxNorm / (norm + 1e-6); coef < 1 {
+		for _, p := range ps {
+			if p.Grad == nil {
+				continue
+			}
+			for i := range p.Grad.Data {
+				p.Grad.Data[i] *= float32(coef)
+			}
+		}
+	}
+	return norm
+}
