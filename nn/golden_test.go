@@ -8,7 +8,7 @@ import (
 	"github.com/moxing/moxing/tensor/tensortest"
 )
 
-type fn = func(xs ...*tensor.Tensor) *tensor.Tensor
+type fn = tensortest.Func
 
 // goldenNN maps each op in testdata/nn.json to the nn code under test.
 var goldenNN = map[string]func(c *tensortest.Case) fn{
@@ -59,24 +59,5 @@ var goldenNN = map[string]func(c *tensortest.Case) fn{
 
 // TestGoldenNN checks losses and layers against PyTorch and finite differences.
 func TestGoldenNN(t *testing.T) {
-	cases, err := tensortest.LoadCases("../testdata/nn.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			build, ok := goldenNN[c.Op]
-			if !ok {
-				t.Fatalf("no Go expression for golden op %q", c.Op)
-			}
-			seen[c.Op] = true
-			c.Check(t, build(&c), 1e-4, 1e-5, tensortest.Options{})
-		})
-	}
-	for op := range goldenNN {
-		if !seen[op] {
-			t.Errorf("op %q has no golden case in testdata/nn.json", op)
-		}
-	}
+	tensortest.RunGolden(t, "../testdata/nn.json", goldenNN, 1e-4, 1e-5)
 }

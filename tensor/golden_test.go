@@ -7,7 +7,7 @@ import (
 	"github.com/moxing/moxing/tensor/tensortest"
 )
 
-type fn = func(xs ...*tensor.Tensor) *tensor.Tensor
+type fn = tensortest.Func
 
 // goldenOps maps each op name in testdata/ops.json to the moxing expression
 // that should compute the same thing.
@@ -112,24 +112,5 @@ func zero() float64 { return 0 }
 // TestGoldenOps checks every op against PyTorch (forward output and input
 // gradients) and against finite differences, on the same inputs.
 func TestGoldenOps(t *testing.T) {
-	cases, err := tensortest.LoadCases("../testdata/ops.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			build, ok := goldenOps[c.Op]
-			if !ok {
-				t.Fatalf("no Go expression for golden op %q", c.Op)
-			}
-			seen[c.Op] = true
-			c.Check(t, build(&c), 1e-4, 1e-5, tensortest.Options{})
-		})
-	}
-	for op := range goldenOps {
-		if !seen[op] {
-			t.Errorf("op %q has no golden case in testdata/ops.json", op)
-		}
-	}
+	tensortest.RunGolden(t, "../testdata/ops.json", goldenOps, 1e-4, 1e-5)
 }

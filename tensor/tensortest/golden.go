@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"testing"
 
 	"github.com/moxing/moxing/tensor"
 )
@@ -104,10 +105,7 @@ func (c *Case) attr(name string) any {
 // rtol and atol (see AllClose). It then checks f's gradients against finite
 // differences at the same inputs with GradCheck(opt). Failures are reported
 // through t, prefixed with the case name.
-func (c *Case) Check(t interface {
-	Helper()
-	Errorf(format string, args ...any)
-}, f func(xs ...*tensor.Tensor) *tensor.Tensor, rtol, atol float64, opt Options) {
+func (c *Case) Check(t testing.TB, f Func, rtol, atol float64, opt Options) {
 	t.Helper()
 	for _, x := range c.Inputs {
 		x.ZeroGrad()
@@ -133,5 +131,35 @@ func (c *Case) Check(t interface {
 	}
 	if err := GradCheck(f, c.Inputs, opt); err != nil {
 		t.Errorf("%s: finite differences: %v", c.Name, err)
+	}
+}
+
+// Func is a computation under test, applied to a golden case's inputs.
+type Func = func(xs ...*tensor.Tensor) *tensor.Tensor
+
+// RunGolden checks every case of the golden file at path with Check, as a
+// subtest: ops maps each op name in the file to a builder that returns the
+// moxing computation for a case. Every case's op must be in ops, and every op
+// in ops must have at least one case, so neither side can silently shrink.
+func RunGolden(t *testing.T, path string, ops map[string]func(c *Case) Func, rtol, atol float64) {
+	t.Helper()
+	cases, err := LoadCases(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, c := range cases {
+		build, ok := ops[c.Op]
+		if !ok {
+			t.Errorf("%s: no Go computation for golden op %q", c.Name, c.Op)
+			continue
+		}
+		seen[c.Op] = true
+		t.Run(c.Name, func(t *testing.T) { c.Check(t, build(&c), rtol, atol, Options{}) })
+	}
+	for op := range ops {
+		if !seen[op] {
+			t.Errorf("op %q has no golden case in %s", op, path)
+		}
 	}
 }
