@@ -155,3 +155,76 @@ func NumParams(ps []Param) int {
 	}
 	return n
 }
+
+// Detach returns a copy of model m for inference: every parameter tensor
+// (every exported *tensor.Tensor that requires a gradient, anywhere in the
+// structure Params walks) is replaced by a detached tensor sharing its
+// storage, so the copy computes the same outputs, sees the original's later
+// updates, and records no graph. Layer structs, slices and interfaces along
+// the way are copied shallowly; the original is not modified. Tied weights
+// stay tied. Unexported fields are shared as they are.
+//
+// This is moxing's no-grad mode: it is local to the copy, so one goroutine
+// can evaluate while another trains. The copy is safe for concurrent use
+// when its layers are (Dropout in training mode is not).
+func Detach[M any](m M) M {
+	v := reflect.ValueOf(&m).Elem()
+	return detach(v, map[uintptr]reflect.Value{}).Interface().(M)
+}
+
+func detach(v reflect.Value, seen map[uintptr]reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
+		}
+		if c, ok := seen[v.Pointer()]; ok {
+			return c
+		}
+		if v.Type() == tensorType {
+			t := v.Interface().(*tensor.Tensor)
+			c := v
+			if t.RequiresGrad() {
+				c = reflect.ValueOf(t.Detach())
+			}
+			seen[v.Pointer()] = c
+			return c
+		}
+		c := reflect.New(v.Type().Elem())
+		seen[v.Pointer()] = c
+		c.Elem().Set(detach(v.Elem(), seen))
+		return c
+	case reflect.Struct:
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				c.Field(i).Set(detach(v.Field(i), seen))
+			}
+		}
+		return c
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := 0; i < v.Len(); i++ {
+			c.Index(i).Set(detach(v.Index(i), seen))
+		}
+		return c
+	case reflect.Array:
+		c := reflect.New(v.Type()).Elem()
+		for i := 0; i < v.Len(); i++ {
+			c.Index(i).Set(detach(v.Index(i), seen))
+		}
+		return c
+	case reflect.Interface:
+		if v.IsNil() {
+			return v
+		}
+		c := reflect.New(v.Type()).Elem()
+		c.Set(detach(v.Elem(), seen))
+		return c
+	}
+	return v
+}

@@ -3,45 +3,20 @@ package tensor
 import (
 	"fmt"
 	"math"
-	"sync/atomic"
 )
 
-// noGradDepth counts the open NoGrad scopes.
-var noGradDepth atomic.Int32
-
-// NoGrad turns gradient recording off until the returned function is called,
-// for inference and evaluation:
-//
-//	defer tensor.NoGrad()()
-//
-// While it is off, ops record nothing, results never require a gradient, and
-// the graph's memory is not kept. Scopes nest. The switch is process-wide:
-// do not train in one goroutine while another holds a NoGrad scope.
-func NoGrad() (restore func()) {
-	noGradDepth.Add(1)
-	var done atomic.Bool
-	return func() {
-		if done.CompareAndSwap(false, true) {
-			noGradDepth.Add(-1)
-		}
-	}
-}
-
-// Recording reports whether ops currently record a graph (no NoGrad scope is open).
-func Recording() bool { return noGradDepth.Load() == 0 }
-
 // newOut allocates the result of op with the given shape. The result
-// requires a gradient, and remembers its inputs, when recording is on and any
-// input requires one.
+// requires a gradient, and remembers its inputs, exactly when an input
+// requires one. There is no global recording switch: computations on tensors
+// that need no gradient (data, Detach-ed weights, a model copied by
+// nn.Detach for inference) record nothing, whatever other goroutines do.
 func newOut(op string, shape []int, inputs ...*Tensor) *Tensor {
 	out := &Tensor{Data: make([]float32, numel(shape)), shape: append([]int(nil), shape...), op: op}
-	if Recording() {
-		for _, in := range inputs {
-			if in.requiresGrad {
-				out.requiresGrad = true
-				out.parents = inputs
-				break
-			}
+	for _, in := range inputs {
+		if in.requiresGrad {
+			out.requiresGrad = true
+			out.parents = inputs
+			break
 		}
 	}
 	return out
@@ -90,7 +65,7 @@ func (t *Tensor) BackwardWith(seed *Tensor) {
 		panic(fmt.Sprintf("tensor: BackwardWith: seed shape %v does not match tensor shape %v", seed.shape, t.shape))
 	}
 	if !t.requiresGrad {
-		panic("tensor: Backward on a tensor that does not require a gradient (no input has RequireGrad, or it was computed under NoGrad)")
+		panic("tensor: Backward on a tensor that does not require a gradient (no input has RequireGrad, or the inputs were detached)")
 	}
 	order := topoOrder(t)
 	g := gradOf(t)

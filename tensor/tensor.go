@@ -1,8 +1,8 @@
 // Package tensor is moxing's float32 N-dimensional array with eager
 // reverse-mode automatic differentiation.
 //
-// Every op computes its result at once. When an input requires a gradient
-// (and gradient recording is on, see NoGrad), the op also records its inputs
+// Every op computes its result at once. When an input requires a gradient,
+// the op also records its inputs
 // and a backward closure on the result; Backward walks these records in
 // reverse topological order and accumulates gradients into Grad. Each op's
 // backward sits right below its forward, with the derivative in its doc
@@ -12,7 +12,9 @@
 // are programming errors: ops panic with the op name and the shapes involved.
 //
 // A Tensor is not safe for concurrent mutation; concurrent read-only use of
-// tensors (e.g. model weights while serving, under NoGrad) is safe.
+// tensors (e.g. model weights while serving) is safe. For inference, compute
+// on tensors that need no gradient (Detach, or nn.Detach for a whole model):
+// then nothing is recorded and no graph memory is kept.
 package tensor
 
 import (

@@ -55,8 +55,7 @@ func run(w io.Writer) error {
 	if last >= first/2 {
 		return fmt.Errorf("loss fell only from %.4f to %.4f", first, last)
 	}
-	defer tensor.NoGrad()()
-	logits := model.Forward(x)
+	logits := nn.Detach(model).Forward(x) // inference: records no graph
 	if acc := accuracy(logits, y); acc != 1 {
 		return fmt.Errorf("training accuracy %.0f%%, want 100%%", 100*acc)
 	}

@@ -54,8 +54,7 @@ func GradCheck(f func(xs ...*tensor.Tensor) *tensor.Tensor, inputs []*tensor.Ten
 	out.BackwardWith(w)
 
 	loss := func() float64 {
-		defer tensor.NoGrad()()
-		y := f(inputs...)
+		y := f(inputs...) // records a graph that is dropped unused
 		var s float64
 		for i, v := range y.Data {
 			s += float64(v) * float64(w.Data[i])
