@@ -30,7 +30,7 @@ var layers = [][]string{
 	{"nn"},
 	{"tensor/tensortest"},
 	{"tensor"},
-	{"internal/kernel"},
+	{"internal/kernel", "internal/atomicfile"},
 }
 
 // onlyImportedBy restricts who may import a package, beyond the layering.

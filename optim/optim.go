@@ -16,6 +16,7 @@ import (
 	"math"
 
 	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/tensor"
 )
 
 // Optimizer updates a fixed set of parameters from their gradients.
@@ -31,6 +32,11 @@ type Optimizer interface {
 	LR() float32
 	// Params returns the parameters being optimised.
 	Params() []nn.Param
+	// State returns the internal state (moments, step counts) as named
+	// tensors for a checkpoint; LoadState restores it to resume training
+	// exactly where it stopped.
+	State() map[string]*tensor.Tensor
+	LoadState(map[string]*tensor.Tensor) error
 }
 
 // zeroGrad drops the gradient of every parameter.

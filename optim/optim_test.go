@@ -192,3 +192,64 @@ func TestSkipsParamsWithoutGrad(t *testing.T) {
 		}
 	}
 }
+
+// Resuming from State gives the same parameters as never stopping.
+func TestStateResume(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func([]nn.Param) optim.Optimizer
+	}{
+		{"sgd", func(ps []nn.Param) optim.Optimizer {
+			return optim.NewSGD(ps, optim.SGDConfig{LR: 0.1, Momentum: 0.9, Nesterov: true})
+		}},
+		{"adamw", func(ps []nn.Param) optim.Optimizer {
+			return optim.NewAdamW(ps, optim.AdamConfig{LR: 0.05, WeightDecay: 0.1})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := tensor.New([]float32{1, -2, 3}, 3)
+			step := func(opt optim.Optimizer, w *tensor.Tensor) {
+				d := w.Sub(target)
+				loss := d.Mul(d).Sum(false)
+				opt.ZeroGrad()
+				loss.Backward()
+				opt.Step()
+			}
+			w := tensor.Zeros(3).RequireGrad()
+			straight := tc.make([]nn.Param{{Name: "w", Tensor: w}})
+			for range 6 {
+				step(straight, w)
+			}
+
+			w2 := tensor.Zeros(3).RequireGrad()
+			first := tc.make([]nn.Param{{Name: "w", Tensor: w2}})
+			for range 3 {
+				step(first, w2)
+			}
+			saved := map[string]*tensor.Tensor{}
+			for k, v := range first.State() {
+				saved[k] = v.Clone()
+			}
+			w3 := w2.Clone().RequireGrad()
+			resumed := tc.make([]nn.Param{{Name: "w", Tensor: w3}})
+			if err := resumed.LoadState(saved); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				step(resumed, w3)
+			}
+			for i := range w.Data {
+				if w.Data[i] != w3.Data[i] {
+					t.Fatalf("resumed %v, straight %v", w3.Data, w.Data)
+				}
+			}
+			bad := map[string]*tensor.Tensor{}
+			for k := range saved {
+				bad[k] = tensor.Zeros(5)
+			}
+			if err := resumed.LoadState(bad); err == nil {
+				t.Fatal("state of the wrong size accepted")
+			}
+		})
+	}
+}

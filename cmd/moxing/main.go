@@ -1,0 +1,117 @@
+// Command moxing drives every step of a model's life from the command line:
+//
+//	moxing train     train a model on a CSV table (classification or regression)
+//	moxing eval      metrics of a checkpoint on a labelled CSV
+//	moxing predict   predictions of a checkpoint for a CSV, as a CSV
+//	moxing plot      PNG charts of a run's curves and confusion matrix
+//
+// Run "moxing <command> --help" for the flags and an example of each.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand: run parses args (after the command name) and
+// does the work, writing results to stdout and progress to stderr.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = []command{
+	{"train", "train a model on a CSV table", runTrain},
+	{"eval", "metrics of a checkpoint on a labelled CSV", runEval},
+	{"predict", "predict a CSV with a checkpoint, writing a CSV", runPredict},
+	{"plot", "PNG charts of a run: loss and metric curves, confusion matrix", runPlot},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line args and returns the exit status: 0 on
+// success, 1 on an error, 2 on a usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, new(usageError)):
+			fmt.Fprintf(stderr, "moxing %s: %v\n", c.name, err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "moxing %s: %v\n", c.name, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "moxing: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: moxing <command> [flags]")
+	fmt.Fprintln(w)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "moxing <command> --help" for its flags and an example.`)
+}
+
+// usageError is a mistake in the command line itself.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// newFlags returns a flag set for a command whose --help prints the
+// command's synopsis, its example and its flags.
+func newFlags(name, synopsis, example string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("moxing "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: moxing %s [flags]\n\n%s\n\nExample:\n%s\n\nFlags:\n", name, synopsis, example)
+		fs.PrintDefaults()
+		fmt.Fprintln(stderr)
+	}
+	return fs
+}
+
+// parse parses args, turning a flag error into a usage error (the flag
+// package has already printed it) and rejecting stray arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (flags come as --name value)", fs.Arg(0))
+	}
+	return nil
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/models/mlp"
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/optim"
+	"github.com/moxing/moxing/train"
+)
+
+// trainOptions are moxing train's settings; config.json in the run folder
+// holds them, and --resume reads them back.
+type trainOptions struct {
+	Data        string   `json:"data"`
+	CSV         csvFlags `json:"csv"`
+	Target      string   `json:"target"`
+	Task        string   `json:"task"`
+	Categorical string   `json:"categorical"`
+	Impute      string   `json:"impute"`
+	Hidden      string   `json:"hidden"`
+	Activation  string   `json:"activation"`
+	Dropout     float64  `json:"dropout"`
+	Optimizer   string   `json:"optimizer"`
+	LR          float64  `json:"lr"`
+	Momentum    float64  `json:"momentum"`
+	WeightDecay float64  `json:"weight_decay"`
+	BatchSize   int      `json:"batch_size"`
+	Epochs      int      `json:"epochs"`
+	Patience    int      `json:"patience"`
+	MinDelta    float64  `json:"min_delta"`
+	Monitor     string   `json:"monitor"`
+	Clip        float64  `json:"clip"`
+	Val         float64  `json:"val"`
+	Test        float64  `json:"test"`
+	Seed        uint64   `json:"seed"`
+}
+
+const trainExample = `  moxing train --data /usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv \
+      --skip-rows 1 --hidden 32 --epochs 200 --patience 20 --run runs/cancer
+  moxing train --resume runs/cancer --epochs 300     # continue a run`
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o trainOptions
+	var runDir, resume string
+	fs := newFlags("train", "Trains an MLP on a CSV table: classification or regression, inferred from the target column.\n"+
+		"Splits the rows (stratified for classification) into train/validation/test, standardises features on the\n"+
+		"training split, trains with early stopping on a validation metric, keeps the best epoch, and reports the\n"+
+		"test split. The run folder gets config.json, split.json, metrics.jsonl, best.safetensors, last.safetensors\n"+
+		"and test_metrics.json.", trainExample, stderr)
+	fs.StringVar(&o.Data, "data", "", "CSV file to train on (gzip is detected)")
+	o.CSV.register(fs)
+	fs.StringVar(&o.Target, "target", "", "target column, by name or index (negative from the end; default: the last column)")
+	fs.StringVar(&o.Task, "task", "", "classification or regression (default: inferred from the target)")
+	fs.StringVar(&o.Categorical, "categorical", "", "comma-separated columns to one-hot encode even if numeric")
+	fs.StringVar(&o.Impute, "impute", "", `"mean" fills missing cells (training mean, or most frequent category); default: missing cells are errors`)
+	fs.StringVar(&o.Hidden, "hidden", "64", `hidden layer widths, comma-separated ("" for a linear model)`)
+	fs.StringVar(&o.Activation, "activation", "relu", "hidden activation: relu, tanh, sigmoid or gelu")
+	fs.Float64Var(&o.Dropout, "dropout", 0, "dropout probability after each hidden layer")
+	fs.StringVar(&o.Optimizer, "optimizer", "adam", "adam, adamw or sgd")
+	fs.Float64Var(&o.LR, "lr", 1e-3, "learning rate")
+	fs.Float64Var(&o.Momentum, "momentum", 0.9, "SGD momentum")
+	fs.Float64Var(&o.WeightDecay, "weight-decay", 0, "weight decay (L2 for adam and sgd, decoupled for adamw)")
+	fs.IntVar(&o.BatchSize, "batch-size", 32, "rows per optimizer step")
+	fs.IntVar(&o.Epochs, "epochs", 200, "maximum epochs")
+	fs.IntVar(&o.Patience, "patience", 20, "stop after this many epochs without improvement (0: never)")
+	fs.Float64Var(&o.MinDelta, "min-delta", 0, "smallest improvement of the monitored metric that counts")
+	fs.StringVar(&o.Monitor, "monitor", "val_loss", "validation metric for early stopping and the best checkpoint: val_loss, val_accuracy, val_f1, val_auc, val_r2, …")
+	fs.Float64Var(&o.Clip, "clip", 0, "clip the gradient norm to this (0: no clipping)")
+	fs.Float64Var(&o.Val, "val", 0.15, "fraction of rows for validation")
+	fs.Float64Var(&o.Test, "test", 0.15, "fraction of rows held out for the final test")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (split, initialisation, shuffling, dropout)")
+	fs.StringVar(&runDir, "run", "", "run folder (default: runs/<data name>-<time>)")
+	fs.StringVar(&resume, "resume", "", "continue the run in this folder from its last.safetensors")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+
+	if resume != "" {
+		epochs, epochsSet := o.Epochs, false
+		fs.Visit(func(f *flag.Flag) { epochsSet = epochsSet || f.Name == "epochs" })
+		raw, err := os.ReadFile(filepath.Join(resume, "config.json"))
+		if err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return fmt.Errorf("resume: %s: %w", filepath.Join(resume, "config.json"), err)
+		}
+		if epochsSet {
+			o.Epochs = epochs
+		}
+		runDir = resume
+	}
+	if o.Data == "" {
+		return usagef("--data is required (a CSV file); see --help")
+	}
+
+	// Data: read, decide the schema, split, fit the preprocessing on the
+	// training rows only, encode.
+	table, err := readTable(o.Data, o.CSV)
+	if err != nil {
+		return err
+	}
+	sopt := data.SchemaOptions{Target: o.Target, Task: data.Task(o.Task), Impute: o.Impute}
+	if o.Categorical != "" {
+		sopt.Categorical = strings.Split(o.Categorical, ",")
+	}
+	schema, err := data.NewSchemaUnfitted(table, sopt)
+	if err != nil {
+		return err
+	}
+	labels, err := schema.Labels(table)
+	if err != nil {
+		return err
+	}
+	trainRows, valRows, testRows, err := data.Split(len(table.Rows), labels, o.Val, o.Test, rand.New(rand.NewPCG(o.Seed, 1)))
+	if err != nil {
+		return err
+	}
+	if len(valRows) == 0 {
+		return usagef("--val %g leaves no validation rows out of %d", o.Val, len(table.Rows))
+	}
+	if err := schema.Fit(table, trainRows); err != nil {
+		return err
+	}
+	for _, d := range schema.Dropped {
+		fmt.Fprintf(stderr, "note: column %q is constant in the training split; ignored\n", d)
+	}
+	all, err := schema.Encode(table, nil, true)
+	if err != nil {
+		return err
+	}
+	trainSet, valSet, testSet := all.Subset(trainRows), all.Subset(valRows), all.Subset(testRows)
+
+	// Model and optimizer.
+	hidden, err := parseInts(o.Hidden)
+	if err != nil {
+		return usagef("--hidden %q: %v", o.Hidden, err)
+	}
+	cfg := mlp.Config{Inputs: schema.Inputs(), Hidden: hidden, Outputs: schema.Outputs(), Activation: o.Activation, Dropout: float32(o.Dropout)}
+	model, err := mlp.New(cfg, rand.New(rand.NewPCG(o.Seed, 2)))
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	opt, err := newOptimizer(o, nn.Params(model))
+	if err != nil {
+		return err
+	}
+
+	// The run folder.
+	if runDir == "" {
+		stem := strings.SplitN(filepath.Base(o.Data), ".", 2)[0]
+		runDir = filepath.Join("runs", stem+"-"+time.Now().Format("20060102-150405"))
+	}
+	if resume == "" {
+		if entries, err := os.ReadDir(runDir); err == nil && len(entries) > 0 {
+			return fmt.Errorf("run folder %s is not empty: continue it with --resume %s, or choose another --run", runDir, runDir)
+		}
+		if err := os.MkdirAll(runDir, 0o755); err != nil {
+			return err
+		}
+		if err := writeJSON(filepath.Join(runDir, "config.json"), o); err != nil {
+			return err
+		}
+		split := map[string][]int{"train": trainRows, "val": valRows, "test": testRows}
+		if err := writeJSON(filepath.Join(runDir, "split.json"), split); err != nil {
+			return err
+		}
+	}
+
+	head := train.Head{Task: schema.Task, Classes: len(schema.Classes), Mean: schema.TargetMean, Std: schema.TargetStd}
+	loop := &train.Supervised{
+		Model: model, Opt: opt, Head: head,
+		Config: train.Config{
+			Epochs: o.Epochs, BatchSize: o.BatchSize, Monitor: o.Monitor, Patience: o.Patience,
+			MinDelta: o.MinDelta, ClipNorm: o.Clip, Seed: o.Seed, RunDir: runDir,
+			Meta: tabularMeta(cfg, schema, o.CSV),
+		},
+		Observer: newProgress(stderr, o.Epochs, (trainSet.Len()+o.BatchSize-1)/max(o.BatchSize, 1)),
+	}
+	if resume != "" {
+		if err := loop.Resume(filepath.Join(runDir, "last.safetensors")); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "%s: %d rows (%d train, %d validation, %d test), %d inputs, %s", o.Data, len(table.Rows),
+		trainSet.Len(), valSet.Len(), testSet.Len(), schema.Inputs(), schema.Task)
+	if schema.Task == data.Classification {
+		fmt.Fprintf(stderr, " of %d classes", len(schema.Classes))
+	}
+	fmt.Fprintf(stderr, "; model %d parameters; run folder %s\n", nn.NumParams(nn.Params(model)), runDir)
+
+	start := time.Now()
+	res, err := loop.Fit(ctx, trainSet, valSet)
+	loop.Observer.(*progress).finish()
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted after %d epochs; saved %s; continue with: moxing train --resume %s",
+			res.Epochs, filepath.Join(runDir, "last.safetensors"), runDir)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "trained %d epochs in %.1fs (%s); best epoch %d, %s %.4f\n",
+		res.Epochs, time.Since(start).Seconds(), res.Stopped, res.BestEpoch, loop.Config.Monitor, res.Best)
+
+	if testSet.Len() == 0 {
+		return nil
+	}
+	rep, err := head.Evaluate(model, testSet)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "test (%d rows): %s\n", testSet.Len(), formatMetrics(rep.Metrics))
+	if rep.Confusion != nil {
+		fmt.Fprint(stdout, rep.Confusion.Format(schema.Classes))
+	}
+	out := map[string]any{"rows": testSet.Len(), "metrics": rep.Metrics, "best_epoch": res.BestEpoch, "classes": schema.Classes}
+	if rep.Confusion != nil {
+		out["confusion"] = rep.Confusion.Counts
+	}
+	if err := writeJSON(filepath.Join(runDir, "test_metrics.json"), out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "best checkpoint: %s\n", filepath.Join(runDir, "best.safetensors"))
+	return nil
+}
+
+func newOptimizer(o trainOptions, params []nn.Param) (optim.Optimizer, error) {
+	if o.LR <= 0 {
+		return nil, usagef("--lr %g: want a positive learning rate", o.LR)
+	}
+	switch o.Optimizer {
+	case "adam":
+		return optim.NewAdam(params, optim.AdamConfig{LR: float32(o.LR), WeightDecay: float32(o.WeightDecay)}), nil
+	case "adamw":
+		return optim.NewAdamW(params, optim.AdamConfig{LR: float32(o.LR), WeightDecay: float32(o.WeightDecay)}), nil
+	case "sgd":
+		return optim.NewSGD(params, optim.SGDConfig{LR: float32(o.LR), Momentum: float32(o.Momentum), WeightDecay: float32(o.WeightDecay)}), nil
+	}
+	return nil, usagef("--optimizer %q: want adam, adamw or sgd", o.Optimizer)
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// writeJSON writes v as indented JSON to path, atomically.
+func writeJSON(path string, v any) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}

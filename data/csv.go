@@ -1,0 +1,224 @@
+// Package data turns files into tensors: CSV tables into standardised
+// feature matrices and labels, with seeded, stratified splits and shuffled
+// mini-batches.
+//
+// Everything that reads the outside world returns an error naming the
+// source, line and column; nothing here panics on bad input.
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Header says whether a CSV's first row names its columns.
+type Header int
+
+const (
+	// HeaderAuto treats the first row as a header when one of its cells is
+	// not a number where the second row's cell is: "sepal_length" over "5.1".
+	HeaderAuto Header = iota
+	HeaderYes
+	HeaderNo
+)
+
+// CSVOptions configure ReadCSV. The zero value detects everything.
+type CSVOptions struct {
+	// Comma is the field separator: ',', '\t', or ' ' for runs of spaces and
+	// tabs. 0 detects it from the first row: a comma if it has one, else a
+	// tab, else whitespace.
+	Comma rune
+	// Header says whether the first row (after SkipRows) names the columns.
+	// Columns without a header are named by their 0-based index: "0", "1", …
+	Header Header
+	// SkipRows drops this many lines at the start (e.g. the size line that
+	// opens scikit-learn's bundled CSVs).
+	SkipRows int
+}
+
+// Table is a CSV file's cells as text, with where each row came from.
+type Table struct {
+	Source  string     // file name, for messages
+	Columns []string   // column names
+	Rows    [][]string // cells, len(Columns) per row, trimmed of spaces
+	Lines   []int      // 1-based line of each row in the source
+}
+
+// ReadCSV reads a table from r; name labels errors. gzip input is detected
+// from its magic bytes and decompressed. Every row must have as many fields
+// as the first; blank lines are skipped.
+func ReadCSV(r io.Reader, name string, opt CSVOptions) (*Table, error) {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReader(zr)
+	}
+	rows, lines, err := readRecords(br, name, opt)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: no rows", name)
+	}
+	t := &Table{Source: name}
+	hasHeader := opt.Header == HeaderYes || (opt.Header == HeaderAuto && looksLikeHeader(rows))
+	if hasHeader {
+		headerLine := lines[0]
+		t.Columns, rows, lines = rows[0], rows[1:], lines[1:]
+		seen := map[string]bool{}
+		for i, c := range t.Columns {
+			if c == "" {
+				return nil, fmt.Errorf("%s line %d: column %d has an empty name", name, headerLine, i+1)
+			}
+			if seen[c] {
+				return nil, fmt.Errorf("%s: column name %q appears twice", name, c)
+			}
+			seen[c] = true
+		}
+	} else {
+		for i := range rows[0] {
+			t.Columns = append(t.Columns, strconv.Itoa(i))
+		}
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: a header but no data rows", name)
+	}
+	for i, row := range rows {
+		if len(row) != len(t.Columns) {
+			return nil, fmt.Errorf("%s line %d: %d fields, want %d like the first row", name, lines[i], len(row), len(t.Columns))
+		}
+	}
+	t.Rows, t.Lines = rows, lines
+	return t, nil
+}
+
+// readRecords splits the input into trimmed fields, skipping opt.SkipRows
+// lines and blank lines.
+func readRecords(br *bufio.Reader, name string, opt CSVOptions) (rows [][]string, lines []int, err error) {
+	line := 0
+	for ; line < opt.SkipRows; line++ {
+		if _, err := br.ReadString('\n'); err != nil {
+			if err == io.EOF {
+				return nil, nil, fmt.Errorf("%s: only %d lines, fewer than the %d to skip", name, line, opt.SkipRows)
+			}
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	comma := opt.Comma
+	if comma == 0 {
+		first, _ := br.Peek(64 << 10)
+		if i := bytes.IndexByte(first, '\n'); i >= 0 {
+			first = first[:i]
+		}
+		switch {
+		case bytes.ContainsRune(first, ','):
+			comma = ','
+		case bytes.ContainsRune(first, '\t'):
+			comma = '\t'
+		default:
+			comma = ' '
+		}
+	}
+	if comma == ' ' {
+		sc := bufio.NewScanner(br)
+		sc.Buffer(make([]byte, 64<<10), 64<<20)
+		for sc.Scan() {
+			line++
+			fields := strings.Fields(sc.Text())
+			if len(fields) == 0 {
+				continue
+			}
+			rows, lines = append(rows, fields), append(lines, line)
+		}
+		if err := sc.Err(); err != nil {
+			return nil, nil, fmt.Errorf("%s line %d: %w", name, line+1, err)
+		}
+		return rows, lines, nil
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = comma
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	cr.ReuseRecord = false
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return rows, lines, nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, nil, fmt.Errorf("%s line %d column %d: %v", name, pe.Line+opt.SkipRows, pe.Column, pe.Err)
+			}
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		l, _ := cr.FieldPos(0)
+		for i := range rec {
+			rec[i] = strings.TrimSpace(rec[i])
+		}
+		if len(rec) == 1 && rec[0] == "" {
+			continue
+		}
+		rows, lines = append(rows, rec), append(lines, l+opt.SkipRows)
+	}
+}
+
+// looksLikeHeader reports whether the first row has a non-numeric cell
+// above a numeric one (or is the only row and is entirely non-numeric).
+func looksLikeHeader(rows [][]string) bool {
+	if len(rows) < 2 {
+		for _, c := range rows[0] {
+			if _, ok := parseNumber(c); ok {
+				return false
+			}
+		}
+		return true
+	}
+	for i, c := range rows[0] {
+		if _, ok := parseNumber(c); ok || i >= len(rows[1]) {
+			continue
+		}
+		if _, ok := parseNumber(rows[1][i]); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Column returns the index of the column called key, or, when no column has
+// that name, of the column at index key (negative counts from the end: -1 is
+// the last column).
+func (t *Table) Column(key string) (int, error) {
+	for i, c := range t.Columns {
+		if c == key {
+			return i, nil
+		}
+	}
+	if i, err := strconv.Atoi(key); err == nil {
+		if i < 0 {
+			i += len(t.Columns)
+		}
+		if i >= 0 && i < len(t.Columns) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no column %q (columns: %s)", t.Source, key, strings.Join(abbreviate(t.Columns, 12), ", "))
+}
+
+func abbreviate(s []string, n int) []string {
+	if len(s) <= n {
+		return s
+	}
+	return append(append([]string(nil), s[:n]...), fmt.Sprintf("… %d more", len(s)-n))
+}

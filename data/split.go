@@ -1,0 +1,85 @@
+package data
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/moxing/moxing/tensor"
+)
+
+// Split shuffles the row indices 0..n-1 with rng and deals them into
+// disjoint train, validation and test sets holding about 1-valFrac-testFrac,
+// valFrac and testFrac of the rows. With labels (one class index per row) the
+// split is stratified: each class is dealt separately, so every set keeps the
+// class proportions.
+func Split(n int, labels []int, valFrac, testFrac float64, rng *rand.Rand) (train, val, test []int, err error) {
+	if valFrac < 0 || testFrac < 0 || valFrac+testFrac >= 1 {
+		return nil, nil, nil, fmt.Errorf("data: split fractions validation %g and test %g must be ≥ 0 and leave rows to train on", valFrac, testFrac)
+	}
+	if labels != nil && len(labels) != n {
+		return nil, nil, nil, fmt.Errorf("data: %d labels for %d rows", len(labels), n)
+	}
+	groups := map[int][]int{}
+	var order []int // classes in first-seen order, for determinism
+	for i := 0; i < n; i++ {
+		k := 0
+		if labels != nil {
+			k = labels[i]
+		}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	for _, k := range order {
+		g := groups[k]
+		rng.Shuffle(len(g), func(i, j int) { g[i], g[j] = g[j], g[i] })
+		nt := int(math.Round(testFrac * float64(len(g))))
+		nv := int(math.Round(valFrac * float64(len(g))))
+		test = append(test, g[:nt]...)
+		val = append(val, g[nt:nt+nv]...)
+		train = append(train, g[nt+nv:]...)
+	}
+	for _, s := range [][]int{train, val, test} {
+		rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+	}
+	if len(train) == 0 {
+		return nil, nil, nil, fmt.Errorf("data: %d rows leave none to train on", n)
+	}
+	return train, val, test, nil
+}
+
+// Batches returns the indices 0..n-1 shuffled with rng and cut into batches
+// of size (the last may be smaller). A nil rng keeps the order.
+func Batches(n, size int, rng *rand.Rand) [][]int {
+	perm := make([]int, n)
+	for i := range perm {
+		perm[i] = i
+	}
+	if rng != nil {
+		rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+	}
+	var out [][]int
+	for lo := 0; lo < n; lo += size {
+		out = append(out, perm[lo:min(lo+size, n)])
+	}
+	return out
+}
+
+// Subset returns the rows idx of d (copies).
+func (d *Dataset) Subset(idx []int) *Dataset {
+	w := d.X.Dim(1)
+	s := &Dataset{X: tensor.Zeros(len(idx), w), Lines: make([]int, len(idx))}
+	for i, r := range idx {
+		copy(s.X.Data[i*w:(i+1)*w], d.X.Data[r*w:(r+1)*w])
+		s.Lines[i] = d.Lines[r]
+		if d.Labels != nil {
+			s.Labels = append(s.Labels, d.Labels[r])
+		}
+		if d.Targets != nil {
+			s.Targets = append(s.Targets, d.Targets[r])
+		}
+	}
+	return s
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the real data sets that moxing's tests and benchmarks use into
+# $MOXING_DATA (default ~/.cache/moxing/data), from Debian's registry.
+# Nothing here is committed to the repository. Safe to run again.
+#
+#   tabular/breast_cancer.csv  569 × 30, 2 classes   (scikit-learn's bundled copy)
+#   tabular/iris.csv           150 × 4, 3 classes
+#   tabular/wine_data.csv      178 × 13, 3 classes
+#   tabular/digits.csv.gz      1797 × 64 (8×8 images), 10 classes
+#   tabular/diabetes.csv.gz    442 × 10 + target, regression (features and
+#                              target files joined, space separated)
+set -euo pipefail
+DATA=${MOXING_DATA:-$HOME/.cache/moxing/data}
+SK=/usr/lib/python3/dist-packages/sklearn/datasets/data
+
+if [ ! -f "$SK/breast_cancer.csv" ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends python3-sklearn >/dev/null
+fi
+
+mkdir -p "$DATA/tabular"
+for f in breast_cancer.csv iris.csv wine_data.csv digits.csv.gz; do
+	cp "$SK/$f" "$DATA/tabular/$f"
+done
+paste -d' ' <(zcat "$SK/diabetes_data_raw.csv.gz") <(zcat "$SK/diabetes_target.csv.gz") | gzip -n >"$DATA/tabular/diabetes.csv.gz"
+echo "data installed in $DATA"

@@ -1,0 +1,371 @@
+// Package train holds moxing's training loops, readable top to bottom:
+// batch → forward → loss → zero grad → backward → clip → schedule → step →
+// log → evaluate → save. Progress reaches the outside through Observer.
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/optim"
+	"github.com/moxing/moxing/tensor"
+)
+
+// Config configures Supervised. Zero fields take the defaults noted.
+type Config struct {
+	Epochs    int     // passes over the training set (default 100)
+	BatchSize int     // rows per optimizer step (default 32)
+	Monitor   string  // validation metric deciding the best epoch and early stopping: "val_loss" (default), "val_accuracy", "val_f1", "val_auc", "val_r2", …
+	Patience  int     // stop after this many epochs without improvement; 0 never stops early
+	MinDelta  float64 // the least change of Monitor that counts as an improvement
+	ClipNorm  float64 // clip the global gradient norm to this; 0 does not clip
+	Seed      uint64  // seeds batch shuffling and dropout
+
+	// Schedule, when set, gives the learning rate of each optimizer step.
+	Schedule optim.Schedule
+	// RunDir, when set, receives metrics.jsonl (one line per epoch),
+	// best.safetensors (the best epoch's weights) and last.safetensors
+	// (weights, optimizer state and loop state, to resume).
+	RunDir string
+	// Meta is extra metadata stored in both checkpoints (model config,
+	// preprocessing), so that a checkpoint can be used on its own.
+	Meta map[string]string
+}
+
+func (c *Config) ensureDefaults() {
+	if c.Epochs == 0 {
+		c.Epochs = 100
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 32
+	}
+	if c.Monitor == "" {
+		c.Monitor = "val_loss"
+	}
+	if !strings.HasPrefix(c.Monitor, "val_") {
+		c.Monitor = "val_" + c.Monitor
+	}
+}
+
+// minimized reports whether a smaller value of metric is better.
+func minimized(metric string) bool {
+	switch strings.TrimPrefix(metric, "val_") {
+	case "loss", "log_loss", "mse", "rmse", "mae":
+		return true
+	}
+	return false
+}
+
+// Observer receives progress. Calls come from the training goroutine.
+type Observer interface {
+	Batch(b Batch) // after every optimizer step
+	Epoch(e Epoch) // after every epoch's validation
+}
+
+// Batch is the progress after one optimizer step.
+type Batch struct {
+	Epoch, Epochs  int // 1-based epoch, of Epochs
+	Batch, Batches int // 1-based batch within the epoch, of Batches
+	Loss           float64
+}
+
+// Epoch is the record of one epoch, as written to metrics.jsonl.
+type Epoch struct {
+	Epoch     int                `json:"epoch"`
+	TrainLoss float64            `json:"train_loss"`
+	Val       map[string]float64 `json:"-"` // val_loss, val_accuracy, …
+	LR        float64            `json:"lr"`
+	Seconds   float64            `json:"seconds"`
+	Best      bool               `json:"best"` // this epoch improved the monitored metric
+}
+
+// MarshalJSON flattens Val into the record: {"epoch":1,"train_loss":…,"val_loss":…}.
+func (e Epoch) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"epoch": e.Epoch, "train_loss": e.TrainLoss, "lr": e.LR, "seconds": e.Seconds, "best": e.Best}
+	for k, v := range e.Val {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+// Result is how a Fit ended.
+type Result struct {
+	Epochs    int     // epochs completed in total (including resumed ones)
+	BestEpoch int     // the epoch whose weights the model holds at the end
+	Best      float64 // the monitored metric at BestEpoch
+	Stopped   string  // "epochs", "early stopping" or "interrupted"
+	History   []Epoch // the epochs run by this Fit
+}
+
+// state is the loop state saved in last.safetensors to resume.
+type state struct {
+	Epoch     int     `json:"epoch"`      // epochs completed
+	Step      int     `json:"step"`       // optimizer steps taken
+	Best      float64 `json:"best"`       // best monitored value so far
+	BestEpoch int     `json:"best_epoch"` // 0 before any
+	Bad       int     `json:"bad_epochs"` // epochs since the last improvement
+	Monitor   string  `json:"monitor"`
+	RNG       []byte  `json:"rng"` // the PCG state
+}
+
+// Supervised trains a model on a labelled dataset with validation, early
+// stopping, best-checkpoint saving and resume.
+type Supervised struct {
+	Model    nn.Layer
+	Opt      optim.Optimizer
+	Head     Head
+	Config   Config
+	Observer Observer // may be nil
+
+	pcg   *rand.PCG
+	rng   *rand.Rand
+	st    state
+	best  map[string][]float32 // weights of the best epoch
+	ready bool
+}
+
+// metaTrain is the metadata key of the loop state in checkpoints.
+const metaTrain = "moxing.train"
+
+func (s *Supervised) init() {
+	if s.ready {
+		return
+	}
+	s.ready = true
+	s.Config.ensureDefaults()
+	s.pcg = rand.NewPCG(s.Config.Seed, 0x6d6f78696e67) // "moxing"
+	s.rng = rand.New(s.pcg)
+	// ±MaxFloat64 rather than ±Inf: the state must encode as JSON.
+	s.st = state{Best: math.MaxFloat64, Monitor: s.Config.Monitor}
+	if !minimized(s.Config.Monitor) {
+		s.st.Best = -math.MaxFloat64
+	}
+}
+
+// Resume restores weights, optimizer state, epoch, RNG and best score from a
+// last.safetensors written by an earlier Fit with the same model, and the
+// best weights from best.safetensors beside it when present.
+func (s *Supervised) Resume(path string) error {
+	s.init()
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		return err
+	}
+	raw, ok := f.Metadata[metaTrain]
+	if !ok {
+		return fmt.Errorf("%s: no training state (%s): not a last.safetensors of moxing train", path, metaTrain)
+	}
+	var st state
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return fmt.Errorf("%s: training state: %w", path, err)
+	}
+	if st.Monitor != s.Config.Monitor {
+		return fmt.Errorf("%s: run monitored %s, this one monitors %s", path, st.Monitor, s.Config.Monitor)
+	}
+	weights, opt := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+	for name, t := range f.Tensors {
+		if rest, ok := strings.CutPrefix(name, "optim."); ok {
+			opt[rest] = t
+		} else {
+			weights[name] = t
+		}
+	}
+	if err := checkpoint.Assign(nn.Params(s.Model), weights, true); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := s.Opt.LoadState(opt); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := s.pcg.UnmarshalBinary(st.RNG); err != nil {
+		return fmt.Errorf("%s: rng state: %w", path, err)
+	}
+	s.st = st
+	s.best = nil
+	if bf, err := checkpoint.Load(filepath.Join(filepath.Dir(path), "best.safetensors")); err == nil {
+		s.best = map[string][]float32{}
+		for name, t := range bf.Tensors {
+			s.best[name] = t.Data
+		}
+	}
+	return nil
+}
+
+// Fit trains for the remaining epochs of Config.Epochs, validating on val
+// after each, and leaves the best epoch's weights in the model. When ctx is
+// cancelled it stops between batches, saves last.safetensors (resuming
+// restarts the interrupted epoch) and returns ctx's error with the result so
+// far.
+func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Result, error) {
+	s.init()
+	cfg := s.Config
+	if trainSet.Len() == 0 || val.Len() == 0 {
+		return Result{}, fmt.Errorf("train: %d training and %d validation rows: need both", trainSet.Len(), val.Len())
+	}
+	params := nn.Params(s.Model)
+	var log *os.File
+	if cfg.RunDir != "" {
+		var err error
+		if log, err = os.OpenFile(filepath.Join(cfg.RunDir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+			return Result{}, fmt.Errorf("train: %w", err)
+		}
+		defer log.Close()
+	}
+	res := Result{Stopped: "epochs"}
+	for s.st.Epoch < cfg.Epochs {
+		epoch := s.st.Epoch + 1
+		start := time.Now()
+
+		nn.Train(s.Model, s.rng)
+		batches := data.Batches(trainSet.Len(), cfg.BatchSize, s.rng)
+		var lossSum float64
+		for bi, idx := range batches {
+			if ctx.Err() != nil {
+				res.Stopped = "interrupted"
+				err := s.save("last.safetensors", params, true)
+				return s.finish(res, params), errors.Join(ctx.Err(), err)
+			}
+			b := trainSet.Subset(idx)
+			out := s.Model.Forward(b.X)
+			loss := s.Head.Loss(out, b)
+			s.Opt.ZeroGrad()
+			loss.Backward()
+			if cfg.ClipNorm > 0 {
+				optim.ClipGradNorm(params, cfg.ClipNorm)
+			}
+			if cfg.Schedule != nil {
+				s.Opt.SetLR(cfg.Schedule.At(s.st.Step))
+			}
+			s.Opt.Step()
+			s.st.Step++
+			l := float64(loss.Item())
+			lossSum += l * float64(len(idx))
+			if s.Observer != nil {
+				s.Observer.Batch(Batch{Epoch: epoch, Epochs: cfg.Epochs, Batch: bi + 1, Batches: len(batches), Loss: l})
+			}
+		}
+		nn.Eval(s.Model)
+
+		rep, err := s.Head.Evaluate(s.Model, val)
+		if err != nil {
+			return s.finish(res, params), err
+		}
+		e := Epoch{Epoch: epoch, TrainLoss: lossSum / float64(trainSet.Len()), Val: map[string]float64{},
+			LR: float64(s.Opt.LR()), Seconds: time.Since(start).Seconds()}
+		for k, v := range rep.Metrics {
+			e.Val["val_"+k] = v
+		}
+		score, ok := e.Val[cfg.Monitor]
+		if !ok {
+			return s.finish(res, params), fmt.Errorf("train: no validation metric %q for this task (have %v)", cfg.Monitor, keys(e.Val))
+		}
+		if s.improved(score) {
+			e.Best = true
+			s.st.Best, s.st.BestEpoch, s.st.Bad = score, epoch, 0
+			s.best = snapshot(params)
+			if err := s.save("best.safetensors", params, false); err != nil {
+				return s.finish(res, params), err
+			}
+		} else {
+			s.st.Bad++
+		}
+		s.st.Epoch = epoch
+		res.History = append(res.History, e)
+		if log != nil {
+			line, _ := json.Marshal(e)
+			if _, err := log.Write(append(line, '\n')); err != nil {
+				return s.finish(res, params), fmt.Errorf("train: metrics.jsonl: %w", err)
+			}
+		}
+		if s.Observer != nil {
+			s.Observer.Epoch(e)
+		}
+		if err := s.save("last.safetensors", params, true); err != nil {
+			return s.finish(res, params), err
+		}
+		if cfg.Patience > 0 && s.st.Bad >= cfg.Patience {
+			res.Stopped = "early stopping"
+			break
+		}
+	}
+	return s.finish(res, params), nil
+}
+
+// improved reports whether score beats the best so far by more than MinDelta.
+func (s *Supervised) improved(score float64) bool {
+	if math.IsNaN(score) {
+		return false
+	}
+	if minimized(s.Config.Monitor) {
+		return score < s.st.Best-s.Config.MinDelta
+	}
+	return score > s.st.Best+s.Config.MinDelta
+}
+
+// finish restores the best weights into the model and fills in res.
+func (s *Supervised) finish(res Result, params []nn.Param) Result {
+	for _, p := range params {
+		if w, ok := s.best[p.Name]; ok && len(w) == p.Numel() {
+			copy(p.Data, w)
+		}
+	}
+	res.Epochs, res.BestEpoch, res.Best = s.st.Epoch, s.st.BestEpoch, s.st.Best
+	return res
+}
+
+// save writes a checkpoint into RunDir (nothing without one): the weights,
+// Config.Meta and the loop state, plus the optimizer state when withOpt.
+func (s *Supervised) save(name string, params []nn.Param, withOpt bool) error {
+	if s.Config.RunDir == "" {
+		return nil
+	}
+	tensors := map[string]*tensor.Tensor{}
+	for _, p := range params {
+		tensors[p.Name] = p.Tensor
+	}
+	if withOpt {
+		for k, v := range s.Opt.State() {
+			tensors["optim."+k] = v
+		}
+	}
+	st := s.st
+	rngState, err := s.pcg.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	st.RNG = rngState
+	meta := map[string]string{}
+	for k, v := range s.Config.Meta {
+		meta[k] = v
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("train: state: %w", err)
+	}
+	meta[metaTrain] = string(raw)
+	return checkpoint.Save(filepath.Join(s.Config.RunDir, name), tensors, meta)
+}
+
+func snapshot(params []nn.Param) map[string][]float32 {
+	m := make(map[string][]float32, len(params))
+	for _, p := range params {
+		m[p.Name] = append([]float32(nil), p.Data...)
+	}
+	return m
+}
+
+func keys(m map[string]float64) []string {
+	return slices.Sorted(maps.Keys(m))
+}

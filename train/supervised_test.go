@@ -1,0 +1,113 @@
+package train_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/models/mlp"
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/optim"
+	"github.com/moxing/moxing/tensor"
+	"github.com/moxing/moxing/train"
+)
+
+// blobs returns n rows of two noisy Gaussian classes in 2-D.
+func blobs(n int, rng *rand.Rand) *data.Dataset {
+	d := &data.Dataset{X: tensor.Zeros(n, 2)}
+	for i := 0; i < n; i++ {
+		k := i % 2
+		d.X.Data[2*i] = float32(rng.NormFloat64() + 2*float64(k) - 1)
+		d.X.Data[2*i+1] = float32(rng.NormFloat64())
+		d.Labels = append(d.Labels, k)
+		d.Lines = append(d.Lines, i+1)
+	}
+	return d
+}
+
+type recorder struct {
+	batches int
+	epochs  []train.Epoch
+}
+
+func (r *recorder) Batch(train.Batch)   { r.batches++ }
+func (r *recorder) Epoch(e train.Epoch) { r.epochs = append(r.epochs, e) }
+
+func TestSupervisedEarlyStoppingKeepsBest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	trainSet, val := blobs(200, rng), blobs(60, rng)
+	m, err := mlp.New(mlp.Config{Inputs: 2, Hidden: []int{16}, Outputs: 1}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	// A learning rate this high makes validation loss bounce, so patience triggers.
+	loop := &train.Supervised{Model: m, Opt: optim.NewSGD(nn.Params(m), optim.SGDConfig{LR: 0.5}),
+		Head: train.Head{Task: data.Classification, Classes: 2}, Observer: rec,
+		Config: train.Config{Epochs: 200, BatchSize: 20, Patience: 5, Seed: 3}}
+	res, err := loop.Fit(context.Background(), trainSet, val)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stopped != "early stopping" || res.Epochs >= 200 || res.Epochs-res.BestEpoch != 5 {
+		t.Fatalf("result %+v", res)
+	}
+	if rec.batches != res.Epochs*10 || len(rec.epochs) != res.Epochs {
+		t.Fatalf("observer saw %d batches and %d epochs", rec.batches, len(rec.epochs))
+	}
+	best := math.Inf(1)
+	for _, e := range rec.epochs {
+		if e.Best != (e.Val["val_loss"] < best) {
+			t.Fatalf("epoch %d marked best=%v with val_loss %v (best so far %v)", e.Epoch, e.Best, e.Val["val_loss"], best)
+		}
+		best = math.Min(best, e.Val["val_loss"])
+	}
+	// The model holds the best epoch's weights at the end.
+	rep, err := loop.Head.Evaluate(m, val)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(rep.Loss-res.Best) > 1e-6 || res.Best != best {
+		t.Fatalf("final val_loss %v, best epoch's %v (min seen %v)", rep.Loss, res.Best, best)
+	}
+	if rep.Metrics["accuracy"] < 0.7 { // the Bayes rate of these blobs is about 0.84
+		t.Fatalf("accuracy %v on separable blobs", rep.Metrics["accuracy"])
+	}
+}
+
+func TestSupervisedMonitorsMaximisedMetric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	m, _ := mlp.New(mlp.Config{Inputs: 2, Outputs: 1}, rng)
+	loop := &train.Supervised{Model: m, Opt: optim.NewAdam(nn.Params(m), optim.AdamConfig{LR: 0.05}),
+		Head:   train.Head{Task: data.Classification, Classes: 2},
+		Config: train.Config{Epochs: 5, Monitor: "accuracy"}}
+	res, err := loop.Fit(context.Background(), blobs(100, rng), blobs(40, rng))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Best < 0.5 || res.Best > 1 || res.BestEpoch < 1 {
+		t.Fatalf("best accuracy %v at epoch %d", res.Best, res.BestEpoch)
+	}
+	bad := &train.Supervised{Model: m, Opt: optim.NewAdam(nn.Params(m), optim.AdamConfig{}),
+		Head: train.Head{Task: data.Classification, Classes: 2}, Config: train.Config{Epochs: 1, Monitor: "r2"}}
+	if _, err := bad.Fit(context.Background(), blobs(10, rng), blobs(10, rng)); err == nil {
+		t.Fatal("a regression metric accepted for classification")
+	}
+}
+
+func TestRegressionHeadUnscales(t *testing.T) {
+	h := train.Head{Task: data.Regression, Mean: 100, Std: 10}
+	d := &data.Dataset{X: tensor.Zeros(2, 1), Targets: []float32{1, -1}, Lines: []int{1, 2}}
+	// A model that outputs exactly the standardised targets.
+	m := nn.NewSequential(&nn.Linear{Weight: tensor.Zeros(1, 1), Bias: tensor.New([]float32{0}, 1)})
+	rep, err := h.Evaluate(m, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Predictions 100 vs targets 110 and 90: MSE 100 in target units, standardised loss 1.
+	if rep.Pred.Values[0] != 100 || math.Abs(rep.Metrics["mse"]-100) > 1e-9 || math.Abs(rep.Loss-1) > 1e-6 {
+		t.Fatalf("values %v mse %v loss %v", rep.Pred.Values, rep.Metrics["mse"], rep.Loss)
+	}
+}
