@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,10 +112,10 @@ func TestSchemaEncode(t *testing.T) {
 		t.Fatalf("standardised age %v, want %v", got, want)
 	}
 	row0 := d.X.Data[1:6] // city: oslo paris rome; smoker: no yes
-	if want := []float32{0, 1, 0, 0, 1}; !equal(row0, want) {
+	if want := []float32{0, 1, 0, 0, 1}; !slices.Equal(row0, want) {
 		t.Fatalf("one-hot %v, want %v", row0, want)
 	}
-	if want := []int{1, 0, 1, 0}; !equalInts(d.Labels, want) {
+	if want := []int{1, 0, 1, 0}; !slices.Equal(d.Labels, want) {
 		t.Fatalf("labels %v", d.Labels)
 	}
 
@@ -182,7 +183,7 @@ func TestImputeAndConstantColumns(t *testing.T) {
 	if x := d.X.Data[1*3]; math.Abs(float64(x)) > 1e-6 {
 		t.Fatalf("imputed x %v, want 0", x)
 	}
-	if k := d.X.Data[2*3+1 : 2*3+3]; !equal(k, []float32{1, 0}) {
+	if k := d.X.Data[2*3+1 : 2*3+3]; !slices.Equal(k, []float32{1, 0}) {
 		t.Fatalf("imputed k %v, want a", k)
 	}
 }
@@ -237,7 +238,7 @@ func TestSplitStratified(t *testing.T) {
 		}
 	}
 	again, _, _, _ := data.Split(1000, labels, 0.2, 0.2, rand.New(rand.NewPCG(1, 2)))
-	if !equalInts(train, again) {
+	if !slices.Equal(train, again) {
 		t.Fatal("same seed, different split")
 	}
 	if _, _, _, err := data.Split(10, nil, 0.5, 0.5, rand.New(rand.NewPCG(1, 2))); err == nil {
@@ -259,28 +260,4 @@ func TestBatches(t *testing.T) {
 	if len(seen) != 10 {
 		t.Fatalf("batches cover %d rows", len(seen))
 	}
-}
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -214,20 +214,10 @@ func (s *Schema) fit(t *Table, train []int) error {
 		if err != nil {
 			return err
 		}
-		var sum, sq float64
-		for _, r := range train {
-			v, err := number(t, r, ti)
-			if err != nil {
-				return err
-			}
-			sum += v
+		if s.TargetMean, s.TargetStd, err = meanStd(t, train, ti); err != nil {
+			return err
 		}
-		s.TargetMean = sum / float64(len(train))
-		for _, r := range train {
-			v, _ := parseNumber(t.Rows[r][ti])
-			sq += (v - s.TargetMean) * (v - s.TargetMean)
-		}
-		if s.TargetStd = math.Sqrt(sq / float64(len(train))); s.TargetStd == 0 {
+		if s.TargetStd == 0 {
 			return fmt.Errorf("%s: target column %q is constant in the training split: nothing to learn", t.Source, s.Target)
 		}
 	}
@@ -240,34 +230,16 @@ func (s *Schema) fit(t *Table, train []int) error {
 		}
 		switch f.Kind {
 		case Numeric:
-			var sum, sq float64
-			n := 0
-			for _, r := range train {
-				c := t.Rows[r][ci]
-				if isMissing(c) {
-					if s.Impute == "" {
-						return missingError(t, r, f.Name)
-					}
-					continue
-				}
-				v, err := number(t, r, ci)
-				if err != nil {
-					return err
-				}
-				sum += v
-				n++
+			rows, err := s.presentRows(t, train, ci)
+			if err != nil {
+				return err
 			}
-			if n == 0 {
+			if len(rows) == 0 {
 				return fmt.Errorf("%s: column %q has no values in the training split", t.Source, f.Name)
 			}
-			f.Mean = sum / float64(n)
-			for _, r := range train {
-				if c := t.Rows[r][ci]; !isMissing(c) {
-					v, _ := parseNumber(c)
-					sq += (v - f.Mean) * (v - f.Mean)
-				}
+			if f.Mean, f.Std, err = meanStd(t, rows, ci); err != nil {
+				return err
 			}
-			f.Std = math.Sqrt(sq / float64(n))
 			if s.Impute != "" {
 				f.Fill = strconv.FormatFloat(f.Mean, 'g', -1, 64)
 			}
@@ -276,16 +248,13 @@ func (s *Schema) fit(t *Table, train []int) error {
 				continue
 			}
 		case Categorical:
+			rows, err := s.presentRows(t, train, ci)
+			if err != nil {
+				return err
+			}
 			counts := map[string]int{}
-			for _, r := range train {
-				c := t.Rows[r][ci]
-				if isMissing(c) {
-					if s.Impute == "" {
-						return missingError(t, r, f.Name)
-					}
-					continue
-				}
-				counts[c]++
+			for _, r := range rows {
+				counts[t.Rows[r][ci]]++
 			}
 			f.Categories = f.Categories[:0]
 			for c := range counts {
@@ -309,6 +278,39 @@ func (s *Schema) fit(t *Table, train []int) error {
 	}
 	s.Features = kept
 	return nil
+}
+
+// presentRows returns the rows (of rows) whose cell in column ci is not
+// missing. A missing cell is an error unless the schema imputes.
+func (s *Schema) presentRows(t *Table, rows []int, ci int) ([]int, error) {
+	var out []int
+	for _, r := range rows {
+		if isMissing(t.Rows[r][ci]) {
+			if s.Impute == "" {
+				return nil, missingError(t, r, t.Columns[ci])
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// meanStd returns the mean and population standard deviation of column ci
+// over rows, whose cells must be finite numbers.
+func meanStd(t *Table, rows []int, ci int) (mean, std float64, err error) {
+	vals := make([]float64, len(rows))
+	for i, r := range rows {
+		if vals[i], err = number(t, r, ci); err != nil {
+			return 0, 0, err
+		}
+		mean += vals[i]
+	}
+	mean /= float64(len(vals))
+	for _, v := range vals {
+		std += (v - mean) * (v - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(vals))), nil
 }
 
 func missingError(t *Table, r int, col string) error {

@@ -14,31 +14,18 @@ const predictExample = `  moxing predict --model runs/cancer/best.safetensors \
       --data new_patients.csv --out predictions.csv`
 
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var modelPath, dataPath, outPath string
-	var c csvFlags
+	var md modelData
+	var outPath string
 	fs := newFlags("predict", "Predicts every row of a CSV file with a checkpoint written by moxing train, and writes a CSV:\n"+
 		"the input columns, then \"prediction\" (the class label or value), then for classification one\n"+
 		"\"prob_<class>\" column per class. The target column may be absent. The output file is written\n"+
 		"atomically: it appears whole or not at all.", predictExample, stderr)
-	fs.StringVar(&modelPath, "model", "", "checkpoint (best.safetensors of a run)")
-	fs.StringVar(&dataPath, "data", "", "CSV file to predict")
+	md.register(fs, "CSV file to predict")
 	fs.StringVar(&outPath, "out", "", "output CSV file (default: standard output)")
-	c.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if modelPath == "" || dataPath == "" {
-		return usagef("--model and --data are required; see --help")
-	}
-	m, err := loadTabular(modelPath)
-	if err != nil {
-		return err
-	}
-	table, err := readTable(dataPath, csvOr(fs, c, m.csv))
-	if err != nil {
-		return err
-	}
-	d, err := m.schema.Encode(table, nil, false)
+	m, table, d, err := md.load(fs, false)
 	if err != nil {
 		return err
 	}

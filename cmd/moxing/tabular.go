@@ -144,3 +144,48 @@ func loadTabular(path string) (*tabular, error) {
 	t.head = train.Head{Task: t.schema.Task, Classes: len(t.schema.Classes), Mean: t.schema.TargetMean, Std: t.schema.TargetStd}
 	return t, nil
 }
+
+// modelData are the flags of a command that applies a checkpoint to a CSV.
+type modelData struct {
+	model, data string
+	csv         csvFlags
+}
+
+func (md *modelData) register(fs *flag.FlagSet, dataUsage string) {
+	fs.StringVar(&md.model, "model", "", "checkpoint (best.safetensors of a run)")
+	fs.StringVar(&md.data, "data", "", dataUsage)
+	md.csv.register(fs)
+}
+
+// load loads the checkpoint, reads the CSV (as in training, except for the
+// CSV flags given on the command line) and encodes it, with the target
+// column when withTarget.
+func (md *modelData) load(fs *flag.FlagSet, withTarget bool) (*tabular, *data.Table, *data.Dataset, error) {
+	if md.model == "" || md.data == "" {
+		return nil, nil, nil, usagef("--model and --data are required; see --help")
+	}
+	m, err := loadTabular(md.model)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c := m.csv
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "sep":
+			c.Sep = md.csv.Sep
+		case "header":
+			c.Header = md.csv.Header
+		case "skip-rows":
+			c.SkipRows = md.csv.SkipRows
+		}
+	})
+	table, err := readTable(md.data, c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	d, err := m.schema.Encode(table, nil, withTarget)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return m, table, d, nil
+}
