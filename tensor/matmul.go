@@ -125,3 +125,7 @@ func opName(base string, transA, transB bool) string {
 	}
 	return base
 }
+
+// Kernels names the compute kernels in use on this CPU: "avx2" (AVX2 and
+// FMA assembly) or "go" (portable; forced with the purego build tag).
+func Kernels() string { return kernel.Impl() }

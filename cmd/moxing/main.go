@@ -4,6 +4,7 @@
 //	moxing eval      metrics of a checkpoint on a labelled CSV
 //	moxing predict   predictions of a checkpoint for a CSV, as a CSV
 //	moxing plot      PNG charts of a run's curves and confusion matrix
+//	moxing bench     time a kernel (matmul), for the side-by-side benchmarks
 //
 // Run "moxing <command> --help" for the flags and an example of each.
 package main
@@ -31,6 +32,7 @@ var commands = []command{
 	{"eval", "metrics of a checkpoint on a labelled CSV", runEval},
 	{"predict", "predict a CSV with a checkpoint, writing a CSV", runPredict},
 	{"plot", "PNG charts of a run: loss and metric curves, confusion matrix", runPlot},
+	{"bench", "time a kernel: moxing bench matmul", runBench},
 }
 
 func main() {

@@ -1,57 +1,72 @@
 package kernel
 
 import (
+	"fmt"
 	"runtime"
-	"sync"
 )
 
-// Blocking parameters of the GotoBLAS-style loop nest. A kc×nc panel of B and
-// an mc×kc block of A are packed into contiguous buffers, then multiplied by
-// an mr×nr register-blocked micro-kernel.
-const (
-	mr = 4
-	nr = 4
-	kc = 256
-	mc = 64
-	nc = 2048
+// parallelFlops is the m·n·k below which a GEMM runs on the calling
+// goroutine: handing work to other threads costs more than it saves.
+const parallelFlops = 1 << 22
 
-	// parallelFlops is the m·n·k below which a GEMM runs on the calling
-	// goroutine: starting goroutines costs more than it saves.
-	parallelFlops = 1 << 18
-)
+// smallM is the largest m (rows of C) multiplied without packing, row by row
+// with axpy or dot kernels: for matrix-vector shapes packing B would cost as
+// much as the product.
+const smallM = 4
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C, where op(X) is X or Xᵀ.
 //
 // op(A) is m×k and op(B) is k×n; C is m×n with leading dimension ldc. A is
 // stored m×k (lda ≥ k) when transA is false and k×m (lda ≥ m) when true;
 // likewise B is stored k×n (ldb ≥ n) or n×k (ldb ≥ k). When beta is 0, C is
-// overwritten and its old contents (even NaN) do not matter, as in BLAS.
+// overwritten and its old contents (even NaN) do not matter, as in BLAS. C
+// must not overlap A or B.
 //
-// Large products are split across GOMAXPROCS goroutines by blocks of rows and
+// Large products are split across GOMAXPROCS threads by blocks of rows and
 // columns of C; the result does not depend on the split.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	scaleC(m, n, beta, c, ldc)
 	if k <= 0 || alpha == 0 {
 		return
 	}
 	workers := runtime.GOMAXPROCS(0)
+	if m <= smallM {
+		// Matrix-vector shapes are bound by reading B: split them as soon as
+		// B is larger than a few L2-sized pieces.
+		if n*k < parallelFlops/16 {
+			workers = 1
+		}
+		gemmSmallM(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, workers)
+		return
+	}
 	if m*n*k < parallelFlops {
 		workers = 1
 	}
-	bp := getBuf(kc * roundUp(min(n, nc), nr))
+	impl := active
+	bp := getBuf(impl.kc * roundUp(min(n, impl.nc), impl.nr))
 	defer putBuf(bp)
-	for jc := 0; jc < n; jc += nc {
-		nb := min(nc, n-jc)
-		for pc := 0; pc < k; pc += kc {
-			kb := min(kc, k-pc)
-			packB(*bp, transB, b, ldb, pc, jc, kb, nb)
-			blockTasks(m, nb, workers, func(ic, mb, jr, nbr int) {
-				ap := getBuf(mc * kc)
-				packA(*ap, transA, a, lda, ic, pc, mb, kb, alpha)
-				macroKernel(*ap, (*bp)[jr*kb:], mb, nbr, kb, c[ic*ldc+jc+jr:], ldc)
+	for jc := 0; jc < n; jc += impl.nc {
+		nb := min(impl.nc, n-jc)
+		for pc := 0; pc < k; pc += impl.kc {
+			kb := min(impl.kc, k-pc)
+			// Pack B in parallel too: for a transposed B it costs as much
+			// as a fifth of the multiply.
+			panels := (nb + impl.nr - 1) / impl.nr
+			parallelFor(panels, min(workers, panels), func(lo, hi int) {
+				q0, q1 := lo*impl.nr, min(hi*impl.nr, nb)
+				packB((*bp)[q0*kb:], impl.nr, transB, b, ldb, pc, jc+q0, kb, q1-q0)
+			})
+			partition(impl, m, nb, workers, func(r0, r1, c0, c1 int) {
+				ap := getBuf(impl.mc*impl.kc + impl.mr*impl.nr)
+				for ic := r0; ic < r1; ic += impl.mc {
+					mb := min(impl.mc, r1-ic)
+					packA((*ap)[:impl.mc*impl.kc], impl.mr, transA, a, lda, ic, pc, mb, kb, alpha)
+					macroKernel(impl, *ap, (*bp)[c0*kb:], mb, c1-c0, kb, c[ic*ldc+jc+c0:], ldc)
+				}
 				putBuf(ap)
 			})
 		}
@@ -61,10 +76,14 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 // GemmBatched runs batch independent GEMMs with the same shapes:
 // C_i = alpha·op(A_i)·op(B_i) + beta·C_i, where A_i starts at a[i*strideA],
 // and so on. A stride of 0 reuses one matrix for every batch entry (e.g. a
-// weight shared by all sequences). Layouts are as in Gemm.
+// weight shared by all sequences); C's stride must not be 0 unless batch is
+// 1. Layouts are as in Gemm.
 func GemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int) {
 	if batch <= 0 {
 		return
+	}
+	if batch > 1 && strideC == 0 {
+		panic("kernel: GemmBatched with strideC 0 would race")
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if batch == 1 || workers == 1 || m*n*k >= parallelFlops || batch*m*n*k < parallelFlops {
@@ -73,13 +92,40 @@ func GemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 		}
 		return
 	}
-	// Many small products: one goroutine per worker, each taking whole
-	// matrices, each of which runs serially inside Gemm.
+	// Many small products: each worker takes whole matrices, each of which
+	// runs serially inside Gemm.
 	parallelFor(batch, workers, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			Gemm(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
 		}
 	})
+}
+
+// checkGemm panics, before any memory is touched, when a slice is too short
+// for the shapes and leading dimensions: a programming error in the caller.
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	need := func(rows, cols, ld int) int {
+		if rows == 0 || cols == 0 {
+			return 0
+		}
+		return (rows-1)*ld + cols
+	}
+	ra, ca := m, k
+	if transA {
+		ra, ca = k, m
+	}
+	rb, cb := k, n
+	if transB {
+		rb, cb = n, k
+	}
+	switch {
+	case lda < ca || len(a) < need(ra, ca, lda):
+		panic(fmt.Sprintf("kernel: Gemm: A (%d×%d, lda %d) does not fit in %d elements", ra, ca, lda, len(a)))
+	case ldb < cb || len(b) < need(rb, cb, ldb):
+		panic(fmt.Sprintf("kernel: Gemm: B (%d×%d, ldb %d) does not fit in %d elements", rb, cb, ldb, len(b)))
+	case ldc < n || len(c) < need(m, n, ldc):
+		panic(fmt.Sprintf("kernel: Gemm: C (%d×%d, ldc %d) does not fit in %d elements", m, n, ldc, len(c)))
+	}
 }
 
 // scaleC sets C = beta·C (C = 0 when beta is 0).
@@ -99,60 +145,100 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// blockTasks splits the mb×nb block of C into tiles of up to mc rows and a
-// multiple of nr columns, and runs task on each, on up to workers goroutines.
-// jr is the first column of the tile inside the block.
-func blockTasks(m, n, workers int, task func(ic, mb, jr, nb int)) {
-	rowBlocks := (m + mc - 1) / mc
-	colBlocks := 1
-	if workers > 1 && rowBlocks < 4*workers {
-		// Split columns too, so skinny products (m = 1..16) still use every core.
-		colBlocks = min((4*workers+rowBlocks-1)/rowBlocks, (n+nr-1)/nr)
-	}
-	colWidth := roundUp((n+colBlocks-1)/colBlocks, nr)
-	colBlocks = (n + colWidth - 1) / colWidth
-	run := func(t int) {
-		ib, jb := t/colBlocks, t%colBlocks
-		ic, jr := ib*mc, jb*colWidth
-		task(ic, min(mc, m-ic), jr, min(colWidth, n-jr))
-	}
-	tasks := rowBlocks * colBlocks
-	if workers <= 1 || tasks == 1 {
-		for t := 0; t < tasks; t++ {
-			run(t)
+// gemmSmallM handles m ≤ smallM: each row of alpha·op(A) is gathered into a
+// contiguous vector, then C's rows are built from rows of B with axpy (B not
+// transposed) or from dot products with B's rows (B transposed), split over
+// columns across workers.
+func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, workers int) {
+	ab := getBuf(m * k)
+	defer putBuf(ab)
+	rows := *ab
+	for i := 0; i < m; i++ {
+		row := rows[i*k : (i+1)*k]
+		for p := range row {
+			if transA {
+				row[p] = alpha * a[p*lda+i]
+			} else {
+				row[p] = alpha * a[i*lda+p]
+			}
 		}
-		return
 	}
-	parallelFor(tasks, workers, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			run(t)
+	chunks := 1
+	if workers > 1 {
+		chunks = min(workers, (n+63)/64)
+	}
+	parallelFor(chunks, chunks, func(lo, hi int) {
+		j0, j1 := n*lo/chunks, n*hi/chunks
+		if transB {
+			for i := 0; i < m; i++ {
+				row, crow := rows[i*k:(i+1)*k], c[i*ldc:]
+				for j := j0; j < j1; j++ {
+					crow[j] += active.dot(row, b[j*ldb:j*ldb+k])
+				}
+			}
+			return
+		}
+		for p := 0; p < k; p++ {
+			brow := b[p*ldb+j0 : p*ldb+j1]
+			for i := 0; i < m; i++ {
+				active.axpy(rows[i*k+p], brow, c[i*ldc+j0:i*ldc+j1])
+			}
 		}
 	})
 }
 
-// parallelFor calls body on contiguous ranges covering [0, n), on up to
-// workers goroutines, and returns when all are done.
-func parallelFor(n, workers int, body func(lo, hi int)) {
-	workers = min(workers, n)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := n*w/workers, n*(w+1)/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body(lo, hi)
-		}()
+// partition splits an m×n block of C into one rectangle per worker, of
+// whole micro-tiles and as equal as they can be: by rows when there are
+// enough (each worker then streams the whole packed B), else by columns. It
+// runs task(r0, r1, c0, c1) for each rectangle [r0, r1) × [c0, c1) and
+// returns when all are done.
+func partition(impl *impl, m, n, workers int, task func(r0, r1, c0, c1 int)) {
+	rowPanels, colPanels := (m+impl.mr-1)/impl.mr, (n+impl.nr-1)/impl.nr
+	byRows := rowPanels >= 2*workers || rowPanels >= colPanels
+	parts := min(workers, max(rowPanels, 1))
+	if !byRows {
+		parts = min(workers, max(colPanels, 1))
 	}
-	wg.Wait()
+	if parts <= 1 {
+		task(0, m, 0, n)
+		return
+	}
+	parallelFor(parts, parts, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			if byRows {
+				r0, r1 := min(m, impl.mr*(rowPanels*t/parts)), min(m, impl.mr*(rowPanels*(t+1)/parts))
+				task(r0, r1, 0, n)
+			} else {
+				c0, c1 := min(n, impl.nr*(colPanels*t/parts)), min(n, impl.nr*(colPanels*(t+1)/parts))
+				task(0, m, c0, c1)
+			}
+		}
+	})
 }
 
 // packA copies the mb×kb block of alpha·op(A) starting at (ic, pc) into ap as
 // row panels of mr rows: panel r holds, for each p, the mr values
-// op(A)[ic+r*mr+0..mr-1][pc+p]. Rows past mb are zero.
-func packA(ap []float32, transA bool, a []float32, lda, ic, pc, mb, kb int, alpha float32) {
+// op(A)[ic+r*mr+0..mr-1][pc+p]. Rows past mb are zero. (Simple loops beat
+// "read mr rows side by side" variants here, measured.)
+func packA(ap []float32, mr int, transA bool, a []float32, lda, ic, pc, mb, kb int, alpha float32) {
 	for r := 0; r < mb; r += mr {
 		panel := ap[r*kb : (r+mr)*kb]
 		rows := min(mr, mb-r)
+		if transA {
+			// op(A)[i][p] = A[p][i]: each step's mr values are contiguous in A.
+			for p := 0; p < kb; p++ {
+				src := a[(pc+p)*lda+ic+r:]
+				dst := panel[p*mr : p*mr+mr]
+				for i := range dst {
+					if i < rows {
+						dst[i] = alpha * src[i]
+					} else {
+						dst[i] = 0
+					}
+				}
+			}
+			continue
+		}
 		for i := 0; i < mr; i++ {
 			if i >= rows {
 				for p := 0; p < kb; p++ {
@@ -160,115 +246,68 @@ func packA(ap []float32, transA bool, a []float32, lda, ic, pc, mb, kb int, alph
 				}
 				continue
 			}
-			row := ic + r + i
-			if transA {
-				for p := 0; p < kb; p++ {
-					panel[p*mr+i] = alpha * a[(pc+p)*lda+row]
-				}
-			} else {
-				src := a[row*lda+pc : row*lda+pc+kb]
-				for p, v := range src {
-					panel[p*mr+i] = alpha * v
-				}
+			src := a[(ic+r+i)*lda+pc : (ic+r+i)*lda+pc+kb]
+			for p, v := range src {
+				panel[p*mr+i] = alpha * v
 			}
 		}
 	}
 }
 
-// packB copies the kb×nb block of op(B) starting at (pc, jc) into bp as column
-// panels of nr columns: panel q holds, for each p, the nr values
+// packB copies the kb×nb block of op(B) starting at (pc, jc) into bp as
+// column panels of nr columns: panel q holds, for each p, the nr values
 // op(B)[pc+p][jc+q*nr+0..nr-1]. Columns past nb are zero.
-func packB(bp []float32, transB bool, b []float32, ldb, pc, jc, kb, nb int) {
+func packB(bp []float32, nr int, transB bool, b []float32, ldb, pc, jc, kb, nb int) {
 	for q := 0; q < nb; q += nr {
 		panel := bp[q*kb : (q+nr)*kb]
 		cols := min(nr, nb-q)
-		for p := 0; p < kb; p++ {
-			dst := panel[p*nr : p*nr+nr]
+		if transB {
 			for j := 0; j < nr; j++ {
-				switch {
-				case j >= cols:
-					dst[j] = 0
-				case transB:
-					dst[j] = b[(jc+q+j)*ldb+pc+p]
-				default:
-					dst[j] = b[(pc+p)*ldb+jc+q+j]
+				if j >= cols {
+					for p := 0; p < kb; p++ {
+						panel[p*nr+j] = 0
+					}
+					continue
+				}
+				src := b[(jc+q+j)*ldb+pc : (jc+q+j)*ldb+pc+kb]
+				for p, v := range src {
+					panel[p*nr+j] = v
 				}
 			}
+			continue
+		}
+		for p := 0; p < kb; p++ {
+			dst := panel[p*nr : p*nr+nr]
+			n := copy(dst[:cols], b[(pc+p)*ldb+jc+q:])
+			clear(dst[n:])
 		}
 	}
 }
 
 // macroKernel adds the product of a packed mb×kb block of A and a packed
-// kb×nb block of B into C.
-func macroKernel(ap, bp []float32, mb, nb, kb int, c []float32, ldc int) {
+// kb×nb block of B into C, one mr×nr tile at a time. Edge tiles go through
+// a scratch tile (the end of ap's buffer) so the micro-kernel always writes a
+// full tile.
+func macroKernel(impl *impl, ap, bp []float32, mb, nb, kb int, c []float32, ldc int) {
+	mr, nr := impl.mr, impl.nr
+	tile := ap[impl.mc*impl.kc : impl.mc*impl.kc+mr*nr]
 	for j := 0; j < nb; j += nr {
 		bpanel := bp[j*kb : (j+nr)*kb]
 		cols := min(nr, nb-j)
 		for i := 0; i < mb; i += mr {
+			apanel := ap[i*kb : (i+mr)*kb]
 			rows := min(mr, mb-i)
-			micro4x4(kb, ap[i*kb:(i+mr)*kb], bpanel, c[i*ldc+j:], ldc, rows, cols)
+			if rows == mr && cols == nr {
+				impl.micro(kb, apanel, bpanel, c[i*ldc+j:], ldc)
+				continue
+			}
+			clear(tile)
+			impl.micro(kb, apanel, bpanel, tile, nr)
+			for r := 0; r < rows; r++ {
+				Add(tile[r*nr:r*nr+cols], c[(i+r)*ldc+j:(i+r)*ldc+j+cols])
+			}
 		}
 	}
 }
-
-// micro4x4 computes a 4×4 tile of A·B from packed panels in registers and
-// adds its first rows×cols entries into C.
-func micro4x4(kb int, a, b []float32, c []float32, ldc, rows, cols int) {
-	var c00, c01, c02, c03, c10, c11, c12, c13 float32
-	var c20, c21, c22, c23, c30, c31, c32, c33 float32
-	a = a[:kb*mr]
-	b = b[:kb*nr]
-	for p := 0; p < kb; p++ {
-		ap := a[p*mr : p*mr+mr : p*mr+mr]
-		bq := b[p*nr : p*nr+nr : p*nr+nr]
-		b0, b1, b2, b3 := bq[0], bq[1], bq[2], bq[3]
-		a0 := ap[0]
-		c00 += a0 * b0
-		c01 += a0 * b1
-		c02 += a0 * b2
-		c03 += a0 * b3
-		a1 := ap[1]
-		c10 += a1 * b0
-		c11 += a1 * b1
-		c12 += a1 * b2
-		c13 += a1 * b3
-		a2 := ap[2]
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		a3 := ap[3]
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
-	}
-	tile := [mr][nr]float32{
-		{c00, c01, c02, c03},
-		{c10, c11, c12, c13},
-		{c20, c21, c22, c23},
-		{c30, c31, c32, c33},
-	}
-	for i := 0; i < rows; i++ {
-		row := c[i*ldc : i*ldc+cols]
-		for j := range row {
-			row[j] += tile[i][j]
-		}
-	}
-}
-
-var bufPool sync.Pool
-
-// getBuf returns a scratch buffer of at least n floats from a pool.
-func getBuf(n int) *[]float32 {
-	if p, ok := bufPool.Get().(*[]float32); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	s := make([]float32, n)
-	return &s
-}
-
-func putBuf(p *[]float32) { bufPool.Put(p) }
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }

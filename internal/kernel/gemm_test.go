@@ -7,8 +7,23 @@ import (
 	"testing"
 )
 
-// naiveGemm is the textbook triple loop, in float64, as the oracle.
-func naiveGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// eachImpl runs f once per kernel implementation this CPU supports (the
+// pure-Go one always), with that implementation active.
+func eachImpl(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) {
+			saved := active
+			active = im
+			defer func() { active = saved }()
+			f(t)
+		})
+	}
+}
+
+// refGemm is the textbook triple loop in float64, the oracle. NaN and Inf
+// propagate through it as IEEE arithmetic says.
+func refGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float64, ldc int, c0 []float32) {
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
 			var s float64
@@ -20,14 +35,13 @@ func naiveGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 				if transB {
 					ib = j*ldb + p
 				}
-				av, bv := a[ia], b[ib]
-				s += float64(av) * float64(bv)
+				s += float64(a[ia]) * float64(b[ib])
 			}
-			old := float64(0)
+			v := float64(alpha) * s
 			if beta != 0 {
-				old = float64(beta) * float64(c[i*ldc+j])
+				v += float64(beta) * float64(c0[i*ldc+j])
 			}
-			c[i*ldc+j] = float32(float64(alpha)*s + old)
+			c[i*ldc+j] = v
 		}
 	}
 }
@@ -40,92 +54,234 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 	return s
 }
 
-func TestGemmMatchesNaive(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	sizes := [][3]int{{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {3, 5, 1}, {4, 4, 4}, {17, 33, 65}, {64, 64, 64},
-		{70, 130, 300}, {1, 600, 257}, {129, 5, 513}, {2, 2100, 3}}
-	for _, sz := range sizes {
-		m, n, k := sz[0], sz[1], sz[2]
-		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
-			for _, ab := range [][2]float32{{1, 0}, {0.5, 1}, {-2, 0.25}} {
-				name := fmt.Sprintf("m%d_n%d_k%d_tA%v_tB%v_a%g_b%g", m, n, k, tr[0], tr[1], ab[0], ab[1])
-				t.Run(name, func(t *testing.T) {
-					// Leading dimensions larger than needed, to catch ld/width mix-ups.
-					lda, ldb, ldc := k+3, n+2, n+5
-					if tr[0] {
-						lda = m + 3
-					}
-					if tr[1] {
-						ldb = k + 2
-					}
-					rowsA, rowsB := m, k
-					if tr[0] {
-						rowsA = k
-					}
-					if tr[1] {
-						rowsB = n
-					}
-					a := randSlice(rng, rowsA*lda)
-					b := randSlice(rng, rowsB*ldb)
-					c := randSlice(rng, m*ldc)
-					want := append([]float32(nil), c...)
-					if ab[1] == 0 {
-						for i := range c {
-							c[i] = float32(math.NaN()) // beta = 0 must overwrite
-						}
-					}
-					Gemm(tr[0], tr[1], m, n, k, ab[0], a, lda, b, ldb, ab[1], c, ldc)
-					naiveGemm(tr[0], tr[1], m, n, k, ab[0], a, lda, b, ldb, ab[1], want, ldc)
-					for i := 0; i < m; i++ {
-						for j := 0; j < ldc; j++ {
-							got, exp := c[i*ldc+j], want[i*ldc+j]
-							if j >= n {
-								// Padding columns must be untouched.
-								if ab[1] != 0 && got != exp {
-									t.Fatalf("C[%d][%d] outside n changed: %v != %v", i, j, got, exp)
-								}
-								continue
-							}
-							tol := 1e-4 * float64(k+1)
-							if math.Abs(float64(got-exp)) > tol*(1+math.Abs(float64(exp))) {
-								t.Fatalf("C[%d][%d] = %v, want %v", i, j, got, exp)
-							}
-						}
-					}
-				})
+// checkGemmCase runs one Gemm against the reference, with padded leading
+// dimensions (odd strides) and C's padding checked untouched.
+func checkGemmCase(t *testing.T, rng *rand.Rand, transA, transB bool, m, n, k int, alpha, beta float32) {
+	t.Helper()
+	lda, ldb, ldc := k+rng.IntN(3), n+rng.IntN(3), n+1+rng.IntN(3)
+	rowsA, rowsB := m, k
+	if transA {
+		lda, rowsA = m+rng.IntN(3), k
+	}
+	if transB {
+		ldb, rowsB = k+rng.IntN(3), n
+	}
+	a, b := randSlice(rng, rowsA*lda), randSlice(rng, rowsB*ldb)
+	c := randSlice(rng, m*ldc)
+	c0 := append([]float32(nil), c...)
+	if beta == 0 {
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				c[i*ldc+j] = float32(math.NaN()) // beta = 0 must overwrite, not multiply
+			}
+		}
+	}
+	want := make([]float64, len(c))
+	refGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc, c0)
+	Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	for i := 0; i < m; i++ {
+		for j := 0; j < ldc; j++ {
+			got := c[i*ldc+j]
+			if j >= n {
+				if got != c0[i*ldc+j] {
+					t.Fatalf("m%d n%d k%d tA%v tB%v: C[%d][%d] beyond n changed", m, n, k, transA, transB, i, j)
+				}
+				continue
+			}
+			exp := want[i*ldc+j]
+			tol := 1e-5 * float64(k+2) * (1 + math.Abs(exp))
+			if math.Abs(float64(got)-exp) > tol {
+				t.Fatalf("m%d n%d k%d tA%v tB%v α%g β%g: C[%d][%d] = %v, want %v", m, n, k, transA, transB, alpha, beta, i, j, got, exp)
 			}
 		}
 	}
 }
 
-func TestGemmBatched(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	const batch, m, n, k = 12, 9, 16, 16
-	a := randSlice(rng, batch*m*k)
-	b := randSlice(rng, k*n) // shared: strideB = 0
-	c := make([]float32, batch*m*n)
-	GemmBatched(false, true, m, n, k, 1, a, k, m*k, b, k, 0, 0, c, n, m*n, batch)
-	for i := 0; i < batch; i++ {
-		want := make([]float32, m*n)
-		naiveGemm(false, true, m, n, k, 1, a[i*m*k:], k, b, k, 0, want, n)
-		for j := range want {
-			if d := math.Abs(float64(c[i*m*n+j] - want[j])); d > 1e-4 {
-				t.Fatalf("batch %d elem %d: %v != %v", i, j, c[i*m*n+j], want[j])
+var layouts = [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}}
+
+// Every size from 1 to 33 in each dimension (the others random), every
+// layout, several α and β: covers every edge-tile shape of every micro-kernel.
+func TestGemmSizes(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for s := 1; s <= 33; s++ {
+			for dim := 0; dim < 3; dim++ {
+				sz := [3]int{1 + rng.IntN(40), 1 + rng.IntN(40), 1 + rng.IntN(40)}
+				sz[dim] = s
+				for _, tr := range layouts {
+					ab := [][2]float32{{1, 0}, {0.5, 1}, {-2, 0.25}}[rng.IntN(3)]
+					checkGemmCase(t, rng, tr[0], tr[1], sz[0], sz[1], sz[2], ab[0], ab[1])
+				}
 			}
 		}
-	}
+	})
+}
+
+// Shapes that cross the blocking boundaries (kc, mc, nc) and the parallel
+// paths, and the skinny shapes of generation and attention.
+func TestGemmLargeShapes(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, sz := range [][3]int{{1, 600, 300}, {2, 300, 513}, {4, 1000, 64}, {5, 130, 70}, {16, 700, 64},
+			{70, 130, 300}, {129, 65, 513}, {150, 90, 257}, {64, 4100, 9}, {300, 64, 64}} {
+			for _, tr := range layouts {
+				checkGemmCase(t, rng, tr[0], tr[1], sz[0], sz[1], sz[2], 1, 0)
+			}
+		}
+		checkGemmCase(t, rng, false, true, 200, 200, 300, 0.5, 2)
+	})
+}
+
+func TestGemmAlphaZeroAndEmpty(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		c := []float32{1, 2, 3, 4}
+		nan := []float32{float32(math.NaN()), 1, 1, 1}
+		Gemm(false, false, 2, 2, 2, 0, nan, 2, nan, 2, 3, c, 2) // α = 0: A and B are not read
+		if c[0] != 3 || c[3] != 12 {
+			t.Fatalf("α=0: C = %v, want 3·C", c)
+		}
+		Gemm(false, false, 2, 2, 0, 1, nil, 0, nil, 2, 0, c, 2) // k = 0: C = β·C
+		if c[0] != 0 {
+			t.Fatalf("k=0, β=0: C = %v", c)
+		}
+		Gemm(false, false, 0, 5, 5, 1, nil, 5, nil, 5, 0, nil, 5) // nothing to do
+	})
+}
+
+// NaN and Inf in A or B reach exactly the entries of C they should, in
+// every implementation (no kernel may drop or invent them).
+func TestGemmNaNInf(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		for _, m := range []int{3, 7, 20} {
+			const n, k = 19, 11
+			a, b := make([]float32, m*k), make([]float32, k*n)
+			for i := range a {
+				a[i] = 1
+			}
+			for i := range b {
+				b[i] = 1
+			}
+			a[1*k+4] = float32(math.NaN()) // row 1 of C becomes NaN
+			b[2*n+5] = float32(math.Inf(1)) // column 5 becomes +Inf (NaN in row 1)
+			c := make([]float32, m*n)
+			Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					v := float64(c[i*n+j])
+					switch {
+					case i == 1 && !math.IsNaN(v):
+						t.Fatalf("m=%d C[%d][%d] = %v, want NaN", m, i, j, v)
+					case i != 1 && j == 5 && !math.IsInf(v, 1):
+						t.Fatalf("m=%d C[%d][%d] = %v, want +Inf", m, i, j, v)
+					case i != 1 && j != 5 && v != k:
+						t.Fatalf("m=%d C[%d][%d] = %v, want %d", m, i, j, v, k)
+					}
+				}
+			}
+		}
+	})
+}
+
+// A and B may be the same memory (A·Aᵀ); only C must be separate.
+func TestGemmAliasedInputs(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		const m, k = 37, 29
+		a := randSlice(rng, m*k)
+		c := make([]float32, m*m)
+		Gemm(false, true, m, m, k, 1, a, k, a, k, 0, c, m)
+		want := make([]float64, m*m)
+		refGemm(false, true, m, m, k, 1, a, k, a, k, 0, want, m, nil)
+		for i := range c {
+			if math.Abs(float64(c[i])-want[i]) > 1e-4 {
+				t.Fatalf("A·Aᵀ[%d] = %v, want %v", i, c[i], want[i])
+			}
+		}
+	})
+}
+
+func TestGemmShortSlicePanics(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil {
+			t.Fatal("no panic for a too-short B")
+		}
+	}()
+	Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 3), 2, 0, make([]float32, 4), 2)
+}
+
+func TestGemmBatched(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		const batch, m, n, k = 12, 9, 16, 16
+		a := randSlice(rng, batch*m*k)
+		b := randSlice(rng, k*n) // shared: strideB = 0
+		c := make([]float32, batch*m*n)
+		GemmBatched(false, true, m, n, k, 1, a, k, m*k, b, k, 0, 0, c, n, m*n, batch)
+		for i := 0; i < batch; i++ {
+			want := make([]float64, m*n)
+			refGemm(false, true, m, n, k, 1, a[i*m*k:], k, b, k, 0, want, n, nil)
+			for j := range want {
+				if d := math.Abs(float64(c[i*m*n+j]) - want[j]); d > 1e-4 {
+					t.Fatalf("batch %d elem %d: %v != %v", i, j, c[i*m*n+j], want[j])
+				}
+			}
+		}
+	})
+}
+
+func TestVectorKernels(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for n := 0; n <= 70; n++ {
+			x, y := randSlice(rng, n+3), randSlice(rng, n)
+			y0 := append([]float32(nil), y...)
+			Axpy(-1.5, x, y)
+			var dot float64
+			for i := range y {
+				if want := y0[i] - 1.5*x[i]; math.Abs(float64(y[i]-want)) > 1e-5 {
+					t.Fatalf("n=%d Axpy[%d] = %v, want %v", n, i, y[i], want)
+				}
+				dot += float64(x[i]) * float64(y[i])
+			}
+			if got := Dot(y, x); math.Abs(float64(got)-dot) > 1e-4*(1+math.Abs(dot)) {
+				t.Fatalf("n=%d Dot = %v, want %v", n, got, dot)
+			}
+		}
+	})
+}
+
+// FuzzGemm compares every implementation with the reference on fuzzed
+// shapes, layouts and scalars.
+func FuzzGemm(f *testing.F) {
+	f.Add(uint8(5), uint8(17), uint8(3), uint8(0), int8(2), int8(0), uint64(1))
+	f.Add(uint8(1), uint8(40), uint8(70), uint8(3), int8(-1), int8(1), uint64(2))
+	f.Fuzz(func(t *testing.T, m, n, k, layout uint8, alpha, beta int8, seed uint64) {
+		rng := rand.New(rand.NewPCG(seed, 0))
+		tr := layouts[layout%4]
+		for _, im := range impls {
+			saved := active
+			active = im
+			checkGemmCase(t, rng, tr[0], tr[1], 1+int(m%80), 1+int(n%80), int(k%80), float32(alpha)/4, float32(beta)/4)
+			active = saved
+		}
+	})
 }
 
 func BenchmarkGemm(b *testing.B) {
 	for _, n := range []int{64, 256, 512} {
 		rng := rand.New(rand.NewPCG(1, 1))
 		x, y, z := randSlice(rng, n*n), randSlice(rng, n*n), make([]float32, n*n)
-		b.Run(fmt.Sprintf("blocked/n=%d", n), func(b *testing.B) {
-			for b.Loop() {
-				Gemm(false, false, n, n, n, 1, x, n, y, n, 0, z, n)
-			}
-			b.ReportMetric(2*float64(n*n*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
-		})
+		for _, im := range impls {
+			b.Run(fmt.Sprintf("%s/n=%d", im.name, n), func(b *testing.B) {
+				saved := active
+				active = im
+				defer func() { active = saved }()
+				for b.Loop() {
+					Gemm(false, false, n, n, n, 1, x, n, y, n, 0, z, n)
+				}
+				b.ReportMetric(2*float64(n*n*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
 		b.Run(fmt.Sprintf("naive/n=%d", n), func(b *testing.B) {
 			for b.Loop() {
 				for i := 0; i < n; i++ {

@@ -1,0 +1,206 @@
+// Command asm generates moxing's x86-64 kernels with avo. It is its own
+// module so that the library never depends on avo. Run it through
+// go generate in internal/kernel:
+//
+//	go generate ./internal/kernel/
+//
+// It writes sgemm_amd64.s and its Go declarations sgemm_amd64.go.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The AVX2 micro-tile: mr rows of C by nr columns (nr/8 YMM registers per
+// row). 6×16 keeps 12 accumulators, 2 B vectors and 1 broadcast A value in
+// the 16 YMM registers, as BLIS's Haswell kernel.
+const (
+	mr     = 6
+	nr     = 16
+	unroll = 4 // k steps per loop iteration
+)
+
+func main() {
+	ConstraintExpr("amd64,!purego")
+	sgemmKernel()
+	axpy()
+	dot()
+	Generate()
+}
+
+// sgemmKernel: C[mr×nr] += Ap·Bp for packed panels: Ap holds, for each of k
+// steps, mr values of a column of A; Bp holds, for each step, nr values of a
+// row of B. C has row stride ldc (in elements).
+func sgemmKernel() {
+	TEXT("sgemmKernel6x16", NOSPLIT, "func(k int, a, b, c *float32, ldc int)")
+	Doc(fmt.Sprintf("sgemmKernel6x16 adds the %d×%d product of packed panels a (k×%d) and b (k×%d) into c (row stride ldc).", mr, nr, mr, nr))
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc) // elements → bytes
+
+	var acc [mr][nr / 8]VecVirtual
+	for i := range acc {
+		for j := range acc[i] {
+			acc[i][j] = YMM()
+			VXORPS(acc[i][j], acc[i][j], acc[i][j])
+		}
+	}
+
+	step := func(s int) { // one k step at offset s within the unrolled block
+		var bv [nr / 8]VecVirtual
+		for j := range bv {
+			bv[j] = YMM()
+			VMOVUPS(Mem{Base: b, Disp: 4 * (s*nr + 8*j)}, bv[j])
+		}
+		for i := 0; i < mr; i++ {
+			av := YMM()
+			VBROADCASTSS(Mem{Base: a, Disp: 4 * (s*mr + i)}, av)
+			for j := range bv {
+				VFMADD231PS(bv[j], av, acc[i][j])
+			}
+		}
+	}
+
+	Comment("Unrolled main loop")
+	Label("unrolled")
+	CMPQ(k, U32(unroll))
+	JL(LabelRef("tail"))
+	for s := 0; s < unroll; s++ {
+		step(s)
+	}
+	ADDQ(U32(4*unroll*mr), a)
+	ADDQ(U32(4*unroll*nr), b)
+	SUBQ(U32(unroll), k)
+	JMP(LabelRef("unrolled"))
+
+	Label("tail")
+	TESTQ(k, k)
+	JZ(LabelRef("store"))
+	step(0)
+	ADDQ(U32(4*mr), a)
+	ADDQ(U32(4*nr), b)
+	DECQ(k)
+	JMP(LabelRef("tail"))
+
+	Comment("C += accumulators")
+	Label("store")
+	for i := 0; i < mr; i++ {
+		for j := range acc[i] {
+			m := Mem{Base: c, Disp: 32 * j}
+			VADDPS(m, acc[i][j], acc[i][j])
+			VMOVUPS(acc[i][j], m)
+		}
+		if i+1 < mr {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// axpy: y += alpha·x over len(y) elements (x at least as long).
+func axpy() {
+	TEXT("axpyAVX2", NOSPLIT, "func(alpha float32, x, y []float32)")
+	Doc("axpyAVX2 computes y += alpha·x over len(y) elements.")
+	alpha := Load(Param("alpha"), XMM())
+	x := Load(Param("x").Base(), GP64())
+	y := Load(Param("y").Base(), GP64())
+	n := Load(Param("y").Len(), GP64())
+	av := YMM()
+	VBROADCASTSS(alpha, av)
+
+	const lanes = 32 // 4 YMM per iteration
+	Label("blocks")
+	CMPQ(n, U32(lanes))
+	JL(LabelRef("tail"))
+	for j := 0; j < lanes/8; j++ {
+		yv := YMM()
+		VMOVUPS(Mem{Base: y, Disp: 32 * j}, yv)
+		VFMADD231PS(Mem{Base: x, Disp: 32 * j}, av, yv)
+		VMOVUPS(yv, Mem{Base: y, Disp: 32 * j})
+	}
+	ADDQ(U32(4*lanes), x)
+	ADDQ(U32(4*lanes), y)
+	SUBQ(U32(lanes), n)
+	JMP(LabelRef("blocks"))
+
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	ys := XMM()
+	VMOVSS(Mem{Base: y}, ys)
+	VFMADD231SS(Mem{Base: x}, alpha, ys)
+	VMOVSS(ys, Mem{Base: y})
+	ADDQ(U32(4), x)
+	ADDQ(U32(4), y)
+	DECQ(n)
+	JMP(LabelRef("tail"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// dot: Σ x[i]·y[i] over len(x) elements (y at least as long), in float32
+// lanes: 4 YMM accumulators, then a horizontal sum.
+func dot() {
+	TEXT("dotAVX2", NOSPLIT, "func(x, y []float32) float32")
+	Doc("dotAVX2 returns the dot product of x and y[:len(x)], accumulated in float32 lanes.")
+	x := Load(Param("x").Base(), GP64())
+	y := Load(Param("y").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	const vecs = 4
+	var acc [vecs]VecVirtual
+	for i := range acc {
+		acc[i] = YMM()
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	Label("blocks")
+	CMPQ(n, U32(8*vecs))
+	JL(LabelRef("tail"))
+	for i := range acc {
+		xv := YMM()
+		VMOVUPS(Mem{Base: x, Disp: 32 * i}, xv)
+		VFMADD231PS(Mem{Base: y, Disp: 32 * i}, xv, acc[i])
+	}
+	ADDQ(U32(4*8*vecs), x)
+	ADDQ(U32(4*8*vecs), y)
+	SUBQ(U32(8*vecs), n)
+	JMP(LabelRef("blocks"))
+
+	Label("tail")
+	tail := XMM()
+	VXORPS(tail, tail, tail)
+	Label("tailloop")
+	TESTQ(n, n)
+	JZ(LabelRef("reduce"))
+	xs := XMM()
+	VMOVSS(Mem{Base: x}, xs)
+	VFMADD231SS(Mem{Base: y}, xs, tail)
+	ADDQ(U32(4), x)
+	ADDQ(U32(4), y)
+	DECQ(n)
+	JMP(LabelRef("tailloop"))
+
+	Label("reduce")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	r := acc[0].AsX()
+	hi := XMM()
+	VEXTRACTF128(U8(1), acc[0], hi)
+	VADDPS(hi, r, r)
+	VADDPS(tail, r, r)
+	VHADDPS(r, r, r)
+	VHADDPS(r, r, r)
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	RET()
+}

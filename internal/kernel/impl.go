@@ -1,0 +1,139 @@
+package kernel
+
+import "sync"
+
+// impl is one implementation of the kernels: a GEMM micro-kernel with its
+// blocking, and the vector loops. The active one is chosen at start-up from
+// the CPU's features (see impl_amd64.go); the pure-Go one runs everywhere.
+type impl struct {
+	name   string
+	mr, nr int // micro-tile of C
+	mc, kc int // rows of A and depth packed per block (mc a multiple of mr)
+	nc     int // columns of B packed per panel
+	// micro adds the mr×nr product of packed panels a (kb×mr) and b (kb×nr)
+	// into c (row stride ldc); c must hold a full tile.
+	micro func(kb int, a, b, c []float32, ldc int)
+	axpy  func(alpha float32, x, y []float32) // y += alpha·x over len(y)
+	dot   func(x, y []float32) float32        // Σ x·y over len(x)
+}
+
+// pureGo is the portable implementation.
+var pureGo = &impl{name: "go", mr: 4, nr: 4, mc: 64, kc: 256, nc: 2048, micro: micro4x4, axpy: axpyGo, dot: dotGo}
+
+// active is the implementation in use; impls lists every one this CPU can
+// run, best first (tests run each).
+var (
+	active = pureGo
+	impls  = []*impl{pureGo}
+)
+
+// register makes im available and, being better, active.
+func register(im *impl) {
+	impls = append([]*impl{im}, impls...)
+	active = im
+}
+
+// Impl returns the name of the kernels in use: "avx2" or "go".
+func Impl() string { return active.name }
+
+// Axpy computes y += alpha·x over len(y) elements. x must be at least as long.
+func Axpy(alpha float32, x, y []float32) {
+	x = x[:len(y)]
+	active.axpy(alpha, x, y)
+}
+
+// Dot returns Σ x[i]·y[i] over len(x) elements (y at least as long),
+// accumulated in float32.
+func Dot(x, y []float32) float32 {
+	y = y[:len(x)]
+	return active.dot(x, y)
+}
+
+// Add computes y += x over len(y) elements.
+func Add(x, y []float32) { Axpy(1, x, y) }
+
+// Scale computes x *= alpha.
+func Scale(alpha float32, x []float32) {
+	for i := range x {
+		x[i] *= alpha
+	}
+}
+
+func axpyGo(alpha float32, x, y []float32) {
+	x = x[:len(y)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+func dotGo(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// micro4x4 is the pure-Go micro-kernel: a 4×4 tile of C in 16 scalar
+// accumulators.
+func micro4x4(kb int, a, b []float32, c []float32, ldc int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	a = a[:kb*4]
+	b = b[:kb*4]
+	for p := 0; p < kb; p++ {
+		ap := a[p*4 : p*4+4 : p*4+4]
+		bq := b[p*4 : p*4+4 : p*4+4]
+		b0, b1, b2, b3 := bq[0], bq[1], bq[2], bq[3]
+		a0 := ap[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		a1 := ap[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a2 := ap[2]
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		a3 := ap[3]
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	r := c[0:4:4]
+	r[0], r[1], r[2], r[3] = r[0]+c00, r[1]+c01, r[2]+c02, r[3]+c03
+	r = c[ldc : ldc+4 : ldc+4]
+	r[0], r[1], r[2], r[3] = r[0]+c10, r[1]+c11, r[2]+c12, r[3]+c13
+	r = c[2*ldc : 2*ldc+4 : 2*ldc+4]
+	r[0], r[1], r[2], r[3] = r[0]+c20, r[1]+c21, r[2]+c22, r[3]+c23
+	r = c[3*ldc : 3*ldc+4 : 3*ldc+4]
+	r[0], r[1], r[2], r[3] = r[0]+c30, r[1]+c31, r[2]+c32, r[3]+c33
+}
+
+var bufPool sync.Pool
+
+// getBuf returns a scratch buffer of at least n floats from a pool.
+func getBuf(n int) *[]float32 {
+	if p, ok := bufPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+func putBuf(p *[]float32) { bufPool.Put(p) }
