@@ -161,7 +161,7 @@ func TestGemmNaNInf(t *testing.T) {
 			for i := range b {
 				b[i] = 1
 			}
-			a[1*k+4] = float32(math.NaN()) // row 1 of C becomes NaN
+			a[1*k+4] = float32(math.NaN())  // row 1 of C becomes NaN
 			b[2*n+5] = float32(math.Inf(1)) // column 5 becomes +Inf (NaN in row 1)
 			c := make([]float32, m*n)
 			Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
