@@ -29,7 +29,9 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		return
 	}
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	scaleC(m, n, beta, c, ldc)
+	if k <= 0 || alpha == 0 || m <= smallM || beta != 0 {
+		scaleC(m, n, beta, c, ldc)
+	}
 	if k <= 0 || alpha == 0 {
 		return
 	}
@@ -58,14 +60,16 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 			panels := (nb + impl.nr - 1) / impl.nr
 			parallelFor(panels, min(workers, panels), func(lo, hi int) {
 				q0, q1 := lo*impl.nr, min(hi*impl.nr, nb)
-				packB((*bp)[q0*kb:], impl.nr, transB, b, ldb, pc, jc+q0, kb, q1-q0)
+				packB((*bp)[q0*kb:], impl, transB, b, ldb, pc, jc+q0, kb, q1-q0)
 			})
 			partition(impl, m, nb, workers, func(r0, r1, c0, c1 int) {
 				ap := getBuf(impl.mc*impl.kc + impl.mr*impl.nr)
 				for ic := r0; ic < r1; ic += impl.mc {
 					mb := min(impl.mc, r1-ic)
 					packA((*ap)[:impl.mc*impl.kc], impl.mr, transA, a, lda, ic, pc, mb, kb, alpha)
-					macroKernel(impl, *ap, (*bp)[c0*kb:], mb, c1-c0, kb, c[ic*ldc+jc+c0:], ldc)
+					// With beta 0, C was not cleared: the first k block overwrites it.
+					add := pc > 0 || beta != 0
+					macroKernel(impl, *ap, (*bp)[c0*kb:], mb, c1-c0, kb, c[ic*ldc+jc+c0:], ldc, add)
 				}
 				putBuf(ap)
 			})
@@ -216,79 +220,12 @@ func partition(impl *impl, m, n, workers int, task func(r0, r1, c0, c1 int)) {
 	})
 }
 
-// packA copies the mb×kb block of alpha·op(A) starting at (ic, pc) into ap as
-// row panels of mr rows: panel r holds, for each p, the mr values
-// op(A)[ic+r*mr+0..mr-1][pc+p]. Rows past mb are zero. (Simple loops beat
-// "read mr rows side by side" variants here, measured.)
-func packA(ap []float32, mr int, transA bool, a []float32, lda, ic, pc, mb, kb int, alpha float32) {
-	for r := 0; r < mb; r += mr {
-		panel := ap[r*kb : (r+mr)*kb]
-		rows := min(mr, mb-r)
-		if transA {
-			// op(A)[i][p] = A[p][i]: each step's mr values are contiguous in A.
-			for p := 0; p < kb; p++ {
-				src := a[(pc+p)*lda+ic+r:]
-				dst := panel[p*mr : p*mr+mr]
-				for i := range dst {
-					if i < rows {
-						dst[i] = alpha * src[i]
-					} else {
-						dst[i] = 0
-					}
-				}
-			}
-			continue
-		}
-		for i := 0; i < mr; i++ {
-			if i >= rows {
-				for p := 0; p < kb; p++ {
-					panel[p*mr+i] = 0
-				}
-				continue
-			}
-			src := a[(ic+r+i)*lda+pc : (ic+r+i)*lda+pc+kb]
-			for p, v := range src {
-				panel[p*mr+i] = alpha * v
-			}
-		}
-	}
-}
-
-// packB copies the kb×nb block of op(B) starting at (pc, jc) into bp as
-// column panels of nr columns: panel q holds, for each p, the nr values
-// op(B)[pc+p][jc+q*nr+0..nr-1]. Columns past nb are zero.
-func packB(bp []float32, nr int, transB bool, b []float32, ldb, pc, jc, kb, nb int) {
-	for q := 0; q < nb; q += nr {
-		panel := bp[q*kb : (q+nr)*kb]
-		cols := min(nr, nb-q)
-		if transB {
-			for j := 0; j < nr; j++ {
-				if j >= cols {
-					for p := 0; p < kb; p++ {
-						panel[p*nr+j] = 0
-					}
-					continue
-				}
-				src := b[(jc+q+j)*ldb+pc : (jc+q+j)*ldb+pc+kb]
-				for p, v := range src {
-					panel[p*nr+j] = v
-				}
-			}
-			continue
-		}
-		for p := 0; p < kb; p++ {
-			dst := panel[p*nr : p*nr+nr]
-			n := copy(dst[:cols], b[(pc+p)*ldb+jc+q:])
-			clear(dst[n:])
-		}
-	}
-}
-
-// macroKernel adds the product of a packed mb×kb block of A and a packed
-// kb×nb block of B into C, one mr×nr tile at a time. Edge tiles go through
+// macroKernel adds (or, when add is false, stores) the product of a packed
+// mb×kb block of A and a packed kb×nb block of B into C, one mr×nr tile at a
+// time. Edge tiles go through
 // a scratch tile (the end of ap's buffer) so the micro-kernel always writes a
 // full tile.
-func macroKernel(impl *impl, ap, bp []float32, mb, nb, kb int, c []float32, ldc int) {
+func macroKernel(impl *impl, ap, bp []float32, mb, nb, kb int, c []float32, ldc int, add bool) {
 	mr, nr := impl.mr, impl.nr
 	tile := ap[impl.mc*impl.kc : impl.mc*impl.kc+mr*nr]
 	for j := 0; j < nb; j += nr {
@@ -298,13 +235,17 @@ func macroKernel(impl *impl, ap, bp []float32, mb, nb, kb int, c []float32, ldc 
 			apanel := ap[i*kb : (i+mr)*kb]
 			rows := min(mr, mb-i)
 			if rows == mr && cols == nr {
-				impl.micro(kb, apanel, bpanel, c[i*ldc+j:], ldc)
+				impl.micro(kb, apanel, bpanel, c[i*ldc+j:], ldc, add)
 				continue
 			}
-			clear(tile)
-			impl.micro(kb, apanel, bpanel, tile, nr)
+			impl.micro(kb, apanel, bpanel, tile, nr, false)
 			for r := 0; r < rows; r++ {
-				Add(tile[r*nr:r*nr+cols], c[(i+r)*ldc+j:(i+r)*ldc+j+cols])
+				dst := c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
+				if add {
+					Add(tile[r*nr:r*nr+cols], dst)
+				} else {
+					copy(dst, tile[r*nr:r*nr+cols])
+				}
 			}
 		}
 	}

@@ -10,11 +10,15 @@ type impl struct {
 	mr, nr int // micro-tile of C
 	mc, kc int // rows of A and depth packed per block (mc a multiple of mr)
 	nc     int // columns of B packed per panel
-	// micro adds the mr×nr product of packed panels a (kb×mr) and b (kb×nr)
-	// into c (row stride ldc); c must hold a full tile.
-	micro func(kb int, a, b, c []float32, ldc int)
-	axpy  func(alpha float32, x, y []float32) // y += alpha·x over len(y)
-	dot   func(x, y []float32) float32        // Σ x·y over len(x)
+	// micro computes the mr×nr product of packed panels a (kb×mr) and b
+	// (kb×nr) and adds it into c (row stride ldc), or overwrites c when add
+	// is false; c must hold a full tile.
+	micro func(kb int, a, b, c []float32, ldc int, add bool)
+	// packBT16, when set, packs 16 rows of a transposed B into a 16-wide
+	// panel for k steps (a multiple of 8).
+	packBT16 func(k int, b *float32, ldb int, dst *float32)
+	axpy     func(alpha float32, x, y []float32) // y += alpha·x over len(y)
+	dot      func(x, y []float32) float32        // Σ x·y over len(x)
 }
 
 // pureGo is the portable implementation.
@@ -84,7 +88,7 @@ func dotGo(x, y []float32) float32 {
 
 // micro4x4 is the pure-Go micro-kernel: a 4×4 tile of C in 16 scalar
 // accumulators.
-func micro4x4(kb int, a, b []float32, c []float32, ldc int) {
+func micro4x4(kb int, a, b []float32, c []float32, ldc int, add bool) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	var c20, c21, c22, c23, c30, c31, c32, c33 float32
 	a = a[:kb*4]
@@ -113,6 +117,13 @@ func micro4x4(kb int, a, b []float32, c []float32, ldc int) {
 		c31 += a3 * b1
 		c32 += a3 * b2
 		c33 += a3 * b3
+	}
+	if !add {
+		r0, r1, r2, r3 := c[0:4:4], c[ldc:ldc+4:ldc+4], c[2*ldc:2*ldc+4:2*ldc+4], c[3*ldc:3*ldc+4:3*ldc+4]
+		r0[0], r0[1], r0[2], r0[3] = 0, 0, 0, 0
+		r1[0], r1[1], r1[2], r1[3] = 0, 0, 0, 0
+		r2[0], r2[1], r2[2], r2[3] = 0, 0, 0, 0
+		r3[0], r3[1], r3[2], r3[3] = 0, 0, 0, 0
 	}
 	r := c[0:4:4]
 	r[0], r[1], r[2], r[3] = r[0]+c00, r[1]+c01, r[2]+c02, r[3]+c03

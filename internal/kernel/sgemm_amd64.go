@@ -4,8 +4,11 @@
 
 package kernel
 
-// sgemmKernel6x16 adds the 6×16 product of packed panels a (k×6) and b (k×16) into c (row stride ldc).
-func sgemmKernel6x16(k int, a *float32, b *float32, c *float32, ldc int)
+// sgemmKernel6x16 computes the 6×16 product of packed panels a (k×6) and b (k×16) and adds it into c (row stride ldc), or stores it there when add is false.
+func sgemmKernel6x16(k int, a *float32, b *float32, c *float32, ldc int, add bool)
+
+// packBT16 sets dst[p*16+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < 16.
+func packBT16(k int, b *float32, ldb int, dst *float32)
 
 // axpyAVX2 computes y += alpha·x over len(y) elements.
 func axpyAVX2(alpha float32, x []float32, y []float32)

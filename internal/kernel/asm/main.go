@@ -27,6 +27,7 @@ const (
 func main() {
 	ConstraintExpr("amd64,!purego")
 	sgemmKernel()
+	packBT16()
 	axpy()
 	dot()
 	Generate()
@@ -36,14 +37,25 @@ func main() {
 // steps, mr values of a column of A; Bp holds, for each step, nr values of a
 // row of B. C has row stride ldc (in elements).
 func sgemmKernel() {
-	TEXT("sgemmKernel6x16", NOSPLIT, "func(k int, a, b, c *float32, ldc int)")
-	Doc(fmt.Sprintf("sgemmKernel6x16 adds the %d×%d product of packed panels a (k×%d) and b (k×%d) into c (row stride ldc).", mr, nr, mr, nr))
+	TEXT("sgemmKernel6x16", NOSPLIT, "func(k int, a, b, c *float32, ldc int, add bool)")
+	Doc(fmt.Sprintf("sgemmKernel6x16 computes the %d×%d product of packed panels a (k×%d) and b (k×%d) and adds it into c (row stride ldc), or stores it there when add is false.", mr, nr, mr, nr))
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
 	b := Load(Param("b"), GP64())
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc) // elements → bytes
+
+	Comment("Prefetch the C tile: it is read once, at the end, and is usually not in cache.")
+	cp := GP64()
+	MOVQ(c, cp)
+	for i := 0; i < mr; i++ {
+		PREFETCHT0(Mem{Base: cp})
+		PREFETCHT0(Mem{Base: cp, Disp: 4*nr - 4})
+		if i+1 < mr {
+			ADDQ(ldc, cp)
+		}
+	}
 
 	var acc [mr][nr / 8]VecVirtual
 	for i := range acc {
@@ -72,6 +84,7 @@ func sgemmKernel() {
 	Label("unrolled")
 	CMPQ(k, U32(unroll))
 	JL(LabelRef("tail"))
+	PREFETCHT0(Mem{Base: a, Disp: 4 * 4 * unroll * mr}) // A streams from L2: four iterations ahead
 	for s := 0; s < unroll; s++ {
 		step(s)
 	}
@@ -89,13 +102,29 @@ func sgemmKernel() {
 	DECQ(k)
 	JMP(LabelRef("tail"))
 
-	Comment("C += accumulators")
 	Label("store")
+	add := Load(Param("add"), GP8())
+	TESTB(add, add)
+	JZ(LabelRef("overwrite"))
+	Comment("C += accumulators")
 	for i := 0; i < mr; i++ {
 		for j := range acc[i] {
 			m := Mem{Base: c, Disp: 32 * j}
 			VADDPS(m, acc[i][j], acc[i][j])
 			VMOVUPS(acc[i][j], m)
+		}
+		if i+1 < mr {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+
+	Comment("C = accumulators")
+	Label("overwrite")
+	for i := 0; i < mr; i++ {
+		for j := range acc[i] {
+			VMOVUPS(acc[i][j], Mem{Base: c, Disp: 32 * j})
 		}
 		if i+1 < mr {
 			ADDQ(ldc, c)
@@ -202,5 +231,75 @@ func dot() {
 	VHADDPS(r, r, r)
 	VZEROUPPER()
 	Store(r, ReturnIndex(0))
+	RET()
+}
+
+// packBT16 packs 16 rows of a row-major B (a transposed operand) into a
+// 16-wide panel: dst[p*16+j] = b[j*ldb+p] for p < k, j < 16, with k a
+// multiple of 8. Each 8×8 block is transposed in registers.
+func packBT16() {
+	TEXT("packBT16", NOSPLIT, "func(k int, b *float32, ldb int, dst *float32)")
+	Doc("packBT16 sets dst[p*16+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < 16.")
+	k := Load(Param("k"), GP64())
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	dst := Load(Param("dst"), GP64())
+	SHLQ(U8(2), ldb) // bytes
+	ld3 := GP64()
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3) // 3·ldb
+	Label("block")
+	CMPQ(k, U32(8))
+	JL(LabelRef("done"))
+	row := GP64()
+	for g := 0; g < 2; g++ { // rows 0-7, then 8-15
+		MOVQ(b, row)
+		if g == 1 {
+			for i := 0; i < 8; i++ {
+				ADDQ(ldb, row)
+			}
+		}
+		var y [8]VecVirtual
+		for i := range y {
+			y[i] = YMM()
+			switch i % 4 {
+			case 0:
+				VMOVUPS(Mem{Base: row}, y[i])
+			case 1:
+				VMOVUPS(Mem{Base: row, Index: ldb, Scale: 1}, y[i])
+			case 2:
+				VMOVUPS(Mem{Base: row, Index: ldb, Scale: 2}, y[i])
+			case 3:
+				VMOVUPS(Mem{Base: row, Index: ld3, Scale: 1}, y[i])
+				LEAQ(Mem{Base: row, Index: ldb, Scale: 4}, row)
+			}
+		}
+		var t, u [8]VecVirtual
+		for i := 0; i < 4; i++ {
+			t[2*i], t[2*i+1] = YMM(), YMM()
+			VUNPCKLPS(y[2*i+1], y[2*i], t[2*i])
+			VUNPCKHPS(y[2*i+1], y[2*i], t[2*i+1])
+		}
+		for h := 0; h < 2; h++ { // rows 0-3 and 4-7 of the block
+			base := 4 * h
+			for i := 0; i < 2; i++ {
+				u[base+2*i], u[base+2*i+1] = YMM(), YMM()
+				VSHUFPS(U8(0x44), t[base+i+2], t[base+i], u[base+2*i])
+				VSHUFPS(U8(0xEE), t[base+i+2], t[base+i], u[base+2*i+1])
+			}
+		}
+		for i := 0; i < 4; i++ {
+			lo, hi := YMM(), YMM()
+			VPERM2F128(U8(0x20), u[4+i], u[i], lo)
+			VPERM2F128(U8(0x31), u[4+i], u[i], hi)
+			VMOVUPS(lo, Mem{Base: dst, Disp: 64*i + 32*g})
+			VMOVUPS(hi, Mem{Base: dst, Disp: 64*(i+4) + 32*g})
+		}
+	}
+	ADDQ(U32(32), b)
+	ADDQ(U32(8*16*4), dst)
+	SUBQ(U32(8), k)
+	JMP(LabelRef("block"))
+	Label("done")
+	VZEROUPPER()
 	RET()
 }

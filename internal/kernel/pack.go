@@ -1,0 +1,128 @@
+package kernel
+
+// Packing copies blocks of A and B into the panel layouts the micro-kernels
+// read. It is a tenth to a fifth of a GEMM's time, so the common panel
+// widths (6 and 4 rows of A, 16 and 4 columns of B) have unrolled loops that
+// move fixed-size arrays; other widths take the generic loops.
+
+// packA copies the mb×kb block of alpha·op(A) starting at (ic, pc) into ap as
+// row panels of mr rows: panel r holds, for each p, the mr values
+// op(A)[ic+r*mr+0..mr-1][pc+p]. Rows past mb are zero.
+func packA(ap []float32, mr int, transA bool, a []float32, lda, ic, pc, mb, kb int, alpha float32) {
+	for r := 0; r < mb; r += mr {
+		panel := ap[r*kb : (r+mr)*kb]
+		rows := min(mr, mb-r)
+		switch {
+		case transA:
+			// op(A)[i][p] = A[p][i]: each step's mr values are contiguous in A.
+			for p := 0; p < kb; p++ {
+				src := a[(pc+p)*lda+ic+r:]
+				dst := panel[p*mr : p*mr+mr]
+				for i := range dst {
+					if i < rows {
+						dst[i] = alpha * src[i]
+					} else {
+						dst[i] = 0
+					}
+				}
+			}
+		case rows == 6 && mr == 6:
+			row := func(i int) []float32 { return a[(ic+r+i)*lda+pc : (ic+r+i)*lda+pc+kb] }
+			r0, r1, r2, r3, r4, r5 := row(0), row(1), row(2), row(3), row(4), row(5)
+			r1, r2, r3, r4, r5 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)], r4[:len(r0)], r5[:len(r0)]
+			for p := range r0 {
+				d := (*[6]float32)(panel[p*6 : p*6+6])
+				d[0], d[1], d[2] = alpha*r0[p], alpha*r1[p], alpha*r2[p]
+				d[3], d[4], d[5] = alpha*r3[p], alpha*r4[p], alpha*r5[p]
+			}
+		case rows == 4 && mr == 4:
+			row := func(i int) []float32 { return a[(ic+r+i)*lda+pc : (ic+r+i)*lda+pc+kb] }
+			r0, r1, r2, r3 := row(0), row(1), row(2), row(3)
+			r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
+			for p := range r0 {
+				d := (*[4]float32)(panel[p*4 : p*4+4])
+				d[0], d[1], d[2], d[3] = alpha*r0[p], alpha*r1[p], alpha*r2[p], alpha*r3[p]
+			}
+		default:
+			for i := 0; i < mr; i++ {
+				if i >= rows {
+					for p := 0; p < kb; p++ {
+						panel[p*mr+i] = 0
+					}
+					continue
+				}
+				src := a[(ic+r+i)*lda+pc : (ic+r+i)*lda+pc+kb]
+				for p, v := range src {
+					panel[p*mr+i] = alpha * v
+				}
+			}
+		}
+	}
+}
+
+// packB copies the kb×nb block of op(B) starting at (pc, jc) into bp as
+// column panels of nr columns: panel q holds, for each p, the nr values
+// op(B)[pc+p][jc+q*nr+0..nr-1]. Columns past nb are zero.
+func packB(bp []float32, im *impl, transB bool, b []float32, ldb, pc, jc, kb, nb int) {
+	nr := im.nr
+	if !transB && nr == 16 {
+		// Row by row: reading B down a column of panels would jump a whole
+		// row of B (often a page) per 64 bytes, defeating the prefetchers.
+		full := nb / 16 * 16
+		for p := 0; p < kb; p++ {
+			row := b[(pc+p)*ldb+jc : (pc+p)*ldb+jc+nb]
+			for q := 0; q < full; q += 16 {
+				*(*[16]float32)(bp[q*kb+p*16 : q*kb+p*16+16]) = *(*[16]float32)(row[q : q+16])
+			}
+			if full < nb {
+				dst := bp[full*kb+p*16 : full*kb+p*16+16]
+				n := copy(dst, row[full:])
+				clear(dst[n:])
+			}
+		}
+		return
+	}
+	for q := 0; q < nb; q += nr {
+		panel := bp[q*kb : (q+nr)*kb]
+		cols := min(nr, nb-q)
+		switch {
+		case !transB:
+			for p := 0; p < kb; p++ {
+				dst := panel[p*nr : p*nr+nr]
+				n := copy(dst[:cols], b[(pc+p)*ldb+jc+q:])
+				clear(dst[n:])
+			}
+		case cols == 16 && nr == 16:
+			// op(B)[p][j] = B[j][p]: 16 rows of B read side by side.
+			var src [16][]float32
+			for j := range src {
+				src[j] = b[(jc+q+j)*ldb+pc : (jc+q+j)*ldb+pc+kb]
+			}
+			p0 := 0
+			if im.packBT16 != nil && kb >= 8 {
+				p0 = kb &^ 7
+				_ = src[15][p0-1] // the assembly reads 16 rows of p0 values
+				im.packBT16(p0, &src[0][0], ldb, &panel[0])
+			}
+			for p := p0; p < kb; p++ {
+				d := (*[16]float32)(panel[p*16 : p*16+16])
+				for j := range d {
+					d[j] = src[j][p]
+				}
+			}
+		default:
+			for j := 0; j < nr; j++ {
+				if j >= cols {
+					for p := 0; p < kb; p++ {
+						panel[p*nr+j] = 0
+					}
+					continue
+				}
+				src := b[(jc+q+j)*ldb+pc : (jc+q+j)*ldb+pc+kb]
+				for p, v := range src {
+					panel[p*nr+j] = v
+				}
+			}
+		}
+	}
+}
