@@ -78,15 +78,12 @@ func NewLayerNorm(c int) *LayerNorm {
 	return &LayerNorm{Weight: tensor.Ones(c).RequireGrad(), Bias: tensor.Zeros(c).RequireGrad(), Eps: 1e-5}
 }
 
-// Forward normalises x (..., C). It is composed from primitives.
+// Forward normalises x (..., C) with the fused tensor.LayerNorm.
 func (l *LayerNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
 	if c := l.Weight.Dim(0); x.NDim() == 0 || x.Dim(-1) != c {
 		panic(fmt.Sprintf("nn: LayerNorm over %d features applied to shape %v", c, x.Shape()))
 	}
-	xc := x.Sub(x.Mean(true, -1))                    // (..., C)
-	variance := xc.Mul(xc).Mean(true, -1)            // (..., 1)
-	xhat := xc.Div(variance.AddScalar(l.Eps).Sqrt()) // (..., C)
-	return xhat.Mul(l.Weight).Add(l.Bias)
+	return x.LayerNorm(l.Weight, l.Bias, l.Eps)
 }
 
 // Dropout zeroes each element with probability P during training and scales

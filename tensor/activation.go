@@ -1,6 +1,11 @@
 package tensor
 
-import "math"
+import (
+	"fmt"
+	"math"
+
+	"github.com/moxing/moxing/internal/kernel"
+)
 
 // Sigmoid returns σ(a) = 1/(1+e⁻ᵃ), computed without overflow.
 // d/da = σ(a)(1-σ(a)).
@@ -46,24 +51,69 @@ func (a *Tensor) Softplus() *Tensor {
 //
 //	0.5·a·(1 + tanh(√(2/π)·(a + 0.044715·a³)))
 //
-// It is composed from primitives, so its gradient follows from theirs.
+// A fused op (one pass forward, one backward) with
+// d/da = 0.5·(1+t) + 0.5·a·(1-t²)·√(2/π)·(1 + 3·0.044715·a²), t = tanh(…);
+// tested against the same expression composed from primitives.
 func (a *Tensor) GELU() *Tensor {
-	const c = 0.7978845608028654 // √(2/π)
-	inner := a.Add(a.Pow(3).MulScalar(0.044715)).MulScalar(c)
-	return a.MulScalar(0.5).Mul(inner.Tanh().AddScalar(1))
+	out := newOut("GELU", a.shape, a)
+	kernel.GELU(out.Data, a.Data)
+	return out.record(func() {
+		kernel.GELUBackward(gradOf(a), out.Grad.Data, a.Data)
+	})
 }
 
 // Softmax returns e^(a - max) / Σ e^(a - max) along axis (negative counts
-// from the end). It is composed from primitives; shifting by the maximum
-// keeps it from overflowing and does not change the result or its gradient.
+// from the end). Along the last axis it is a fused op with
+// d/da = y ⊙ (g - Σ g⊙y) for upstream gradient g; along other axes it is
+// composed from primitives. Shifting by the maximum keeps it from
+// overflowing and does not change the result or its gradient.
 func (a *Tensor) Softmax(axis int) *Tensor {
-	e := a.Sub(a.Detach().Max(true, axis)).Exp()
-	return e.Div(e.Sum(true, axis))
+	if ax := a.axis("Softmax", axis); ax != a.NDim()-1 {
+		e := a.Sub(a.Detach().Max(true, ax)).Exp()
+		return e.Div(e.Sum(true, ax))
+	}
+	n := a.shape[len(a.shape)-1]
+	out := newOut("Softmax", a.shape, a)
+	kernel.SoftmaxRows(out.Data, a.Data, n)
+	return out.record(func() {
+		kernel.SoftmaxRowsBackward(gradOf(a), out.Data, out.Grad.Data, n)
+	})
 }
 
 // LogSoftmax returns a - max - ln Σ e^(a - max) along axis, the numerically
-// stable log of Softmax.
+// stable log of Softmax. Along the last axis it is a fused op with
+// d/da = g - e^y·Σ g; along other axes it is composed from primitives.
 func (a *Tensor) LogSoftmax(axis int) *Tensor {
-	z := a.Sub(a.Detach().Max(true, axis))
-	return z.Sub(z.Exp().Sum(true, axis).Log())
+	if ax := a.axis("LogSoftmax", axis); ax != a.NDim()-1 {
+		z := a.Sub(a.Detach().Max(true, ax))
+		return z.Sub(z.Exp().Sum(true, ax).Log())
+	}
+	n := a.shape[len(a.shape)-1]
+	out := newOut("LogSoftmax", a.shape, a)
+	kernel.LogSoftmaxRows(out.Data, a.Data, n)
+	return out.record(func() {
+		kernel.LogSoftmaxRowsBackward(gradOf(a), out.Data, out.Grad.Data, n)
+	})
+}
+
+// LayerNorm normalises a (..., C) over its last axis and applies the affine
+// map: (a - mean)/√(var + eps)·w + b, with w and b of shape (C) and the
+// population variance, as torch.nn.functional.layer_norm. A fused op (the
+// backward of llm.c's layernorm_backward), tested against its composition
+// from primitives.
+func (a *Tensor) LayerNorm(w, b *Tensor, eps float32) *Tensor {
+	c := 0
+	if a.NDim() > 0 {
+		c = a.shape[len(a.shape)-1]
+	}
+	if c == 0 || !sameShape(w.shape, []int{c}) || !sameShape(b.shape, []int{c}) {
+		panic(fmt.Sprintf("tensor: LayerNorm of shape %v with weight %v and bias %v", a.shape, w.shape, b.shape))
+	}
+	out := newOut("LayerNorm", a.shape, a, w, b)
+	rows := len(a.Data) / c
+	mean, rstd := make([]float32, rows), make([]float32, rows)
+	kernel.LayerNormRows(out.Data, a.Data, w.Data, b.Data, mean, rstd, c, eps)
+	return out.record(func() {
+		kernel.LayerNormRowsBackward(gradOf(a), gradOf(w), gradOf(b), out.Grad.Data, a.Data, w.Data, mean, rstd, c)
+	})
 }

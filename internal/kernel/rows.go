@@ -1,0 +1,158 @@
+package kernel
+
+import "math"
+
+// Row kernels: each works on a matrix of rows of length n, stored
+// contiguously, and is what the fused tensor ops (softmax, log-softmax,
+// layer norm, GELU) spend their time in.
+
+// SoftmaxRows sets each row of dst to the softmax of the same row of src:
+// e^(x-max) / Σ e^(x-max). dst and src may be the same slice.
+func SoftmaxRows(dst, src []float32, n int) {
+	for r := 0; r+n <= len(src); r += n {
+		x, y := src[r:r+n], dst[r:r+n]
+		m := float32(math.Inf(-1))
+		for _, v := range x {
+			m = max(m, v)
+		}
+		var sum float64
+		for i, v := range x {
+			e := float32(math.Exp(float64(v - m)))
+			y[i] = e
+			sum += float64(e)
+		}
+		Scale(float32(1/sum), y)
+	}
+}
+
+// SoftmaxRowsBackward adds the gradient of softmax rows into dx, given the
+// outputs y and their gradient dy: dx += y ⊙ (dy - Σ dy⊙y).
+func SoftmaxRowsBackward(dx, y, dy []float32, n int) {
+	for r := 0; r+n <= len(y); r += n {
+		yr, gr, dr := y[r:r+n], dy[r:r+n], dx[r:r+n]
+		s := Dot(gr, yr)
+		for i, v := range yr {
+			dr[i] += v * (gr[i] - s)
+		}
+	}
+}
+
+// LogSoftmaxRows sets each row of dst to x - max - ln Σ e^(x-max).
+func LogSoftmaxRows(dst, src []float32, n int) {
+	for r := 0; r+n <= len(src); r += n {
+		x, y := src[r:r+n], dst[r:r+n]
+		m := float32(math.Inf(-1))
+		for _, v := range x {
+			m = max(m, v)
+		}
+		var sum float64
+		for _, v := range x {
+			sum += math.Exp(float64(v - m))
+		}
+		shift := m + float32(math.Log(sum))
+		for i, v := range x {
+			y[i] = v - shift
+		}
+	}
+}
+
+// LogSoftmaxRowsBackward adds the gradient of log-softmax rows into dx,
+// given the outputs y and their gradient dy: dx += dy - e^y · Σ dy.
+func LogSoftmaxRowsBackward(dx, y, dy []float32, n int) {
+	for r := 0; r+n <= len(y); r += n {
+		yr, gr, dr := y[r:r+n], dy[r:r+n], dx[r:r+n]
+		var s float32
+		for _, v := range gr {
+			s += v
+		}
+		for i, v := range yr {
+			dr[i] += gr[i] - float32(math.Exp(float64(v)))*s
+		}
+	}
+}
+
+// LayerNormRows normalises each row of x over its n values and applies the
+// affine map: y = (x - mean)·rstd·w + b with rstd = 1/√(var + eps) (population
+// variance). It records each row's mean and rstd for the backward pass.
+func LayerNormRows(y, x, w, b, mean, rstd []float32, n int, eps float32) {
+	for r, row := 0, 0; r+n <= len(x); r, row = r+n, row+1 {
+		xr, yr := x[r:r+n], y[r:r+n]
+		var s float64
+		for _, v := range xr {
+			s += float64(v)
+		}
+		mu := float32(s / float64(n))
+		var ss float64
+		for _, v := range xr {
+			d := float64(v - mu)
+			ss += d * d
+		}
+		rs := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
+		mean[row], rstd[row] = mu, rs
+		w, b := w[:n], b[:n]
+		for i, v := range xr {
+			yr[i] = (v-mu)*rs*w[i] + b[i]
+		}
+	}
+}
+
+// LayerNormRowsBackward accumulates the gradients of LayerNormRows, as
+// llm.c's layernorm_backward: with x̂ = (x-mean)·rstd and g = dy·w,
+// dx += rstd·(g - mean(g) - x̂·mean(g·x̂)), dw += Σ_rows dy·x̂, db += Σ_rows dy.
+// Any of dx, dw, db may be nil.
+func LayerNormRowsBackward(dx, dw, db, dy, x, w, mean, rstd []float32, n int) {
+	for r, row := 0, 0; r+n <= len(x); r, row = r+n, row+1 {
+		xr, gr := x[r:r+n], dy[r:r+n]
+		mu, rs := mean[row], rstd[row]
+		var gMean, gxMean float32
+		for i, v := range xr {
+			xh := (v - mu) * rs
+			g := gr[i] * w[i]
+			gMean += g
+			gxMean += g * xh
+			if dw != nil {
+				dw[i] += gr[i] * xh
+			}
+			if db != nil {
+				db[i] += gr[i]
+			}
+		}
+		if dx == nil {
+			continue
+		}
+		gMean /= float32(n)
+		gxMean /= float32(n)
+		dr := dx[r : r+n]
+		for i, v := range xr {
+			xh := (v - mu) * rs
+			dr[i] += rs * (gr[i]*w[i] - gMean - xh*gxMean)
+		}
+	}
+}
+
+// GELU constants: √(2/π) and the cubic coefficient of GPT-2's approximation.
+const (
+	geluC = 0.7978845608028654
+	geluA = 0.044715
+)
+
+// GELU sets y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+func GELU(y, x []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		u := geluC * (v + geluA*v*v*v)
+		y[i] = 0.5 * v * (1 + float32(math.Tanh(float64(u))))
+	}
+}
+
+// GELUBackward accumulates dx += dy·GELU'(x), with
+// GELU'(x) = 0.5·(1+t) + 0.5·x·(1-t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u).
+func GELUBackward(dx, dy, x []float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
+	for i, v := range x {
+		u := geluC * (v + geluA*v*v*v)
+		t := float32(math.Tanh(float64(u)))
+		d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*geluA*v*v)
+		dx[i] += dy[i] * d
+	}
+}
