@@ -66,7 +66,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 				ap := getBuf(impl.mc*impl.kc + impl.mr*impl.nr)
 				for ic := r0; ic < r1; ic += impl.mc {
 					mb := min(impl.mc, r1-ic)
-					packA((*ap)[:impl.mc*impl.kc], impl.mr, transA, a, lda, ic, pc, mb, kb, alpha)
+					packA(*ap, impl, transA, a, lda, ic, pc, mb, kb, alpha)
 					// With beta 0, C was not cleared: the first k block overwrites it.
 					add := pc > 0 || beta != 0
 					macroKernel(impl, *ap, (*bp)[c0*kb:], mb, c1-c0, kb, c[ic*ldc+jc+c0:], ldc, add)
@@ -174,10 +174,27 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	parallelFor(chunks, chunks, func(lo, hi int) {
 		j0, j1 := n*lo/chunks, n*hi/chunks
 		if transB {
+			im := active
+			var out [4]float32
 			for i := 0; i < m; i++ {
 				row, crow := rows[i*k:(i+1)*k], c[i*ldc:]
-				for j := j0; j < j1; j++ {
-					crow[j] += active.dot(row, b[j*ldb:j*ldb+k])
+				j := j0
+				if im.dot4 != nil && k >= 8 {
+					// Four rows of B at a time share the loads of row.
+					k8 := k &^ 7
+					for ; j+4 <= j1; j += 4 {
+						_ = b[(j+3)*ldb+k-1]
+						im.dot4(k8, &row[0], &b[j*ldb], ldb, &out)
+						for q, s := range out {
+							for p := k8; p < k; p++ {
+								s += row[p] * b[(j+q)*ldb+p]
+							}
+							crow[j+q] += s
+						}
+					}
+				}
+				for ; j < j1; j++ {
+					crow[j] += im.dot(row, b[j*ldb:j*ldb+k])
 				}
 			}
 			return

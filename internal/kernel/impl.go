@@ -17,8 +17,14 @@ type impl struct {
 	// packBT16, when set, packs 16 rows of a transposed B into a 16-wide
 	// panel for k steps (a multiple of 8).
 	packBT16 func(k int, b *float32, ldb int, dst *float32)
-	axpy     func(alpha float32, x, y []float32) // y += alpha·x over len(y)
-	dot      func(x, y []float32) float32        // Σ x·y over len(x)
+	// packA6, when set, packs 6 rows of A (scaled by alpha) into a 6-wide
+	// panel for k steps (a multiple of 8), writing 2 floats past the end.
+	packA6 func(k int, a *float32, lda int, dst *float32, alpha float32)
+	// dot4, when set, computes 4 dot products of x with rows of B sharing
+	// the loads of x, over k (a multiple of 8) elements.
+	dot4 func(k int, x, b *float32, ldb int, out *[4]float32)
+	axpy func(alpha float32, x, y []float32) // y += alpha·x over len(y)
+	dot  func(x, y []float32) float32        // Σ x·y over len(x)
 }
 
 // pureGo is the portable implementation.

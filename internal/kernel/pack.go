@@ -8,7 +8,11 @@ package kernel
 // packA copies the mb×kb block of alpha·op(A) starting at (ic, pc) into ap as
 // row panels of mr rows: panel r holds, for each p, the mr values
 // op(A)[ic+r*mr+0..mr-1][pc+p]. Rows past mb are zero.
-func packA(ap []float32, mr int, transA bool, a []float32, lda, ic, pc, mb, kb int, alpha float32) {
+//
+// ap must extend at least 2 floats past the last panel (the assembly writes
+// whole 32-byte rows).
+func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb int, alpha float32) {
+	mr := im.mr
 	for r := 0; r < mb; r += mr {
 		panel := ap[r*kb : (r+mr)*kb]
 		rows := min(mr, mb-r)
@@ -30,7 +34,13 @@ func packA(ap []float32, mr int, transA bool, a []float32, lda, ic, pc, mb, kb i
 			row := func(i int) []float32 { return a[(ic+r+i)*lda+pc : (ic+r+i)*lda+pc+kb] }
 			r0, r1, r2, r3, r4, r5 := row(0), row(1), row(2), row(3), row(4), row(5)
 			r1, r2, r3, r4, r5 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)], r4[:len(r0)], r5[:len(r0)]
-			for p := range r0 {
+			p0 := 0
+			if im.packA6 != nil && kb >= 8 {
+				p0 = kb &^ 7
+				_ = ap[r*kb+6*p0+1] // room for the last 32-byte store
+				im.packA6(p0, &r0[0], lda, &ap[r*kb], alpha)
+			}
+			for p := p0; p < len(r0); p++ {
 				d := (*[6]float32)(panel[p*6 : p*6+6])
 				d[0], d[1], d[2] = alpha*r0[p], alpha*r1[p], alpha*r2[p]
 				d[3], d[4], d[5] = alpha*r3[p], alpha*r4[p], alpha*r5[p]

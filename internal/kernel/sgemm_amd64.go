@@ -7,8 +7,14 @@ package kernel
 // sgemmKernel6x16 computes the 6×16 product of packed panels a (k×6) and b (k×16) and adds it into c (row stride ldc), or stores it there when add is false.
 func sgemmKernel6x16(k int, a *float32, b *float32, c *float32, ldc int, add bool)
 
+// packA6 sets dst[p*6+i] = alpha·a[i*lda+p] for p < k (a multiple of 8) and i < 6, writing 8 bytes past dst[6k].
+func packA6(k int, a *float32, lda int, dst *float32, alpha float32)
+
 // packBT16 sets dst[p*16+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < 16.
 func packBT16(k int, b *float32, ldb int, dst *float32)
+
+// dot4AVX2 sets out[j] = Σ_p x[p]·b[j*ldb+p] for j < 4 and p < k (a multiple of 8).
+func dot4AVX2(k int, x *float32, b *float32, ldb int, out *[4]float32)
 
 // axpyAVX2 computes y += alpha·x over len(y) elements.
 func axpyAVX2(alpha float32, x []float32, y []float32)

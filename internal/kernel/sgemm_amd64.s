@@ -224,6 +224,75 @@ overwrite:
 	VZEROUPPER
 	RET
 
+// func packA6(k int, a *float32, lda int, dst *float32, alpha float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·packA6(SB), NOSPLIT, $0-36
+	MOVQ         k+0(FP), AX
+	MOVQ         a+8(FP), CX
+	MOVQ         lda+16(FP), DX
+	MOVQ         dst+24(FP), BX
+	MOVSS        alpha+32(FP), X0
+	VBROADCASTSS X0, Y0
+	SHLQ         $0x02, DX
+
+block:
+	CMPQ       AX, $0x00000008
+	JL         done
+	MOVQ       CX, SI
+	VMULPS     (SI), Y0, Y1
+	ADDQ       DX, SI
+	VMULPS     (SI), Y0, Y2
+	ADDQ       DX, SI
+	VMULPS     (SI), Y0, Y3
+	ADDQ       DX, SI
+	VMULPS     (SI), Y0, Y4
+	ADDQ       DX, SI
+	VMULPS     (SI), Y0, Y5
+	ADDQ       DX, SI
+	VMULPS     (SI), Y0, Y6
+	VXORPS     Y7, Y7, Y7
+	VXORPS     Y8, Y8, Y8
+	VUNPCKLPS  Y2, Y1, Y9
+	VUNPCKHPS  Y2, Y1, Y1
+	VUNPCKLPS  Y4, Y3, Y2
+	VUNPCKHPS  Y4, Y3, Y3
+	VUNPCKLPS  Y6, Y5, Y4
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VSHUFPS    $0x44, Y2, Y9, Y8
+	VSHUFPS    $0xee, Y2, Y9, Y2
+	VSHUFPS    $0x44, Y3, Y1, Y9
+	VSHUFPS    $0xee, Y3, Y1, Y1
+	VSHUFPS    $0x44, Y6, Y4, Y3
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VSHUFPS    $0x44, Y7, Y5, Y6
+	VSHUFPS    $0xee, Y7, Y5, Y5
+	VPERM2F128 $0x20, Y3, Y8, Y7
+	VPERM2F128 $0x31, Y3, Y8, Y3
+	VPERM2F128 $0x20, Y4, Y2, Y8
+	VPERM2F128 $0x31, Y4, Y2, Y2
+	VPERM2F128 $0x20, Y6, Y9, Y4
+	VPERM2F128 $0x31, Y6, Y9, Y6
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y1
+	VMOVUPS    Y7, (BX)
+	VMOVUPS    Y8, 24(BX)
+	VMOVUPS    Y4, 48(BX)
+	VMOVUPS    Y9, 72(BX)
+	VMOVUPS    Y3, 96(BX)
+	VMOVUPS    Y2, 120(BX)
+	VMOVUPS    Y6, 144(BX)
+	VMOVUPS    Y1, 168(BX)
+	ADDQ       $0x00000020, CX
+	ADDQ       $0x000000c0, BX
+	SUBQ       $0x00000008, AX
+	JMP        block
+
+done:
+	VZEROUPPER
+	RET
+
 // func packBT16(k int, b *float32, ldb int, dst *float32)
 // Requires: AVX
 TEXT ·packBT16(SB), NOSPLIT, $0-32
@@ -266,19 +335,19 @@ block:
 	VSHUFPS    $0xee, Y6, Y4, Y4
 	VPERM2F128 $0x20, Y2, Y7, Y6
 	VPERM2F128 $0x31, Y2, Y7, Y2
-	VMOVUPS    Y6, (BX)
-	VMOVUPS    Y2, 256(BX)
-	VPERM2F128 $0x20, Y3, Y1, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
 	VPERM2F128 $0x31, Y3, Y1, Y1
-	VMOVUPS    Y2, 64(BX)
-	VMOVUPS    Y1, 320(BX)
-	VPERM2F128 $0x20, Y5, Y8, Y1
-	VPERM2F128 $0x31, Y5, Y8, Y2
-	VMOVUPS    Y1, 128(BX)
-	VMOVUPS    Y2, 384(BX)
-	VPERM2F128 $0x20, Y4, Y0, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
 	VPERM2F128 $0x31, Y4, Y0, Y0
-	VMOVUPS    Y1, 192(BX)
+	VMOVUPS    Y6, (BX)
+	VMOVUPS    Y7, 64(BX)
+	VMOVUPS    Y3, 128(BX)
+	VMOVUPS    Y8, 192(BX)
+	VMOVUPS    Y2, 256(BX)
+	VMOVUPS    Y1, 320(BX)
+	VMOVUPS    Y5, 384(BX)
 	VMOVUPS    Y0, 448(BX)
 	MOVQ       CX, DI
 	ADDQ       DX, DI
@@ -317,19 +386,19 @@ block:
 	VSHUFPS    $0xee, Y6, Y4, Y4
 	VPERM2F128 $0x20, Y2, Y7, Y6
 	VPERM2F128 $0x31, Y2, Y7, Y2
-	VMOVUPS    Y6, 32(BX)
-	VMOVUPS    Y2, 288(BX)
-	VPERM2F128 $0x20, Y3, Y1, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
 	VPERM2F128 $0x31, Y3, Y1, Y1
-	VMOVUPS    Y2, 96(BX)
-	VMOVUPS    Y1, 352(BX)
-	VPERM2F128 $0x20, Y5, Y8, Y1
-	VPERM2F128 $0x31, Y5, Y8, Y2
-	VMOVUPS    Y1, 160(BX)
-	VMOVUPS    Y2, 416(BX)
-	VPERM2F128 $0x20, Y4, Y0, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
 	VPERM2F128 $0x31, Y4, Y0, Y0
-	VMOVUPS    Y1, 224(BX)
+	VMOVUPS    Y6, 32(BX)
+	VMOVUPS    Y7, 96(BX)
+	VMOVUPS    Y3, 160(BX)
+	VMOVUPS    Y8, 224(BX)
+	VMOVUPS    Y2, 288(BX)
+	VMOVUPS    Y1, 352(BX)
+	VMOVUPS    Y5, 416(BX)
 	VMOVUPS    Y0, 480(BX)
 	ADDQ       $0x00000020, CX
 	ADDQ       $0x00000200, BX
@@ -337,6 +406,44 @@ block:
 	JMP        block
 
 done:
+	VZEROUPPER
+	RET
+
+// func dot4AVX2(k int, x *float32, b *float32, ldb int, out *[4]float32)
+// Requires: AVX, FMA3
+TEXT ·dot4AVX2(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, BX
+	LEAQ   (BX)(BX*2), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+loop:
+	CMPQ        AX, $0x00000008
+	JL          reduce
+	VMOVUPS     (CX), Y4
+	VFMADD231PS (DX), Y4, Y0
+	VFMADD231PS (DX)(BX*1), Y4, Y1
+	VFMADD231PS (DX)(BX*2), Y4, Y2
+	VFMADD231PS (DX)(DI*1), Y4, Y3
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, DX
+	SUBQ        $0x00000008, AX
+	JMP         loop
+
+reduce:
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y1
+	VHADDPS      Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (SI)
 	VZEROUPPER
 	RET
 

@@ -27,7 +27,9 @@ const (
 func main() {
 	ConstraintExpr("amd64,!purego")
 	sgemmKernel()
+	packA6()
 	packBT16()
+	dot4()
 	axpy()
 	dot()
 	Generate()
@@ -273,26 +275,9 @@ func packBT16() {
 				LEAQ(Mem{Base: row, Index: ldb, Scale: 4}, row)
 			}
 		}
-		var t, u [8]VecVirtual
-		for i := 0; i < 4; i++ {
-			t[2*i], t[2*i+1] = YMM(), YMM()
-			VUNPCKLPS(y[2*i+1], y[2*i], t[2*i])
-			VUNPCKHPS(y[2*i+1], y[2*i], t[2*i+1])
-		}
-		for h := 0; h < 2; h++ { // rows 0-3 and 4-7 of the block
-			base := 4 * h
-			for i := 0; i < 2; i++ {
-				u[base+2*i], u[base+2*i+1] = YMM(), YMM()
-				VSHUFPS(U8(0x44), t[base+i+2], t[base+i], u[base+2*i])
-				VSHUFPS(U8(0xEE), t[base+i+2], t[base+i], u[base+2*i+1])
-			}
-		}
-		for i := 0; i < 4; i++ {
-			lo, hi := YMM(), YMM()
-			VPERM2F128(U8(0x20), u[4+i], u[i], lo)
-			VPERM2F128(U8(0x31), u[4+i], u[i], hi)
-			VMOVUPS(lo, Mem{Base: dst, Disp: 64*i + 32*g})
-			VMOVUPS(hi, Mem{Base: dst, Disp: 64*(i+4) + 32*g})
+		r := transpose8x8(y)
+		for i := range r {
+			VMOVUPS(r[i], Mem{Base: dst, Disp: 64*i + 32*g})
 		}
 	}
 	ADDQ(U32(32), b)
@@ -300,6 +285,133 @@ func packBT16() {
 	SUBQ(U32(8), k)
 	JMP(LabelRef("block"))
 	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// transpose8x8 returns the transpose of the 8×8 block held in y (y[i] is
+// row i): result i holds element i of every row.
+func transpose8x8(y [8]VecVirtual) [8]VecVirtual {
+	var t, u, r [8]VecVirtual
+	for i := 0; i < 4; i++ {
+		t[2*i], t[2*i+1] = YMM(), YMM()
+		VUNPCKLPS(y[2*i+1], y[2*i], t[2*i])
+		VUNPCKHPS(y[2*i+1], y[2*i], t[2*i+1])
+	}
+	for h := 0; h < 2; h++ { // rows 0-3 and 4-7
+		base := 4 * h
+		for i := 0; i < 2; i++ {
+			u[base+2*i], u[base+2*i+1] = YMM(), YMM()
+			VSHUFPS(U8(0x44), t[base+i+2], t[base+i], u[base+2*i])
+			VSHUFPS(U8(0xEE), t[base+i+2], t[base+i], u[base+2*i+1])
+		}
+	}
+	for i := 0; i < 4; i++ {
+		r[i], r[i+4] = YMM(), YMM()
+		VPERM2F128(U8(0x20), u[4+i], u[i], r[i])
+		VPERM2F128(U8(0x31), u[4+i], u[i], r[i+4])
+	}
+	return r
+}
+
+// packA6 packs 6 rows of a row-major A, scaled by alpha, into a 6-wide
+// panel: dst[p*6+i] = alpha·a[i*lda+p] for p < k (a multiple of 8), i < 6.
+// Each step's 6 values are written with a 32-byte store, so it writes 8
+// bytes past dst[6k]: the caller leaves room.
+func packA6() {
+	TEXT("packA6", NOSPLIT, "func(k int, a *float32, lda int, dst *float32, alpha float32)")
+	Doc("packA6 sets dst[p*6+i] = alpha·a[i*lda+p] for p < k (a multiple of 8) and i < 6, writing 8 bytes past dst[6k].")
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	lda := Load(Param("lda"), GP64())
+	dst := Load(Param("dst"), GP64())
+	alpha := Load(Param("alpha"), XMM())
+	av := YMM()
+	VBROADCASTSS(alpha, av)
+	SHLQ(U8(2), lda)
+	row := GP64()
+	Label("block")
+	CMPQ(k, U32(8))
+	JL(LabelRef("done"))
+	MOVQ(a, row)
+	var y [8]VecVirtual
+	for i := range y {
+		y[i] = YMM()
+		if i >= 6 {
+			VXORPS(y[i], y[i], y[i])
+			continue
+		}
+		VMULPS(Mem{Base: row}, av, y[i])
+		if i < 5 {
+			ADDQ(lda, row)
+		}
+	}
+	r := transpose8x8(y)
+	for i := range r {
+		VMOVUPS(r[i], Mem{Base: dst, Disp: 24 * i})
+	}
+	ADDQ(U32(32), a)
+	ADDQ(U32(8*6*4), dst)
+	SUBQ(U32(8), k)
+	JMP(LabelRef("block"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// dot4 computes four dot products that share x: out[j] = Σ_p x[p]·b[j*ldb+p]
+// for j < 4 and p < k (a multiple of 8). Loading x once for four rows of B
+// is what a matrix-vector product with a (out, in) weight needs.
+func dot4() {
+	TEXT("dot4AVX2", NOSPLIT, "func(k int, x, b *float32, ldb int, out *[4]float32)")
+	Doc("dot4AVX2 sets out[j] = Σ_p x[p]·b[j*ldb+p] for j < 4 and p < k (a multiple of 8).")
+	k := Load(Param("k"), GP64())
+	x := Load(Param("x"), GP64())
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	out := Load(Param("out"), GP64())
+	SHLQ(U8(2), ldb)
+	ld3 := GP64()
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3)
+	var acc [4]VecVirtual
+	for j := range acc {
+		acc[j] = YMM()
+		VXORPS(acc[j], acc[j], acc[j])
+	}
+	rowMem := func(j, disp int) Mem {
+		switch j {
+		case 0:
+			return Mem{Base: b, Disp: disp}
+		case 1:
+			return Mem{Base: b, Index: ldb, Scale: 1, Disp: disp}
+		case 2:
+			return Mem{Base: b, Index: ldb, Scale: 2, Disp: disp}
+		}
+		return Mem{Base: b, Index: ld3, Scale: 1, Disp: disp}
+	}
+	Label("loop")
+	CMPQ(k, U32(8))
+	JL(LabelRef("reduce"))
+	xv := YMM()
+	VMOVUPS(Mem{Base: x}, xv)
+	for j := range acc {
+		VFMADD231PS(rowMem(j, 0), xv, acc[j])
+	}
+	ADDQ(U32(32), x)
+	ADDQ(U32(32), b)
+	SUBQ(U32(8), k)
+	JMP(LabelRef("loop"))
+
+	Label("reduce")
+	h01, h23 := YMM(), YMM()
+	VHADDPS(acc[1], acc[0], h01) // per lane: a0 a0 a1 a1 (pairwise sums)
+	VHADDPS(acc[3], acc[2], h23)
+	h := YMM()
+	VHADDPS(h23, h01, h) // per lane: a0 a1 a2 a3
+	hi := XMM()
+	VEXTRACTF128(U8(1), h, hi)
+	VADDPS(hi, h.AsX(), hi)
+	VMOVUPS(hi, Mem{Base: out})
 	VZEROUPPER()
 	RET()
 }
