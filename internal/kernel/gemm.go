@@ -7,7 +7,7 @@ import (
 
 // parallelFlops is the m·n·k below which a GEMM runs on the calling
 // goroutine: handing work to other threads costs more than it saves.
-const parallelFlops = 1 << 22
+const parallelFlops = 1 << 20
 
 // smallM is the largest m (rows of C) multiplied without packing, row by row
 // with axpy or dot kernels: for matrix-vector shapes packing B would cost as

@@ -18,7 +18,7 @@ var (
 
 // spinRounds is how many empty polls of the queue a worker makes before it
 // blocks (about 50 µs).
-const spinRounds = 2000
+const spinRounds = 50000
 
 // ensureWorkers makes sure at least n persistent workers are running.
 func ensureWorkers(n int) {
