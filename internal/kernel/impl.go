@@ -23,8 +23,13 @@ type impl struct {
 	// dot4, when set, computes 4 dot products of x with rows of B sharing
 	// the loads of x, over k (a multiple of 8) elements.
 	dot4 func(k int, x, b *float32, ldb int, out *[4]float32)
-	axpy func(alpha float32, x, y []float32) // y += alpha·x over len(y)
-	dot  func(x, y []float32) float32        // Σ x·y over len(x)
+	// softmaxExp, gelu and geluBackward, when set, do the vectorisable
+	// part (len &^ 7) of the row kernels; the rest is done in Go.
+	softmaxExp   func(dst, src []float32, shift float32) float32
+	gelu         func(y, x []float32)
+	geluBackward func(dx, dy, x []float32)
+	axpy         func(alpha float32, x, y []float32) // y += alpha·x over len(y)
+	dot          func(x, y []float32) float32        // Σ x·y over len(x)
 }
 
 // pureGo is the portable implementation.

@@ -16,8 +16,13 @@ func SoftmaxRows(dst, src []float32, n int) {
 			m = max(m, v)
 		}
 		var sum float64
-		for i, v := range x {
-			e := float32(math.Exp(float64(v - m)))
+		i0 := 0
+		if f := active.softmaxExp; f != nil && !math.IsInf(float64(m), 0) {
+			i0 = n &^ 7
+			sum = float64(f(y[:i0], x[:i0], m))
+		}
+		for i := i0; i < n; i++ {
+			e := float32(math.Exp(float64(x[i] - m)))
 			y[i] = e
 			sum += float64(e)
 		}
@@ -136,12 +141,19 @@ const (
 	geluA = 0.044715
 )
 
-// GELU sets y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+// GELU sets y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), which equals
+// x·σ(2u) for the argument u of tanh (the form the AVX2 kernel computes).
 func GELU(y, x []float32) {
 	y = y[:len(x)]
-	for i, v := range x {
-		u := geluC * (v + geluA*v*v*v)
-		y[i] = 0.5 * v * (1 + float32(math.Tanh(float64(u))))
+	if f := active.gelu; f != nil {
+		n := len(x) &^ 7
+		f(y[:n], x[:n])
+		x, y = x[n:], y[n:]
+	}
+	for i, v := range x { // in float64, so that x³ cannot overflow
+		xf := float64(v)
+		u := geluC * (xf + geluA*xf*xf*xf)
+		y[i] = float32(0.5 * xf * (1 + math.Tanh(u)))
 	}
 }
 
@@ -149,10 +161,15 @@ func GELU(y, x []float32) {
 // GELU'(x) = 0.5·(1+t) + 0.5·x·(1-t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u).
 func GELUBackward(dx, dy, x []float32) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
-	for i, v := range x {
-		u := geluC * (v + geluA*v*v*v)
-		t := float32(math.Tanh(float64(u)))
-		d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*geluA*v*v)
-		dx[i] += dy[i] * d
+	if f := active.geluBackward; f != nil {
+		n := len(x) &^ 7
+		f(dx[:n], dy[:n], x[:n])
+		x, dx, dy = x[n:], dx[n:], dy[n:]
+	}
+	for i, v := range x { // in float64, so that x³ cannot overflow
+		xf := float64(v)
+		t := math.Tanh(geluC * (xf + geluA*xf*xf*xf))
+		d := 0.5*(1+t) + 0.5*xf*(1-t*t)*geluC*(1+3*geluA*xf*xf)
+		dx[i] += dy[i] * float32(d)
 	}
 }

@@ -21,3 +21,12 @@ func axpyAVX2(alpha float32, x []float32, y []float32)
 
 // dotAVX2 returns the dot product of x and y[:len(x)], accumulated in float32 lanes.
 func dotAVX2(x []float32, y []float32) float32
+
+// softmaxExpAVX2 sets dst[i] = exp(src[i]-shift) for i < len(src)&^7 and returns their sum.
+func softmaxExpAVX2(dst []float32, src []float32, shift float32) float32
+
+// geluAVX2 sets y[i] = GELU(x[i]) (tanh approximation) for i < len(x)&^7.
+func geluAVX2(y []float32, x []float32)
+
+// geluBackwardAVX2 adds dy[i]·GELU'(x[i]) into dx[i] for i < len(x)&^7.
+func geluBackwardAVX2(dx []float32, dy []float32, x []float32)

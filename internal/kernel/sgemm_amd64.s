@@ -543,3 +543,277 @@ reduce:
 	VZEROUPPER
 	MOVSS        X0, ret+48(FP)
 	RET
+
+// func softmaxExpAVX2(dst []float32, src []float32, shift float32) float32
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·softmaxExpAVX2(SB), NOSPLIT, $0-60
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         src_len+32(FP), DX
+	MOVSS        shift+48(FP), X0
+	VBROADCASTSS X0, Y0
+	VXORPS       Y1, Y1, Y1
+
+loop:
+	CMPQ         DX, $0x00000008
+	JL           done
+	VMOVUPS      (CX), Y2
+	VSUBPS       Y0, Y2, Y2
+	VBROADCASTSS exp_hi<>+0(SB), Y3
+	VBROADCASTSS exp_lo<>+0(SB), Y4
+	VMINPS       Y2, Y3, Y2
+	VMAXPS       Y2, Y4, Y2
+	VMOVAPS      Y2, Y3
+	VBROADCASTSS exp_half<>+0(SB), Y4
+	VBROADCASTSS exp_log2e<>+0(SB), Y5
+	VFMADD213PS  Y4, Y5, Y3
+	VROUNDPS     $0x09, Y3, Y3
+	VBROADCASTSS exp_c1<>+0(SB), Y4
+	VFNMADD231PS Y4, Y3, Y2
+	VBROADCASTSS exp_c2<>+0(SB), Y4
+	VFNMADD231PS Y4, Y3, Y2
+	VMULPS       Y2, Y2, Y4
+	VBROADCASTSS exp_p0<>+0(SB), Y5
+	VBROADCASTSS exp_p1<>+0(SB), Y6
+	VFMADD213PS  Y6, Y2, Y5
+	VBROADCASTSS exp_p2<>+0(SB), Y6
+	VFMADD213PS  Y6, Y2, Y5
+	VBROADCASTSS exp_p3<>+0(SB), Y6
+	VFMADD213PS  Y6, Y2, Y5
+	VBROADCASTSS exp_p4<>+0(SB), Y6
+	VFMADD213PS  Y6, Y2, Y5
+	VBROADCASTSS exp_p5<>+0(SB), Y6
+	VFMADD213PS  Y6, Y2, Y5
+	VFMADD213PS  Y2, Y4, Y5
+	VBROADCASTSS exp_one<>+0(SB), Y2
+	VADDPS       Y2, Y5, Y5
+	VCVTTPS2DQ   Y3, Y2
+	VPBROADCASTD exp_bias<>+0(SB), Y3
+	VPADDD       Y3, Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y2, Y5, Y5
+	VMOVUPS      Y5, (AX)
+	VADDPS       Y5, Y1, Y1
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, DX
+	JMP          loop
+
+done:
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VZEROUPPER
+	MOVSS        X1, ret+56(FP)
+	RET
+
+DATA exp_hi<>+0(SB)/4, $0x42b0c0a5
+GLOBL exp_hi<>(SB), RODATA|NOPTR, $4
+
+DATA exp_lo<>+0(SB)/4, $0xc2b0c0a5
+GLOBL exp_lo<>(SB), RODATA|NOPTR, $4
+
+DATA exp_half<>+0(SB)/4, $0x3f000000
+GLOBL exp_half<>(SB), RODATA|NOPTR, $4
+
+DATA exp_log2e<>+0(SB)/4, $0x3fb8aa3b
+GLOBL exp_log2e<>(SB), RODATA|NOPTR, $4
+
+DATA exp_c1<>+0(SB)/4, $0x3f318000
+GLOBL exp_c1<>(SB), RODATA|NOPTR, $4
+
+DATA exp_c2<>+0(SB)/4, $0xb95e8083
+GLOBL exp_c2<>(SB), RODATA|NOPTR, $4
+
+DATA exp_p0<>+0(SB)/4, $0x39506967
+GLOBL exp_p0<>(SB), RODATA|NOPTR, $4
+
+DATA exp_p1<>+0(SB)/4, $0x3ab743ce
+GLOBL exp_p1<>(SB), RODATA|NOPTR, $4
+
+DATA exp_p2<>+0(SB)/4, $0x3c088908
+GLOBL exp_p2<>(SB), RODATA|NOPTR, $4
+
+DATA exp_p3<>+0(SB)/4, $0x3d2aa9c1
+GLOBL exp_p3<>(SB), RODATA|NOPTR, $4
+
+DATA exp_p4<>+0(SB)/4, $0x3e2aaaaa
+GLOBL exp_p4<>(SB), RODATA|NOPTR, $4
+
+DATA exp_p5<>+0(SB)/4, $0x3f000000
+GLOBL exp_p5<>(SB), RODATA|NOPTR, $4
+
+DATA exp_one<>+0(SB)/4, $0x3f800000
+GLOBL exp_one<>(SB), RODATA|NOPTR, $4
+
+DATA exp_bias<>+0(SB)/4, $0x0000007f
+GLOBL exp_bias<>(SB), RODATA|NOPTR, $4
+
+// func geluAVX2(y []float32, x []float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·geluAVX2(SB), NOSPLIT, $0-48
+	MOVQ y_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ x_len+32(FP), DX
+
+loop:
+	CMPQ         DX, $0x00000008
+	JL           done
+	VMOVUPS      (CX), Y0
+	VBROADCASTSS gelu_lim<>+0(SB), Y2
+	VMINPS       Y0, Y2, Y1
+	VBROADCASTSS gelu_neglim<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMULPS       Y1, Y1, Y2
+	VBROADCASTSS gelu_a<>+0(SB), Y3
+	VMULPS       Y2, Y3, Y3
+	VFMADD213PS  Y1, Y1, Y3
+	VBROADCASTSS gelu_2c<>+0(SB), Y1
+	VMULPS       Y1, Y3, Y3
+	VBROADCASTSS exp_hi<>+0(SB), Y1
+	VBROADCASTSS exp_lo<>+0(SB), Y2
+	VMINPS       Y3, Y1, Y3
+	VMAXPS       Y3, Y2, Y3
+	VMOVAPS      Y3, Y1
+	VBROADCASTSS exp_half<>+0(SB), Y2
+	VBROADCASTSS exp_log2e<>+0(SB), Y4
+	VFMADD213PS  Y2, Y4, Y1
+	VROUNDPS     $0x09, Y1, Y1
+	VBROADCASTSS exp_c1<>+0(SB), Y2
+	VFNMADD231PS Y2, Y1, Y3
+	VBROADCASTSS exp_c2<>+0(SB), Y2
+	VFNMADD231PS Y2, Y1, Y3
+	VMULPS       Y3, Y3, Y2
+	VBROADCASTSS exp_p0<>+0(SB), Y4
+	VBROADCASTSS exp_p1<>+0(SB), Y5
+	VFMADD213PS  Y5, Y3, Y4
+	VBROADCASTSS exp_p2<>+0(SB), Y5
+	VFMADD213PS  Y5, Y3, Y4
+	VBROADCASTSS exp_p3<>+0(SB), Y5
+	VFMADD213PS  Y5, Y3, Y4
+	VBROADCASTSS exp_p4<>+0(SB), Y5
+	VFMADD213PS  Y5, Y3, Y4
+	VBROADCASTSS exp_p5<>+0(SB), Y5
+	VFMADD213PS  Y5, Y3, Y4
+	VFMADD213PS  Y3, Y2, Y4
+	VBROADCASTSS exp_one<>+0(SB), Y2
+	VADDPS       Y2, Y4, Y4
+	VCVTTPS2DQ   Y1, Y1
+	VPBROADCASTD exp_bias<>+0(SB), Y2
+	VPADDD       Y2, Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y1, Y4, Y4
+	VBROADCASTSS gelu_one<>+0(SB), Y1
+	VADDPS       Y4, Y1, Y1
+	VDIVPS       Y1, Y4, Y4
+	VMULPS       Y0, Y4, Y4
+	VMOVUPS      Y4, (AX)
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, DX
+	JMP          loop
+
+done:
+	VZEROUPPER
+	RET
+
+DATA gelu_lim<>+0(SB)/4, $0x41200000
+GLOBL gelu_lim<>(SB), RODATA|NOPTR, $4
+
+DATA gelu_neglim<>+0(SB)/4, $0xc1200000
+GLOBL gelu_neglim<>(SB), RODATA|NOPTR, $4
+
+DATA gelu_a<>+0(SB)/4, $0x3d372713
+GLOBL gelu_a<>(SB), RODATA|NOPTR, $4
+
+DATA gelu_2c<>+0(SB)/4, $0x3fcc422a
+GLOBL gelu_2c<>(SB), RODATA|NOPTR, $4
+
+DATA gelu_one<>+0(SB)/4, $0x3f800000
+GLOBL gelu_one<>(SB), RODATA|NOPTR, $4
+
+// func geluBackwardAVX2(dx []float32, dy []float32, x []float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·geluBackwardAVX2(SB), NOSPLIT, $0-72
+	MOVQ dx_base+0(FP), AX
+	MOVQ dy_base+24(FP), CX
+	MOVQ x_base+48(FP), DX
+	MOVQ x_len+56(FP), BX
+
+loop:
+	CMPQ         BX, $0x00000008
+	JL           done
+	VMOVUPS      (DX), Y0
+	VBROADCASTSS gelu_lim<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VBROADCASTSS gelu_neglim<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMULPS       Y0, Y0, Y1
+	VBROADCASTSS gelu_a<>+0(SB), Y2
+	VMULPS       Y1, Y2, Y2
+	VFMADD213PS  Y0, Y0, Y2
+	VBROADCASTSS gelu_2c<>+0(SB), Y1
+	VMULPS       Y1, Y2, Y2
+	VBROADCASTSS exp_hi<>+0(SB), Y1
+	VBROADCASTSS exp_lo<>+0(SB), Y3
+	VMINPS       Y2, Y1, Y2
+	VMAXPS       Y2, Y3, Y2
+	VMOVAPS      Y2, Y1
+	VBROADCASTSS exp_half<>+0(SB), Y3
+	VBROADCASTSS exp_log2e<>+0(SB), Y4
+	VFMADD213PS  Y3, Y4, Y1
+	VROUNDPS     $0x09, Y1, Y1
+	VBROADCASTSS exp_c1<>+0(SB), Y3
+	VFNMADD231PS Y3, Y1, Y2
+	VBROADCASTSS exp_c2<>+0(SB), Y3
+	VFNMADD231PS Y3, Y1, Y2
+	VMULPS       Y2, Y2, Y3
+	VBROADCASTSS exp_p0<>+0(SB), Y4
+	VBROADCASTSS exp_p1<>+0(SB), Y5
+	VFMADD213PS  Y5, Y2, Y4
+	VBROADCASTSS exp_p2<>+0(SB), Y5
+	VFMADD213PS  Y5, Y2, Y4
+	VBROADCASTSS exp_p3<>+0(SB), Y5
+	VFMADD213PS  Y5, Y2, Y4
+	VBROADCASTSS exp_p4<>+0(SB), Y5
+	VFMADD213PS  Y5, Y2, Y4
+	VBROADCASTSS exp_p5<>+0(SB), Y5
+	VFMADD213PS  Y5, Y2, Y4
+	VFMADD213PS  Y2, Y3, Y4
+	VBROADCASTSS exp_one<>+0(SB), Y2
+	VADDPS       Y2, Y4, Y4
+	VCVTTPS2DQ   Y1, Y1
+	VPBROADCASTD exp_bias<>+0(SB), Y2
+	VPADDD       Y2, Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y1, Y4, Y4
+	VBROADCASTSS gelu_one<>+0(SB), Y1
+	VADDPS       Y4, Y1, Y1
+	VDIVPS       Y1, Y4, Y4
+	VMULPS       Y0, Y0, Y1
+	VBROADCASTSS gelu_3a<>+0(SB), Y2
+	VBROADCASTSS gelu_one<>+0(SB), Y3
+	VFMADD213PS  Y3, Y2, Y1
+	VSUBPS       Y4, Y3, Y2
+	VMULPS       Y2, Y4, Y3
+	VMULPS       Y0, Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VBROADCASTSS gelu_2c<>+0(SB), Y2
+	VMULPS       Y2, Y3, Y3
+	VADDPS       Y4, Y3, Y3
+	VMOVUPS      (AX), Y0
+	VFMADD231PS  (CX), Y3, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, DX
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, BX
+	JMP          loop
+
+done:
+	VZEROUPPER
+	RET
+
+DATA gelu_3a<>+0(SB)/4, $0x3e095d4f
+GLOBL gelu_3a<>(SB), RODATA|NOPTR, $4

@@ -9,6 +9,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -32,6 +33,9 @@ func main() {
 	dot4()
 	axpy()
 	dot()
+	softmaxExp()
+	gelu()
+	geluBackward()
 	Generate()
 }
 
@@ -412,6 +416,205 @@ func dot4() {
 	VEXTRACTF128(U8(1), h, hi)
 	VADDPS(hi, h.AsX(), hi)
 	VMOVUPS(hi, Mem{Base: out})
+	VZEROUPPER()
+	RET()
+}
+
+var consts = map[string]Mem{}
+
+// f32 returns a 4-byte constant in the data section (one symbol per name).
+func f32(name string, v float32) Mem { return constU32(name, math.Float32bits(v)) }
+
+func constU32(name string, v uint32) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := ConstData(name, U32(v))
+	consts[name] = m
+	return m
+}
+
+// expPS returns e^x for 8 lanes, Cephes-style: x = n·ln2 + r with n an
+// integer, e^r from a degree-5 polynomial, 2^n built in the exponent bits.
+// Relative error about 1e-7. Inputs are clamped to ±88.376: very negative
+// inputs (and -Inf) give 0 or nearly, very positive ones saturate at about
+// 2.4e38 instead of +Inf; NaN stays NaN. x is overwritten.
+func expPS(x VecVirtual) VecVirtual {
+	bc := func(name string, v float32) VecVirtual {
+		r := YMM()
+		VBROADCASTSS(f32(name, v), r)
+		return r
+	}
+	hi, lo := bc("exp_hi", 88.3762626647949), bc("exp_lo", -88.3762626647949)
+	VMINPS(x, hi, x) // NaN in x is returned as is
+	VMAXPS(x, lo, x)
+	fx := YMM()
+	VMOVAPS(x, fx)
+	VFMADD213PS(bc("exp_half", 0.5), bc("exp_log2e", 1.44269504088896341), fx) // x·log2(e) + ½
+	VROUNDPS(U8(9), fx, fx)                                                    // floor
+	VFNMADD231PS(bc("exp_c1", 0.693359375), fx, x)                             // r = x - n·ln2, in two parts
+	VFNMADD231PS(bc("exp_c2", -2.12194440e-4), fx, x)
+	z := YMM()
+	VMULPS(x, x, z)
+	y := bc("exp_p0", 1.9875691500e-4)
+	for i, c := range []float32{1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1} {
+		VFMADD213PS(bc(fmt.Sprintf("exp_p%d", i+1), c), x, y)
+	}
+	VFMADD213PS(x, z, y) // y·r² + r
+	VADDPS(bc("exp_one", 1), y, y)
+	n := YMM()
+	VCVTTPS2DQ(fx, n)
+	bias := YMM()
+	VPBROADCASTD(constU32("exp_bias", 127), bias)
+	VPADDD(bias, n, n)
+	return powScale(n, y)
+}
+
+// powScale multiplies y by 2^n for integer lanes n (already biased by 127).
+func powScale(n, y VecVirtual) VecVirtual {
+	VPSLLD(U8(23), n, n)
+	VMULPS(n, y, y)
+	return y
+}
+
+// softmaxExp: dst[i] = e^(src[i]-shift) for i < len(src) rounded down to 8,
+// returning their sum (in float32 lanes). The caller does the tail.
+func softmaxExp() {
+	TEXT("softmaxExpAVX2", NOSPLIT, "func(dst, src []float32, shift float32) float32")
+	Doc("softmaxExpAVX2 sets dst[i] = exp(src[i]-shift) for i < len(src)&^7 and returns their sum.")
+	dst := Load(Param("dst").Base(), GP64())
+	src := Load(Param("src").Base(), GP64())
+	n := Load(Param("src").Len(), GP64())
+	sh := Load(Param("shift"), XMM())
+	shv := YMM()
+	VBROADCASTSS(sh, shv)
+	sum := YMM()
+	VXORPS(sum, sum, sum)
+	Label("loop")
+	CMPQ(n, U32(8))
+	JL(LabelRef("done"))
+	x := YMM()
+	VMOVUPS(Mem{Base: src}, x)
+	VSUBPS(shv, x, x)
+	e := expPS(x)
+	VMOVUPS(e, Mem{Base: dst})
+	VADDPS(e, sum, sum)
+	ADDQ(U32(32), src)
+	ADDQ(U32(32), dst)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	r := sum.AsX()
+	hi := XMM()
+	VEXTRACTF128(U8(1), sum, hi)
+	VADDPS(hi, r, r)
+	VHADDPS(r, r, r)
+	VHADDPS(r, r, r)
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	RET()
+}
+
+// clamp10 returns x limited to [-10, 10] (NaN stays NaN). Beyond that
+// range σ(2u) is 0 or 1 to float32 precision, and x³ would overflow.
+func clamp10(x VecVirtual) VecVirtual {
+	c := YMM()
+	lim := YMM()
+	VBROADCASTSS(f32("gelu_lim", 10), lim)
+	VMINPS(x, lim, c)
+	VBROADCASTSS(f32("gelu_neglim", -10), lim)
+	VMAXPS(c, lim, c)
+	return c
+}
+
+// sigmoid2u returns s = σ(2u) = e/(1+e), e = exp(2u), for u = √(2/π)·(x + 0.044715·x³):
+// GELU(x) = x·s. x should be clamped (clamp10); it is left intact.
+func sigmoid2u(x VecVirtual) VecVirtual {
+	x2 := YMM()
+	VMULPS(x, x, x2)
+	u := YMM()
+	VBROADCASTSS(f32("gelu_a", 0.044715), u)
+	VMULPS(x2, u, u) // a·x²
+	VFMADD213PS(x, x, u)
+	c2 := YMM()
+	VBROADCASTSS(f32("gelu_2c", 2*0.7978845608028654), c2)
+	VMULPS(c2, u, u) // 2u
+	e := expPS(u)
+	d := YMM()
+	VBROADCASTSS(f32("gelu_one", 1), d)
+	VADDPS(e, d, d)
+	VDIVPS(d, e, e) // e/(1+e)
+	return e
+}
+
+// gelu: y = x·σ(2u) over len(x) rounded down to 8 (the tail is the caller's).
+func gelu() {
+	TEXT("geluAVX2", NOSPLIT, "func(y, x []float32)")
+	Doc("geluAVX2 sets y[i] = GELU(x[i]) (tanh approximation) for i < len(x)&^7.")
+	y := Load(Param("y").Base(), GP64())
+	x := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	Label("loop")
+	CMPQ(n, U32(8))
+	JL(LabelRef("done"))
+	xv := YMM()
+	VMOVUPS(Mem{Base: x}, xv)
+	s := sigmoid2u(clamp10(xv))
+	VMULPS(xv, s, s)
+	VMOVUPS(s, Mem{Base: y})
+	ADDQ(U32(32), x)
+	ADDQ(U32(32), y)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// geluBackward: dx += dy·GELU'(x), GELU'(x) = s + 2·x·s·(1-s)·√(2/π)·(1 + 3·0.044715·x²)
+// with s = σ(2u), over len(x) rounded down to 8.
+func geluBackward() {
+	TEXT("geluBackwardAVX2", NOSPLIT, "func(dx, dy, x []float32)")
+	Doc("geluBackwardAVX2 adds dy[i]·GELU'(x[i]) into dx[i] for i < len(x)&^7.")
+	dx := Load(Param("dx").Base(), GP64())
+	dy := Load(Param("dy").Base(), GP64())
+	x := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	Label("loop")
+	CMPQ(n, U32(8))
+	JL(LabelRef("done"))
+	xv := YMM()
+	VMOVUPS(Mem{Base: x}, xv)
+	xv = clamp10(xv) // the second term vanishes beyond ±10
+	s := sigmoid2u(xv)
+	// q = 1 + 3a·x²
+	q := YMM()
+	VMULPS(xv, xv, q)
+	k := YMM()
+	VBROADCASTSS(f32("gelu_3a", 3*0.044715), k)
+	one := YMM()
+	VBROADCASTSS(f32("gelu_one", 1), one)
+	VFMADD213PS(one, k, q) // q = 3a·x² + 1
+	// t = 2c·x·s·(1-s)·q
+	oms := YMM()
+	VSUBPS(s, one, oms) // 1 - s
+	t := YMM()
+	VMULPS(oms, s, t)
+	VMULPS(xv, t, t)
+	VMULPS(q, t, t)
+	VBROADCASTSS(f32("gelu_2c", 2*0.7978845608028654), k)
+	VMULPS(k, t, t)
+	VADDPS(s, t, t) // GELU'(x)
+	g := YMM()
+	VMOVUPS(Mem{Base: dx}, g)
+	VFMADD231PS(Mem{Base: dy}, t, g)
+	VMOVUPS(g, Mem{Base: dx})
+	ADDQ(U32(32), x)
+	ADDQ(U32(32), dx)
+	ADDQ(U32(32), dy)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("loop"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }

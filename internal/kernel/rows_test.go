@@ -1,0 +1,87 @@
+package kernel
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func geluRef(x float64) float64 {
+	return 0.5 * x * (1 + math.Tanh(0.7978845608028654*(x+0.044715*x*x*x)))
+}
+
+func geluGradRef(x float64) float64 {
+	t := math.Tanh(0.7978845608028654 * (x + 0.044715*x*x*x))
+	return 0.5*(1+t) + 0.5*x*(1-t*t)*0.7978845608028654*(1+3*0.044715*x*x)
+}
+
+func close32(got float32, want, rel, abs float64) bool {
+	if math.IsNaN(want) {
+		return math.IsNaN(float64(got))
+	}
+	return math.Abs(float64(got)-want) <= abs+rel*math.Abs(want)
+}
+
+// The row kernels of every implementation against float64 references, at
+// every length up to 40 (vector body and tail) and at extreme values.
+func TestRowKernels(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(21, 22))
+		special := []float32{0, -0, 1e-8, -1e-8, 5, -5, 9, -9, 20, -20, 88, -88, 100, -100, 1e30, -1e30}
+		for n := 1; n <= 40; n++ {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 3)
+				if rng.IntN(4) == 0 {
+					x[i] = special[rng.IntN(len(special))]
+				}
+			}
+			y := make([]float32, n)
+			GELU(y, x)
+			dx, dy := make([]float32, n), make([]float32, n)
+			for i := range dy {
+				dy[i] = float32(rng.NormFloat64())
+				dx[i] = 0.5
+			}
+			GELUBackward(dx, dy, x)
+			for i, v := range x {
+				if w := geluRef(float64(v)); !close32(y[i], w, 2e-6, 1e-7) {
+					t.Fatalf("n=%d GELU(%v) = %v, want %v", n, v, y[i], w)
+				}
+				if w := 0.5 + float64(dy[i])*geluGradRef(float64(v)); !close32(dx[i], w, 2e-5, 2e-6) {
+					t.Fatalf("n=%d GELU'(%v): dx %v, want %v", n, v, dx[i], w)
+				}
+			}
+
+			// Softmax rows, with a masked (-Inf) entry and a wide range.
+			s := make([]float32, n)
+			for i := range s {
+				s[i] = float32(rng.NormFloat64() * 10)
+			}
+			if n > 2 {
+				s[1] = float32(math.Inf(-1))
+			}
+			SoftmaxRows(y, s, n)
+			m := math.Inf(-1)
+			for _, v := range s {
+				m = math.Max(m, float64(v))
+			}
+			var z float64
+			for _, v := range s {
+				z += math.Exp(float64(v) - m)
+			}
+			for i, v := range s {
+				if w := math.Exp(float64(v)-m) / z; !close32(y[i], w, 1e-5, 1e-9) {
+					t.Fatalf("n=%d softmax[%d] of %v = %v, want %v", n, i, v, y[i], w)
+				}
+			}
+		}
+		// NaN propagates.
+		x := []float32{1, 2, 3, 4, float32(math.NaN()), 6, 7, 8}
+		y := make([]float32, 8)
+		GELU(y, x)
+		if !math.IsNaN(float64(y[4])) || math.IsNaN(float64(y[3])) {
+			t.Fatalf("GELU with a NaN: %v", y)
+		}
+	})
+}
