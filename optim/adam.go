@@ -14,6 +14,9 @@ type AdamConfig struct {
 	Beta2       float32 // β₂, decay of the second moment (default 0.999)
 	Eps         float32 // ε, added to √v̂ (default 1e-8)
 	WeightDecay float32 // λ: an L2 term for Adam, decoupled decay for AdamW
+	// Decay, when set, says which parameters weight decay applies to (for
+	// GPT training, matrices only: p.NDim() >= 2); nil decays them all.
+	Decay func(p nn.Param) bool
 }
 
 func (c *AdamConfig) ensureDefaults() {
@@ -78,14 +81,18 @@ func (o *Adam) Step() {
 		bc2 := 1 - math.Pow(float64(c.Beta2), t)
 		stepSize := float32(float64(c.LR) / bc1)
 		bc2Sqrt := float32(math.Sqrt(bc2))
+		wd := c.WeightDecay
+		if c.Decay != nil && !c.Decay(p) {
+			wd = 0
+		}
 		decay := float32(1)
 		if o.decoupled {
-			decay = 1 - c.LR*c.WeightDecay
+			decay = 1 - c.LR*wd
 		}
 		m, v, w := o.m[i], o.v[i], p.Data
 		for j, g := range p.Grad.Data {
 			if !o.decoupled {
-				g += c.WeightDecay * w[j]
+				g += wd * w[j]
 			}
 			w[j] *= decay
 			m[j] = c.Beta1*m[j] + (1-c.Beta1)*g

@@ -1,0 +1,183 @@
+// Package gpt is the GPT-2 architecture: token and position embeddings,
+// pre-LayerNorm transformer blocks with causal multi-head self-attention
+// and a GELU MLP, a final LayerNorm and an LM head tied to the token
+// embedding. Parameter names and layouts are Hugging Face's GPT-2
+// (h.0.attn.c_attn.weight, Conv1D weights stored (in, out)), so their
+// checkpoints load directly.
+//
+// B is the batch, T the sequence length, C the channels, H the heads, D =
+// C/H the head size, V the vocabulary.
+package gpt
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/tensor"
+)
+
+// Conv1D is Hugging Face's GPT-2 linear layer: y = x·W + b with the weight
+// stored (in, out), the transpose of nn.Linear's layout.
+type Conv1D struct {
+	Weight *tensor.Tensor // (in, out)
+	Bias   *tensor.Tensor // (out)
+}
+
+// Forward maps x (..., in) to (..., out).
+func (l *Conv1D) Forward(x *tensor.Tensor) *tensor.Tensor {
+	return x.MatMul(l.Weight).Add(l.Bias)
+}
+
+func newConv1D(in, out int, std float64, rng *rand.Rand) *Conv1D {
+	l := &Conv1D{Weight: tensor.Zeros(in, out).RequireGrad(), Bias: tensor.Zeros(out).RequireGrad()}
+	nn.Normal(l.Weight, 0, std, rng)
+	return l
+}
+
+// Attention is causal multi-head self-attention.
+type Attention struct {
+	CAttn     *Conv1D `nn:"c_attn"` // C → 3C: queries, keys, values
+	CProj     *Conv1D `nn:"c_proj"` // C → C
+	AttnDrop  nn.Dropout
+	ResidDrop nn.Dropout
+	nHead     int
+}
+
+// Forward attends over x (B, T, C); position t sees positions ≤ t.
+func (a *Attention) Forward(x *tensor.Tensor) *tensor.Tensor {
+	b, t, c := x.Dim(0), x.Dim(1), x.Dim(2)
+	h := a.nHead
+	d := c / h
+	qkv := a.CAttn.Forward(x) // (B, T, 3C)
+	heads := func(i int) *tensor.Tensor {
+		return qkv.Slice(2, i*c, (i+1)*c).Reshape(b, t, h, d).Permute(0, 2, 1, 3) // (B, T, C) -> (B, H, T, D)
+	}
+	q, k, v := heads(0), heads(1), heads(2)
+	att := q.MatMulT(k, false, true).MulScalar(float32(1 / math.Sqrt(float64(d)))) // (B, H, T, T)
+	att = att.MaskedFill(causalMask(t), float32(math.Inf(-1))).Softmax(-1)
+	att = a.AttnDrop.Forward(att)
+	y := att.MatMul(v)                         // (B, H, T, D)
+	y = y.Permute(0, 2, 1, 3).Reshape(b, t, c) // (B, H, T, D) -> (B, T, C)
+	return a.ResidDrop.Forward(a.CProj.Forward(y))
+}
+
+// causalMask is (T, T) with 1 above the diagonal: the future a position may
+// not attend to.
+func causalMask(t int) *tensor.Tensor {
+	m := tensor.Zeros(t, t)
+	for i := 0; i < t; i++ {
+		for j := i + 1; j < t; j++ {
+			m.Data[i*t+j] = 1
+		}
+	}
+	return m
+}
+
+// MLP is the block's feed-forward part: C → 4C, GELU, 4C → C.
+type MLP struct {
+	CFc   *Conv1D `nn:"c_fc"`
+	CProj *Conv1D `nn:"c_proj"`
+	Drop  nn.Dropout
+}
+
+// Forward maps x (B, T, C) to (B, T, C).
+func (m *MLP) Forward(x *tensor.Tensor) *tensor.Tensor {
+	return m.Drop.Forward(m.CProj.Forward(m.CFc.Forward(x).GELU()))
+}
+
+// Block is a pre-LayerNorm transformer block:
+// x + attn(ln_1(x)), then + mlp(ln_2(·)).
+type Block struct {
+	Ln1  *nn.LayerNorm `nn:"ln_1"`
+	Attn *Attention    `nn:"attn"`
+	Ln2  *nn.LayerNorm `nn:"ln_2"`
+	MLP  *MLP          `nn:"mlp"`
+}
+
+// Forward maps x (B, T, C) to (B, T, C).
+func (blk *Block) Forward(x *tensor.Tensor) *tensor.Tensor {
+	x = x.Add(blk.Attn.Forward(blk.Ln1.Forward(x)))
+	return x.Add(blk.MLP.Forward(blk.Ln2.Forward(x)))
+}
+
+// Model is a GPT-2 language model.
+type Model struct {
+	Config Config        `nn:"-"`
+	Wte    *nn.Embedding `nn:"wte"` // (V, C), also the LM head
+	Wpe    *nn.Embedding `nn:"wpe"` // (BlockSize, C)
+	Drop   nn.Dropout    `nn:"drop"`
+	H      []*Block      `nn:"h"`
+	LnF    *nn.LayerNorm `nn:"ln_f"`
+}
+
+// New returns a model with GPT-2's initialisation: weights from N(0, 0.02²),
+// the residual projections (attn.c_proj, mlp.c_proj) from N(0, (0.02/√(2·n_layer))²),
+// biases 0, layer norms 1 and 0.
+func New(cfg Config, rng *rand.Rand) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.NEmbd
+	resid := 0.02 / math.Sqrt(2*float64(cfg.NLayer))
+	m := &Model{Config: cfg, Wte: &nn.Embedding{Weight: tensor.Zeros(cfg.VocabSize, c).RequireGrad()},
+		Wpe: &nn.Embedding{Weight: tensor.Zeros(cfg.BlockSize, c).RequireGrad()}, LnF: nn.NewLayerNorm(c),
+		Drop: nn.Dropout{P: cfg.Dropout}}
+	nn.Normal(m.Wte.Weight, 0, 0.02, rng)
+	nn.Normal(m.Wpe.Weight, 0, 0.02, rng)
+	for range cfg.NLayer {
+		m.H = append(m.H, &Block{
+			Ln1: nn.NewLayerNorm(c),
+			Attn: &Attention{CAttn: newConv1D(c, 3*c, 0.02, rng), CProj: newConv1D(c, c, resid, rng),
+				AttnDrop: nn.Dropout{P: cfg.Dropout}, ResidDrop: nn.Dropout{P: cfg.Dropout}, nHead: cfg.NHead},
+			Ln2: nn.NewLayerNorm(c),
+			MLP: &MLP{CFc: newConv1D(c, 4*c, 0.02, rng), CProj: newConv1D(4*c, c, resid, rng), Drop: nn.Dropout{P: cfg.Dropout}},
+		})
+	}
+	return m, nil
+}
+
+// Forward runs the model on a batch of token ids idx, B sequences of T
+// tokens in row-major order, and returns the logits (B, T, V). With targets
+// (B·T ids, negative ones ignored) it also returns the mean cross-entropy
+// loss; otherwise loss is nil. It panics on T beyond the context window or an
+// id outside the vocabulary.
+func (m *Model) Forward(idx []int, b, t int, targets []int) (logits, loss *tensor.Tensor) {
+	if t > m.Config.BlockSize || b*t != len(idx) {
+		panic(fmt.Sprintf("gpt: Forward with %d ids as (B=%d, T=%d); context window %d", len(idx), b, t, m.Config.BlockSize))
+	}
+	c := m.Config.NEmbd
+	pos := make([]int, t)
+	for i := range pos {
+		pos[i] = i
+	}
+	x := m.Wte.Forward(idx).Reshape(b, t, c).Add(m.Wpe.Forward(pos)) // (B, T, C) + (T, C)
+	x = m.Drop.Forward(x)
+	for _, blk := range m.H {
+		x = blk.Forward(x)
+	}
+	logits = m.LnF.Forward(x).MatMulT(m.Wte.Weight, false, true) // (B, T, C)·(V, C)ᵀ -> (B, T, V)
+	if targets != nil {
+		loss = nn.CrossEntropy(logits, targets, 0)
+	}
+	return logits, loss
+}
+
+// LoadTensors copies weights named as Hugging Face's GPT-2 into m: names may
+// carry a "transformer." prefix; "lm_head.weight" (tied to wte) and the
+// attention mask buffers (".attn.bias", ".attn.masked_bias") are ignored. Every
+// parameter must be present with its shape; the error lists what is not.
+func (m *Model) LoadTensors(ts map[string]*tensor.Tensor) error {
+	clean := map[string]*tensor.Tensor{}
+	for name, t := range ts {
+		name = strings.TrimPrefix(name, "transformer.")
+		if name == "lm_head.weight" || strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") {
+			continue
+		}
+		clean[name] = t
+	}
+	return checkpoint.Assign(nn.Params(m), clean, true)
+}

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""Reference GPT-2 in PyTorch, for moxing's parity test (the llm.c method).
+
+    /usr/bin/python3 tools/reference/gpt2.py        # from the repository root
+
+Builds a small random GPT-2 with Hugging Face's layout and parameter names
+(Conv1D weights stored (in, out), LM head tied to wte), runs one batch and
+writes:
+
+  testdata/gpt2_tiny.safetensors       the weights, as Hugging Face names them
+  testdata/gpt2_tiny_golden.safetensors the batch (as float32 ids), logits,
+                                        loss, every parameter's gradient
+                                        ("grad.<name>") and the losses of 10
+                                        AdamW steps (weight decay on matrices
+                                        only, as nanoGPT)
+
+Debian has no safetensors package, so the files are written with numpy
+(write_safetensors below). Needs python3-torch.
+"""
+import json
+import math
+import os
+import struct
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+CONFIG = dict(vocab_size=53, n_positions=16, n_embd=32, n_layer=2, n_head=4)
+B, T = 2, 11
+STEPS = 10
+ADAMW = dict(lr=3e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+
+
+def gelu(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+class Conv1D(nn.Module):
+    """Hugging Face's Conv1D: y = x @ W + b with W stored (in, out)."""
+
+    def __init__(self, nin, nout):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(nin, nout) * 0.02)
+        self.bias = nn.Parameter(torch.randn(nout) * 0.02)
+
+    def forward(self, x):
+        return x @ self.weight + self.bias
+
+
+class Attention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c_attn = Conv1D(c["n_embd"], 3 * c["n_embd"])
+        self.c_proj = Conv1D(c["n_embd"], c["n_embd"])
+        self.n_head = c["n_head"]
+
+    def forward(self, x):
+        b, t, ch = x.shape
+        q, k, v = self.c_attn(x).split(ch, dim=2)
+        h, d = self.n_head, ch // self.n_head
+        q, k, v = (z.view(b, t, h, d).transpose(1, 2) for z in (q, k, v))  # (B, H, T, D)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d))
+        mask = torch.triu(torch.ones(t, t, dtype=torch.bool), 1)
+        att = att.masked_fill(mask, float("-inf")).softmax(-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(b, t, ch)
+        return self.c_proj(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c_fc = Conv1D(c["n_embd"], 4 * c["n_embd"])
+        self.c_proj = Conv1D(4 * c["n_embd"], c["n_embd"])
+
+    def forward(self, x):
+        return self.c_proj(gelu(self.c_fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(c["n_embd"])
+        self.attn = Attention(c)
+        self.ln_2 = nn.LayerNorm(c["n_embd"])
+        self.mlp = MLP(c)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.wte = nn.Embedding(c["vocab_size"], c["n_embd"])
+        self.wpe = nn.Embedding(c["n_positions"], c["n_embd"])
+        self.h = nn.ModuleList([Block(c) for _ in range(c["n_layer"])])
+        self.ln_f = nn.LayerNorm(c["n_embd"])
+        with torch.no_grad():  # random, not trivial, layer-norm parameters
+            for m in self.modules():
+                if isinstance(m, nn.LayerNorm):
+                    m.weight.add_(torch.randn_like(m.weight) * 0.1)
+                    m.bias.add_(torch.randn_like(m.bias) * 0.1)
+
+    def forward(self, idx, targets):
+        b, t = idx.shape
+        x = self.wte(idx) + self.wpe(torch.arange(t))
+        for blk in self.h:
+            x = blk(x)
+        logits = self.ln_f(x) @ self.wte.weight.t()  # tied LM head
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+        return logits, loss
+
+
+def write_safetensors(path, tensors, metadata=None):
+    header, offset, blobs = {}, 0, []
+    if metadata:
+        header["__metadata__"] = metadata
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name].detach().numpy().astype("<f4"))
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        blobs.append(a.tobytes())
+        offset += a.nbytes
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for blob in blobs:
+            f.write(blob)
+    print("wrote", os.path.relpath(path, ROOT))
+
+
+def main():
+    torch.manual_seed(42)
+    torch.set_num_threads(1)
+    model = GPT2(CONFIG)
+    idx = torch.randint(0, CONFIG["vocab_size"], (B, T))
+    targets = torch.randint(0, CONFIG["vocab_size"], (B, T))
+    weights = {n: p.detach().clone() for n, p in model.named_parameters()}
+    write_safetensors(os.path.join(ROOT, "testdata", "gpt2_tiny.safetensors"), weights,
+                      {"config": json.dumps(CONFIG)})
+
+    logits, loss = model(idx, targets)
+    loss.backward()
+    golden = {"idx": idx.float(), "targets": targets.float(), "logits": logits, "loss": loss.reshape(1)}
+    for n, p in model.named_parameters():
+        golden["grad." + n] = p.grad.detach().clone()  # the optimizer below reuses p.grad
+
+    # 10 AdamW steps from the same start (the first loss is the one above).
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": ADAMW["weight_decay"]},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=ADAMW["lr"], betas=ADAMW["betas"], eps=ADAMW["eps"])
+    losses = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        _, l = model(idx, targets)
+        l.backward()
+        opt.step()
+        losses.append(l.item())
+    golden["step_losses"] = torch.tensor(losses)
+    meta = {"config": json.dumps(CONFIG), "adamw": json.dumps(ADAMW), "batch": json.dumps([B, T])}
+    write_safetensors(os.path.join(ROOT, "testdata", "gpt2_tiny_golden.safetensors"), golden, meta)
+
+
+if __name__ == "__main__":
+    main()
