@@ -27,6 +27,7 @@ const demoExample = `  moxing demo                      # a few minutes on two c
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var steps, batch, seq, corpusKB, maxTokens int
+	var lr float64
 	var runDir, prompt string
 	fs := newFlags("demo", "Trains a small character-level GPT on the Go standard library's source code (from the Go\n"+
 		"toolchain, $(go env GOROOT)/src: no download), keeps the best checkpoint, and prints Go code it generates.",
@@ -35,14 +36,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&batch, "batch", 8, "sequences per step")
 	fs.IntVar(&seq, "seq", 128, "characters per sequence (the context window)")
 	fs.IntVar(&corpusKB, "corpus-kb", 2048, "how much Go source to read, in KiB")
+	fs.Float64Var(&lr, "lr", 2e-3, "peak learning rate")
 	fs.IntVar(&maxTokens, "generate", 500, "characters to generate at the end")
 	fs.StringVar(&prompt, "prompt", "func ", "start of the generated text")
 	fs.StringVar(&runDir, "run", "", "run folder (default: runs/demo-<time>)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if steps < 1 || batch < 1 || seq < 2 || corpusKB < 1 {
-		return usagef("--steps, --batch, --corpus-kb must be positive and --seq at least 2")
+	if steps < 1 || batch < 1 || seq < 2 || corpusKB < 1 || lr <= 0 {
+		return usagef("--steps, --batch, --corpus-kb and --lr must be positive and --seq at least 2")
 	}
 	root, err := goSourceRoot()
 	if err != nil {
@@ -85,7 +87,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		prog = p
 	}
 	res, err := train.Pretrain(ctx, m, ids[:split], ids[split:], train.LMConfig{
-		Steps: steps, BatchSize: batch, SeqLen: seq, LR: 2e-3, EvalEvery: max(1, steps/10), RunDir: runDir, Meta: meta, Seed: 1,
+		Steps: steps, BatchSize: batch, SeqLen: seq, LR: float32(lr), EvalEvery: max(1, steps/10), RunDir: runDir, Meta: meta, Seed: 1,
 	}, lmProgress{prog})
 	prog.finish()
 	if errors.Is(err, context.Canceled) {
