@@ -25,6 +25,16 @@ const smallM = 4
 // Large products are split across GOMAXPROCS threads by blocks of rows and
 // columns of C; the result does not depend on the split.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmSerial is Gemm on the calling goroutine only, for callers that already
+// run many products in parallel (one per attention head, say).
+func GemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -35,7 +45,6 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	if k <= 0 || alpha == 0 {
 		return
 	}
-	workers := runtime.GOMAXPROCS(0)
 	if m <= smallM {
 		// Matrix-vector shapes are bound by reading B: split them as soon as
 		// B is larger than a few L2-sized pieces.
@@ -100,7 +109,7 @@ func GemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 	// runs serially inside Gemm.
 	parallelFor(batch, workers, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			Gemm(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
+			GemmSerial(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
 		}
 	})
 }

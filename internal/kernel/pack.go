@@ -17,6 +17,12 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 		panel := ap[r*kb : (r+mr)*kb]
 		rows := min(mr, mb-r)
 		switch {
+		case transA && rows == 6 && mr == 6 && alpha == 1:
+			// op(A)[i][p] = A[p][i]: each step's 6 values are contiguous in A.
+			for p := 0; p < kb; p++ {
+				off := (pc+p)*lda + ic + r
+				*(*[6]float32)(panel[p*6 : p*6+6]) = *(*[6]float32)(a[off : off+6])
+			}
 		case transA:
 			// op(A)[i][p] = A[p][i]: each step's mr values are contiguous in A.
 			for p := 0; p < kb; p++ {

@@ -82,3 +82,11 @@ func parallelFor(n, workers int, body func(lo, hi int)) {
 		}
 	}
 }
+
+// Parallel calls body on contiguous ranges covering [0, n), on up to
+// GOMAXPROCS threads of the worker pool, and returns when all are done. For
+// loops of independent, similar pieces of work (one per attention head, say)
+// whose pieces are each too small to split.
+func Parallel(n int, body func(lo, hi int)) {
+	parallelFor(n, min(n, runtime.GOMAXPROCS(0)), body)
+}

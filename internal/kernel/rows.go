@@ -173,3 +173,14 @@ func GELUBackward(dx, dy, x []float32) {
 		dx[i] += dy[i] * float32(d)
 	}
 }
+
+// CausalSoftmaxRows applies softmax to the rows of the t×t matrix s in
+// place, row i over its first i+1 entries only, and sets the rest of the row
+// to 0: the attention weights of a causal (autoregressive) mask.
+func CausalSoftmaxRows(s []float32, t int) {
+	for i := 0; i < t; i++ {
+		row := s[i*t : (i+1)*t]
+		SoftmaxRows(row[:i+1], row[:i+1], i+1)
+		clear(row[i+1:])
+	}
+}

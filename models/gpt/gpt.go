@@ -47,12 +47,26 @@ type Attention struct {
 	nHead     int
 }
 
-// Forward attends over x (B, T, C); position t sees positions ≤ t.
+// Forward attends over x (B, T, C); position t sees positions ≤ t. It uses
+// the fused tensor.CausalSelfAttention, except in training with attention
+// dropout, which needs the attention weights as a tensor.
 func (a *Attention) Forward(x *tensor.Tensor) *tensor.Tensor {
-	b, t, c := x.Dim(0), x.Dim(1), x.Dim(2)
+	qkv := a.CAttn.Forward(x) // (B, T, 3C)
+	var y *tensor.Tensor
+	if a.AttnDrop.RNG == nil || a.AttnDrop.P == 0 {
+		y = tensor.CausalSelfAttention(qkv, a.nHead) // (B, T, C)
+	} else {
+		y = a.composed(qkv)
+	}
+	return a.ResidDrop.Forward(a.CProj.Forward(y))
+}
+
+// composed is attention written with primitives, with dropout on the
+// attention weights.
+func (a *Attention) composed(qkv *tensor.Tensor) *tensor.Tensor {
+	b, t, c := qkv.Dim(0), qkv.Dim(1), qkv.Dim(2)/3
 	h := a.nHead
 	d := c / h
-	qkv := a.CAttn.Forward(x) // (B, T, 3C)
 	heads := func(i int) *tensor.Tensor {
 		return qkv.Slice(2, i*c, (i+1)*c).Reshape(b, t, h, d).Permute(0, 2, 1, 3) // (B, T, C) -> (B, H, T, D)
 	}
@@ -60,9 +74,7 @@ func (a *Attention) Forward(x *tensor.Tensor) *tensor.Tensor {
 	att := q.MatMulT(k, false, true).MulScalar(float32(1 / math.Sqrt(float64(d)))) // (B, H, T, T)
 	att = att.MaskedFill(causalMask(t), float32(math.Inf(-1))).Softmax(-1)
 	att = a.AttnDrop.Forward(att)
-	y := att.MatMul(v)                         // (B, H, T, D)
-	y = y.Permute(0, 2, 1, 3).Reshape(b, t, c) // (B, H, T, D) -> (B, T, C)
-	return a.ResidDrop.Forward(a.CProj.Forward(y))
+	return att.MatMul(v).Permute(0, 2, 1, 3).Reshape(b, t, c) // (B, H, T, D) -> (B, T, C)
 }
 
 // causalMask is (T, T) with 1 above the diagonal: the future a position may
