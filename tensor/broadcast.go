@@ -1,6 +1,10 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/moxing/moxing/internal/kernel"
+)
 
 // broadcastShape returns the NumPy broadcast of shapes a and b: shapes are
 // aligned at their last axis, and each pair of sizes must be equal or one of
@@ -114,16 +118,19 @@ func walk(out []int, st [][]int, fn func(o int, off, step []int, n int)) {
 func sumInto(dst []float32, shape []int, g []float32, out []int) {
 	walk(out, [][]int{bcastStrides(shape, out)}, func(o int, off, step []int, n int) {
 		d, s := off[0], step[0]
-		if s == 0 {
+		switch s {
+		case 0:
 			var acc float32
 			for _, v := range g[o : o+n] {
 				acc += v
 			}
 			dst[d] += acc
-			return
-		}
-		for j, v := range g[o : o+n] {
-			dst[d+j*s] += v
+		case 1:
+			kernel.Add(g[o:o+n], dst[d:d+n])
+		default:
+			for j, v := range g[o : o+n] {
+				dst[d+j*s] += v
+			}
 		}
 	})
 }

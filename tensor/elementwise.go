@@ -1,6 +1,10 @@
 package tensor
 
-import "math"
+import (
+	"math"
+
+	"github.com/moxing/moxing/internal/kernel"
+)
 
 type arith int
 
@@ -32,6 +36,11 @@ func arithmetic(name string, op arith, a, b *Tensor) *Tensor {
 	walk(shape, st, func(o int, off, step []int, n int) {
 		dst := out.Data[o : o+n]
 		i, di, j, dj := off[0], step[0], off[1], step[1]
+		if op == add && di == 1 && dj == 1 { // the common case: a bias row, a residual
+			copy(dst, x[i:i+n])
+			kernel.Add(y[j:j+n], dst)
+			return
+		}
 		switch op {
 		case add:
 			for k := range dst {

@@ -21,7 +21,8 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 			// op(A)[i][p] = A[p][i]: each step's 6 values are contiguous in A.
 			for p := 0; p < kb; p++ {
 				off := (pc+p)*lda + ic + r
-				*(*[6]float32)(panel[p*6 : p*6+6]) = *(*[6]float32)(a[off : off+6])
+				d, src := (*[6]float32)(panel[p*6:p*6+6]), (*[6]float32)(a[off:off+6])
+				d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5] // not memmove: a call per 24 bytes
 			}
 		case transA:
 			// op(A)[i][p] = A[p][i]: each step's mr values are contiguous in A.
@@ -82,18 +83,28 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 func packB(bp []float32, im *impl, transB bool, b []float32, ldb, pc, jc, kb, nb int) {
 	nr := im.nr
 	if !transB && nr == 16 {
-		// Row by row: reading B down a column of panels would jump a whole
-		// row of B (often a page) per 64 bytes, defeating the prefetchers.
+		// Eight rows at a time, panel by panel: reading B down a column of
+		// panels would jump a whole row of B per 64 bytes and defeat the
+		// prefetchers, and writing one row across all panels would hit one
+		// L1 set per panel (they are kb·64 bytes apart) and thrash it.
 		full := nb / 16 * 16
-		for p := 0; p < kb; p++ {
-			row := b[(pc+p)*ldb+jc : (pc+p)*ldb+jc+nb]
+		for p0 := 0; p0 < kb; p0 += 8 {
+			p1 := min(p0+8, kb)
 			for q := 0; q < full; q += 16 {
-				*(*[16]float32)(bp[q*kb+p*16 : q*kb+p*16+16]) = *(*[16]float32)(row[q : q+16])
+				for p := p0; p < p1; p++ {
+					off := (pc+p)*ldb + jc + q
+					d, src := (*[16]float32)(bp[q*kb+p*16:q*kb+p*16+16]), (*[16]float32)(b[off:off+16])
+					for j := range d { // a loop, not a memmove call per 64 bytes
+						d[j] = src[j]
+					}
+				}
 			}
 			if full < nb {
-				dst := bp[full*kb+p*16 : full*kb+p*16+16]
-				n := copy(dst, row[full:])
-				clear(dst[n:])
+				for p := p0; p < p1; p++ {
+					dst := bp[full*kb+p*16 : full*kb+p*16+16]
+					n := copy(dst, b[(pc+p)*ldb+jc+full:(pc+p)*ldb+jc+nb])
+					clear(dst[n:])
+				}
 			}
 		}
 		return
