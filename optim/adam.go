@@ -3,6 +3,7 @@ package optim
 import (
 	"math"
 
+	"github.com/moxing/moxing/internal/kernel"
 	"github.com/moxing/moxing/nn"
 )
 
@@ -80,30 +81,20 @@ func (o *Adam) Step() {
 		bc1 := 1 - math.Pow(float64(c.Beta1), t)
 		bc2 := 1 - math.Pow(float64(c.Beta2), t)
 		stepSize := float32(float64(c.LR) / bc1)
-		bc2Sqrt := float32(math.Sqrt(bc2))
 		wd := c.WeightDecay
 		if c.Decay != nil && !c.Decay(p) {
 			wd = 0
 		}
-		decay := float32(1)
+		decay, l2 := float32(1), wd
 		if o.decoupled {
-			decay = 1 - c.LR*wd
+			decay, l2 = 1-c.LR*wd, 0
 		}
-		m, v, w := o.m[i], o.v[i], p.Data
-		for j, g := range p.Grad.Data {
-			if !o.decoupled {
-				g += wd * w[j]
-			}
-			w[j] *= decay
-			m[j] = c.Beta1*m[j] + (1-c.Beta1)*g
-			v[j] = c.Beta2*v[j] + (1-c.Beta2)*g*g
-			denom := float32(math.Sqrt(float64(v[j])))/bc2Sqrt + c.Eps
-			w[j] -= stepSize * m[j] / denom
-		}
+		kernel.AdamW(p.Data, p.Grad.Data, o.m[i], o.v[i], c.Beta1, c.Beta2, stepSize,
+			float32(1/math.Sqrt(bc2)), c.Eps, decay, l2)
 	}
 }
 
-// ZeroGrad drops every parameter's gradient.
+// ZeroGrad zeroes every parameter's gradient in place.
 func (o *Adam) ZeroGrad() { zeroGrad(o.params) }
 
 // SetLR sets the learning rate.

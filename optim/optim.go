@@ -24,7 +24,7 @@ type Optimizer interface {
 	// Step updates every parameter that has a gradient; parameters whose Grad
 	// is nil are skipped, as in PyTorch.
 	Step()
-	// ZeroGrad drops the gradients of all parameters.
+	// ZeroGrad zeroes the gradients of all parameters in place.
 	ZeroGrad()
 	// SetLR sets the learning rate for the following steps.
 	SetLR(lr float32)
@@ -39,7 +39,7 @@ type Optimizer interface {
 	LoadState(map[string]*tensor.Tensor) error
 }
 
-// zeroGrad drops the gradient of every parameter.
+// zeroGrad zeroes the gradient of every parameter, keeping the storage.
 func zeroGrad(ps []nn.Param) {
 	for _, p := range ps {
 		p.ZeroGrad()

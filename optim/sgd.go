@@ -63,7 +63,7 @@ func (o *SGD) Step() {
 	}
 }
 
-// ZeroGrad drops every parameter's gradient.
+// ZeroGrad zeroes every parameter's gradient in place.
 func (o *SGD) ZeroGrad() { zeroGrad(o.params) }
 
 // SetLR sets the learning rate.

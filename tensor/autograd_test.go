@@ -39,9 +39,14 @@ func TestGradientsAccumulate(t *testing.T) {
 			t.Fatalf("grad = %v, want %v", x.Grad.Data, want)
 		}
 	}
+	g := x.Grad
 	x.ZeroGrad()
-	if x.Grad != nil {
-		t.Fatal("ZeroGrad left a gradient")
+	if x.Grad != g || x.Grad.Data[0] != 0 || x.Grad.Data[2] != 0 {
+		t.Fatal("ZeroGrad did not zero the gradient in place")
+	}
+	x.Sum(false).Backward()
+	if x.Grad != g || x.Grad.Data[1] != 1 {
+		t.Fatal("Backward after ZeroGrad did not reuse the storage")
 	}
 }
 

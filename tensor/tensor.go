@@ -124,8 +124,14 @@ func (t *Tensor) RequireGrad() *Tensor {
 // RequiresGrad reports whether Backward computes a gradient for t.
 func (t *Tensor) RequiresGrad() bool { return t.requiresGrad }
 
-// ZeroGrad drops t's gradient (Grad = nil), as PyTorch's zero_grad does.
-func (t *Tensor) ZeroGrad() { t.Grad = nil }
+// ZeroGrad sets t's gradient to zero, keeping its storage so that the next
+// Backward reuses it (as PyTorch 1.13's zero_grad() does by default). A
+// tensor without a gradient keeps none.
+func (t *Tensor) ZeroGrad() {
+	if t.Grad != nil {
+		clear(t.Grad.Data)
+	}
+}
 
 // Detach returns a tensor that shares t's data but has no history and needs
 // no gradient.

@@ -1,6 +1,9 @@
 package kernel
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // impl is one implementation of the kernels: a GEMM micro-kernel with its
 // blocking, and the vector loops. The active one is chosen at start-up from
@@ -28,8 +31,10 @@ type impl struct {
 	softmaxExp   func(dst, src []float32, shift float32) float32
 	gelu         func(y, x []float32)
 	geluBackward func(dx, dy, x []float32)
-	axpy         func(alpha float32, x, y []float32) // y += alpha·x over len(y)
-	dot          func(x, y []float32) float32        // Σ x·y over len(x)
+	// adamW, when set, does the Adam/AdamW update of len &^ 7 parameters.
+	adamW func(w, g, m, v []float32, s *[9]float32)
+	axpy  func(alpha float32, x, y []float32) // y += alpha·x over len(y)
+	dot   func(x, y []float32) float32        // Σ x·y over len(x)
 }
 
 // pureGo is the portable implementation.
@@ -159,3 +164,29 @@ func getBuf(n int) *[]float32 {
 }
 
 func putBuf(p *[]float32) { bufPool.Put(p) }
+
+// AdamW applies one Adam (l2 ≠ 0) or AdamW (decay ≠ 1) update to the
+// parameters w with gradients g and moments m, v, all the same length:
+//
+//	g' = g + l2·w;  w = decay·w;  m = β₁m + (1-β₁)g';  v = β₂v + (1-β₂)g'²
+//	w -= stepSize·m / (√v·invBC2Sqrt + eps)
+//
+// with stepSize = η/(1-β₁ᵗ) and invBC2Sqrt = 1/√(1-β₂ᵗ), as torch.optim
+// computes it.
+func AdamW(w, g, m, v []float32, beta1, beta2, stepSize, invBC2Sqrt, eps, decay, l2 float32) {
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+	if active.adamW != nil {
+		s := [9]float32{beta1, 1 - beta1, beta2, 1 - beta2, stepSize, invBC2Sqrt, eps, decay, l2}
+		n := len(w) &^ 7
+		active.adamW(w[:n], g[:n], m[:n], v[:n], &s)
+		w, g, m, v = w[n:], g[n:], m[n:], v[n:]
+	}
+	for j, gj := range g {
+		gj += l2 * w[j]
+		w[j] *= decay
+		m[j] = beta1*m[j] + (1-beta1)*gj
+		v[j] = beta2*v[j] + (1-beta2)*gj*gj
+		denom := float32(math.Sqrt(float64(v[j])))*invBC2Sqrt + eps
+		w[j] -= stepSize * m[j] / denom
+	}
+}

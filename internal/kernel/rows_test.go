@@ -85,3 +85,27 @@ func TestRowKernels(t *testing.T) {
 		}
 	})
 }
+
+func TestAdamWKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	const n = 1003
+	w0, g := randSlice(rng, n), randSlice(rng, n)
+	var results [][]float32
+	eachImpl(t, func(t *testing.T) {
+		w, m, v := append([]float32(nil), w0...), make([]float32, n), make([]float32, n)
+		for i := range m {
+			m[i], v[i] = 0.1*float32(i%7), 0.01*float32(i%5)
+		}
+		AdamW(w, g, m, v, 0.9, 0.95, 1e-3, 1.3, 1e-8, 0.999, 0.01)
+		for j := range w {
+			gj := float64(g[j]) + 0.01*float64(w0[j])
+			mj := 0.9*0.1*float64(j%7) + 0.1*gj
+			vj := 0.95*0.01*float64(j%5) + 0.05*gj*gj
+			want := 0.999*float64(w0[j]) - 1e-3*mj/(math.Sqrt(vj)*1.3+1e-8)
+			if math.Abs(float64(w[j])-want) > 1e-6*(1+math.Abs(want)) {
+				t.Fatalf("w[%d] = %v, want %v", j, w[j], want)
+			}
+		}
+		results = append(results, w)
+	})
+}

@@ -30,3 +30,6 @@ func geluAVX2(y []float32, x []float32)
 
 // geluBackwardAVX2 adds dy[i]·GELU'(x[i]) into dx[i] for i < len(x)&^7.
 func geluBackwardAVX2(dx []float32, dy []float32, x []float32)
+
+// adamWAVX2 applies one Adam/AdamW update to len(w)&^7 parameters; see the generator for the scalars.
+func adamWAVX2(w []float32, g []float32, m []float32, v []float32, s *[9]float32)

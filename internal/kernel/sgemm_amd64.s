@@ -817,3 +817,53 @@ done:
 
 DATA gelu_3a<>+0(SB)/4, $0x3e095d4f
 GLOBL gelu_3a<>(SB), RODATA|NOPTR, $4
+
+// func adamWAVX2(w []float32, g []float32, m []float32, v []float32, s *[9]float32)
+// Requires: AVX, FMA3
+TEXT ·adamWAVX2(SB), NOSPLIT, $0-104
+	MOVQ         w_base+0(FP), AX
+	MOVQ         g_base+24(FP), CX
+	MOVQ         m_base+48(FP), DX
+	MOVQ         v_base+72(FP), BX
+	MOVQ         w_len+8(FP), SI
+	MOVQ         s+96(FP), DI
+	VBROADCASTSS (DI), Y0
+	VBROADCASTSS 4(DI), Y1
+	VBROADCASTSS 8(DI), Y2
+	VBROADCASTSS 12(DI), Y3
+	VBROADCASTSS 16(DI), Y4
+	VBROADCASTSS 20(DI), Y5
+	VBROADCASTSS 24(DI), Y6
+	VBROADCASTSS 28(DI), Y7
+	VBROADCASTSS 32(DI), Y8
+
+loop:
+	CMPQ        SI, $0x00000008
+	JL          done
+	VMOVUPS     (AX), Y9
+	VMOVUPS     (CX), Y10
+	VFMADD231PS Y9, Y8, Y10
+	VMULPS      Y7, Y9, Y9
+	VMULPS      (DX), Y0, Y11
+	VFMADD231PS Y10, Y1, Y11
+	VMOVUPS     Y11, (DX)
+	VMULPS      Y10, Y10, Y10
+	VMULPS      (BX), Y2, Y12
+	VFMADD231PS Y10, Y3, Y12
+	VMOVUPS     Y12, (BX)
+	VSQRTPS     Y12, Y10
+	VFMADD213PS Y6, Y5, Y10
+	VMULPS      Y4, Y11, Y11
+	VDIVPS      Y10, Y11, Y11
+	VSUBPS      Y11, Y9, Y9
+	VMOVUPS     Y9, (AX)
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, DX
+	ADDQ        $0x00000020, BX
+	SUBQ        $0x00000008, SI
+	JMP         loop
+
+done:
+	VZEROUPPER
+	RET

@@ -36,6 +36,7 @@ func main() {
 	softmaxExp()
 	gelu()
 	geluBackward()
+	adamW()
 	Generate()
 }
 
@@ -612,6 +613,60 @@ func geluBackward() {
 	ADDQ(U32(32), x)
 	ADDQ(U32(32), dx)
 	ADDQ(U32(32), dy)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// adamW: the Adam/AdamW update of n parameters, 8 at a time (n a multiple
+// of 8; the caller does the tail). s holds the step's scalars:
+// s[0] = β₁, s[1] = 1-β₁, s[2] = β₂, s[3] = 1-β₂, s[4] = η/(1-β₁ᵗ),
+// s[5] = 1/√(1-β₂ᵗ), s[6] = ε, s[7] = decoupled decay factor (1-ηλ),
+// s[8] = L2 coefficient λ (0 for AdamW). Per element:
+//
+//	g += s8·w;  w *= s7;  m = s0·m + s1·g;  v = s2·v + s3·g²;  w -= s4·m/(√v·s5 + s6)
+func adamW() {
+	TEXT("adamWAVX2", NOSPLIT, "func(w, g, m, v []float32, s *[9]float32)")
+	Doc("adamWAVX2 applies one Adam/AdamW update to len(w)&^7 parameters; see the generator for the scalars.")
+	w := Load(Param("w").Base(), GP64())
+	g := Load(Param("g").Base(), GP64())
+	m := Load(Param("m").Base(), GP64())
+	v := Load(Param("v").Base(), GP64())
+	n := Load(Param("w").Len(), GP64())
+	sp := Load(Param("s"), GP64())
+	var c [9]VecVirtual
+	for i := range c {
+		c[i] = YMM()
+		VBROADCASTSS(Mem{Base: sp, Disp: 4 * i}, c[i])
+	}
+	Label("loop")
+	CMPQ(n, U32(8))
+	JL(LabelRef("done"))
+	wv, gv, mv, vv := YMM(), YMM(), YMM(), YMM()
+	VMOVUPS(Mem{Base: w}, wv)
+	VMOVUPS(Mem{Base: g}, gv)
+	VFMADD231PS(wv, c[8], gv) // g += λ·w (Adam's L2)
+	VMULPS(c[7], wv, wv)      // w *= 1-ηλ (AdamW)
+	VMULPS(Mem{Base: m}, c[0], mv)
+	VFMADD231PS(gv, c[1], mv) // m = β₁m + (1-β₁)g
+	VMOVUPS(mv, Mem{Base: m})
+	VMULPS(gv, gv, gv)
+	VMULPS(Mem{Base: v}, c[2], vv)
+	VFMADD231PS(gv, c[3], vv) // v = β₂v + (1-β₂)g²
+	VMOVUPS(vv, Mem{Base: v})
+	den := YMM()
+	VSQRTPS(vv, den)
+	VFMADD213PS(c[6], c[5], den) // √v/√(1-β₂ᵗ) + ε
+	upd := YMM()
+	VMULPS(c[4], mv, upd)
+	VDIVPS(den, upd, upd)
+	VSUBPS(upd, wv, wv)
+	VMOVUPS(wv, Mem{Base: w})
+	for _, r := range []Register{w, g, m, v} {
+		ADDQ(U32(32), r)
+	}
 	SUBQ(U32(8), n)
 	JMP(LabelRef("loop"))
 	Label("done")
