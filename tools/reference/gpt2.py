@@ -36,7 +36,8 @@ ADAMW = dict(lr=3e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
 
 
 def gelu(x):
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    # GPT-2's tanh approximation, PyTorch's fused kernel.
+    return F.gelu(x, approximate="tanh")
 
 
 class Conv1D(nn.Module):

@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""moxing's GPT against PyTorch 1.13 (CPU), side by side, equal threads.
+
+    /usr/bin/python3 bench/gpt.py [--threads 2]      # from the repository root
+
+For (a) the tiny config (vocab 80, 4 layers, 4 heads, C=128, T=256, B=16)
+and (b) GPT-2 small (124M, B=4, T=64): training ms/step (forward, backward,
+AdamW) and, for GPT-2 small, batch-1 generation tokens/s with a KV cache.
+PyTorch runs the reference model of tools/reference/gpt2.py at its best on
+this machine (OMP_WAIT_POLICY=PASSIVE, torch.set_num_threads, OpenBLAS
+capped with threadpoolctl), with a KV cache written here for generation.
+moxing runs `moxing bench gpt`. Prints a Markdown table with the ratios.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
+import gpt2  # noqa: E402
+
+TINY = dict(vocab_size=80, n_positions=256, n_embd=128, n_layer=4, n_head=4)
+SMALL = dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12)
+
+
+def torch_train(cfg, b, t, seconds):
+    torch.manual_seed(1)
+    m = gpt2.GPT2(cfg)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=0.1)
+    x = torch.randint(0, cfg["vocab_size"], (b, t))
+    y = torch.randint(0, cfg["vocab_size"], (b, t))
+
+    def step():
+        _, loss = m(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    step()
+    n, start = 0, time.perf_counter()
+    while n < 3 or time.perf_counter() - start < seconds:
+        step()
+        n += 1
+    return (time.perf_counter() - start) * 1000 / n
+
+
+@torch.no_grad()
+def torch_generate(cfg, tokens):
+    """Greedy decoding, batch 1, with a KV cache per layer."""
+    torch.manual_seed(1)
+    m = gpt2.GPT2(cfg).eval()
+    h, c = cfg["n_head"], cfg["n_embd"]
+    d = c // h
+
+    def step(idx, pos, cache):
+        x = m.wte(idx) + m.wpe(torch.arange(pos, pos + idx.shape[1]))
+        for li, blk in enumerate(m.h):
+            a = blk.attn
+            q, k, v = a.c_attn(blk.ln_1(x)).split(c, dim=2)
+            q, k, v = (z.view(1, -1, h, d).transpose(1, 2) for z in (q, k, v))
+            if cache[li] is not None:
+                k, v = torch.cat([cache[li][0], k], 2), torch.cat([cache[li][1], v], 2)
+            cache[li] = (k, v)
+            att = (q @ k.transpose(-2, -1)) / d ** 0.5
+            if q.shape[2] > 1:
+                mask = torch.triu(torch.ones(q.shape[2], k.shape[2], dtype=torch.bool), 1)
+                att = att.masked_fill(mask, float("-inf"))
+            y = (att.softmax(-1) @ v).transpose(1, 2).reshape(1, -1, c)
+            x = x + a.c_proj(y)
+            x = x + blk.mlp(blk.ln_2(x))
+        return m.ln_f(x[:, -1]) @ m.wte.weight.t()
+
+    cache = [None] * cfg["n_layer"]
+    logits = step(torch.tensor([[1]]), 0, cache)
+    start = time.perf_counter()
+    for i in range(tokens):
+        tok = logits.argmax(-1).view(1, 1)
+        logits = step(tok, i + 1, cache)
+    return tokens / (time.perf_counter() - start)
+
+
+def moxing(exe, *args):
+    out = subprocess.run([exe, "bench", "gpt", *args], check=True, capture_output=True, text=True).stdout
+    return out.strip().splitlines()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--tokens", type=int, default=64)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    exe = os.path.join(tempfile.mkdtemp(prefix="moxing-bench-"), "moxing")
+    subprocess.run(["go", "build", "-o", exe, "./cmd/moxing"], cwd=ROOT, check=True)
+    th = str(args.threads)
+    rows = []
+    with threadpool_limits(args.threads, "blas"):
+        for name, cfg, b, t, flag in (("tiny (B=16, T=256)", TINY, 16, 256, "tiny"), ("GPT-2 small (B=4, T=64)", SMALL, 4, 64, "gpt2-small")):
+            pt = torch_train(cfg, b, t, args.seconds)
+            out = moxing(exe, "--config", flag, "--batch", str(b), "--seq", str(t), "--threads", th, "--seconds", str(args.seconds))
+            mx = float(re.search(r"ms/step=([0-9.]+)", out[-1]).group(1))
+            alloc = re.search(r"([0-9.]+) MB allocated per step", out[0]).group(1)
+            rows.append(f"| train {name}, ms/step | {mx:.0f} | {pt:.0f} | {mx / pt:.2f} (≤ 1.0) | {alloc} MB allocated per step |")
+        pt = torch_generate(SMALL, args.tokens)
+        out = moxing(exe, "--config", "gpt2-small", "--mode", "generate", "--tokens", str(args.tokens), "--threads", th)
+        mx = float(re.search(r"tokens/s=([0-9.]+)", out[-1]).group(1))
+        rows.append(f"| generate GPT-2 small, batch 1, tokens/s | {mx:.1f} | {pt:.1f} | {mx / pt:.2f} (≥ 1.3) | |")
+    print(f"| measure ({args.threads} threads) | moxing | PyTorch {torch.__version__} | moxing / PyTorch (target) | notes |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(r)
+
+
+if __name__ == "__main__":
+    main()
