@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"os"
+
+	"github.com/moxing/moxing/nn"
 )
 
 const evalExample = `  moxing eval --model runs/cancer/best.safetensors \
@@ -12,15 +16,21 @@ const evalExample = `  moxing eval --model runs/cancer/best.safetensors \
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var md modelData
-	var asJSON bool
+	var asJSON, perToken bool
+	var textPath string
 	fs := newFlags("eval", "Evaluates a checkpoint written by moxing train on every row of a labelled CSV file:\n"+
 		"loss and accuracy, precision, recall, F1, ROC AUC, log-loss and the confusion matrix for classification;\n"+
 		"MSE, RMSE, MAE and R² for regression. The CSV is read as in training unless --sep/--header/--skip-rows say otherwise.",
-		evalExample, stderr)
+		evalExample+"\n  moxing eval --model runs/demo/best.safetensors --text some.go --per-token", stderr)
 	md.register(fs, "labelled CSV file")
 	fs.BoolVar(&asJSON, "json", false, "print the metrics as JSON")
+	fs.StringVar(&textPath, "text", "", "for a GPT checkpoint: a text file to score (mean cross-entropy per token, perplexity)")
+	fs.BoolVar(&perToken, "per-token", false, "with --text: one line per predicted position: its token id and log-probability")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if textPath != "" {
+		return evalText(stdout, md.model, textPath, perToken)
 	}
 	m, _, d, err := md.load(fs, true)
 	if err != nil {
@@ -43,5 +53,51 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if rep.Confusion != nil {
 		fmt.Fprint(stdout, rep.Confusion.Format(m.schema.Classes))
 	}
+	return nil
+}
+
+// evalText scores a text file with a GPT checkpoint: the mean cross-entropy
+// of each token given those before it (in windows of the model's context,
+// each window's first token unscored), and the perplexity.
+func evalText(w io.Writer, modelPath, textPath string, perToken bool) error {
+	if modelPath == "" {
+		return usagef("--model is required; see --help")
+	}
+	m, tok, err := loadLM(modelPath)
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(textPath)
+	if err != nil {
+		return err
+	}
+	ids, err := tok.Encode(string(raw))
+	if err != nil {
+		return fmt.Errorf("%s: %w", textPath, err)
+	}
+	if len(ids) < 2 {
+		return fmt.Errorf("%s: %d tokens: need at least 2 to score one", textPath, len(ids))
+	}
+	inf := nn.Detach(m)
+	window := m.Config.BlockSize
+	var sum float64
+	n := 0
+	for start := 0; start+1 < len(ids); start += window {
+		end := min(start+window+1, len(ids))
+		x, y := ids[start:end-1], ids[start+1:end]
+		logits, _ := inf.Forward(x, 1, len(x), nil)
+		logp := logits.LogSoftmax(-1) // (1, T, V)
+		v := m.Config.VocabSize
+		for i, target := range y {
+			lp := float64(logp.Data[i*v+target])
+			sum -= lp
+			n++
+			if perToken {
+				fmt.Fprintf(w, "%d\t%.6f\n", target, lp)
+			}
+		}
+	}
+	mean := sum / float64(n)
+	fmt.Fprintf(w, "%s: %d tokens scored; cross-entropy %.4f nats/token; perplexity %.3f\n", textPath, n, mean, math.Exp(mean))
 	return nil
 }

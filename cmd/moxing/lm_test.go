@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,56 @@ func TestDemoAndGenerate(t *testing.T) {
 		code, _, stderr := moxing(t, context.Background(), tc.args...)
 		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 			t.Errorf("%v: exit %d, stderr %q, want one line with %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// prepare → pretrain → eval --text, and their bad inputs.
+func TestPreparePretrainEvalText(t *testing.T) {
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "corpus.txt")
+	os.WriteFile(corpus, []byte(strings.Repeat("Call me Ishmael. Some years ago, never mind how long precisely. ", 40)), 0o644)
+	prepared := filepath.Join(dir, "prepared")
+	if code, out, e := moxing(t, context.Background(), "prepare", "--input", corpus, "--tokenizer", "bpe", "--vocab", "300", "--out", prepared); code != 0 ||
+		!strings.Contains(out, "1 files") {
+		t.Fatalf("prepare exit %d: %s %s", code, out, e)
+	}
+	run := filepath.Join(dir, "run")
+	code, out, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--layers", "1", "--heads", "2", "--embd", "16",
+		"--seq", "16", "--steps", "6", "--batch", "2", "--eval-every", "3", "--run", run)
+	if code != 0 || !strings.Contains(out, "best validation loss") {
+		t.Fatalf("pretrain exit %d: %s %s", code, out, e)
+	}
+	sample := filepath.Join(dir, "sample.txt")
+	os.WriteFile(sample, []byte("Call me Ishmael. Some years ago."), 0o644)
+	code, out, e = moxing(t, context.Background(), "eval", "--model", filepath.Join(run, "best.safetensors"), "--text", sample, "--per-token")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || !strings.Contains(lines[len(lines)-1], "perplexity") {
+		t.Fatalf("eval --text exit %d: %s %s", code, out, e)
+	}
+	var scored int
+	fmt.Sscanf(lines[len(lines)-1][strings.Index(lines[len(lines)-1], ": ")+2:], "%d", &scored)
+	if scored < 2 || len(lines)-1 != scored {
+		t.Fatalf("%d per-token lines for %d scored tokens", len(lines)-1, scored)
+	}
+
+	empty := filepath.Join(dir, "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	short := filepath.Join(dir, "short")
+	os.WriteFile(filepath.Join(dir, "short.txt"), []byte("tiny"), 0o644)
+	moxing(t, context.Background(), "prepare", "--input", filepath.Join(dir, "short.txt"), "--out", short)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"prepare", "--input", empty, "--out", filepath.Join(dir, "x")}, "the corpus is empty"},
+		{[]string{"prepare", "--input", filepath.Join(dir, "nope*.txt"), "--out", filepath.Join(dir, "x")}, "no such file"},
+		{[]string{"pretrain", "--data", short, "--seq", "16", "--layers", "1", "--embd", "8", "--heads", "2", "--steps", "1"}, "fewer than one window"},
+		{[]string{"pretrain", "--data", filepath.Join(dir, "missing")}, "tokenizer.json"},
+	} {
+		code, _, stderr := moxing(t, context.Background(), tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 1 {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
 		}
 	}
 }

@@ -5,6 +5,8 @@
 //	moxing predict   predictions of a checkpoint for a CSV, as a CSV
 //	moxing plot      PNG charts of a run's curves and confusion matrix
 //	moxing bench     time a kernel (matmul), for the side-by-side benchmarks
+//	moxing prepare   text corpus to a tokenizer and token files
+//	moxing pretrain  train a GPT language model on token files
 //	moxing demo      train a small GPT on Go's source code, then generate Go
 //	moxing generate  continue a prompt with a GPT checkpoint
 //
@@ -35,6 +37,8 @@ var commands = []command{
 	{"predict", "predict a CSV with a checkpoint, writing a CSV", runPredict},
 	{"plot", "PNG charts of a run: loss and metric curves, confusion matrix", runPlot},
 	{"bench", "time a kernel: moxing bench matmul", runBench},
+	{"prepare", "text corpus -> tokenizer and token files", runPrepare},
+	{"pretrain", "train a GPT language model on token files", runPretrain},
 	{"demo", "train a small GPT on Go's own source code and generate Go (no download)", runDemo},
 	{"generate", "continue a prompt with a GPT checkpoint", runGenerate},
 }

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/tokenizer"
+	"github.com/moxing/moxing/train"
+)
+
+const prepareExample = `  moxing prepare --input moby-dick.txt --tokenizer char --out data/moby
+  moxing prepare --input 'corpus/*.txt,more/' --tokenizer bpe --vocab 2048 --out data/mine`
+
+// runPrepare turns a text corpus into a tokenizer and token files.
+func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var input, kind, out string
+	var vocab int
+	var val float64
+	fs := newFlags("prepare", "Reads a text corpus (files, folders of .txt files, globs; comma-separated), builds a tokenizer\n"+
+		"(char: one token per character; bpe: byte-level BPE trained on the corpus; gpt2: OpenAI's GPT-2 vocabulary)\n"+
+		"and writes tokenizer.json, train.tok and val.tok (the last --val of the text) into --out.", prepareExample, stderr)
+	fs.StringVar(&input, "input", "", "corpus: files, folders (their .txt files) or globs, comma-separated")
+	fs.StringVar(&kind, "tokenizer", "char", "char, bpe or gpt2")
+	fs.IntVar(&vocab, "vocab", 1024, "vocabulary size for bpe")
+	fs.Float64Var(&val, "val", 0.1, "fraction of the corpus (its end) kept for validation")
+	fs.StringVar(&out, "out", "", "output folder")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if input == "" || out == "" {
+		return usagef("--input and --out are required; see --help")
+	}
+	if val <= 0 || val >= 1 {
+		return usagef("--val %g: want a fraction in (0, 1)", val)
+	}
+	text, files, err := readCorpus(input)
+	if err != nil {
+		return err
+	}
+	var tok tokenizer.Tokenizer
+	switch kind {
+	case "char":
+		tok, err = tokenizer.NewChar(text)
+	case "bpe":
+		tok, err = tokenizer.TrainBPE(text, vocab)
+	case "gpt2":
+		tok, err = tokenizer.GPT2()
+	default:
+		return usagef("--tokenizer %q: want char, bpe or gpt2", kind)
+	}
+	if err != nil {
+		return err
+	}
+	ids, err := tok.Encode(text)
+	if err != nil {
+		return err
+	}
+	split := int(float64(len(ids)) * (1 - val))
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(out, "tokenizer.json"), func(w io.Writer) error { return tokenizer.Save(w, tok) }); err != nil {
+		return err
+	}
+	for name, part := range map[string][]int{"train.tok": ids[:split], "val.tok": ids[split:]} {
+		if err := atomicfile.Write(filepath.Join(out, name), func(w io.Writer) error { return data.WriteTokens(w, part, tok.VocabSize()) }); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "%d files, %d bytes -> %d tokens (%d train, %d validation), vocabulary %d; wrote %s\n",
+		files, len(text), len(ids), split, len(ids)-split, tok.VocabSize(), out)
+	return nil
+}
+
+// readCorpus concatenates the text files named by a comma-separated list of
+// files, folders (their .txt files, recursively) and globs, in sorted order.
+func readCorpus(list string) (string, int, error) {
+	var paths []string
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		matches, err := filepath.Glob(item)
+		if err != nil {
+			return "", 0, fmt.Errorf("--input %q: %w", item, err)
+		}
+		if len(matches) == 0 {
+			return "", 0, fmt.Errorf("--input %q: no such file", item)
+		}
+		for _, m := range matches {
+			st, err := os.Stat(m)
+			if err != nil {
+				return "", 0, err
+			}
+			if !st.IsDir() {
+				paths = append(paths, m)
+				continue
+			}
+			filepath.WalkDir(m, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && strings.HasSuffix(p, ".txt") {
+					paths = append(paths, p)
+				}
+				return nil
+			})
+		}
+	}
+	sort.Strings(paths)
+	var b strings.Builder
+	for _, p := range paths {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return "", 0, err
+		}
+		b.Write(src)
+	}
+	if b.Len() == 0 {
+		return "", 0, fmt.Errorf("--input %q: the corpus is empty", list)
+	}
+	return b.String(), len(paths), nil
+}
+
+const pretrainExample = `  moxing pretrain --data data/moby --config tiny --steps 2000 --run runs/moby`
+
+// runPretrain trains a GPT on token files written by moxing prepare.
+func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var dataDir, config, runDir string
+	var cfg train.LMConfig
+	var lr float64
+	var layers, heads, embd, seq int
+	var dropout float64
+	fs := newFlags("pretrain", "Trains a GPT language model on the token files of moxing prepare: AdamW (decay on matrices),\n"+
+		"linear warmup and cosine decay, gradient clipping and accumulation, the validation loss every --eval-every\n"+
+		"steps, the best weights kept in <run>/best.safetensors (with the tokenizer), metrics.jsonl.", pretrainExample, stderr)
+	fs.StringVar(&dataDir, "data", "", "folder with tokenizer.json, train.tok, val.tok")
+	fs.StringVar(&config, "config", "tiny", "tiny or gpt2-small (then --layers, --heads, --embd, --seq override)")
+	fs.IntVar(&layers, "layers", 0, "transformer blocks")
+	fs.IntVar(&heads, "heads", 0, "attention heads")
+	fs.IntVar(&embd, "embd", 0, "channels")
+	fs.IntVar(&seq, "seq", 0, "context window")
+	fs.Float64Var(&dropout, "dropout", 0, "dropout")
+	fs.IntVar(&cfg.Steps, "steps", 1000, "optimizer steps")
+	fs.IntVar(&cfg.BatchSize, "batch", 8, "sequences per micro-batch")
+	fs.IntVar(&cfg.GradAccum, "grad-accum", 1, "micro-batches per step")
+	fs.Float64Var(&lr, "lr", 1e-3, "peak learning rate")
+	fs.IntVar(&cfg.Warmup, "warmup", 0, "warmup steps (default steps/20)")
+	fs.IntVar(&cfg.EvalEvery, "eval-every", 0, "steps between validation losses (default steps/10)")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	fs.StringVar(&runDir, "run", "", "run folder (default runs/pretrain-<time>)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if dataDir == "" {
+		return usagef("--data is required (a folder written by moxing prepare)")
+	}
+	tf, err := os.Open(filepath.Join(dataDir, "tokenizer.json"))
+	if err != nil {
+		return err
+	}
+	tok, err := tokenizer.Load(tf)
+	tf.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dataDir, "tokenizer.json"), err)
+	}
+	read := func(name string) ([]int, error) {
+		f, err := os.Open(filepath.Join(dataDir, name))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return data.ReadTokens(f, f.Name())
+	}
+	trainIDs, err := read("train.tok")
+	if err != nil {
+		return err
+	}
+	valIDs, err := read("val.tok")
+	if err != nil {
+		return err
+	}
+	var mc gpt.Config
+	switch config {
+	case "tiny":
+		mc = gpt.Tiny()
+	case "gpt2-small":
+		mc = gpt.GPT2Small()
+	default:
+		return usagef("--config %q: want tiny or gpt2-small", config)
+	}
+	mc.VocabSize, mc.Dropout = tok.VocabSize(), float32(dropout)
+	if layers > 0 {
+		mc.NLayer = layers
+	}
+	if heads > 0 {
+		mc.NHead = heads
+	}
+	if embd > 0 {
+		mc.NEmbd = embd
+	}
+	if seq > 0 {
+		mc.BlockSize = seq
+	}
+	for _, ids := range [][]int{trainIDs, valIDs} {
+		for _, id := range ids {
+			if id >= mc.VocabSize {
+				return fmt.Errorf("%s: token %d is outside the tokenizer's vocabulary of %d", dataDir, id, mc.VocabSize)
+			}
+		}
+	}
+	m, err := gpt.New(mc, rand.New(rand.NewPCG(cfg.Seed, 7)))
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if runDir == "" {
+		runDir = filepath.Join("runs", "pretrain-"+time.Now().Format("20060102-150405"))
+	}
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return err
+	}
+	if cfg.Meta, err = lmMeta(mc, tok); err != nil {
+		return err
+	}
+	cfg.LR, cfg.RunDir = float32(lr), runDir
+	fmt.Fprintf(stderr, "%d training and %d validation tokens; GPT %d layers, %d heads, %d channels, window %d: %d parameters; run folder %s\n",
+		len(trainIDs), len(valIDs), mc.NLayer, mc.NHead, mc.NEmbd, mc.BlockSize, nn.NumParams(nn.Params(m)), runDir)
+	prog := &progress{w: stderr}
+	if p := newProgress(stderr, 1, cfg.Steps); p.bar != nil {
+		prog = p
+	}
+	res, err := train.Pretrain(ctx, m, trainIDs, valIDs, cfg, lmProgress{prog})
+	prog.finish()
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted after %d steps; the best weights so far are in %s", res.Steps, filepath.Join(runDir, "best.safetensors"))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "best validation loss %.4f (perplexity %.2f) at step %d; checkpoint %s\n",
+		res.BestLoss, math.Exp(res.BestLoss), res.BestStep, filepath.Join(runDir, "best.safetensors"))
+	return nil
+}
