@@ -85,7 +85,9 @@ func TestLoadHF(t *testing.T) {
 		want   string
 	}{
 		{"no config", func(d string) { os.Remove(filepath.Join(d, "config.json")) }, "config.json"},
-		{"bad config", func(d string) { os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"vocab_size": 260, "n_positions": 8, "n_layer": 1, "n_embd": 10, "n_head": 3}`), 0o644) }, "n_embd 10"},
+		{"bad config", func(d string) {
+			os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"vocab_size": 260, "n_positions": 8, "n_layer": 1, "n_embd": 10, "n_head": 3}`), 0o644)
+		}, "n_embd 10"},
 		{"missing tensor", func(d string) {
 			f, _ := checkpoint.Load(filepath.Join(d, "model.safetensors"))
 			delete(f.Tensors, "transformer.h.0.mlp.c_fc.weight")
