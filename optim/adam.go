@@ -89,8 +89,15 @@ func (o *Adam) Step() {
 		if o.decoupled {
 			decay, l2 = 1-c.LR*wd, 0
 		}
-		kernel.AdamW(p.Data, p.Grad.Data, o.m[i], o.v[i], c.Beta1, c.Beta2, stepSize,
-			float32(1/math.Sqrt(bc2)), c.Eps, decay, l2)
+		invBC2 := float32(1 / math.Sqrt(bc2))
+		w, g, m, v := p.Data, p.Grad.Data, o.m[i], o.v[i]
+		// Large tensors in parallel chunks: the update is bound by memory
+		// bandwidth, which two cores share better than one uses.
+		const chunk = 1 << 16
+		kernel.Parallel((len(w)+chunk-1)/chunk, func(lo, hi int) {
+			a, b := lo*chunk, min(hi*chunk, len(w))
+			kernel.AdamW(w[a:b], g[a:b], m[a:b], v[a:b], c.Beta1, c.Beta2, stepSize, invBC2, c.Eps, decay, l2)
+		})
 	}
 }
 

@@ -15,18 +15,7 @@ func SoftmaxRows(dst, src []float32, n int) {
 		for _, v := range x {
 			m = max(m, v)
 		}
-		var sum float64
-		i0 := 0
-		if f := active.softmaxExp; f != nil && !math.IsInf(float64(m), 0) {
-			i0 = n &^ 7
-			sum = float64(f(y[:i0], x[:i0], m))
-		}
-		for i := i0; i < n; i++ {
-			e := float32(math.Exp(float64(x[i] - m)))
-			y[i] = e
-			sum += float64(e)
-		}
-		Scale(float32(1/sum), y)
+		Scale(float32(1/expSum(y, x, m)), y)
 	}
 }
 
@@ -44,16 +33,15 @@ func SoftmaxRowsBackward(dx, y, dy []float32, n int) {
 
 // LogSoftmaxRows sets each row of dst to x - max - ln Σ e^(x-max).
 func LogSoftmaxRows(dst, src []float32, n int) {
+	tmp := getBuf(n)
+	defer putBuf(tmp)
 	for r := 0; r+n <= len(src); r += n {
 		x, y := src[r:r+n], dst[r:r+n]
 		m := float32(math.Inf(-1))
 		for _, v := range x {
 			m = max(m, v)
 		}
-		var sum float64
-		for _, v := range x {
-			sum += math.Exp(float64(v - m))
-		}
+		sum := expSum(*tmp, x, m)
 		shift := m + float32(math.Log(sum))
 		for i, v := range x {
 			y[i] = v - shift
@@ -64,16 +52,36 @@ func LogSoftmaxRows(dst, src []float32, n int) {
 // LogSoftmaxRowsBackward adds the gradient of log-softmax rows into dx,
 // given the outputs y and their gradient dy: dx += dy - e^y · Σ dy.
 func LogSoftmaxRowsBackward(dx, y, dy []float32, n int) {
+	tmp := getBuf(n)
+	defer putBuf(tmp)
+	e := *tmp
 	for r := 0; r+n <= len(y); r += n {
 		yr, gr, dr := y[r:r+n], dy[r:r+n], dx[r:r+n]
 		var s float32
 		for _, v := range gr {
 			s += v
 		}
-		for i, v := range yr {
-			dr[i] += gr[i] - float32(math.Exp(float64(v)))*s
-		}
+		expSum(e, yr, 0)
+		Add(gr, dr)
+		Axpy(-s, e, dr)
 	}
+}
+
+// expSum sets e[i] = exp(x[i] - shift) and returns Σ e, with the vector
+// kernel where there is one. A shift of ±Inf (a row of -Inf) is done in Go.
+func expSum(e, x []float32, shift float32) float64 {
+	var sum float64
+	i0 := 0
+	if f := active.softmaxExp; f != nil && !math.IsInf(float64(shift), 0) {
+		i0 = len(x) &^ 7
+		sum = float64(f(e[:i0], x[:i0], shift))
+	}
+	for i := i0; i < len(x); i++ {
+		v := float32(math.Exp(float64(x[i] - shift)))
+		e[i] = v
+		sum += float64(v)
+	}
+	return sum
 }
 
 // LayerNormRows normalises each row of x over its n values and applies the
