@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/moxing/moxing/checkpoint"
@@ -33,12 +34,28 @@ type LMConfig struct {
 	EvalBatches int     // micro-batches per validation loss (default 8)
 	Seed        uint64  // seeds batches and dropout
 
-	// RunDir, when set, receives metrics.jsonl (one line per evaluation) and
+	// RunDir, when set, receives metrics.jsonl (one line per evaluation),
 	// best.safetensors (the weights with the lowest validation loss, with
-	// Meta in their metadata).
+	// Meta in their metadata) and, at every evaluation, last.safetensors
+	// (weights, optimizer moments, step and RNG states) to resume from.
 	RunDir string
 	Meta   map[string]string
+	// Resume continues the run in RunDir from its last.safetensors: the
+	// same model, data and Steps then give the same weights as a run that
+	// was never stopped. Steps taken after the last evaluation are redone.
+	Resume bool
 }
+
+// lmState is the loop state saved in last.safetensors.
+type lmState struct {
+	Step     int     `json:"step"`
+	BestLoss float64 `json:"best_loss"`
+	BestStep int     `json:"best_step"`
+	RNG      []byte  `json:"rng"`
+	EvalRNG  []byte  `json:"eval_rng"`
+}
+
+const metaPretrain = "moxing.pretrain"
 
 func (c *LMConfig) ensureDefaults(m *gpt.Model) {
 	if c.Steps == 0 {
@@ -101,10 +118,22 @@ func Pretrain(ctx context.Context, m *gpt.Model, trainTokens, val []int, cfg LMC
 			return LMResult{}, fmt.Errorf("train: the %s split has %d tokens, fewer than one window of %d", name, len(toks), cfg.SeqLen+1)
 		}
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6c6d))
+	pcg, evalPCG := rand.NewPCG(cfg.Seed, 0x6c6d), rand.NewPCG(cfg.Seed, 0x76616c)
+	rng, evalRNG := rand.New(pcg), rand.New(evalPCG)
 	params := nn.Params(m)
 	opt := optim.NewAdamW(params, optim.AdamConfig{LR: cfg.LR, Beta2: 0.95, WeightDecay: cfg.WeightDecay,
 		Decay: func(p nn.Param) bool { return p.NDim() >= 2 }})
+	res := LMResult{BestLoss: math.Inf(1)}
+	var best map[string][]float32
+	first := 0
+	if cfg.Resume {
+		st, b, err := resumeLM(cfg.RunDir, params, opt, pcg, evalPCG)
+		if err != nil {
+			return res, err
+		}
+		first, best = st.Step, b
+		res.Steps, res.BestLoss, res.BestStep = st.Step, st.BestLoss, st.BestStep
+	}
 	sched := optim.WarmupCosine{MaxLR: cfg.LR, MinLR: cfg.MinLR, WarmupSteps: cfg.Warmup, DecaySteps: cfg.Steps}
 	var log *os.File
 	if cfg.RunDir != "" {
@@ -115,13 +144,10 @@ func Pretrain(ctx context.Context, m *gpt.Model, trainTokens, val []int, cfg LMC
 		defer log.Close()
 	}
 	b, t := cfg.BatchSize, cfg.SeqLen
-	res := LMResult{BestLoss: math.Inf(1)}
-	var best map[string][]float32
-	evalRNG := rand.New(rand.NewPCG(cfg.Seed, 0x76616c))
 	start := time.Now()
 	var lossSum float64
 	var lossN int
-	for step := 0; step < cfg.Steps; step++ {
+	for step := first; step < cfg.Steps; step++ {
 		if err := ctx.Err(); err != nil {
 			restore(params, best)
 			return res, err
@@ -174,9 +200,82 @@ func Pretrain(ctx context.Context, m *gpt.Model, trainTokens, val []int, cfg LMC
 		if obs != nil {
 			obs.Epoch(e)
 		}
+		if cfg.RunDir != "" {
+			if err := saveLast(cfg, params, opt, lmState{Step: step + 1, BestLoss: res.BestLoss, BestStep: res.BestStep}, pcg, evalPCG); err != nil {
+				return res, err
+			}
+		}
 	}
 	restore(params, best)
 	return res, nil
+}
+
+// saveLast writes last.safetensors: weights, "optim."-prefixed optimizer
+// state, Meta and the loop state.
+func saveLast(cfg LMConfig, params []nn.Param, opt optim.Optimizer, st lmState, pcg, evalPCG *rand.PCG) error {
+	var err error
+	if st.RNG, err = pcg.MarshalBinary(); err != nil {
+		return err
+	}
+	if st.EvalRNG, err = evalPCG.MarshalBinary(); err != nil {
+		return err
+	}
+	raw, _ := json.Marshal(st)
+	meta := map[string]string{metaPretrain: string(raw)}
+	for k, v := range cfg.Meta {
+		meta[k] = v
+	}
+	ts := map[string]*tensor.Tensor{}
+	for _, p := range params {
+		ts[p.Name] = p.Tensor
+	}
+	for k, v := range opt.State() {
+		ts["optim."+k] = v
+	}
+	return checkpoint.Save(filepath.Join(cfg.RunDir, "last.safetensors"), ts, meta)
+}
+
+// resumeLM restores weights, optimizer and RNG states from
+// dir/last.safetensors, and returns the loop state and the best weights
+// (from best.safetensors).
+func resumeLM(dir string, params []nn.Param, opt optim.Optimizer, pcg, evalPCG *rand.PCG) (lmState, map[string][]float32, error) {
+	var st lmState
+	path := filepath.Join(dir, "last.safetensors")
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		return st, nil, err
+	}
+	if err := json.Unmarshal([]byte(f.Metadata[metaPretrain]), &st); err != nil {
+		return st, nil, fmt.Errorf("%s: no pretraining state (%s): %v", path, metaPretrain, err)
+	}
+	weights, state := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+	for name, t := range f.Tensors {
+		if rest, ok := strings.CutPrefix(name, "optim."); ok {
+			state[rest] = t
+		} else {
+			weights[name] = t
+		}
+	}
+	if err := checkpoint.Assign(params, weights, true); err != nil {
+		return st, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := opt.LoadState(state); err != nil {
+		return st, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := pcg.UnmarshalBinary(st.RNG); err != nil {
+		return st, nil, fmt.Errorf("%s: rng: %w", path, err)
+	}
+	if err := evalPCG.UnmarshalBinary(st.EvalRNG); err != nil {
+		return st, nil, fmt.Errorf("%s: rng: %w", path, err)
+	}
+	var best map[string][]float32
+	if bf, err := checkpoint.Load(filepath.Join(dir, "best.safetensors")); err == nil {
+		best = map[string][]float32{}
+		for name, t := range bf.Tensors {
+			best[name] = t.Data
+		}
+	}
+	return st, best, nil
 }
 
 // evalLoss is the mean loss of n random (b, t) batches of tokens, without

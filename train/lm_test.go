@@ -40,3 +40,63 @@ func TestPretrainLearnsPattern(t *testing.T) {
 		t.Fatalf("a corpus smaller than one window: %v", err)
 	}
 }
+
+// stopAfter cancels a context after n optimizer steps.
+type stopAfter struct {
+	n      int
+	cancel context.CancelFunc
+}
+
+func (s stopAfter) Batch(b train.Batch) {
+	if b.Batch == s.n {
+		s.cancel()
+	}
+}
+func (stopAfter) Epoch(train.Epoch) {}
+
+// A run stopped after step 5 and resumed (from its step-4 evaluation) ends
+// with the same weights as a run that was never stopped.
+func TestPretrainResume(t *testing.T) {
+	text := strings.Repeat("so it goes, and so it went. ", 100)
+	var ids []int
+	for _, r := range text {
+		ids = append(ids, int(r)%29)
+	}
+	newModel := func() *gpt.Model {
+		m, err := gpt.New(gpt.Config{VocabSize: 29, BlockSize: 16, NEmbd: 16, NLayer: 1, NHead: 2, Dropout: 0.1}, rand.New(rand.NewPCG(3, 3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	cfg := train.LMConfig{Steps: 8, BatchSize: 4, SeqLen: 16, EvalEvery: 2, EvalBatches: 2, Seed: 5}
+	straight := newModel()
+	cfg.RunDir = t.TempDir()
+	a, err := train.Pretrain(context.Background(), straight, ids[:2000], ids[2000:], cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	stopped := newModel()
+	cfg.RunDir = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := train.Pretrain(ctx, stopped, ids[:2000], ids[2000:], cfg, stopAfter{5, cancel}); err == nil {
+		t.Fatal("cancelled run returned no error")
+	}
+	resumed := newModel()
+	cfg.Resume = true
+	b, err := train.Pretrain(context.Background(), resumed, ids[:2000], ids[2000:], cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.BestLoss != b.BestLoss || a.BestStep != b.BestStep || b.Steps != 8 {
+		t.Fatalf("straight %+v, resumed %+v", a, b)
+	}
+	pa, pb := straight.Wte.Weight.Data, resumed.Wte.Weight.Data
+	for i := range pa {
+		if pa[i] != pb[i] {
+			t.Fatalf("weights differ after resuming: wte[%d] %v vs %v", i, pa[i], pb[i])
+		}
+	}
+}

@@ -77,6 +77,12 @@ func TestPreparePretrainEvalText(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "best validation loss") {
 		t.Fatalf("pretrain exit %d: %s %s", code, out, e)
 	}
+	if code, out, e := moxing(t, context.Background(), "pretrain", "--resume", run); code != 0 || !strings.Contains(out, "best validation loss") {
+		t.Fatalf("pretrain --resume exit %d: %s %s", code, out, e)
+	}
+	if code, _, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--run", run); code == 0 || !strings.Contains(e, "--resume") {
+		t.Fatalf("pretrain into a used run folder: exit %d, %s", code, e)
+	}
 	sample := filepath.Join(dir, "sample.txt")
 	os.WriteFile(sample, []byte("Call me Ishmael. Some years ago."), 0o644)
 	code, out, e = moxing(t, context.Background(), "eval", "--model", filepath.Join(run, "best.safetensors"), "--text", sample, "--per-token")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -134,34 +135,66 @@ func readCorpus(list string) (string, int, error) {
 
 const pretrainExample = `  moxing pretrain --data data/moby --config tiny --steps 2000 --run runs/moby`
 
+// pretrainOptions are moxing pretrain's settings; config.json in the run
+// folder holds them, and --resume reads them back.
+type pretrainOptions struct {
+	Data      string  `json:"data"`
+	Config    string  `json:"config"`
+	Layers    int     `json:"layers"`
+	Heads     int     `json:"heads"`
+	Embd      int     `json:"embd"`
+	Seq       int     `json:"seq"`
+	Dropout   float64 `json:"dropout"`
+	Steps     int     `json:"steps"`
+	Batch     int     `json:"batch"`
+	GradAccum int     `json:"grad_accum"`
+	LR        float64 `json:"lr"`
+	Warmup    int     `json:"warmup"`
+	EvalEvery int     `json:"eval_every"`
+	Seed      uint64  `json:"seed"`
+}
+
 // runPretrain trains a GPT on token files written by moxing prepare.
 func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var dataDir, config, runDir string
-	var cfg train.LMConfig
-	var lr float64
-	var layers, heads, embd, seq int
-	var dropout float64
+	var o pretrainOptions
+	var runDir, resume string
 	fs := newFlags("pretrain", "Trains a GPT language model on the token files of moxing prepare: AdamW (decay on matrices),\n"+
 		"linear warmup and cosine decay, gradient clipping and accumulation, the validation loss every --eval-every\n"+
-		"steps, the best weights kept in <run>/best.safetensors (with the tokenizer), metrics.jsonl.", pretrainExample, stderr)
-	fs.StringVar(&dataDir, "data", "", "folder with tokenizer.json, train.tok, val.tok")
-	fs.StringVar(&config, "config", "tiny", "tiny or gpt2-small (then --layers, --heads, --embd, --seq override)")
-	fs.IntVar(&layers, "layers", 0, "transformer blocks")
-	fs.IntVar(&heads, "heads", 0, "attention heads")
-	fs.IntVar(&embd, "embd", 0, "channels")
-	fs.IntVar(&seq, "seq", 0, "context window")
-	fs.Float64Var(&dropout, "dropout", 0, "dropout")
-	fs.IntVar(&cfg.Steps, "steps", 1000, "optimizer steps")
-	fs.IntVar(&cfg.BatchSize, "batch", 8, "sequences per micro-batch")
-	fs.IntVar(&cfg.GradAccum, "grad-accum", 1, "micro-batches per step")
-	fs.Float64Var(&lr, "lr", 1e-3, "peak learning rate")
-	fs.IntVar(&cfg.Warmup, "warmup", 0, "warmup steps (default steps/20)")
-	fs.IntVar(&cfg.EvalEvery, "eval-every", 0, "steps between validation losses (default steps/10)")
-	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+		"steps, the best weights kept in <run>/best.safetensors (with the tokenizer), last.safetensors to resume from,\n"+
+		"metrics.jsonl, config.json.", pretrainExample+"\n  moxing pretrain --resume runs/moby     # continue after Ctrl-C", stderr)
+	fs.StringVar(&o.Data, "data", "", "folder with tokenizer.json, train.tok, val.tok")
+	fs.StringVar(&o.Config, "config", "tiny", "tiny or gpt2-small (then --layers, --heads, --embd, --seq override)")
+	fs.IntVar(&o.Layers, "layers", 0, "transformer blocks")
+	fs.IntVar(&o.Heads, "heads", 0, "attention heads")
+	fs.IntVar(&o.Embd, "embd", 0, "channels")
+	fs.IntVar(&o.Seq, "seq", 0, "context window")
+	fs.Float64Var(&o.Dropout, "dropout", 0, "dropout")
+	fs.IntVar(&o.Steps, "steps", 1000, "optimizer steps")
+	fs.IntVar(&o.Batch, "batch", 8, "sequences per micro-batch")
+	fs.IntVar(&o.GradAccum, "grad-accum", 1, "micro-batches per step")
+	fs.Float64Var(&o.LR, "lr", 1e-3, "peak learning rate")
+	fs.IntVar(&o.Warmup, "warmup", 0, "warmup steps (default steps/20)")
+	fs.IntVar(&o.EvalEvery, "eval-every", 0, "steps between validation losses (default steps/10)")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	fs.StringVar(&runDir, "run", "", "run folder (default runs/pretrain-<time>)")
+	fs.StringVar(&resume, "resume", "", "continue the run in this folder from its last evaluation")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if resume != "" {
+		raw, err := os.ReadFile(filepath.Join(resume, "config.json"))
+		if err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return fmt.Errorf("resume: %s: %w", filepath.Join(resume, "config.json"), err)
+		}
+		runDir = resume
+	}
+	dataDir := o.Data
+	cfg := train.LMConfig{Steps: o.Steps, BatchSize: o.Batch, GradAccum: o.GradAccum, LR: float32(o.LR), Warmup: o.Warmup,
+		EvalEvery: o.EvalEvery, Seed: o.Seed, Resume: resume != ""}
+	config, layers, heads, embd, seq, dropout := o.Config, o.Layers, o.Heads, o.Embd, o.Seq, o.Dropout
 	if dataDir == "" {
 		return usagef("--data is required (a folder written by moxing prepare)")
 	}
@@ -226,13 +259,21 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if runDir == "" {
 		runDir = filepath.Join("runs", "pretrain-"+time.Now().Format("20060102-150405"))
 	}
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return err
+	if resume == "" {
+		if entries, err := os.ReadDir(runDir); err == nil && len(entries) > 0 {
+			return fmt.Errorf("run folder %s is not empty: continue it with --resume %s, or choose another --run", runDir, runDir)
+		}
+		if err := os.MkdirAll(runDir, 0o755); err != nil {
+			return err
+		}
+		if err := writeJSON(filepath.Join(runDir, "config.json"), o); err != nil {
+			return err
+		}
 	}
 	if cfg.Meta, err = lmMeta(mc, tok); err != nil {
 		return err
 	}
-	cfg.LR, cfg.RunDir = float32(lr), runDir
+	cfg.RunDir = runDir
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; GPT %d layers, %d heads, %d channels, window %d: %d parameters; run folder %s\n",
 		len(trainIDs), len(valIDs), mc.NLayer, mc.NHead, mc.NEmbd, mc.BlockSize, nn.NumParams(nn.Params(m)), runDir)
 	prog := &progress{w: stderr}
@@ -242,7 +283,7 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	res, err := train.Pretrain(ctx, m, trainIDs, valIDs, cfg, lmProgress{prog})
 	prog.finish()
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted after %d steps; the best weights so far are in %s", res.Steps, filepath.Join(runDir, "best.safetensors"))
+		return fmt.Errorf("interrupted after %d steps; continue with: moxing pretrain --resume %s", res.Steps, runDir)
 	}
 	if err != nil {
 		return err
