@@ -98,7 +98,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	best := filepath.Join(runDir, "best.safetensors")
 	fmt.Fprintf(stderr, "best validation loss %.4f at step %d; checkpoint %s\n\n", res.BestLoss, res.BestStep, best)
 	fmt.Fprint(stdout, prompt)
-	if err := generateText(context.WithoutCancel(ctx), stdout, m, tok, prompt, maxTokens,
+	if err := generateText(context.WithoutCancel(ctx), stdout, stderr, m, tok, prompt, maxTokens,
 		sample.Config{Temperature: 0.8, TopK: 40}, 1, ""); err != nil {
 		return err
 	}

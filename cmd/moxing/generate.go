@@ -45,7 +45,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	fmt.Fprint(stdout, prompt)
-	if err := generateText(ctx, stdout, m, tok, prompt, maxTokens, cfg, seed, stop); err != nil {
+	if err := generateText(ctx, stdout, stderr, m, tok, prompt, maxTokens, cfg, seed, stop); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout)

@@ -72,10 +72,11 @@ func loadLM(path string) (*gpt.Model, tokenizer.Tokenizer, error) {
 }
 
 // generateText streams the continuation of prompt to w as the tokens come,
-// holding back bytes until they form whole UTF-8 characters. It stops after
-// maxTokens, at stop (when not empty, which is not printed), or when ctx is
-// cancelled.
-func generateText(ctx context.Context, w io.Writer, m *gpt.Model, tok tokenizer.Tokenizer, prompt string, maxTokens int, cfg sample.Config, seed uint64, stop string) error {
+// holding back bytes until they form whole UTF-8 characters, and, with a
+// stop string, the characters that might be its beginning. It stops after
+// maxTokens, at stop (which is not printed), or when ctx is cancelled (not
+// an error: the user asked). Warnings go to warn.
+func generateText(ctx context.Context, w, warn io.Writer, m *gpt.Model, tok tokenizer.Tokenizer, prompt string, maxTokens int, cfg sample.Config, seed uint64, stop string) error {
 	ids, err := tok.Encode(prompt)
 	if err != nil {
 		return fmt.Errorf("prompt: %w", err)
@@ -84,34 +85,46 @@ func generateText(ctx context.Context, w io.Writer, m *gpt.Model, tok tokenizer.
 		return usagef("the prompt is empty: give at least one character with --prompt")
 	}
 	if len(ids) >= m.Config.BlockSize {
-		fmt.Fprintf(w, "[warning: the prompt has %d tokens; only the last %d fit the context window]\n", len(ids), m.Config.BlockSize-1)
+		fmt.Fprintf(warn, "warning: the prompt has %d tokens; only the last %d fit the context window\n", len(ids), m.Config.BlockSize-1)
 	}
 	s := sample.New(cfg, rand.New(rand.NewPCG(seed, 0)))
 	var pending []byte // bytes of an unfinished character
-	var out strings.Builder
+	var text strings.Builder
+	printed := 0 // bytes of text already written
+	flush := func(upto int) error {
+		if upto <= printed {
+			return nil
+		}
+		_, err := io.WriteString(w, text.String()[printed:upto])
+		printed = upto
+		return err
+	}
 	for id := range m.Generate(ctx, ids, maxTokens, s) {
 		pending = append(pending, tok.TokenBytes(id)...)
 		n := validPrefix(pending)
-		if n == 0 {
+		text.Write(pending[:n])
+		pending = pending[n:]
+		all := text.String()
+		if stop != "" {
+			if i := strings.Index(all[max(0, printed-len(stop)+1):], stop); i >= 0 {
+				return flush(max(0, printed-len(stop)+1) + i)
+			}
+			// Hold back what could be the start of the stop string.
+			keep := len(all) - (len(stop) - 1)
+			for keep > printed && keep < len(all) && !utf8.RuneStart(all[keep]) {
+				keep--
+			}
+			if err := flush(keep); err != nil {
+				return err
+			}
 			continue
 		}
-		text := string(pending[:n])
-		pending = pending[n:]
-		if stop != "" {
-			before := out.Len()
-			out.WriteString(text)
-			if i := strings.Index(out.String(), stop); i >= 0 {
-				if i > before {
-					io.WriteString(w, out.String()[before:i])
-				}
-				return nil
-			}
-		}
-		if _, err := io.WriteString(w, text); err != nil {
+		if err := flush(len(all)); err != nil {
 			return err
 		}
 	}
-	return ctx.Err()
+	text.WriteString(strings.ToValidUTF8(string(pending), "\uFFFD"))
+	return flush(text.Len())
 }
 
 // validPrefix returns the length of the longest prefix of b that does not

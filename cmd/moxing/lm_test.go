@@ -116,3 +116,26 @@ func TestPreparePretrainEvalText(t *testing.T) {
 		}
 	}
 }
+
+// The stop string ends the output even when it arrives split across
+// tokens, and none of it is printed.
+func TestGenerateStop(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "demo")
+	if code, _, e := moxing(t, context.Background(), "demo", "--steps", "2", "--batch", "2", "--seq", "32", "--corpus-kb", "32", "--generate", "5", "--run", run); code != 0 {
+		t.Fatal(e)
+	}
+	best := filepath.Join(run, "best.safetensors")
+	_, full, _ := moxing(t, context.Background(), "generate", "--model", best, "--prompt", "func ", "--max-tokens", "60", "--seed", "9")
+	gen := strings.TrimSuffix(strings.TrimPrefix(full, "func "), "\n")
+	if len([]rune(gen)) < 10 {
+		t.Fatalf("generated %q", gen)
+	}
+	r := []rune(gen)
+	stop := string(r[5:7]) // two characters: they arrive as two tokens
+	want := gen[:strings.Index(gen, stop)]
+	_, got, _ := moxing(t, context.Background(), "generate", "--model", best, "--prompt", "func ", "--max-tokens", "60", "--seed", "9", "--stop", stop)
+	if got != "func "+want+"\n" {
+		t.Fatalf("with --stop %q: %q, want %q", stop, got, "func "+want+"\n")
+	}
+}
