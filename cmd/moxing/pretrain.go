@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -182,12 +181,8 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if resume != "" {
-		raw, err := os.ReadFile(filepath.Join(resume, "config.json"))
-		if err != nil {
-			return fmt.Errorf("resume: %w", err)
-		}
-		if err := json.Unmarshal(raw, &o); err != nil {
-			return fmt.Errorf("resume: %s: %w", filepath.Join(resume, "config.json"), err)
+		if err := readRunConfig(resume, &o); err != nil {
+			return err
 		}
 		runDir = resume
 	}
@@ -260,13 +255,7 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		runDir = filepath.Join("runs", "pretrain-"+time.Now().Format("20060102-150405"))
 	}
 	if resume == "" {
-		if entries, err := os.ReadDir(runDir); err == nil && len(entries) > 0 {
-			return fmt.Errorf("run folder %s is not empty: continue it with --resume %s, or choose another --run", runDir, runDir)
-		}
-		if err := os.MkdirAll(runDir, 0o755); err != nil {
-			return err
-		}
-		if err := writeJSON(filepath.Join(runDir, "config.json"), o); err != nil {
+		if err := newRunDir(runDir, o); err != nil {
 			return err
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -92,12 +91,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if resume != "" {
 		epochs, epochsSet := o.Epochs, false
 		fs.Visit(func(f *flag.Flag) { epochsSet = epochsSet || f.Name == "epochs" })
-		raw, err := os.ReadFile(filepath.Join(resume, "config.json"))
-		if err != nil {
-			return fmt.Errorf("resume: %w", err)
-		}
-		if err := json.Unmarshal(raw, &o); err != nil {
-			return fmt.Errorf("resume: %s: %w", filepath.Join(resume, "config.json"), err)
+		if err := readRunConfig(resume, &o); err != nil {
+			return err
 		}
 		if epochsSet {
 			o.Epochs = epochs
@@ -166,13 +161,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		runDir = filepath.Join("runs", stem+"-"+time.Now().Format("20060102-150405"))
 	}
 	if resume == "" {
-		if entries, err := os.ReadDir(runDir); err == nil && len(entries) > 0 {
-			return fmt.Errorf("run folder %s is not empty: continue it with --resume %s, or choose another --run", runDir, runDir)
-		}
-		if err := os.MkdirAll(runDir, 0o755); err != nil {
-			return err
-		}
-		if err := writeJSON(filepath.Join(runDir, "config.json"), o); err != nil {
+		if err := newRunDir(runDir, o); err != nil {
 			return err
 		}
 		split := map[string][]int{"train": trainRows, "val": valRows, "test": testRows}
