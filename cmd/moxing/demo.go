@@ -33,10 +33,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"toolchain, $(go env GOROOT)/src: no download), keeps the best checkpoint, and prints Go code it generates.",
 		demoExample, stderr)
 	fs.IntVar(&steps, "steps", 600, "optimizer steps")
-	fs.IntVar(&batch, "batch", 8, "sequences per step")
+	fs.IntVar(&batch, "batch", 16, "sequences per step")
 	fs.IntVar(&seq, "seq", 128, "characters per sequence (the context window)")
 	fs.IntVar(&corpusKB, "corpus-kb", 2048, "how much Go source to read, in KiB")
-	fs.Float64Var(&lr, "lr", 2e-3, "peak learning rate")
+	fs.Float64Var(&lr, "lr", 1e-3, "peak learning rate")
 	fs.IntVar(&maxTokens, "generate", 500, "characters to generate at the end")
 	fs.StringVar(&prompt, "prompt", "func ", "start of the generated text")
 	fs.StringVar(&runDir, "run", "", "run folder (default: runs/demo-<time>)")
