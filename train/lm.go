@@ -8,15 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
-	"github.com/moxing/moxing/tensor"
 )
 
 // LMConfig configures language-model pretraining. Zero fields take the
@@ -185,7 +182,7 @@ func Pretrain(ctx context.Context, m *gpt.Model, trainTokens, val []int, cfg LMC
 			res.BestLoss, res.BestStep = vl, step+1
 			best = snapshot(params)
 			if cfg.RunDir != "" {
-				if err := saveWeights(filepath.Join(cfg.RunDir, "best.safetensors"), params, cfg.Meta); err != nil {
+				if err := saveCheckpoint(filepath.Join(cfg.RunDir, "best.safetensors"), params, nil, cfg.Meta, "", nil); err != nil {
 					return res, err
 				}
 			}
@@ -210,8 +207,8 @@ func Pretrain(ctx context.Context, m *gpt.Model, trainTokens, val []int, cfg LMC
 	return res, nil
 }
 
-// saveLast writes last.safetensors: weights, "optim."-prefixed optimizer
-// state, Meta and the loop state.
+// saveLast writes last.safetensors: weights, optimizer state, Meta and the
+// loop state with both RNG states.
 func saveLast(cfg LMConfig, params []nn.Param, opt optim.Optimizer, st lmState, pcg, evalPCG *rand.PCG) error {
 	var err error
 	if st.RNG, err = pcg.MarshalBinary(); err != nil {
@@ -220,47 +217,16 @@ func saveLast(cfg LMConfig, params []nn.Param, opt optim.Optimizer, st lmState, 
 	if st.EvalRNG, err = evalPCG.MarshalBinary(); err != nil {
 		return err
 	}
-	raw, _ := json.Marshal(st)
-	meta := map[string]string{metaPretrain: string(raw)}
-	for k, v := range cfg.Meta {
-		meta[k] = v
-	}
-	ts := map[string]*tensor.Tensor{}
-	for _, p := range params {
-		ts[p.Name] = p.Tensor
-	}
-	for k, v := range opt.State() {
-		ts["optim."+k] = v
-	}
-	return checkpoint.Save(filepath.Join(cfg.RunDir, "last.safetensors"), ts, meta)
+	return saveCheckpoint(filepath.Join(cfg.RunDir, "last.safetensors"), params, opt, cfg.Meta, metaPretrain, st)
 }
 
 // resumeLM restores weights, optimizer and RNG states from
-// dir/last.safetensors, and returns the loop state and the best weights
-// (from best.safetensors).
+// dir/last.safetensors, and returns the loop state and the best weights.
 func resumeLM(dir string, params []nn.Param, opt optim.Optimizer, pcg, evalPCG *rand.PCG) (lmState, map[string][]float32, error) {
 	var st lmState
 	path := filepath.Join(dir, "last.safetensors")
-	f, err := checkpoint.Load(path)
-	if err != nil {
+	if err := loadCheckpoint(path, params, opt, metaPretrain, &st); err != nil {
 		return st, nil, err
-	}
-	if err := json.Unmarshal([]byte(f.Metadata[metaPretrain]), &st); err != nil {
-		return st, nil, fmt.Errorf("%s: no pretraining state (%s): %v", path, metaPretrain, err)
-	}
-	weights, state := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
-	for name, t := range f.Tensors {
-		if rest, ok := strings.CutPrefix(name, "optim."); ok {
-			state[rest] = t
-		} else {
-			weights[name] = t
-		}
-	}
-	if err := checkpoint.Assign(params, weights, true); err != nil {
-		return st, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := opt.LoadState(state); err != nil {
-		return st, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := pcg.UnmarshalBinary(st.RNG); err != nil {
 		return st, nil, fmt.Errorf("%s: rng: %w", path, err)
@@ -268,14 +234,7 @@ func resumeLM(dir string, params []nn.Param, opt optim.Optimizer, pcg, evalPCG *
 	if err := evalPCG.UnmarshalBinary(st.EvalRNG); err != nil {
 		return st, nil, fmt.Errorf("%s: rng: %w", path, err)
 	}
-	var best map[string][]float32
-	if bf, err := checkpoint.Load(filepath.Join(dir, "best.safetensors")); err == nil {
-		best = map[string][]float32{}
-		for name, t := range bf.Tensors {
-			best[name] = t.Data
-		}
-	}
-	return st, best, nil
+	return st, loadBest(dir), nil
 }
 
 // evalLoss is the mean loss of n random (b, t) batches of tokens, without
@@ -290,20 +249,4 @@ func evalLoss(m *gpt.Model, tokens []int, b, t, n int, rng *rand.Rand) float64 {
 		sum += float64(loss.Item())
 	}
 	return sum / float64(n)
-}
-
-func restore(params []nn.Param, w map[string][]float32) {
-	for _, p := range params {
-		if v, ok := w[p.Name]; ok {
-			copy(p.Data, v)
-		}
-	}
-}
-
-func saveWeights(path string, params []nn.Param, meta map[string]string) error {
-	ts := map[string]*tensor.Tensor{}
-	for _, p := range params {
-		ts[p.Name] = p.Tensor
-	}
-	return checkpoint.Save(path, ts, meta)
 }

@@ -17,11 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
-	"github.com/moxing/moxing/tensor"
 )
 
 // Config configures Supervised. Zero fields take the defaults noted.
@@ -160,46 +158,18 @@ func (s *Supervised) init() {
 // best weights from best.safetensors beside it when present.
 func (s *Supervised) Resume(path string) error {
 	s.init()
-	f, err := checkpoint.Load(path)
-	if err != nil {
-		return err
-	}
-	raw, ok := f.Metadata[metaTrain]
-	if !ok {
-		return fmt.Errorf("%s: no training state (%s): not a last.safetensors of moxing train", path, metaTrain)
-	}
 	var st state
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		return fmt.Errorf("%s: training state: %w", path, err)
+	if err := loadCheckpoint(path, nn.Params(s.Model), s.Opt, metaTrain, &st); err != nil {
+		return err
 	}
 	if st.Monitor != s.Config.Monitor {
 		return fmt.Errorf("%s: run monitored %s, this one monitors %s", path, st.Monitor, s.Config.Monitor)
-	}
-	weights, opt := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
-	for name, t := range f.Tensors {
-		if rest, ok := strings.CutPrefix(name, "optim."); ok {
-			opt[rest] = t
-		} else {
-			weights[name] = t
-		}
-	}
-	if err := checkpoint.Assign(nn.Params(s.Model), weights, true); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := s.Opt.LoadState(opt); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := s.pcg.UnmarshalBinary(st.RNG); err != nil {
 		return fmt.Errorf("%s: rng state: %w", path, err)
 	}
 	s.st = st
-	s.best = nil
-	if bf, err := checkpoint.Load(filepath.Join(filepath.Dir(path), "best.safetensors")); err == nil {
-		s.best = map[string][]float32{}
-		for name, t := range bf.Tensors {
-			s.best[name] = t.Data
-		}
-	}
+	s.best = loadBest(filepath.Dir(path))
 	return nil
 }
 
@@ -316,11 +286,7 @@ func (s *Supervised) improved(score float64) bool {
 
 // finish restores the best weights into the model and fills in res.
 func (s *Supervised) finish(res Result, params []nn.Param) Result {
-	for _, p := range params {
-		if w, ok := s.best[p.Name]; ok && len(w) == p.Numel() {
-			copy(p.Data, w)
-		}
-	}
+	restore(params, s.best)
 	res.Epochs, res.BestEpoch, res.Best = s.st.Epoch, s.st.BestEpoch, s.st.Best
 	return res
 }
@@ -331,39 +297,16 @@ func (s *Supervised) save(name string, params []nn.Param, withOpt bool) error {
 	if s.Config.RunDir == "" {
 		return nil
 	}
-	tensors := map[string]*tensor.Tensor{}
-	for _, p := range params {
-		tensors[p.Name] = p.Tensor
-	}
-	if withOpt {
-		for k, v := range s.Opt.State() {
-			tensors["optim."+k] = v
-		}
-	}
 	st := s.st
-	rngState, err := s.pcg.MarshalBinary()
-	if err != nil {
+	var err error
+	if st.RNG, err = s.pcg.MarshalBinary(); err != nil {
 		return err
 	}
-	st.RNG = rngState
-	meta := map[string]string{}
-	for k, v := range s.Config.Meta {
-		meta[k] = v
+	var opt optim.Optimizer
+	if withOpt {
+		opt = s.Opt
 	}
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("train: state: %w", err)
-	}
-	meta[metaTrain] = string(raw)
-	return checkpoint.Save(filepath.Join(s.Config.RunDir, name), tensors, meta)
-}
-
-func snapshot(params []nn.Param) map[string][]float32 {
-	m := make(map[string][]float32, len(params))
-	for _, p := range params {
-		m[p.Name] = append([]float32(nil), p.Data...)
-	}
-	return m
+	return saveCheckpoint(filepath.Join(s.Config.RunDir, name), params, opt, s.Config.Meta, metaTrain, st)
 }
 
 func keys(m map[string]float64) []string {

@@ -1,0 +1,106 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/optim"
+	"github.com/moxing/moxing/tensor"
+)
+
+// The checkpoints the training loops write: the weights under their
+// parameter names, the optimizer state (when saved) under "optim.<name>",
+// the caller's metadata, and the loop state as JSON under one metadata key.
+
+// saveCheckpoint writes params, opt's state (unless opt is nil), meta and
+// state (JSON, under key; none when key is "") to path, atomically.
+func saveCheckpoint(path string, params []nn.Param, opt optim.Optimizer, meta map[string]string, key string, state any) error {
+	tensors := map[string]*tensor.Tensor{}
+	for _, p := range params {
+		tensors[p.Name] = p.Tensor
+	}
+	if opt != nil {
+		for k, v := range opt.State() {
+			tensors["optim."+k] = v
+		}
+	}
+	all := map[string]string{}
+	for k, v := range meta {
+		all[k] = v
+	}
+	if key != "" {
+		raw, err := json.Marshal(state)
+		if err != nil {
+			return fmt.Errorf("train: state: %w", err)
+		}
+		all[key] = string(raw)
+	}
+	return checkpoint.Save(path, tensors, all)
+}
+
+// loadCheckpoint restores params and opt's state from a checkpoint written
+// by saveCheckpoint, and decodes the loop state under key into state.
+func loadCheckpoint(path string, params []nn.Param, opt optim.Optimizer, key string, state any) error {
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		return err
+	}
+	raw, ok := f.Metadata[key]
+	if !ok {
+		return fmt.Errorf("%s: no training state (%s metadata): not a last.safetensors of this kind of run", path, key)
+	}
+	if err := json.Unmarshal([]byte(raw), state); err != nil {
+		return fmt.Errorf("%s: training state: %w", path, err)
+	}
+	weights, optState := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+	for name, t := range f.Tensors {
+		if rest, ok := strings.CutPrefix(name, "optim."); ok {
+			optState[rest] = t
+		} else {
+			weights[name] = t
+		}
+	}
+	if err := checkpoint.Assign(params, weights, true); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := opt.LoadState(optState); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// loadBest returns the weights of dir/best.safetensors by name, or nil when
+// there is none.
+func loadBest(dir string) map[string][]float32 {
+	bf, err := checkpoint.Load(filepath.Join(dir, "best.safetensors"))
+	if err != nil {
+		return nil
+	}
+	best := map[string][]float32{}
+	for name, t := range bf.Tensors {
+		best[name] = t.Data
+	}
+	return best
+}
+
+// snapshot copies the parameters' values by name.
+func snapshot(params []nn.Param) map[string][]float32 {
+	m := make(map[string][]float32, len(params))
+	for _, p := range params {
+		m[p.Name] = append([]float32(nil), p.Data...)
+	}
+	return m
+}
+
+// restore copies saved values (from snapshot or loadBest) back into params.
+func restore(params []nn.Param, w map[string][]float32) {
+	for _, p := range params {
+		if v, ok := w[p.Name]; ok && len(v) == p.Numel() {
+			copy(p.Data, v)
+		}
+	}
+}
