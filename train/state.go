@@ -16,6 +16,21 @@ import (
 // parameter names, the optimizer state (when saved) under "optim.<name>",
 // the caller's metadata, and the loop state as JSON under one metadata key.
 
+// optimPrefix starts the names of optimizer state in training checkpoints.
+const optimPrefix = "optim."
+
+// ModelTensors returns the model's weights among the tensors of a training
+// checkpoint (last.safetensors also holds optimizer state).
+func ModelTensors(ts map[string]*tensor.Tensor) map[string]*tensor.Tensor {
+	out := make(map[string]*tensor.Tensor, len(ts))
+	for name, t := range ts {
+		if !strings.HasPrefix(name, optimPrefix) {
+			out[name] = t
+		}
+	}
+	return out
+}
+
 // saveCheckpoint writes params, opt's state (unless opt is nil), meta and
 // state (JSON, under key; none when key is "") to path, atomically.
 func saveCheckpoint(path string, params []nn.Param, opt optim.Optimizer, meta map[string]string, key string, state any) error {
@@ -25,7 +40,7 @@ func saveCheckpoint(path string, params []nn.Param, opt optim.Optimizer, meta ma
 	}
 	if opt != nil {
 		for k, v := range opt.State() {
-			tensors["optim."+k] = v
+			tensors[optimPrefix+k] = v
 		}
 	}
 	all := map[string]string{}
@@ -56,15 +71,13 @@ func loadCheckpoint(path string, params []nn.Param, opt optim.Optimizer, key str
 	if err := json.Unmarshal([]byte(raw), state); err != nil {
 		return fmt.Errorf("%s: training state: %w", path, err)
 	}
-	weights, optState := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+	optState := map[string]*tensor.Tensor{}
 	for name, t := range f.Tensors {
-		if rest, ok := strings.CutPrefix(name, "optim."); ok {
+		if rest, ok := strings.CutPrefix(name, optimPrefix); ok {
 			optState[rest] = t
-		} else {
-			weights[name] = t
 		}
 	}
-	if err := checkpoint.Assign(params, weights, true); err != nil {
+	if err := checkpoint.Assign(params, ModelTensors(f.Tensors), true); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := opt.LoadState(optState); err != nil {

@@ -65,7 +65,7 @@ func loadLM(path string) (*gpt.Model, tokenizer.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := m.LoadTensors(f.Tensors); err != nil {
+	if err := m.LoadTensors(train.ModelTensors(f.Tensors)); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, tok, nil

@@ -139,3 +139,22 @@ func TestGenerateStop(t *testing.T) {
 		t.Fatalf("with --stop %q: %q, want %q", stop, got, "func "+want+"\n")
 	}
 }
+
+// generate also loads a pretraining run's last.safetensors, whose optimizer
+// state it ignores.
+func TestGenerateFromLastCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "c.txt")
+	os.WriteFile(corpus, []byte(strings.Repeat("abc def ghi. ", 50)), 0o644)
+	prepared, run := filepath.Join(dir, "p"), filepath.Join(dir, "run")
+	if code, _, e := moxing(t, context.Background(), "prepare", "--input", corpus, "--out", prepared); code != 0 {
+		t.Fatal(e)
+	}
+	if code, _, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--layers", "1", "--heads", "1", "--embd", "8",
+		"--seq", "8", "--steps", "2", "--batch", "2", "--run", run); code != 0 {
+		t.Fatal(e)
+	}
+	if code, out, e := moxing(t, context.Background(), "generate", "--model", filepath.Join(run, "last.safetensors"), "--prompt", "abc", "--max-tokens", "5"); code != 0 || !strings.HasPrefix(out, "abc") {
+		t.Fatalf("exit %d: %q %s", code, out, e)
+	}
+}

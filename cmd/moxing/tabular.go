@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strings"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/nn"
-	"github.com/moxing/moxing/tensor"
 	"github.com/moxing/moxing/train"
 )
 
@@ -132,13 +130,7 @@ func loadTabular(path string) (*tabular, error) {
 	if t.model, err = mlp.New(mm.Config, rand.New(rand.NewPCG(0, 0))); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	weights := map[string]*tensor.Tensor{}
-	for name, w := range f.Tensors {
-		if !strings.HasPrefix(name, "optim.") {
-			weights[name] = w
-		}
-	}
-	if err := checkpoint.Assign(nn.Params(t.model), weights, true); err != nil {
+	if err := checkpoint.Assign(nn.Params(t.model), train.ModelTensors(f.Tensors), true); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	t.head = train.Head{Task: t.schema.Task, Classes: len(t.schema.Classes), Mean: t.schema.TargetMean, Std: t.schema.TargetStd}
