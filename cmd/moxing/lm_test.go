@@ -80,7 +80,7 @@ func TestPreparePretrainEvalText(t *testing.T) {
 	if code, out, e := moxing(t, context.Background(), "pretrain", "--resume", run); code != 0 || !strings.Contains(out, "best validation loss") {
 		t.Fatalf("pretrain --resume exit %d: %s %s", code, out, e)
 	}
-	if code, _, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--run", run); code == 0 || !strings.Contains(e, "--resume") {
+	if code, _, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--seq", "16", "--run", run); code == 0 || !strings.Contains(e, "--resume") {
 		t.Fatalf("pretrain into a used run folder: exit %d, %s", code, e)
 	}
 	sample := filepath.Join(dir, "sample.txt")
@@ -114,6 +114,9 @@ func TestPreparePretrainEvalText(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 1 {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
 		}
+	}
+	if _, err := os.Stat("runs"); err == nil {
+		t.Error("a failed pretrain left a run folder in the working directory")
 	}
 }
 

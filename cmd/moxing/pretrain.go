@@ -247,6 +247,14 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			}
 		}
 	}
+	// Checked here, before a run folder exists, so that a failed start
+	// leaves nothing behind; the error names the file.
+	for name, ids := range map[string][]int{"train.tok": trainIDs, "val.tok": valIDs} {
+		if len(ids) < mc.BlockSize+1 {
+			return fmt.Errorf("%s: %d tokens, fewer than one window of %d (lower --seq or add text)",
+				filepath.Join(dataDir, name), len(ids), mc.BlockSize+1)
+		}
+	}
 	m, err := gpt.New(mc, rand.New(rand.NewPCG(cfg.Seed, 7)))
 	if err != nil {
 		return usageError{err.Error()}
