@@ -86,9 +86,27 @@ def torch_generate(cfg, tokens):
     return tokens / (time.perf_counter() - start)
 
 
-def moxing(exe, *args):
-    out = subprocess.run([exe, "bench", "gpt", *args], check=True, capture_output=True, text=True).stdout
-    return out.strip().splitlines()
+def run(cmd):
+    """Runs cmd and returns its stdout lines and its peak RSS in MB."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    if status != 0:
+        sys.exit(f"{cmd} failed")
+    return out.strip().splitlines(), usage.ru_maxrss / 1024
+
+
+def worker(args):
+    """One PyTorch measurement in this (fresh) process, so that its peak RSS
+    is its own: prints ms/step or tokens/s."""
+    torch.set_num_threads(args.threads)
+    cfg = TINY if args.worker[1] == "tiny" else SMALL
+    with threadpool_limits(args.threads, "blas"):
+        if args.worker[0] == "train":
+            b, t = (16, 256) if cfg is TINY else (4, 64)
+            print(torch_train(cfg, b, t, args.seconds))
+        else:
+            print(torch_generate(cfg, args.tokens))
 
 
 def main():
@@ -96,25 +114,32 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.worker:
+        return worker(args)
     exe = os.path.join(tempfile.mkdtemp(prefix="moxing-bench-"), "moxing")
     subprocess.run(["go", "build", "-o", exe, "./cmd/moxing"], cwd=ROOT, check=True)
     th = str(args.threads)
+    me = [sys.executable, os.path.abspath(__file__), "--threads", th, "--seconds", str(args.seconds), "--tokens", str(args.tokens)]
     rows = []
-    with threadpool_limits(args.threads, "blas"):
-        for name, cfg, b, t, flag in (("tiny (B=16, T=256)", TINY, 16, 256, "tiny"), ("GPT-2 small (B=4, T=64)", SMALL, 4, 64, "gpt2-small")):
-            pt = torch_train(cfg, b, t, args.seconds)
-            out = moxing(exe, "--config", flag, "--batch", str(b), "--seq", str(t), "--threads", th, "--seconds", str(args.seconds))
-            mx = float(re.search(r"ms/step=([0-9.]+)", out[-1]).group(1))
-            alloc = re.search(r"([0-9.]+) MB allocated per step", out[0]).group(1)
-            rows.append(f"| train {name}, ms/step | {mx:.0f} | {pt:.0f} | {mx / pt:.2f} (≤ 1.0) | {alloc} MB allocated per step |")
-        pt = torch_generate(SMALL, args.tokens)
-        out = moxing(exe, "--config", "gpt2-small", "--mode", "generate", "--tokens", str(args.tokens), "--threads", th)
-        mx = float(re.search(r"tokens/s=([0-9.]+)", out[-1]).group(1))
-        rows.append(f"| generate GPT-2 small, batch 1, tokens/s | {mx:.1f} | {pt:.1f} | {mx / pt:.2f} (≥ 1.3) | |")
-    print(f"| measure ({args.threads} threads) | moxing | PyTorch {torch.__version__} | moxing / PyTorch (target) | notes |")
-    print("|---|---|---|---|---|")
+    for name, b, t, flag in (("tiny (B=16, T=256)", 16, 256, "tiny"), ("GPT-2 small (B=4, T=64)", 4, 64, "gpt2-small")):
+        out, pt_rss = run(me + ["--worker", "train", flag])
+        pt = float(out[-1])
+        out, mx_rss = run([exe, "bench", "gpt", "--config", flag, "--batch", str(b), "--seq", str(t), "--threads", th, "--seconds", str(args.seconds)])
+        mx = float(re.search(r"ms/step=([0-9.]+)", out[-1]).group(1))
+        alloc = re.search(r"allocated per step ([0-9.]+ MB \([0-9.]+% of it\))", out[0]).group(1)
+        rows.append(f"| train {name}, ms/step | {mx:.0f} | {pt:.0f} | {mx / pt:.2f} (≤ 1.0) |")
+        rows.append(f"| train {name}, peak RSS MB | {mx_rss:.0f} | {pt_rss:.0f} | {mx_rss / pt_rss:.2f} (≤ 1.0) |")
+        rows.append(f"| train {name}, allocated per step after warm-up | {alloc} | | |")
+    out, pt_rss = run(me + ["--worker", "generate", "gpt2-small"])
+    pt = float(out[-1])
+    out, mx_rss = run([exe, "bench", "gpt", "--config", "gpt2-small", "--mode", "generate", "--tokens", str(args.tokens), "--threads", th])
+    mx = float(re.search(r"tokens/s=([0-9.]+)", out[-1]).group(1))
+    rows.append(f"| generate GPT-2 small, batch 1, tokens/s | {mx:.1f} | {pt:.1f} | {mx / pt:.2f} (≥ 1.3) |")
+    rows.append(f"| generate GPT-2 small, peak RSS MB | {mx_rss:.0f} | {pt_rss:.0f} | {mx_rss / pt_rss:.2f} (≤ 1.0) |")
+    print(f"| measure ({args.threads} threads) | moxing | PyTorch {torch.__version__} | moxing / PyTorch (target) |")
+    print("|---|---|---|---|")
     for r in rows:
         print(r)
 

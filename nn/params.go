@@ -58,6 +58,17 @@ func Params(m any) []Param {
 	return ps
 }
 
+// UseArena makes the ops of m's forward and backward passes take their
+// storage from a (nil: the heap), so that a training loop that calls
+// a.Reset after each Backward allocates nothing step after step; see
+// tensor.Arena for the contract. The parameters and their gradients stay
+// where they are, and a copy made by Detach does not use the arena.
+func UseArena(m any, a *tensor.Arena) {
+	for _, p := range Params(m) {
+		p.UseArena(a)
+	}
+}
+
 // Train puts every Dropout in m in training mode, drawing its masks from
 // rng (which must not be used concurrently elsewhere).
 func Train(m any, rng *rand.Rand) { setDropoutRNG(m, rng) }

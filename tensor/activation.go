@@ -111,7 +111,7 @@ func (a *Tensor) LayerNorm(w, b *Tensor, eps float32) *Tensor {
 	}
 	out := newOut("LayerNorm", a.shape, a, w, b)
 	rows := len(a.Data) / c
-	mean, rstd := make([]float32, rows), make([]float32, rows)
+	mean, rstd := scratch(out, rows), scratch(out, rows)
 	kernel.LayerNormRows(out.Data, a.Data, w.Data, b.Data, mean, rstd, c, eps)
 	return out.record(func() {
 		kernel.LayerNormRowsBackward(gradOf(a), gradOf(w), gradOf(b), out.Grad.Data, a.Data, w.Data, mean, rstd, c)

@@ -34,7 +34,7 @@ func CausalSelfAttention(qkv *Tensor, nHead int) *Tensor {
 	d := c / nHead
 	scale := float32(1 / math.Sqrt(float64(d)))
 	out := newOut("CausalSelfAttention", []int{b, t, c}, qkv)
-	probs := make([]float32, b*nHead*t*t) // P, row-major (B, H, T, T)
+	probs := scratch(out, b*nHead*t*t) // P, row-major (B, H, T, T)
 	x, y := qkv.Data, out.Data
 	kernel.Parallel(b*nHead, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
@@ -50,7 +50,9 @@ func CausalSelfAttention(qkv *Tensor, nHead int) *Tensor {
 	return out.record(func() {
 		dx, g := gradOf(qkv), out.Grad.Data
 		kernel.Parallel(b*nHead, func(lo, hi int) {
-			dp := make([]float32, t*t)
+			buf := kernel.GetBuf(t * t)
+			defer kernel.PutBuf(buf)
+			dp := *buf
 			for bh := lo; bh < hi; bh++ {
 				bi, h := bh/nHead, bh%nHead
 				base := bi * t * c3

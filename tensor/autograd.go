@@ -10,14 +10,27 @@ import (
 // requires one. There is no global recording switch: computations on tensors
 // that need no gradient (data, Detach-ed weights, a model copied by
 // nn.Detach for inference) record nothing, whatever other goroutines do.
+//
+// The storage comes from the arena of the first input that has one (see
+// Arena), else from the heap.
 func newOut(op string, shape []int, inputs ...*Tensor) *Tensor {
-	out := &Tensor{Data: make([]float32, numel(shape)), shape: append([]int(nil), shape...), op: op}
+	out := &Tensor{shape: append([]int(nil), shape...), op: op}
 	for _, in := range inputs {
-		if in.requiresGrad {
+		if in.requiresGrad && out.parents == nil {
 			out.requiresGrad = true
 			out.parents = inputs
-			break
 		}
+		if in.arena != nil {
+			checkLive(op, in)
+			if out.arena == nil {
+				out.arena, out.gen = in.arena, in.arena.gen
+			}
+		}
+	}
+	if out.arena != nil {
+		out.Data = out.arena.alloc(numel(shape))
+	} else {
+		out.Data = make([]float32, numel(shape))
 	}
 	return out
 }
@@ -42,7 +55,14 @@ func gradOf(t *Tensor) []float32 {
 		return nil
 	}
 	if t.Grad == nil {
-		t.Grad = &Tensor{Data: make([]float32, len(t.Data)), shape: t.shape}
+		// A leaf (a parameter) keeps its gradient across arena resets.
+		var g []float32
+		if t.gen != 0 {
+			g = t.arena.alloc(len(t.Data))
+		} else {
+			g = make([]float32, len(t.Data))
+		}
+		t.Grad = &Tensor{Data: g, shape: t.shape}
 	}
 	return t.Grad.Data
 }

@@ -130,7 +130,7 @@ func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 	if p == 0 {
 		return a
 	}
-	mask := Zeros(a.shape...)
+	mask := &Tensor{Data: scratch(a, len(a.Data)), shape: a.shape}
 	scale := 1 / (1 - p)
 	for i := range mask.Data {
 		if rng.Float32() >= p {

@@ -41,6 +41,12 @@ type Tensor struct {
 	parents  []*Tensor
 	backward func() // reads t.Grad, accumulates into the parents' Grad
 	freed    bool   // Backward has run through t and dropped its record
+
+	// arena, when set, lends storage to the results of ops on t (see
+	// Arena); gen is the arena generation t's own storage came from, 0 when
+	// it is not the arena's.
+	arena *Arena
+	gen   uint64
 }
 
 // New returns a tensor of the given shape that uses data as its storage (no
@@ -134,8 +140,15 @@ func (t *Tensor) ZeroGrad() {
 }
 
 // Detach returns a tensor that shares t's data but has no history and needs
-// no gradient.
-func (t *Tensor) Detach() *Tensor { return &Tensor{Data: t.Data, shape: t.shape} }
+// no gradient. Ops on it allocate from the heap, unless t's own storage is
+// an arena's (then the result is as short-lived as t).
+func (t *Tensor) Detach() *Tensor {
+	d := &Tensor{Data: t.Data, shape: t.shape}
+	if t.gen != 0 {
+		d.arena, d.gen = t.arena, t.gen
+	}
+	return d
+}
 
 // Clone returns a copy of t's data with no history.
 func (t *Tensor) Clone() *Tensor {

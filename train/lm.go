@@ -14,6 +14,7 @@ import (
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
+	"github.com/moxing/moxing/tensor"
 )
 
 // LMConfig configures language-model pretraining. Zero fields take the
@@ -141,6 +142,9 @@ func Pretrain(ctx context.Context, m *gpt.Model, trainTokens, val []int, cfg LMC
 		defer log.Close()
 	}
 	b, t := cfg.BatchSize, cfg.SeqLen
+	arena := tensor.NewArena() // each micro-batch reuses the previous one's buffers
+	nn.UseArena(m, arena)
+	defer nn.UseArena(m, nil)
 	start := time.Now()
 	var lossSum float64
 	var lossN int
@@ -160,6 +164,7 @@ func Pretrain(ctx context.Context, m *gpt.Model, trainTokens, val []int, cfg LMC
 			}
 			loss.Backward()
 			stepLoss += float64(loss.Item())
+			arena.Reset()
 		}
 		optim.ClipGradNorm(params, cfg.ClipNorm)
 		opt.SetLR(sched.At(step))
@@ -242,11 +247,14 @@ func resumeLM(dir string, params []nn.Param, opt optim.Optimizer, pcg, evalPCG *
 func evalLoss(m *gpt.Model, tokens []int, b, t, n int, rng *rand.Rand) float64 {
 	inf := nn.Detach(m)
 	nn.Eval(inf)
+	arena := tensor.NewArena()
+	nn.UseArena(inf, arena)
 	var sum float64
 	for range n {
 		x, y := data.Windows(tokens, b, t, rng)
 		_, loss := inf.Forward(x, b, t, y)
 		sum += float64(loss.Item())
+		arena.Reset()
 	}
 	return sum / float64(n)
 }

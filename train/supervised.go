@@ -20,6 +20,7 @@ import (
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
+	"github.com/moxing/moxing/tensor"
 )
 
 // Config configures Supervised. Zero fields take the defaults noted.
@@ -185,6 +186,9 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 		return Result{}, fmt.Errorf("train: %d training and %d validation rows: need both", trainSet.Len(), val.Len())
 	}
 	params := nn.Params(s.Model)
+	arena := tensor.NewArena() // each batch reuses the previous one's buffers
+	nn.UseArena(s.Model, arena)
+	defer nn.UseArena(s.Model, nil)
 	var log *os.File
 	if cfg.RunDir != "" {
 		var err error
@@ -212,6 +216,8 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 			loss := s.Head.Loss(out, b)
 			s.Opt.ZeroGrad()
 			loss.Backward()
+			l := float64(loss.Item())
+			arena.Reset()
 			if cfg.ClipNorm > 0 {
 				optim.ClipGradNorm(params, cfg.ClipNorm)
 			}
@@ -220,7 +226,6 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 			}
 			s.Opt.Step()
 			s.st.Step++
-			l := float64(loss.Item())
 			lossSum += l * float64(len(idx))
 			if s.Observer != nil {
 				s.Observer.Batch(Batch{Epoch: epoch, Epochs: cfg.Epochs, Batch: bi + 1, Batches: len(batches), Loss: l})

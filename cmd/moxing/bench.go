@@ -132,16 +132,20 @@ func benchGPT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		params := nn.Params(m)
 		opt := optim.NewAdamW(params, optim.AdamConfig{LR: 1e-4, WeightDecay: 0.1, Decay: func(p nn.Param) bool { return p.NDim() >= 2 }})
 		x, y := randomIDs(batch*seq), randomIDs(batch*seq)
+		arena := tensor.NewArena() // as train.Pretrain does
+		nn.UseArena(m, arena)
 		step := func() {
 			_, loss := m.Forward(x, batch, seq, y)
 			opt.ZeroGrad()
 			loss.Backward()
+			loss.Item()
+			arena.Reset()
 			opt.Step()
 		}
 		step() // warm up
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		alloc0 := ms.TotalAlloc
+		alloc0, gc0 := ms.TotalAlloc, ms.NumGC
 		n, start := 0, time.Now()
 		for n < 3 || time.Since(start).Seconds() < seconds {
 			if ctx.Err() != nil {
@@ -152,23 +156,33 @@ func benchGPT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		per := time.Since(start).Seconds() * 1000 / float64(n)
 		runtime.ReadMemStats(&ms)
-		fmt.Fprintf(stdout, "kernels %s; %d steps; %.1f MB allocated per step; heap in use %.0f MB\n",
-			tensor.Kernels(), n, float64(ms.TotalAlloc-alloc0)/float64(n)/1e6, float64(ms.HeapInuse)/1e6)
+		perStep := float64(ms.TotalAlloc-alloc0) / float64(n)
+		fmt.Fprintf(stdout, "kernels %s; %d steps; activation memory %.1f MB; allocated per step %.2f MB (%.2f%% of it); %d GCs; heap in use %.0f MB\n",
+			tensor.Kernels(), n, float64(arena.Bytes())/1e6, perStep/1e6, 100*perStep/float64(arena.Bytes()), ms.NumGC-gc0, float64(ms.HeapInuse)/1e6)
 		fmt.Fprintf(stdout, "gpt config=%s mode=train batch=%d seq=%d threads=%d ms/step=%.1f\n", config, batch, seq, threads, per)
 	case "generate":
 		s := sample.New(sample.Config{}, nil)
 		prompt := randomIDs(1)
 		for range m.Generate(ctx, prompt, 2, s) { // warm up
 		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		alloc0 := ms.TotalAlloc
 		start, n := time.Now(), 0
 		for range m.Generate(ctx, prompt, tokens, s) {
 			n++
 		}
 		rate := float64(n) / time.Since(start).Seconds()
-		fmt.Fprintf(stdout, "kernels %s; %d tokens\n", tensor.Kernels(), n)
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(stdout, "kernels %s; %d tokens; allocated %.1f MB (the KV cache) + %.1f KB per token\n", tensor.Kernels(), n,
+			float64(cacheBytes(cfg))/1e6, float64(int64(ms.TotalAlloc-alloc0)-cacheBytes(cfg))/float64(n)/1e3)
 		fmt.Fprintf(stdout, "gpt config=%s mode=generate threads=%d tokens/s=%.1f\n", config, threads, rate)
 	default:
 		return usagef("--mode %q: want train or generate", mode)
 	}
 	return nil
 }
+
+// cacheBytes is the size of a KV cache for cfg: keys and values for every
+// layer and position.
+func cacheBytes(cfg gpt.Config) int64 { return int64(2 * cfg.NLayer * cfg.BlockSize * cfg.NEmbd * 4) }

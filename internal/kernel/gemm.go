@@ -58,8 +58,8 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		workers = 1
 	}
 	impl := active
-	bp := getBuf(impl.kc * roundUp(min(n, impl.nc), impl.nr))
-	defer putBuf(bp)
+	bp := GetBuf(impl.kc * roundUp(min(n, impl.nc), impl.nr))
+	defer PutBuf(bp)
 	for jc := 0; jc < n; jc += impl.nc {
 		nb := min(impl.nc, n-jc)
 		for pc := 0; pc < k; pc += impl.kc {
@@ -72,7 +72,7 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 				packB((*bp)[q0*kb:], impl, transB, b, ldb, pc, jc+q0, kb, q1-q0)
 			})
 			partition(impl, m, nb, workers, func(r0, r1, c0, c1 int) {
-				ap := getBuf(impl.mc*impl.kc + impl.mr*impl.nr)
+				ap := GetBuf(impl.mc*impl.kc + impl.mr*impl.nr)
 				for ic := r0; ic < r1; ic += impl.mc {
 					mb := min(impl.mc, r1-ic)
 					packA(*ap, impl, transA, a, lda, ic, pc, mb, kb, alpha)
@@ -80,7 +80,7 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 					add := pc > 0 || beta != 0
 					macroKernel(impl, *ap, (*bp)[c0*kb:], mb, c1-c0, kb, c[ic*ldc+jc+c0:], ldc, add)
 				}
-				putBuf(ap)
+				PutBuf(ap)
 			})
 		}
 	}
@@ -163,8 +163,8 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 // transposed) or from dot products with B's rows (B transposed), split over
 // columns across workers.
 func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, workers int) {
-	ab := getBuf(m * k)
-	defer putBuf(ab)
+	ab := GetBuf(m * k)
+	defer PutBuf(ab)
 	rows := *ab
 	for i := 0; i < m; i++ {
 		row := rows[i*k : (i+1)*k]

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"math"
+	"math/bits"
 	"sync"
 )
 
@@ -151,19 +152,24 @@ func micro4x4(kb int, a, b []float32, c []float32, ldc int, add bool) {
 	r[0], r[1], r[2], r[3] = r[0]+c30, r[1]+c31, r[2]+c32, r[3]+c33
 }
 
-var bufPool sync.Pool
+// bufPools holds scratch buffers by size class: class c has capacity 1<<c,
+// so that a small request never takes (and drops) a large buffer.
+var bufPools [48]sync.Pool
 
-// getBuf returns a scratch buffer of at least n floats from a pool.
-func getBuf(n int) *[]float32 {
-	if p, ok := bufPool.Get().(*[]float32); ok && cap(*p) >= n {
+// GetBuf returns a scratch buffer of n floats (contents undefined) from a
+// pool; give it back with PutBuf when done.
+func GetBuf(n int) *[]float32 {
+	c := bits.Len(uint(max(n, 1) - 1))
+	if p, ok := bufPools[c].Get().(*[]float32); ok {
 		*p = (*p)[:n]
 		return p
 	}
-	s := make([]float32, n)
+	s := make([]float32, n, 1<<c)
 	return &s
 }
 
-func putBuf(p *[]float32) { bufPool.Put(p) }
+// PutBuf returns a buffer from GetBuf to its pool.
+func PutBuf(p *[]float32) { bufPools[bits.Len(uint(cap(*p)-1))].Put(p) }
 
 // AdamW applies one Adam (l2 ≠ 0) or AdamW (decay ≠ 1) update to the
 // parameters w with gradients g and moments m, v, all the same length:

@@ -33,8 +33,8 @@ func SoftmaxRowsBackward(dx, y, dy []float32, n int) {
 
 // LogSoftmaxRows sets each row of dst to x - max - ln Σ e^(x-max).
 func LogSoftmaxRows(dst, src []float32, n int) {
-	tmp := getBuf(n)
-	defer putBuf(tmp)
+	tmp := GetBuf(n)
+	defer PutBuf(tmp)
 	for r := 0; r+n <= len(src); r += n {
 		x, y := src[r:r+n], dst[r:r+n]
 		m := float32(math.Inf(-1))
@@ -52,8 +52,8 @@ func LogSoftmaxRows(dst, src []float32, n int) {
 // LogSoftmaxRowsBackward adds the gradient of log-softmax rows into dx,
 // given the outputs y and their gradient dy: dx += dy - e^y · Σ dy.
 func LogSoftmaxRowsBackward(dx, y, dy []float32, n int) {
-	tmp := getBuf(n)
-	defer putBuf(tmp)
+	tmp := GetBuf(n)
+	defer PutBuf(tmp)
 	e := *tmp
 	for r := 0; r+n <= len(y); r += n {
 		yr, gr, dr := y[r:r+n], dy[r:r+n], dx[r:r+n]

@@ -97,6 +97,8 @@ func (m *Model) Generate(ctx context.Context, prompt []int, maxTokens int, s *sa
 		}
 		inf := nn.Detach(m)
 		nn.Eval(inf)
+		arena := tensor.NewArena() // each token reuses the previous token's buffers
+		nn.UseArena(inf, arena)
 		window := m.Config.BlockSize
 		if len(prompt) > window-1 {
 			prompt = prompt[len(prompt)-(window-1):]
@@ -113,6 +115,7 @@ func (m *Model) Generate(ctx context.Context, prompt []int, maxTokens int, s *sa
 				return
 			}
 			history = append(history, tok)
+			arena.Reset() // logits are spent
 			if cache.n == window {
 				cache = inf.newCache()
 				logits = inf.forwardCached(cache, history[len(history)-window/2:])
