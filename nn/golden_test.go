@@ -30,6 +30,16 @@ var goldenNN = map[string]func(c *tensortest.Case) fn{
 			return nn.CrossEntropy(x[0], targets, c.Float("smoothing"))
 		}
 	},
+	"weighted_cross_entropy": func(c *tensortest.Case) fn {
+		targets := c.Ints("targets")
+		for i, y := range targets {
+			if y == c.Int("ignore") {
+				targets[i] = -1
+			}
+		}
+		w := c.Floats("weights")
+		return func(x ...*tensor.Tensor) *tensor.Tensor { return nn.WeightedCrossEntropy(x[0], targets, w) }
+	},
 	"linear": func(*tensortest.Case) fn {
 		return func(x ...*tensor.Tensor) *tensor.Tensor {
 			l := &nn.Linear{Weight: x[1]}

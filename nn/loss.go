@@ -65,6 +65,36 @@ func CrossEntropy(logits *tensor.Tensor, targets []int, smoothing float32) *tens
 	return loss.Mul(keep).Sum(false).MulScalar(1 / float32(count))
 }
 
+// WeightedCrossEntropy is CrossEntropy with a weight per class, for
+// imbalanced classes:
+//
+//	loss = Σ_i w[y_i]·(-ln p_i[y_i]) / Σ_i w[y_i]
+//
+// over the rows whose target is not negative, as
+// torch.nn.functional.cross_entropy(weight=w). It panics unless there is
+// one weight per class.
+func WeightedCrossEntropy(logits *tensor.Tensor, targets []int, weights []float32) *tensor.Tensor {
+	c := logits.Dim(-1)
+	n := logits.Numel() / max(c, 1)
+	if len(targets) != n || len(weights) != c {
+		panic(fmt.Sprintf("nn: WeightedCrossEntropy: %d targets and %d weights for logits of shape %v", len(targets), len(weights), logits.Shape()))
+	}
+	idx := make([]int, n)
+	w := tensor.Zeros(n, 1)
+	var total float32
+	for i, y := range targets {
+		if y >= c {
+			panic(fmt.Sprintf("nn: WeightedCrossEntropy: target %d (row %d) out of range for %d classes", y, i, c))
+		}
+		if y >= 0 {
+			idx[i], w.Data[i] = y, weights[y]
+			total += weights[y]
+		}
+	}
+	loss := logits.Reshape(n, c).LogSoftmax(-1).Gather(1, idx).Neg() // (N, 1)
+	return loss.Mul(w).Sum(false).MulScalar(1 / total)
+}
+
 func mustSameShape(op string, a, b *tensor.Tensor) {
 	as, bs := a.Shape(), b.Shape()
 	if fmt.Sprint(as) != fmt.Sprint(bs) {

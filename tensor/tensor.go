@@ -127,6 +127,17 @@ func (t *Tensor) RequireGrad() *Tensor {
 	return t
 }
 
+// SetRequiresGrad turns t's gradient on or off and returns t. Turning it
+// off freezes a parameter: Backward no longer computes its gradient, and
+// the one it has is dropped, so optimizers skip it.
+func (t *Tensor) SetRequiresGrad(on bool) *Tensor {
+	if on {
+		return t.RequireGrad()
+	}
+	t.requiresGrad, t.Grad = false, nil
+	return t
+}
+
 // RequiresGrad reports whether Backward computes a gradient for t.
 func (t *Tensor) RequiresGrad() bool { return t.requiresGrad }
 

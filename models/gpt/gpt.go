@@ -158,6 +158,18 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 // loss; otherwise loss is nil. It panics on T beyond the context window or an
 // id outside the vocabulary.
 func (m *Model) Forward(idx []int, b, t int, targets []int) (logits, loss *tensor.Tensor) {
+	logits = m.Hidden(idx, b, t).MatMulT(m.Wte.Weight, false, true) // (B, T, C)·(V, C)ᵀ -> (B, T, V)
+	if targets != nil {
+		loss = nn.CrossEntropy(logits, targets, 0)
+	}
+	return logits, loss
+}
+
+// Hidden runs the transformer on idx (B sequences of T ids, row-major) and
+// returns the final layer norm's output (B, T, C), the input of the LM head
+// and of a classification head. It panics on T beyond the context window or
+// an id outside the vocabulary.
+func (m *Model) Hidden(idx []int, b, t int) *tensor.Tensor {
 	if t > m.Config.BlockSize || b*t != len(idx) {
 		panic(fmt.Sprintf("gpt: Forward with %d ids as (B=%d, T=%d); context window %d", len(idx), b, t, m.Config.BlockSize))
 	}
@@ -171,11 +183,7 @@ func (m *Model) Forward(idx []int, b, t int, targets []int) (logits, loss *tenso
 	for _, blk := range m.H {
 		x = blk.Forward(x)
 	}
-	logits = m.LnF.Forward(x).MatMulT(m.Wte.Weight, false, true) // (B, T, C)·(V, C)ᵀ -> (B, T, V)
-	if targets != nil {
-		loss = nn.CrossEntropy(logits, targets, 0)
-	}
-	return logits, loss
+	return m.LnF.Forward(x)
 }
 
 // LoadTensors copies weights named as Hugging Face's GPT-2 into m: names may

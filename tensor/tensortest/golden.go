@@ -92,6 +92,15 @@ func (c *Case) Ints(name string) []int {
 	return out
 }
 
+// Floats returns a list attribute as float32s.
+func (c *Case) Floats(name string) []float32 {
+	var out []float32
+	for _, v := range c.attr(name).([]any) {
+		out = append(out, float32(v.(float64)))
+	}
+	return out
+}
+
 func (c *Case) attr(name string) any {
 	v, ok := c.Attrs[name]
 	if !ok {

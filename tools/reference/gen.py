@@ -178,6 +178,11 @@ def nn_cases():
     # A two-layer MLP end to end, as the examples build it.
     C.append(case("mlp", "mlp", lambda x, w1, b1, w2, b2: F.linear(torch.relu(F.linear(x, w1, b1)), w2, b2),
                   [randn(4, 3), randn(5, 3), randn(5), randn(2, 5), randn(2)]))
+    # Class weights, with an ignored row.
+    tgt, cw = [0, 2, 3, 2, 1, 3], [1.0, 2.5, 0.5, 1.5]
+    C.append(case("ce_weighted", "weighted_cross_entropy",
+                  lambda x: F.cross_entropy(x, torch.tensor(tgt), weight=torch.tensor(cw), ignore_index=1),
+                  [randn(6, 4) * 2], {"targets": tgt, "ignore": 1, "weights": cw}))
     return C
 
 

@@ -13,6 +13,10 @@ writes:
                                         ("grad.<name>") and the losses of 10
                                         AdamW steps (weight decay on matrices
                                         only, as nanoGPT)
+  testdata/gpt2_tiny_classify_golden.safetensors
+                                        a classification head on the same
+                                        weights: padded batch, logits,
+                                        weighted loss, gradients
 
 Debian has no safetensors package, so the files are written with numpy
 (write_safetensors below). Needs python3-torch.
@@ -168,6 +172,42 @@ def main():
     golden["step_losses"] = torch.tensor(losses)
     meta = {"config": json.dumps(CONFIG), "adamw": json.dumps(ADAMW), "batch": json.dumps([B, T])}
     write_safetensors(os.path.join(ROOT, "testdata", "gpt2_tiny_golden.safetensors"), golden, meta)
+    classify_golden(weights)
+
+
+# Sequence classification (GPT2ForSequenceClassification): score (K, C)
+# without bias on the last real token of right-padded sequences, weighted
+# cross-entropy.
+CLS_K, CLS_LENGTHS, CLS_WEIGHTS = 3, [11, 5, 8], [1.0, 2.0, 0.5]
+
+
+def classify_golden(weights):
+    """testdata/gpt2_tiny_classify_golden.safetensors: from the same
+    backbone weights, a random score head, a padded batch (ids as float32,
+    pad 0), labels, logits, the weighted loss and every gradient."""
+    torch.manual_seed(7)
+    model = GPT2(CONFIG)
+    model.load_state_dict(weights)
+    score = nn.Parameter(torch.randn(CLS_K, CONFIG["n_embd"]) * 0.02)
+    b, t = len(CLS_LENGTHS), max(CLS_LENGTHS)
+    idx = torch.zeros(b, t, dtype=torch.long)
+    for i, n in enumerate(CLS_LENGTHS):
+        idx[i, :n] = torch.randint(1, CONFIG["vocab_size"], (n,))
+    labels = torch.tensor([2, 0, 1])
+    x = model.wte(idx) + model.wpe(torch.arange(t))
+    for blk in model.h:
+        x = blk(x)
+    h = model.ln_f(x)
+    last = h[torch.arange(b), torch.tensor(CLS_LENGTHS) - 1]  # (B, C)
+    logits = last @ score.t()
+    loss = F.cross_entropy(logits, labels, weight=torch.tensor(CLS_WEIGHTS))
+    loss.backward()
+    golden = {"idx": idx.float(), "labels": labels.float(), "logits": logits, "loss": loss.reshape(1),
+              "score.weight": score.detach().clone(), "grad.score.weight": score.grad}
+    for n, p in model.named_parameters():
+        golden["grad.transformer." + n] = p.grad
+    meta = {"lengths": json.dumps(CLS_LENGTHS), "class_weights": json.dumps(CLS_WEIGHTS)}
+    write_safetensors(os.path.join(ROOT, "testdata", "gpt2_tiny_classify_golden.safetensors"), golden, meta)
 
 
 if __name__ == "__main__":
