@@ -194,8 +194,11 @@ func TestDetach(t *testing.T) {
 	if d.LMHead.Weight != d.Wte.Weight {
 		t.Fatal("tied weights came apart")
 	}
-	if d.Mask != m.Mask || d.hidden != m.hidden {
-		t.Fatal("constant and unexported tensors should be shared as they are")
+	if d.hidden != m.hidden {
+		t.Fatal("unexported tensors should be shared as they are")
+	}
+	if d.Mask == m.Mask || &d.Mask.Data[0] != &m.Mask.Data[0] {
+		t.Fatal("a constant tensor should get its own header over the same storage")
 	}
 	x := tensor.Randn(rng, 3, 4)
 	want := m.H[0].Attn.CAttn.Forward(x)
@@ -233,4 +236,22 @@ func TestDetachWhileTraining(t *testing.T) {
 		loss.Backward() // panics if recording were switched off
 	}
 	<-done
+}
+
+// A copy made by Detach computes on the heap, even through frozen
+// parameters of a model that trains on an arena.
+func TestDetachLeavesTheArena(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	l := nn.NewLinear(3, 2, true, rng)
+	l.Weight.SetRequiresGrad(false)
+	arena := tensor.NewArena()
+	nn.UseArena(l, arena)
+	nn.Detach(l).Forward(tensor.Randn(rng, 4, 3))
+	if arena.Bytes() != 0 {
+		t.Fatalf("the detached copy took %d bytes from the training arena", arena.Bytes())
+	}
+	l.Forward(tensor.Randn(rng, 4, 3))
+	if arena.Bytes() == 0 {
+		t.Fatal("the model itself did not use its arena")
+	}
 }

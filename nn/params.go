@@ -167,10 +167,9 @@ func NumParams(ps []Param) int {
 	return n
 }
 
-// Detach returns a copy of model m for inference: every parameter tensor
-// (every exported *tensor.Tensor that requires a gradient, anywhere in the
-// structure Params walks) is replaced by a detached tensor sharing its
-// storage, so the copy computes the same outputs, sees the original's later
+// Detach returns a copy of model m for inference: every tensor (every
+// exported *tensor.Tensor, anywhere in the structure Params walks) is
+// replaced by a detached tensor sharing its storage, so the copy computes the same outputs, sees the original's later
 // updates, and records no graph. Layer structs, slices and interfaces along
 // the way are copied shallowly; the original is not modified. Tied weights
 // stay tied. Unexported fields are shared as they are.
@@ -193,11 +192,9 @@ func detach(v reflect.Value, seen map[uintptr]reflect.Value) reflect.Value {
 			return c
 		}
 		if v.Type() == tensorType {
-			t := v.Interface().(*tensor.Tensor)
-			c := v
-			if t.RequiresGrad() {
-				c = reflect.ValueOf(t.Detach())
-			}
+			// Frozen tensors get their own header too: the original's
+			// arena setting (see UseArena) must not reach the copy.
+			c := reflect.ValueOf(v.Interface().(*tensor.Tensor).Detach())
 			seen[v.Pointer()] = c
 			return c
 		}

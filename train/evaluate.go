@@ -14,6 +14,13 @@ import (
 type Head struct {
 	Task    data.Task
 	Classes int // classification: number of classes (2 → one logit, else one logit per class)
+	// PerClassLogits gives two classes two logits and a softmax, as a
+	// Hugging Face sequence classifier has, instead of one logit.
+	PerClassLogits bool
+	// ClassWeights, when set (one per class, with PerClassLogits or more
+	// than two classes), weights each row's loss by its class: see
+	// nn.WeightedCrossEntropy.
+	ClassWeights []float32
 	// Regression: the model predicts (y - Mean) / Std; predictions and
 	// metrics are given in y's units. Std 0 means no scaling.
 	Mean, Std float64
@@ -35,15 +42,20 @@ func (h Head) Loss(out *tensor.Tensor, d *data.Dataset) *tensor.Tensor {
 	switch {
 	case h.Task == data.Regression:
 		return nn.MSELoss(out, tensor.New(append([]float32(nil), d.Targets...), len(d.Targets), 1))
-	case h.Classes == 2:
+	case h.oneLogit():
 		y := tensor.Zeros(len(d.Labels), 1)
 		for i, l := range d.Labels {
 			y.Data[i] = float32(l)
 		}
 		return nn.BCEWithLogits(out, y)
+	case h.ClassWeights != nil:
+		return nn.WeightedCrossEntropy(out, d.Labels, h.ClassWeights)
 	}
 	return nn.CrossEntropy(out, d.Labels, 0)
 }
+
+// oneLogit reports whether a classifier has a single logit (two classes).
+func (h Head) oneLogit() bool { return h.Classes == 2 && !h.PerClassLogits }
 
 // Predictions are a model's outputs turned into answers.
 type Predictions struct {
@@ -55,8 +67,24 @@ type Predictions struct {
 // Predict runs model on x (N, inputs) without recording gradients (on a
 // detached copy of the model) and turns its outputs into predictions.
 func (h Head) Predict(model nn.Layer, x *tensor.Tensor) Predictions {
-	out := nn.Detach(model).Forward(x)
-	return h.predictions(out)
+	return h.predictions(forwardRows(model, x))
+}
+
+// forwardRows runs a detached copy of model on the rows of x (N, …) in
+// chunks of 256 rows, so that evaluating a large set keeps the activations
+// of one chunk at a time, and returns the outputs of all rows.
+func forwardRows(model nn.Layer, x *tensor.Tensor) *tensor.Tensor {
+	inf := nn.Detach(model)
+	const chunk = 256
+	n := x.Dim(0)
+	if n <= chunk {
+		return inf.Forward(x)
+	}
+	var outs []*tensor.Tensor
+	for lo := 0; lo < n; lo += chunk {
+		outs = append(outs, inf.Forward(x.Slice(0, lo, min(lo+chunk, n))))
+	}
+	return tensor.Concat(0, outs...)
 }
 
 func (h Head) predictions(out *tensor.Tensor) Predictions {
@@ -68,7 +96,7 @@ func (h Head) predictions(out *tensor.Tensor) Predictions {
 			p.Values = append(p.Values, h.unscale(float64(v)))
 		}
 		return p
-	case h.Classes == 2:
+	case h.oneLogit():
 		for _, v := range out.Sigmoid().Data {
 			p.Probs = append(p.Probs, 1-float64(v), float64(v))
 		}
@@ -106,7 +134,7 @@ func (h Head) Evaluate(model nn.Layer, d *data.Dataset) (Report, error) {
 	if d.Len() == 0 {
 		return Report{}, fmt.Errorf("train: evaluation on an empty dataset")
 	}
-	out := nn.Detach(model).Forward(d.X)
+	out := forwardRows(model, d.X)
 	r := Report{Loss: float64(h.Loss(out, d).Item()), Metrics: map[string]float64{}, Pred: h.predictions(out)}
 	r.Metrics["loss"] = r.Loss
 	if h.Task == data.Regression {

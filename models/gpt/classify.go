@@ -43,25 +43,59 @@ func NewClassifier(backbone *Model, k int, rng *rand.Rand) (*Classifier, error) 
 // Classes returns K, the number of classes.
 func (c *Classifier) Classes() int { return c.Score.Weight.Dim(0) }
 
-// Forward returns the logits (B, K) of a batch of token sequences, each
-// between 1 and BlockSize tokens long (Truncate longer ones first). It
-// panics on an empty or too long sequence.
-func (c *Classifier) Forward(batch [][]int) *tensor.Tensor {
-	b, t := len(batch), 0
-	for i, s := range batch {
-		if len(s) == 0 || len(s) > c.GPT.Config.BlockSize {
-			panic(fmt.Sprintf("gpt: Classifier.Forward: sequence %d has %d tokens; want 1..%d", i, len(s), c.GPT.Config.BlockSize))
-		}
-		t = max(t, len(s))
+// Forward returns the logits (B, K) of a batch of token sequences x (B,
+// T): ids as float32, each row's text followed by padding, a negative id
+// (see Pad). The batch runs only up to its longest text. It panics on a row
+// that is all padding, a text longer than BlockSize, or padding followed by
+// an id.
+func (c *Classifier) Forward(x *tensor.Tensor) *tensor.Tensor {
+	if x.NDim() != 2 {
+		panic(fmt.Sprintf("gpt: Classifier.Forward of shape %v: want (B, T) token ids", x.Shape()))
 	}
-	ids := make([]int, b*t) // right-padded with id 0, which no real position sees
+	b, width := x.Dim(0), x.Dim(1)
+	lengths, t := make([]int, b), 0
+	for i := range b {
+		row := x.Data[i*width : (i+1)*width]
+		n := 0
+		for n < width && row[n] >= 0 {
+			n++
+		}
+		for _, v := range row[n:] {
+			if v >= 0 {
+				panic(fmt.Sprintf("gpt: Classifier.Forward: row %d has an id after its padding", i))
+			}
+		}
+		if n == 0 || n > c.GPT.Config.BlockSize {
+			panic(fmt.Sprintf("gpt: Classifier.Forward: row %d has %d tokens; want 1..%d", i, n, c.GPT.Config.BlockSize))
+		}
+		lengths[i], t = n, max(t, n)
+	}
+	ids := make([]int, b*t) // pads become id 0: no real position sees them
 	last := make([]int, b)
-	for i, s := range batch {
-		copy(ids[i*t:], s)
-		last[i] = i*t + len(s) - 1
+	for i, n := range lengths {
+		for j, v := range x.Data[i*width : i*width+n] {
+			ids[i*t+j] = int(v)
+		}
+		last[i] = i*t + n - 1
 	}
 	h := c.GPT.Hidden(ids, b, t).Reshape(b*t, c.GPT.Config.NEmbd).IndexSelect(0, last) // (B, C)
 	return c.Score.Forward(h)
+}
+
+// Pad packs token sequences into a (len(seqs), longest) batch for Forward:
+// ids as float32 (exact below 2²⁴), padded on the right with -1.
+func Pad(seqs [][]int) *tensor.Tensor {
+	t := 0
+	for _, s := range seqs {
+		t = max(t, len(s))
+	}
+	x := tensor.Full(-1, len(seqs), t)
+	for i, s := range seqs {
+		for j, id := range s {
+			x.Data[i*t+j] = float32(id)
+		}
+	}
+	return x
 }
 
 // Truncate returns ids cut to the classifier's context window, keeping the
