@@ -25,11 +25,16 @@ import (
 type Conv1D struct {
 	Weight *tensor.Tensor // (in, out)
 	Bias   *tensor.Tensor // (out)
+	LoRA   *LoRA          `nn:",inline"` // an adapter (see AddLoRA), or nil
 }
 
 // Forward maps x (..., in) to (..., out).
 func (l *Conv1D) Forward(x *tensor.Tensor) *tensor.Tensor {
-	return x.MatMul(l.Weight).Add(l.Bias)
+	y := x.MatMul(l.Weight).Add(l.Bias)
+	if l.LoRA != nil {
+		y = l.LoRA.forward(x, y)
+	}
+	return y
 }
 
 func newConv1D(in, out int, std float64, rng *rand.Rand) *Conv1D {
@@ -124,6 +129,9 @@ type Model struct {
 	Drop   nn.Dropout    `nn:"drop"`
 	H      []*Block      `nn:"h"`
 	LnF    *nn.LayerNorm `nn:"ln_f"`
+	// LoRA is the configuration of the adapters AddLoRA put on the
+	// projections, or nil.
+	LoRA *LoRAConfig `nn:"-"`
 }
 
 // New returns a model with GPT-2's initialisation: weights from N(0, 0.02²),

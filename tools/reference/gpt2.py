@@ -17,6 +17,9 @@ writes:
                                         a classification head on the same
                                         weights: padded batch, logits,
                                         weighted loss, gradients
+  testdata/gpt2_tiny_lora_golden.safetensors
+                                        LoRA adapters on the same weights:
+                                        logits, loss, adapter gradients
 
 Debian has no safetensors package, so the files are written with numpy
 (write_safetensors below). Needs python3-torch.
@@ -53,7 +56,10 @@ class Conv1D(nn.Module):
         self.bias = nn.Parameter(torch.randn(nout) * 0.02)
 
     def forward(self, x):
-        return x @ self.weight + self.bias
+        y = x @ self.weight + self.bias
+        if getattr(self, "lora_A", None) is not None:  # PEFT's LoRA, dropout 0
+            y = y + (x @ self.lora_A.t()) @ self.lora_B.t() * self.lora_scale
+        return y
 
 
 class Attention(nn.Module):
@@ -173,6 +179,7 @@ def main():
     meta = {"config": json.dumps(CONFIG), "adamw": json.dumps(ADAMW), "batch": json.dumps([B, T])}
     write_safetensors(os.path.join(ROOT, "testdata", "gpt2_tiny_golden.safetensors"), golden, meta)
     classify_golden(weights)
+    lora_golden(weights, idx, targets)
 
 
 # Sequence classification (GPT2ForSequenceClassification): score (K, C)
@@ -208,6 +215,39 @@ def classify_golden(weights):
         golden["grad.transformer." + n] = p.grad
     meta = {"lengths": json.dumps(CLS_LENGTHS), "class_weights": json.dumps(CLS_WEIGHTS)}
     write_safetensors(os.path.join(ROOT, "testdata", "gpt2_tiny_classify_golden.safetensors"), golden, meta)
+
+
+# LoRA (as PEFT, dropout 0) on attn.c_attn and mlp.c_fc.
+LORA = dict(r=4, lora_alpha=8.0, target_modules=["attn.c_attn", "mlp.c_fc"])
+
+
+def lora_golden(weights, idx, targets):
+    """testdata/gpt2_tiny_lora_golden.safetensors: adapters with random A
+    and B (B is non-zero so that every gradient is), the LM logits and loss
+    of the golden batch, and the gradients of A and B (the base is
+    frozen)."""
+    torch.manual_seed(11)
+    model = GPT2(CONFIG)
+    model.load_state_dict(weights)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    golden = {}
+    for i, blk in enumerate(model.h):
+        for name, layer in (("attn.c_attn", blk.attn.c_attn), ("mlp.c_fc", blk.mlp.c_fc)):
+            nin, nout = layer.weight.shape
+            layer.lora_A = nn.Parameter(torch.randn(LORA["r"], nin) * 0.2)
+            layer.lora_B = nn.Parameter(torch.randn(nout, LORA["r"]) * 0.2)
+            layer.lora_scale = LORA["lora_alpha"] / LORA["r"]
+            for ab in ("A", "B"):
+                golden[f"h.{i}.{name}.lora_{ab}.weight"] = getattr(layer, "lora_" + ab)
+    logits, loss = model(idx, targets)
+    loss.backward()
+    for n in list(golden):
+        golden["grad." + n] = golden[n].grad
+        golden[n] = golden[n].detach()
+    golden["logits"], golden["loss"] = logits, loss.reshape(1)
+    write_safetensors(os.path.join(ROOT, "testdata", "gpt2_tiny_lora_golden.safetensors"), golden,
+                      {"lora": json.dumps(LORA)})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,136 @@
+package gpt
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/tensor"
+)
+
+// LoRAConfig configures low-rank adapters (Hu et al., 2021): each chosen
+// projection y = x·W + b becomes
+//
+//	y = x·W + b + (Alpha/Rank)·dropout(x)·Aᵀ·Bᵀ,   A (Rank, in), B (out, Rank)
+//
+// with W and b frozen and only A and B trained. B starts at zero, so the
+// adapted model starts as the base model.
+type LoRAConfig struct {
+	Rank    int      `json:"r"`
+	Alpha   float32  `json:"lora_alpha"`
+	Dropout float32  `json:"lora_dropout"`
+	Targets []string `json:"target_modules"` // of LoRATargets; default attn.c_attn
+}
+
+// LoRATargets are the projections an adapter can sit on, by their names in
+// a block.
+var LoRATargets = []string{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"}
+
+// LoRA is the adapter of one projection. Its parameters are named as
+// Hugging Face PEFT names them, beside the weight they adapt:
+// h.0.attn.c_attn.lora_A.weight (Rank, in) and lora_B.weight (out, Rank).
+type LoRA struct {
+	A     *nn.Linear `nn:"lora_A"`
+	B     *nn.Linear `nn:"lora_B"`
+	Drop  nn.Dropout `nn:"lora_dropout"`
+	Scale float32    `nn:"-"` // Alpha/Rank
+}
+
+// Validate reports the first problem with c.
+func (c LoRAConfig) Validate() error {
+	if c.Rank < 1 {
+		return fmt.Errorf("gpt: LoRA rank %d, want at least 1", c.Rank)
+	}
+	if c.Dropout < 0 || c.Dropout >= 1 {
+		return fmt.Errorf("gpt: LoRA dropout %v outside [0, 1)", c.Dropout)
+	}
+	for _, t := range c.Targets {
+		if !slices.Contains(LoRATargets, t) {
+			return fmt.Errorf("gpt: LoRA target %q: want some of %s", t, strings.Join(LoRATargets, ", "))
+		}
+	}
+	return nil
+}
+
+// AddLoRA freezes every parameter of m and puts a fresh adapter on each
+// target projection of every block: A from U(-1/√in, 1/√in) (PEFT's Kaiming
+// init), B zero. Alpha 0 means Alpha = Rank (scale 1).
+func (m *Model) AddLoRA(cfg LoRAConfig, rng *rand.Rand) error {
+	if len(cfg.Targets) == 0 {
+		cfg.Targets = []string{"attn.c_attn"}
+	}
+	if cfg.Alpha == 0 {
+		cfg.Alpha = float32(cfg.Rank)
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	for _, p := range nn.Params(m) {
+		p.SetRequiresGrad(false)
+	}
+	for _, l := range m.loraTargets(cfg.Targets) {
+		in, out := l.Weight.Dim(0), l.Weight.Dim(1)
+		bound := 1 / math.Sqrt(float64(in))
+		l.LoRA = &LoRA{
+			A:     &nn.Linear{Weight: tensor.Rand(rng, float32(-bound), float32(bound), cfg.Rank, in).RequireGrad()},
+			B:     &nn.Linear{Weight: tensor.Zeros(out, cfg.Rank).RequireGrad()},
+			Drop:  nn.Dropout{P: cfg.Dropout},
+			Scale: cfg.Alpha / float32(cfg.Rank),
+		}
+	}
+	m.LoRA = &cfg
+	return nil
+}
+
+// MergeLoRA folds every adapter into the weight it adapts, W += Scale·AᵀBᵀ
+// (W is (in, out)), and removes the adapters: the model then computes the
+// same outputs (up to rounding) at the base model's cost. The merged
+// weights stay frozen.
+func (m *Model) MergeLoRA() {
+	if m.LoRA == nil {
+		return
+	}
+	for _, l := range m.loraTargets(m.LoRA.Targets) {
+		if l.LoRA == nil {
+			continue
+		}
+		delta := l.LoRA.A.Weight.Detach().MatMulT(l.LoRA.B.Weight.Detach(), true, true) // (in, out)
+		for i, v := range delta.Data {
+			l.Weight.Data[i] += l.LoRA.Scale * v
+		}
+		l.LoRA = nil
+	}
+	m.LoRA = nil
+}
+
+// loraTargets returns the projections named by targets in every block.
+func (m *Model) loraTargets(targets []string) []*Conv1D {
+	var ls []*Conv1D
+	for _, blk := range m.H {
+		for _, t := range targets {
+			switch t {
+			case "attn.c_attn":
+				ls = append(ls, blk.Attn.CAttn)
+			case "attn.c_proj":
+				ls = append(ls, blk.Attn.CProj)
+			case "mlp.c_fc":
+				ls = append(ls, blk.MLP.CFc)
+			case "mlp.c_proj":
+				ls = append(ls, blk.MLP.CProj)
+			}
+		}
+	}
+	return ls
+}
+
+// IsLoRA reports whether a parameter name belongs to an adapter.
+func IsLoRA(name string) bool { return strings.Contains(name, ".lora_A.") || strings.Contains(name, ".lora_B.") }
+
+// forward adds the adapter's term to y = x·W + b.
+func (a *LoRA) forward(x, y *tensor.Tensor) *tensor.Tensor {
+	low := a.A.Forward(a.Drop.Forward(x))         // (..., Rank)
+	return y.Add(a.B.Forward(low).MulScalar(a.Scale)) // (..., out)
+}
