@@ -127,10 +127,12 @@ func (m *Model) loraTargets(targets []string) []*Conv1D {
 }
 
 // IsLoRA reports whether a parameter name belongs to an adapter.
-func IsLoRA(name string) bool { return strings.Contains(name, ".lora_A.") || strings.Contains(name, ".lora_B.") }
+func IsLoRA(name string) bool {
+	return strings.Contains(name, ".lora_A.") || strings.Contains(name, ".lora_B.")
+}
 
 // forward adds the adapter's term to y = x·W + b.
 func (a *LoRA) forward(x, y *tensor.Tensor) *tensor.Tensor {
-	low := a.A.Forward(a.Drop.Forward(x))         // (..., Rank)
+	low := a.A.Forward(a.Drop.Forward(x))             // (..., Rank)
 	return y.Add(a.B.Forward(low).MulScalar(a.Scale)) // (..., out)
 }
