@@ -67,3 +67,11 @@ func TestLabels(t *testing.T) {
 		t.Fatalf("one class: %v", err)
 	}
 }
+
+func TestBrownText(t *testing.T) {
+	in := "\n\n\tThe/at Fulton/np-tl said/vbd ``/`` no/at evidence/nn ''/'' ./.\n\n\tA/at 1/2/cd cup/nn ./.\n"
+	want := "The Fulton said \" no evidence \" .\n\nA 1/2 cup .\n"
+	if got := BrownText(in); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

@@ -117,3 +117,37 @@ func restore(params []nn.Param, w map[string][]float32) {
 		}
 	}
 }
+
+// Trainable returns the parameters that require a gradient: what an
+// optimizer should update when part of a model is frozen.
+func Trainable(params []nn.Param) []nn.Param {
+	var out []nn.Param
+	for _, p := range params {
+		if p.RequiresGrad() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// SaveAdapter writes the trainable parameters of m (after gpt.AddLoRA: the
+// adapters, and a classifier's head) with meta to path, atomically: the
+// part of a parameter-efficient fine-tune that is not the base model.
+func SaveAdapter(path string, m any, meta map[string]string) error {
+	return saveCheckpoint(path, Trainable(nn.Params(m)), nil, meta, "", nil)
+}
+
+// LoadAdapter fills the trainable parameters of m from a file written by
+// SaveAdapter, and returns the file's metadata. Every trainable parameter
+// must be in the file with its shape and the file must hold nothing else;
+// the error lists what does not match.
+func LoadAdapter(path string, m any) (map[string]string, error) {
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkpoint.Assign(Trainable(nn.Params(m)), f.Tensors, true); err != nil {
+		return nil, fmt.Errorf("%s: the adapter does not fit this base model: %w", path, err)
+	}
+	return f.Metadata, nil
+}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/nn"
 )
 
@@ -17,20 +18,32 @@ const evalExample = `  moxing eval --model runs/cancer/best.safetensors \
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var md modelData
 	var asJSON, perToken bool
-	var textPath string
-	fs := newFlags("eval", "Evaluates a checkpoint written by moxing train on every row of a labelled CSV file:\n"+
+	var textPath, adapter, textField, labelField string
+	fs := newFlags("eval", "Evaluates a checkpoint written by moxing train on every row of a labelled CSV file, or a GPT\n"+
+		"classifier of moxing finetune on a labelled text file (CSV/TSV/JSONL/JSON):\n"+
 		"loss and accuracy, precision, recall, F1, ROC AUC, log-loss and the confusion matrix for classification;\n"+
 		"MSE, RMSE, MAE and R² for regression. The CSV is read as in training unless --sep/--header/--skip-rows say otherwise.",
-		evalExample+"\n  moxing eval --model runs/demo/best.safetensors --text some.go --per-token", stderr)
+		evalExample+"\n  moxing eval --model runs/demo/best.safetensors --text some.go --per-token"+
+			"\n  moxing eval --model runs/sentiment/best.safetensors --data yelp.json", stderr)
 	md.register(fs, "labelled CSV file")
 	fs.BoolVar(&asJSON, "json", false, "print the metrics as JSON")
 	fs.StringVar(&textPath, "text", "", "for a GPT checkpoint: a text file to score (mean cross-entropy per token, perplexity)")
 	fs.BoolVar(&perToken, "per-token", false, "with --text: one line per predicted position: its token id and log-probability")
+	fs.StringVar(&adapter, "adapter", "", "for a GPT classifier trained with LoRA: its adapter.safetensors, applied to --model")
+	fs.StringVar(&textField, "text-field", "text", "for a GPT classifier: the field of --data holding the text")
+	fs.StringVar(&labelField, "label-field", "", `for a GPT classifier: the field of --data holding the label (default "label", or "class")`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if textPath != "" {
 		return evalText(stdout, md.model, textPath, perToken)
+	}
+	if md.model != "" && md.data != "" && (adapter != "" || modelKind(md.model) == "gpt-classifier") {
+		g, err := loadClassifier(md.model, adapter)
+		if err != nil {
+			return err
+		}
+		return evalClassifier(stdout, stderr, g, md.data, textField, labelField, asJSON)
 	}
 	m, _, d, err := md.load(fs, true)
 	if err != nil {
@@ -63,7 +76,7 @@ func evalText(w io.Writer, modelPath, textPath string, perToken bool) error {
 	if modelPath == "" {
 		return usagef("--model is required; see --help")
 	}
-	m, tok, err := loadLM(modelPath)
+	m, tok, err := loadLM(modelPath, "")
 	if err != nil {
 		return err
 	}
@@ -100,4 +113,18 @@ func evalText(w io.Writer, modelPath, textPath string, perToken bool) error {
 	mean := sum / float64(n)
 	fmt.Fprintf(w, "%s: %d tokens scored; cross-entropy %.4f nats/token; perplexity %.3f\n", textPath, n, mean, math.Exp(mean))
 	return nil
+}
+
+// modelKind returns the kind in a checkpoint's model metadata ("mlp",
+// "gpt", "gpt-classifier"), or "" when it has none or cannot be read.
+func modelKind(path string) string {
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		return ""
+	}
+	var k struct {
+		Kind string `json:"kind"`
+	}
+	json.Unmarshal([]byte(f.Metadata[metaModel]), &k)
+	return k.Kind
 }

@@ -11,14 +11,15 @@ import (
 const generateExample = `  moxing generate --model runs/demo/best.safetensors --prompt 'func main() {' --max-tokens 300 --temperature 0.8 --top-k 40`
 
 func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var modelPath, prompt, stop string
+	var modelPath, adapter, prompt, stop string
 	var maxTokens int
 	var seed uint64
 	var cfg sample.Config
 	var temp, topP, rep float64
 	fs := newFlags("generate", "Continues a prompt with a GPT checkpoint (from moxing demo), streaming the text as it is\n"+
 		"generated. Ctrl-C stops it.", generateExample, stderr)
-	fs.StringVar(&modelPath, "model", "", "GPT checkpoint (best.safetensors of a run)")
+	fs.StringVar(&modelPath, "model", "", "GPT checkpoint (best.safetensors of a run) or Hugging Face GPT-2 folder")
+	fs.StringVar(&adapter, "adapter", "", "LoRA adapter file (adapter.safetensors of moxing finetune) to apply to --model")
 	fs.StringVar(&prompt, "prompt", "", "text to continue")
 	fs.IntVar(&maxTokens, "max-tokens", 200, "tokens to generate at most")
 	fs.Float64Var(&temp, "temperature", 0.8, "sampling temperature (0: greedy)")
@@ -40,7 +41,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if maxTokens < 1 {
 		return usagef("--max-tokens %d: want at least 1", maxTokens)
 	}
-	m, tok, err := loadLM(modelPath)
+	m, tok, err := loadLM(modelPath, adapter)
 	if err != nil {
 		return err
 	}

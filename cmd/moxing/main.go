@@ -41,6 +41,8 @@ var commands = []command{
 	{"pretrain", "train a GPT language model on token files", runPretrain},
 	{"demo", "train a small GPT on Go's own source code and generate Go (no download)", runDemo},
 	{"generate", "continue a prompt with a GPT checkpoint", runGenerate},
+	{"finetune", "fine-tune a GPT: a text classifier, or the language model on new text; full or LoRA", runFinetune},
+	{"classify", "classify texts with a fine-tuned GPT classifier", runClassify},
 }
 
 func main() {

@@ -26,7 +26,7 @@ const prepareExample = `  moxing prepare --input moby-dick.txt --tokenizer char 
 
 // runPrepare turns a text corpus into a tokenizer and token files.
 func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var input, kind, out string
+	var input, kind, from, format, out string
 	var vocab int
 	var val float64
 	fs := newFlags("prepare", "Reads a text corpus (files, folders of .txt files, globs; comma-separated), builds a tokenizer\n"+
@@ -34,6 +34,8 @@ func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		"and writes tokenizer.json, train.tok and val.tok (the last --val of the text) into --out.", prepareExample, stderr)
 	fs.StringVar(&input, "input", "", "corpus: files, folders (their .txt files) or globs, comma-separated")
 	fs.StringVar(&kind, "tokenizer", "char", "char, bpe or gpt2")
+	fs.StringVar(&from, "tokenizer-from", "", "use the tokenizer of this GPT checkpoint or Hugging Face folder (to fine-tune it on the corpus)")
+	fs.StringVar(&format, "format", "text", "text, or brown: Brown-corpus files of word/tag tokens, tags stripped")
 	fs.IntVar(&vocab, "vocab", 1024, "vocabulary size for bpe")
 	fs.Float64Var(&val, "val", 0.1, "fraction of the corpus (its end) kept for validation")
 	fs.StringVar(&out, "out", "", "output folder")
@@ -46,17 +48,26 @@ func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if val <= 0 || val >= 1 {
 		return usagef("--val %g: want a fraction in (0, 1)", val)
 	}
-	text, files, err := readCorpus(input)
+	if format != "text" && format != "brown" {
+		return usagef("--format %q: want text or brown", format)
+	}
+	text, files, err := readCorpus(input, format)
 	if err != nil {
 		return err
 	}
 	var tok tokenizer.Tokenizer
-	switch kind {
-	case "char":
+	switch {
+	case from != "":
+		g, err := loadGPT(from, "")
+		if err != nil {
+			return err
+		}
+		tok = g.tok
+	case kind == "char":
 		tok, err = tokenizer.NewChar(text)
-	case "bpe":
+	case kind == "bpe":
 		tok, err = tokenizer.TrainBPE(text, vocab)
-	case "gpt2":
+	case kind == "gpt2":
 		tok, err = tokenizer.GPT2()
 	default:
 		return usagef("--tokenizer %q: want char, bpe or gpt2", kind)
@@ -87,7 +98,8 @@ func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // readCorpus concatenates the text files named by a comma-separated list of
 // files, folders (their .txt files, recursively) and globs, in sorted order.
-func readCorpus(list string) (string, int, error) {
+// Format "brown" strips the Brown corpus's tags (see data.BrownText).
+func readCorpus(list, format string) (string, int, error) {
 	var paths []string
 	for _, item := range strings.Split(list, ",") {
 		if item = strings.TrimSpace(item); item == "" {
@@ -123,6 +135,9 @@ func readCorpus(list string) (string, int, error) {
 		src, err := os.ReadFile(p)
 		if err != nil {
 			return "", 0, err
+		}
+		if format == "brown" {
+			src = []byte(data.BrownText(string(src)))
 		}
 		b.Write(src)
 	}

@@ -173,6 +173,17 @@ func (m *Model) Forward(idx []int, b, t int, targets []int) (logits, loss *tenso
 	return logits, loss
 }
 
+// SetDropout sets the dropout probability of every dropout layer of m
+// (embeddings, attention, residual branches) and its Config: fine-tuning
+// often trains a model with dropout that was pretrained without.
+func (m *Model) SetDropout(p float32) {
+	m.Config.Dropout = p
+	m.Drop.P = p
+	for _, blk := range m.H {
+		blk.Attn.AttnDrop.P, blk.Attn.ResidDrop.P, blk.MLP.Drop.P = p, p, p
+	}
+}
+
 // Hidden runs the transformer on idx (B sequences of T ids, row-major) and
 // returns the final layer norm's output (B, T, C), the input of the LM head
 // and of a classification head. It panics on T beyond the context window or

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/train"
+)
+
+const classifyExample = `  moxing classify --model runs/sentiment/best.safetensors --text "The food was great."
+  moxing classify --model runs/sentiment/best.safetensors --input reviews.jsonl --out predictions.csv
+  moxing classify --model runs/brown/best.safetensors --adapter runs/sentiment-lora/adapter.safetensors --text "Awful."`
+
+func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var modelPath, adapter, text, input, outPath, textField string
+	fs := newFlags("classify", "Classifies texts with a GPT classifier of moxing finetune --task classify: --text prints the label\n"+
+		"and every class's probability; --input reads a CSV/TSV/JSONL/JSON file (labels not needed) and writes a CSV of\n"+
+		"the record, the predicted label and one prob_<label> column per class.", classifyExample, stderr)
+	fs.StringVar(&modelPath, "model", "", "classifier checkpoint (best.safetensors of moxing finetune), or with --adapter its base model")
+	fs.StringVar(&adapter, "adapter", "", "LoRA adapter file (adapter.safetensors of moxing finetune --lora-rank) to apply to --model")
+	fs.StringVar(&text, "text", "", "a text to classify")
+	fs.StringVar(&input, "input", "", "a file of texts to classify (.csv, .tsv, .jsonl, .json)")
+	fs.StringVar(&textField, "text-field", "text", "with --input: the field holding the text")
+	fs.StringVar(&outPath, "out", "", "with --input: output CSV file (default: standard output)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if modelPath == "" || (text == "") == (input == "") {
+		return usagef("--model and one of --text or --input are required; see --help")
+	}
+	g, err := loadClassifier(modelPath, adapter)
+	if err != nil {
+		return err
+	}
+	var ex []data.TextExample
+	name := "--text"
+	if input != "" {
+		if ex, err = readTextFile(input, data.TextOptions{TextField: textField, NoLabels: true}); err != nil {
+			return err
+		}
+		name = input
+	} else {
+		ex = []data.TextExample{{Text: text, Where: "--text"}}
+	}
+	d, err := encodeTexts(g.tok, ex, g.Config.BlockSize, name, stderr)
+	if err != nil {
+		return err
+	}
+	head := train.Head{Task: data.Classification, Classes: len(g.Labels), PerClassLogits: true}
+	pred := head.Predict(g.cls, d.X)
+	k := len(g.Labels)
+	if input == "" {
+		fmt.Fprintln(stdout, g.Labels[pred.Classes[0]])
+		for i, l := range g.Labels {
+			fmt.Fprintf(stdout, "  %-12s %.4f\n", l, pred.Probs[i])
+		}
+		return nil
+	}
+	write := func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		header := []string{"record", "text", "prediction"}
+		for _, l := range g.Labels {
+			header = append(header, "prob_"+l)
+		}
+		cw.Write(header)
+		for i, e := range ex {
+			rec := []string{e.Where, e.Text, g.Labels[pred.Classes[i]]}
+			for _, p := range pred.Probs[i*k : (i+1)*k] {
+				rec = append(rec, strconv.FormatFloat(p, 'f', 6, 64))
+			}
+			cw.Write(rec)
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	if outPath == "" {
+		return write(stdout)
+	}
+	return atomicfile.Write(outPath, write)
+}
+
+// evalClassifier reports a GPT classifier's metrics on a labelled text
+// file: accuracy, precision, recall, F1, ROC AUC, log-loss and the
+// confusion matrix.
+func evalClassifier(stdout, stderr io.Writer, g *gptModel, path, textField, labelField string, asJSON bool) error {
+	ex, err := readTextFile(path, data.TextOptions{TextField: textField, LabelField: labelField})
+	if err != nil {
+		return err
+	}
+	d, err := encodeTexts(g.tok, ex, g.Config.BlockSize, path, stderr)
+	if err != nil {
+		return err
+	}
+	if d.Labels, err = labelIndex(ex, g.Labels, path); err != nil {
+		return err
+	}
+	head := train.Head{Task: data.Classification, Classes: len(g.Labels), PerClassLogits: true}
+	rep, err := head.Evaluate(g.cls, d)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"texts": d.Len(), "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": g.Labels})
+	}
+	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, d.Len(), formatMetrics(rep.Metrics), rep.Confusion.Format(g.Labels))
+	return nil
+}
