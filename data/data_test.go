@@ -261,3 +261,42 @@ func TestBatches(t *testing.T) {
 		t.Fatalf("batches cover %d rows", len(seen))
 	}
 }
+
+func TestBatchesByLength(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	lengths := make([]int, 1000)
+	for i := range lengths {
+		lengths[i] = 1 + rng.IntN(100)
+	}
+	batches := data.BatchesByLength(lengths, 10, rng)
+	seen := map[int]bool{}
+	padded, random := 0, 0
+	for _, b := range batches {
+		longest := 0
+		for _, r := range b {
+			if seen[r] {
+				t.Fatalf("row %d in two batches", r)
+			}
+			seen[r] = true
+			longest = max(longest, lengths[r])
+		}
+		for _, r := range b {
+			padded += longest - lengths[r]
+		}
+	}
+	for _, b := range data.Batches(len(lengths), 10, rng) {
+		longest := 0
+		for _, r := range b {
+			longest = max(longest, lengths[r])
+		}
+		for _, r := range b {
+			random += longest - lengths[r]
+		}
+	}
+	if len(seen) != len(lengths) {
+		t.Fatalf("%d of %d rows batched", len(seen), len(lengths))
+	}
+	if padded*5 > random {
+		t.Fatalf("grouping by length pads %d tokens, random batches %d", padded, random)
+	}
+}

@@ -358,6 +358,10 @@ type Dataset struct {
 	Labels  []int          // classification: class index per row; nil without targets
 	Targets []float32      // regression: standardised target per row; nil without targets
 	Lines   []int          // source line per row, for messages and outputs
+	// Lengths, for rows of padded token ids, is each row's length without
+	// padding; training then batches rows of similar length together (see
+	// BatchesByLength).
+	Lengths []int
 }
 
 // Len returns the number of rows.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/moxing/moxing/tensor"
 )
@@ -67,6 +68,26 @@ func Batches(n, size int, rng *rand.Rand) [][]int {
 	return out
 }
 
+// BatchesByLength is Batches for rows of different lengths (padded token
+// sequences): it shuffles the rows, sorts each run of 50 batches' worth by
+// length, cuts the runs into batches and shuffles the batches, so that a
+// batch pads little (its cost is its longest row) while the order stays
+// random. As Hugging Face's group_by_length.
+func BatchesByLength(lengths []int, size int, rng *rand.Rand) [][]int {
+	perm := rng.Perm(len(lengths))
+	run := 50 * size
+	var out [][]int
+	for lo := 0; lo < len(perm); lo += run {
+		chunk := perm[lo:min(lo+run, len(perm))]
+		slices.SortStableFunc(chunk, func(a, b int) int { return lengths[a] - lengths[b] })
+		for i := 0; i < len(chunk); i += size {
+			out = append(out, chunk[i:min(i+size, len(chunk))])
+		}
+	}
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
 // Subset returns the rows idx of d (copies).
 func (d *Dataset) Subset(idx []int) *Dataset {
 	w := d.X.Dim(1)
@@ -79,6 +100,9 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 		}
 		if d.Targets != nil {
 			s.Targets = append(s.Targets, d.Targets[r])
+		}
+		if d.Lengths != nil {
+			s.Lengths = append(s.Lengths, d.Lengths[r])
 		}
 	}
 	return s

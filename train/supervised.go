@@ -204,6 +204,9 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 
 		nn.Train(s.Model, s.rng)
 		batches := data.Batches(trainSet.Len(), cfg.BatchSize, s.rng)
+		if trainSet.Lengths != nil {
+			batches = data.BatchesByLength(trainSet.Lengths, cfg.BatchSize, s.rng)
+		}
 		var lossSum float64
 		for bi, idx := range batches {
 			if ctx.Err() != nil {

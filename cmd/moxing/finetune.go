@@ -362,7 +362,7 @@ func readTextFile(path string, opt data.TextOptions) ([]data.TextExample, error)
 // once.
 func encodeTexts(tok tokenizer.Tokenizer, ex []data.TextExample, window int, name string, warn io.Writer) (*data.Dataset, error) {
 	seqs := make([][]int, len(ex))
-	lines := make([]int, len(ex))
+	lines, lengths := make([]int, len(ex)), make([]int, len(ex))
 	cut := 0
 	for i, e := range ex {
 		ids, err := tok.Encode(e.Text)
@@ -375,13 +375,13 @@ func encodeTexts(tok tokenizer.Tokenizer, ex []data.TextExample, window int, nam
 		if len(ids) > window {
 			ids, cut = ids[:window], cut+1
 		}
-		seqs[i], lines[i] = ids, i+1
+		seqs[i], lines[i], lengths[i] = ids, i+1, len(ids)
 	}
 	if cut > 0 {
 		fmt.Fprintf(warn, "note: %d of %d texts in %s are longer than the model's window of %d tokens; their first %d tokens are used\n",
 			cut, len(ex), name, window, window)
 	}
-	return &data.Dataset{X: gpt.Pad(seqs), Lines: lines}, nil
+	return &data.Dataset{X: gpt.Pad(seqs), Lines: lines, Lengths: lengths}, nil
 }
 
 // labelIndex maps texts' labels to the training classes.

@@ -196,13 +196,15 @@ func run(ctx context.Context, w io.Writer, o options) error {
 // keeping the first window tokens of longer texts.
 func encode(tok tokenizer.Tokenizer, ex []data.TextExample, labels []int, window int) (*data.Dataset, error) {
 	seqs := make([][]int, len(ex))
-	lines := make([]int, len(ex))
+	lines, lengths := make([]int, len(ex)), make([]int, len(ex))
 	for i, e := range ex {
 		ids, err := tok.Encode(e.Text)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", e.Where, err)
 		}
-		seqs[i], lines[i] = ids[:min(len(ids), window)], i+1
+		seqs[i] = ids[:min(len(ids), window)]
+		lines[i], lengths[i] = i+1, len(seqs[i])
 	}
-	return &data.Dataset{X: gpt.Pad(seqs), Labels: labels, Lines: lines}, nil
+	// Lengths lets training batch texts of similar length together.
+	return &data.Dataset{X: gpt.Pad(seqs), Labels: labels, Lines: lines, Lengths: lengths}, nil
 }
