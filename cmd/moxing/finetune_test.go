@@ -89,6 +89,11 @@ func TestFinetuneClassify(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "neg\n") || !strings.Contains(out, "pos") {
 		t.Fatalf("classify --text: exit %d\n%s%s", code, out, e)
 	}
+	long := strings.Repeat("the food was very good and ", 10) + "bad"
+	code, out, e = moxing(t, context.Background(), "classify", "--model", model, "--text", long)
+	if code != 0 || strings.Count(e, "longer than the model's window of 48 tokens; their first 48 tokens are used") != 1 {
+		t.Fatalf("a text longer than the window: exit %d, stderr %q", code, e)
+	}
 	preds := filepath.Join(dir, "preds.csv")
 	if code, _, e := moxing(t, context.Background(), "classify", "--model", model, "--input", test, "--text-field", "review", "--out", preds); code != 0 {
 		t.Fatal(e)
