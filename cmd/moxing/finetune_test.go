@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/models/gpt/gpttest"
 )
 
 // tinyLM prepares a character corpus and pretrains a one-block GPT on it
@@ -199,5 +202,42 @@ func TestFinetuneLM(t *testing.T) {
 	code, _, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--init", base, "--data", other, "--run", filepath.Join(dir, "x"))
 	if code == 0 || !strings.Contains(e, "another tokenizer") {
 		t.Fatalf("a corpus with another tokenizer: exit %d %s", code, e)
+	}
+}
+
+// A Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json,
+// merges.txt) is a starting point for both tasks, with its own tokenizer.
+func TestFinetuneFromHuggingFace(t *testing.T) {
+	dir := t.TempDir()
+	m, err := gpt.New(gpt.Config{VocabSize: 260, BlockSize: 64, NEmbd: 16, NLayer: 1, NHead: 2}, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf := filepath.Join(dir, "hf")
+	os.Mkdir(hf, 0o755)
+	if err := gpttest.WriteHF(hf, m); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "train.csv")
+	sentences(t, data, 40, 1)
+	run := filepath.Join(dir, "cls")
+	code, out, e := moxing(t, context.Background(), "finetune", "--init", hf, "--data", data, "--text-field", "review",
+		"--label-field", "sentiment", "--epochs", "1", "--run", run)
+	if code != 0 || !strings.Contains(out, "best epoch") {
+		t.Fatalf("finetune --init <Hugging Face folder>: exit %d %s %s", code, out, e)
+	}
+	if code, out, e := moxing(t, context.Background(), "classify", "--model", filepath.Join(run, "best.safetensors"), "--text", "the food was good"); code != 0 || out == "" {
+		t.Fatalf("classify: exit %d %s", code, e)
+	}
+	corpus := filepath.Join(dir, "c.txt")
+	os.WriteFile(corpus, []byte(strings.Repeat("the food was good, the service bad. ", 100)), 0o644)
+	prepared := filepath.Join(dir, "prepared")
+	if code, _, e := moxing(t, context.Background(), "prepare", "--input", corpus, "--tokenizer-from", hf, "--out", prepared); code != 0 {
+		t.Fatal(e)
+	}
+	code, out, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--init", hf, "--data", prepared, "--steps", "2",
+		"--batch", "2", "--run", filepath.Join(dir, "lm"))
+	if code != 0 || !strings.Contains(out, "best validation loss") {
+		t.Fatalf("finetune --task lm --init <Hugging Face folder>: exit %d %s %s", code, out, e)
 	}
 }

@@ -98,8 +98,8 @@ func loadGPT(path, adapter string) (*gptModel, error) {
 		if g.tok, err = tokenizer.Load(strings.NewReader(f.Metadata[metaTokenizer])); err != nil {
 			return nil, fmt.Errorf("%s: tokenizer: %w", path, err)
 		}
-		if g.tok.VocabSize() != g.Config.VocabSize {
-			return nil, fmt.Errorf("%s: tokenizer has %d tokens, the model %d", path, g.tok.VocabSize(), g.Config.VocabSize)
+		if g.tok.VocabSize() > g.Config.VocabSize { // a model may have room for more (Hugging Face pads vocabularies)
+			return nil, fmt.Errorf("%s: tokenizer has %d tokens, more than the model's vocabulary of %d", path, g.tok.VocabSize(), g.Config.VocabSize)
 		}
 		if err := g.build(path); err != nil {
 			return nil, err
