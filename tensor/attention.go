@@ -23,7 +23,8 @@ import (
 //	dV = Pᵀ·G,  dP = G·Vᵀ,  dS = P ⊙ (dP - rowsum(dP ⊙ P)),
 //	dQ = dS·K/√D,  dK = dSᵀ·Q/√D.
 //
-// It keeps P (B·H·T·T floats) for the backward pass. Tested against the
+// It keeps P (B·H·T·T floats) for the backward pass, when there is one;
+// inference needs T·T floats per thread. Tested against the
 // same computation composed from MatMul, MaskedFill and Softmax.
 func CausalSelfAttention(qkv *Tensor, nHead int) *Tensor {
 	if qkv.NDim() != 3 || nHead < 1 || qkv.shape[2]%(3*nHead) != 0 {
@@ -34,14 +35,27 @@ func CausalSelfAttention(qkv *Tensor, nHead int) *Tensor {
 	d := c / nHead
 	scale := float32(1 / math.Sqrt(float64(d)))
 	out := newOut("CausalSelfAttention", []int{b, t, c}, qkv)
-	probs := scratch(out, b*nHead*t*t) // P, row-major (B, H, T, T)
+	var probs []float32 // P, row-major (B, H, T, T), kept for backward
+	if out.requiresGrad {
+		probs = scratch(out, b*nHead*t*t)
+	}
 	x, y := qkv.Data, out.Data
 	kernel.Parallel(b*nHead, func(lo, hi int) {
+		var buf *[]float32 // without backward, one (T, T) P at a time
+		if probs == nil {
+			buf = kernel.GetBuf(t * t)
+			defer kernel.PutBuf(buf)
+		}
 		for bh := lo; bh < hi; bh++ {
 			bi, h := bh/nHead, bh%nHead
 			base := bi * t * c3
 			q, k, v := x[base+h*d:], x[base+c+h*d:], x[base+2*c+h*d:]
-			p := probs[bh*t*t : (bh+1)*t*t]
+			var p []float32
+			if probs != nil {
+				p = probs[bh*t*t : (bh+1)*t*t]
+			} else {
+				p = *buf
+			}
 			kernel.GemmSerial(false, true, t, t, d, scale, q, c3, k, c3, 0, p, t) // (T, T) = Q·Kᵀ/√D
 			kernel.CausalSoftmaxRows(p, t)
 			kernel.GemmSerial(false, false, t, d, t, 1, p, t, v, c3, 0, y[bi*t*c+h*d:], c) // (T, D) = P·V

@@ -38,6 +38,9 @@ func TestCausalSelfAttentionMatchesComposed(t *testing.T) {
 		if err := tensortest.AllClose(fy, cy, 1e-5, 1e-5); err != nil {
 			t.Fatalf("%v: forward: %v", sz, err)
 		}
+		if err := tensortest.AllClose(tensor.CausalSelfAttention(x, h), cy, 1e-5, 1e-5); err != nil {
+			t.Fatalf("%v: forward without a gradient (no P kept): %v", sz, err)
+		}
 		up := tensor.Randn(rng, b, tt, c)
 		fy.BackwardWith(up)
 		cy.BackwardWith(up)

@@ -75,14 +75,17 @@ func (h Head) Predict(model nn.Layer, x *tensor.Tensor) Predictions {
 // of one chunk at a time, and returns the outputs of all rows.
 func forwardRows(model nn.Layer, x *tensor.Tensor) *tensor.Tensor {
 	inf := nn.Detach(model)
+	arena := tensor.NewArena() // each chunk reuses the previous one's buffers
+	nn.UseArena(inf, arena)
 	const chunk = 256
 	n := x.Dim(0)
-	if n <= chunk {
-		return inf.Forward(x)
-	}
 	var outs []*tensor.Tensor
 	for lo := 0; lo < n; lo += chunk {
-		outs = append(outs, inf.Forward(x.Slice(0, lo, min(lo+chunk, n))))
+		outs = append(outs, inf.Forward(x.Slice(0, lo, min(lo+chunk, n))).Clone())
+		arena.Reset()
+	}
+	if len(outs) == 1 {
+		return outs[0]
 	}
 	return tensor.Concat(0, outs...)
 }
