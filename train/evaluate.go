@@ -74,15 +74,15 @@ func (h Head) Predict(model nn.Layer, x *tensor.Tensor) Predictions {
 // chunks of 256 rows, so that evaluating a large set keeps the activations
 // of one chunk at a time, and returns the outputs of all rows.
 func forwardRows(model nn.Layer, x *tensor.Tensor) *tensor.Tensor {
+	// No arena here: without a backward pass each intermediate dies as soon
+	// as the next op has read it, while an arena would keep a whole chunk's
+	// activations until Reset (measured: 6 GB peak instead of 1.7 GB).
 	inf := nn.Detach(model)
-	arena := tensor.NewArena() // each chunk reuses the previous one's buffers
-	nn.UseArena(inf, arena)
 	const chunk = 256
 	n := x.Dim(0)
 	var outs []*tensor.Tensor
 	for lo := 0; lo < n; lo += chunk {
-		outs = append(outs, inf.Forward(x.Slice(0, lo, min(lo+chunk, n))).Clone())
-		arena.Reset()
+		outs = append(outs, inf.Forward(x.Slice(0, lo, min(lo+chunk, n))))
 	}
 	if len(outs) == 1 {
 		return outs[0]
