@@ -277,45 +277,22 @@ func saveAdapterFile(g *gptModel, base gpt.Config, runDir string, stdout io.Writ
 	if err := train.SaveAdapter(path, g.module(), meta); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "adapter: %s (apply it to %s with --adapter)\n", path, "the base model")
+	fmt.Fprintf(stdout, "adapter: %s (apply it to the base model with --adapter)\n", path)
 	return nil
 }
 
 // finetuneLM continues training g's language model on prepared token files.
 func finetuneLM(ctx context.Context, g *gptModel, base gpt.Config, o finetuneOptions, runDir string, resume bool, stdout, stderr io.Writer) error {
-	tf, err := os.Open(filepath.Join(o.Data, "tokenizer.json"))
+	tok, trainIDs, valIDs, err := readPrepared(o.Data)
 	if err != nil {
 		return err
-	}
-	tok, err := tokenizer.Load(tf)
-	tf.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(o.Data, "tokenizer.json"), err)
 	}
 	if !sameTokenizer(tok, g.tok) {
 		return fmt.Errorf("%s was prepared with another tokenizer than %s's: prepare the corpus with moxing prepare --tokenizer-from %s",
 			o.Data, o.Init, o.Init)
 	}
-	read := func(name string) ([]int, error) {
-		f, err := os.Open(filepath.Join(o.Data, name))
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return data.ReadTokens(f, f.Name())
-	}
-	trainIDs, err := read("train.tok")
-	if err != nil {
+	if err := checkWindows(o.Data, base.BlockSize, trainIDs, valIDs); err != nil {
 		return err
-	}
-	valIDs, err := read("val.tok")
-	if err != nil {
-		return err
-	}
-	for name, ids := range map[string][]int{"train.tok": trainIDs, "val.tok": valIDs} {
-		if len(ids) < base.BlockSize+1 {
-			return fmt.Errorf("%s: %d tokens, fewer than one window of %d", filepath.Join(o.Data, name), len(ids), base.BlockSize+1)
-		}
 	}
 	if !resume {
 		if err := newRunDir(runDir, o); err != nil {

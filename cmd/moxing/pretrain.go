@@ -208,28 +208,7 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if dataDir == "" {
 		return usagef("--data is required (a folder written by moxing prepare)")
 	}
-	tf, err := os.Open(filepath.Join(dataDir, "tokenizer.json"))
-	if err != nil {
-		return err
-	}
-	tok, err := tokenizer.Load(tf)
-	tf.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(dataDir, "tokenizer.json"), err)
-	}
-	read := func(name string) ([]int, error) {
-		f, err := os.Open(filepath.Join(dataDir, name))
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return data.ReadTokens(f, f.Name())
-	}
-	trainIDs, err := read("train.tok")
-	if err != nil {
-		return err
-	}
-	valIDs, err := read("val.tok")
+	tok, trainIDs, valIDs, err := readPrepared(dataDir)
 	if err != nil {
 		return err
 	}
@@ -263,12 +242,9 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	// Checked here, before a run folder exists, so that a failed start
-	// leaves nothing behind; the error names the file.
-	for name, ids := range map[string][]int{"train.tok": trainIDs, "val.tok": valIDs} {
-		if len(ids) < mc.BlockSize+1 {
-			return fmt.Errorf("%s: %d tokens, fewer than one window of %d (lower --seq or add text)",
-				filepath.Join(dataDir, name), len(ids), mc.BlockSize+1)
-		}
+	// leaves nothing behind.
+	if err := checkWindows(dataDir, mc.BlockSize, trainIDs, valIDs); err != nil {
+		return err
 	}
 	m, err := gpt.New(mc, rand.New(rand.NewPCG(cfg.Seed, 7)))
 	if err != nil {
@@ -302,5 +278,49 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "best validation loss %.4f (perplexity %.2f) at step %d; checkpoint %s\n",
 		res.BestLoss, math.Exp(res.BestLoss), res.BestStep, filepath.Join(runDir, "best.safetensors"))
+	return nil
+}
+
+// readPrepared reads a folder written by moxing prepare: its tokenizer and
+// its training and validation token files.
+func readPrepared(dir string) (tok tokenizer.Tokenizer, trainIDs, valIDs []int, err error) {
+	tf, err := os.Open(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tok, err = tokenizer.Load(tf)
+	tf.Close()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", filepath.Join(dir, "tokenizer.json"), err)
+	}
+	read := func(name string) ([]int, error) {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return data.ReadTokens(f, f.Name())
+	}
+	if trainIDs, err = read("train.tok"); err != nil {
+		return nil, nil, nil, err
+	}
+	if valIDs, err = read("val.tok"); err != nil {
+		return nil, nil, nil, err
+	}
+	return tok, trainIDs, valIDs, nil
+}
+
+// checkWindows reports a token file of dir shorter than one window of
+// block tokens plus its target, naming the file.
+func checkWindows(dir string, block int, trainIDs, valIDs []int) error {
+	for _, f := range []struct {
+		name string
+		ids  []int
+	}{{"train.tok", trainIDs}, {"val.tok", valIDs}} {
+		if len(f.ids) < block+1 {
+			return fmt.Errorf("%s: %d tokens, fewer than one window of %d: add text, or use a shorter window",
+				filepath.Join(dir, f.name), len(f.ids), block+1)
+		}
+	}
 	return nil
 }
