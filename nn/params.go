@@ -69,18 +69,25 @@ func UseArena(m any, a *tensor.Arena) {
 	}
 }
 
-// Train puts every Dropout in m in training mode, drawing its masks from
-// rng (which must not be used concurrently elsewhere).
-func Train(m any, rng *rand.Rand) { setDropoutRNG(m, rng) }
+// Train puts m in training mode: every Dropout draws its masks from rng
+// (which must not be used concurrently elsewhere), and every BatchNorm2d
+// normalises with batch statistics and updates its running ones.
+func Train(m any, rng *rand.Rand) { setMode(m, rng) }
 
-// Eval puts every Dropout in m in evaluation mode: they pass their input
-// through unchanged.
-func Eval(m any) { setDropoutRNG(m, nil) }
+// Eval puts m in evaluation mode: every Dropout passes its input through
+// unchanged and every BatchNorm2d uses its running statistics.
+func Eval(m any) { setMode(m, nil) }
 
-func setDropoutRNG(m any, rng *rand.Rand) {
+func setMode(m any, rng *rand.Rand) {
 	walk(reflect.ValueOf(m), "", map[uintptr]bool{}, func(_ string, v reflect.Value) {
-		if v.Type() == reflect.TypeFor[Dropout]() && v.CanAddr() {
-			v.Addr().Interface().(*Dropout).RNG = rng
+		if !v.CanAddr() {
+			return
+		}
+		switch l := v.Addr().Interface().(type) {
+		case *Dropout:
+			l.RNG = rng
+		case *BatchNorm2d:
+			l.Training = rng != nil
 		}
 	})
 }

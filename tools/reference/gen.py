@@ -183,6 +183,55 @@ def nn_cases():
     C.append(case("ce_weighted", "weighted_cross_entropy",
                   lambda x: F.cross_entropy(x, torch.tensor(tgt), weight=torch.tensor(cw), ignore_index=1),
                   [randn(6, 4) * 2], {"targets": tgt, "ignore": 1, "weights": cw}))
+    C.extend(vision_cases())
+    return C
+
+
+def vision_cases():
+    """Conv2d, pooling and BatchNorm2d, as torch.nn.functional computes them."""
+    C = []
+    for name, xs, ws, bias, kw in [
+        ("conv2d", (2, 3, 6, 5), (4, 3, 3, 3), True, {}),
+        ("conv2d_stride_pad", (2, 3, 7, 6), (4, 3, 3, 2), True, {"stride": (2, 1), "padding": (1, 2)}),
+        ("conv2d_dilation", (1, 2, 7, 7), (3, 2, 3, 3), False, {"dilation": (2, 1), "padding": (2, 0)}),
+        ("conv2d_groups", (2, 4, 5, 5), (6, 2, 3, 3), True, {"groups": 2, "padding": (1, 1)}),
+        ("conv2d_depthwise_stride", (2, 3, 6, 6), (3, 1, 3, 3), True, {"groups": 3, "stride": (2, 2), "padding": (1, 1)}),
+        ("conv2d_pointwise", (2, 4, 3, 3), (5, 4, 1, 1), True, {}),
+        ("conv2d_batch", (9, 2, 5, 5), (3, 2, 2, 2), True, {"stride": (1, 2)}),
+    ]:
+        inputs = [randn(*xs), randn(*ws)] + ([randn(ws[0])] if bias else [])
+        attrs = {"stride": list(kw.get("stride", (1, 1))), "padding": list(kw.get("padding", (0, 0))),
+                 "dilation": list(kw.get("dilation", (1, 1))), "groups": kw.get("groups", 1)}
+        C.append(case(name, "conv2d", lambda *a, kw=kw: F.conv2d(*a, **kw), inputs, attrs))
+    for name, shape, k, st, pad in [("max_pool2d", (2, 3, 6, 6), (2, 2), (2, 2), (0, 0)),
+                                     ("max_pool2d_overlap_pad", (1, 2, 7, 5), (3, 3), (2, 1), (1, 1))]:
+        # Distinct values, well apart, so that no window has a tie.
+        x = (torch.randperm(math.prod(shape)).float() * 0.1 - 3).reshape(shape)
+        C.append(case(name, "max_pool2d", lambda x, k=k, st=st, pad=pad: F.max_pool2d(x, k, st, pad), [x],
+                      {"kernel": list(k), "stride": list(st), "padding": list(pad)}))
+    for name, shape, k, st, pad in [("avg_pool2d", (2, 3, 6, 6), (2, 2), (2, 2), (0, 0)),
+                                     ("avg_pool2d_overlap_pad", (1, 2, 7, 5), (3, 2), (2, 1), (1, 1))]:
+        C.append(case(name, "avg_pool2d", lambda x, k=k, st=st, pad=pad: F.avg_pool2d(x, k, st, pad), [randn(*shape)],
+                      {"kernel": list(k), "stride": list(st), "padding": list(pad)}))
+    # BatchNorm2d in training mode (batch statistics; the running statistics
+    # after one step are attributes) and in evaluation mode.
+    x, w, b = randn(4, 3, 3, 2) * 2 + 0.5, randn(3), randn(3)
+    rm, rv = torch.zeros(3), torch.ones(3)
+    C.append(case("batch_norm_train", "batch_norm_train",
+                  lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.1, eps=1e-5), [x, w, b],
+                  {"eps": 1e-5, "momentum": 0.1}))
+    C[-1]["attrs"].update(running_mean=rm.tolist(), running_var=rv.tolist())
+    rm, rv = randn(3), positive(3)
+    C.append(case("batch_norm_eval", "batch_norm_eval",
+                  lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=False, eps=1e-5), [randn(2, 3, 2, 2), w, b],
+                  {"eps": 1e-5, "running_mean": rm.tolist(), "running_var": rv.tolist()}))
+    # A small ConvNet end to end: conv, batch norm, tanh (smooth, for the
+    # finite differences), average pool, linear.
+    def convnet(x, cw, cb, bw, bb, lw, lb):
+        h = F.avg_pool2d(torch.tanh(F.batch_norm(F.conv2d(x, cw, cb, padding=1), None, None, bw, bb, training=True)), 2)
+        return F.linear(h.flatten(1), lw, lb)
+    C.append(case("convnet", "convnet", convnet,
+                  [randn(3, 1, 6, 6), randn(4, 1, 3, 3), randn(4), positive(4), randn(4), randn(2, 36), randn(2)]))
     return C
 
 
