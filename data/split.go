@@ -88,10 +88,13 @@ func BatchesByLength(lengths []int, size int, rng *rand.Rand) [][]int {
 	return out
 }
 
-// Subset returns the rows idx of d (copies).
+// Subset returns the rows idx of d (copies); a row is everything under one
+// index of X's first axis (a feature vector, an image).
 func (d *Dataset) Subset(idx []int) *Dataset {
-	w := d.X.Dim(1)
-	s := &Dataset{X: tensor.Zeros(len(idx), w), Lines: make([]int, len(idx))}
+	shape := d.X.Shape()
+	w := d.X.Numel() / max(shape[0], 1)
+	shape[0] = len(idx)
+	s := &Dataset{X: tensor.Zeros(shape...), Lines: make([]int, len(idx))}
 	for i, r := range idx {
 		copy(s.X.Data[i*w:(i+1)*w], d.X.Data[r*w:(r+1)*w])
 		s.Lines[i] = d.Lines[r]

