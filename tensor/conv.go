@@ -274,45 +274,74 @@ func Pool2dShape(x []int, o Pool2dOpts) (shape []int, err error) {
 
 // MaxPool2d returns the maximum of each window of each plane of x
 // (N, C, H, W), as torch.nn.functional.max_pool2d (padding counts as -∞):
-// (N, C, OutH, OutW). The gradient goes to the first maximal element of each
-// window.
+// (N, C, OutH, OutW). The gradient goes to the first element of each window
+// that equals its maximum (found again in the backward pass rather than
+// kept: the forward pass stays free of data-dependent branches).
 func (x *Tensor) MaxPool2d(o Pool2dOpts) *Tensor {
 	g := o.geom("MaxPool2d", x.shape)
 	planes := x.shape[0] * x.shape[1]
 	out := newOut("MaxPool2d", []int{x.shape[0], x.shape[1], g.OutH, g.OutW}, x)
-	// The argmax of each output, as an index into its plane; float32 holds
-	// it exactly (planes are far below 2²⁴ elements) and comes from the arena.
-	arg := scratch(out, len(out.Data))
 	p, in := g.OutH*g.OutW, g.H*g.W
+	// The window of output (oh, ow) covers rows [hlo, hhi) and columns
+	// [wlo, whi) of the plane, clipped (padding never wins).
+	hlo, hhi := windows(g.OutH, g.SH, g.PH, g.KH, g.H)
+	wlo, whi := windows(g.OutW, g.SW, g.PW, g.KW, g.W)
 	kernel.Parallel(planes, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			src, dst, am := x.Data[pl*in:(pl+1)*in], out.Data[pl*p:(pl+1)*p], arg[pl*p:(pl+1)*p]
+			src, dst := x.Data[pl*in:(pl+1)*in], out.Data[pl*p:(pl+1)*p]
 			for oh := 0; oh < g.OutH; oh++ {
-				h0 := oh*g.SH - g.PH
-				for ow := 0; ow < g.OutW; ow++ {
-					w0 := ow*g.SW - g.PW
-					best, at := float32(math.Inf(-1)), -1
-					for i := max(h0, 0); i < min(h0+g.KH, g.H); i++ {
-						for j := max(w0, 0); j < min(w0+g.KW, g.W); j++ {
-							// NaN propagates, as in PyTorch.
-							if v := src[i*g.W+j]; v > best || at < 0 || v != v {
-								best, at = v, i*g.W+j
-							}
+				d := dst[oh*g.OutW : (oh+1)*g.OutW]
+				for ow := range d {
+					best := src[hlo[oh]*g.W+wlo[ow]]
+					for i := hlo[oh]; i < hhi[oh]; i++ {
+						for _, v := range src[i*g.W+wlo[ow] : i*g.W+whi[ow]] {
+							best = max(best, v) // NaN propagates, as in PyTorch
 						}
 					}
-					dst[oh*g.OutW+ow], am[oh*g.OutW+ow] = best, float32(at)
+					d[ow] = best
 				}
 			}
 		}
 	})
 	return out.record(func() {
 		gx, gy := gradOf(x), out.Grad.Data
-		for pl := 0; pl < planes; pl++ {
-			for i, v := range gy[pl*p : (pl+1)*p] {
-				gx[pl*in+int(arg[pl*p+i])] += v
+		kernel.Parallel(planes, func(lo, hi int) {
+			for pl := lo; pl < hi; pl++ {
+				src, y := x.Data[pl*in:(pl+1)*in], out.Data[pl*p:(pl+1)*p]
+				for oh := 0; oh < g.OutH; oh++ {
+					for ow := 0; ow < g.OutW; ow++ {
+						k := oh*g.OutW + ow
+						at := argmaxWindow(src, y[k], g.W, hlo[oh], hhi[oh], wlo[ow], whi[ow])
+						gx[pl*in+at] += gy[pl*p+k]
+					}
+				}
+			}
+		})
+	})
+}
+
+// windows returns, for each of n outputs along an axis of size size, the
+// clipped input range [lo, hi) of its window.
+func windows(n, stride, pad, k, size int) (lo, hi []int) {
+	lo, hi = make([]int, n), make([]int, n)
+	for o := range lo {
+		s := o*stride - pad
+		lo[o], hi[o] = max(s, 0), min(s+k, size)
+	}
+	return lo, hi
+}
+
+// argmaxWindow returns the index in the plane of the first element of the
+// window that equals best (or is NaN when best is).
+func argmaxWindow(src []float32, best float32, w, h0, h1, w0, w1 int) int {
+	for i := h0; i < h1; i++ {
+		for j := w0; j < w1; j++ {
+			if v := src[i*w+j]; v == best || (best != best && v != v) {
+				return i*w + j
 			}
 		}
-	})
+	}
+	return h0*w + w0
 }
 
 // AvgPool2d returns the mean of each window of each plane of x

@@ -35,6 +35,9 @@ type Config struct {
 
 	// Schedule, when set, gives the learning rate of each optimizer step.
 	Schedule optim.Schedule
+	// Augment, when set, transforms the inputs of each training batch (for
+	// images, data.RandomShift); validation sees the data as it is.
+	Augment func(x *tensor.Tensor, rng *rand.Rand) *tensor.Tensor
 	// RunDir, when set, receives metrics.jsonl (one line per epoch),
 	// best.safetensors (the best epoch's weights) and last.safetensors
 	// (weights, optimizer state and loop state, to resume).
@@ -215,6 +218,9 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 				return s.finish(res, params), errors.Join(ctx.Err(), err)
 			}
 			b := trainSet.Subset(idx)
+			if cfg.Augment != nil {
+				b.X = cfg.Augment(b.X, s.rng)
+			}
 			out := s.Model.Forward(b.X)
 			loss := s.Head.Loss(out, b)
 			s.Opt.ZeroGrad()

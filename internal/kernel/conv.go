@@ -101,6 +101,13 @@ func Col2Im(dx, col []float32, c int, g *ConvGeom) {
 					d := plane[ih*g.W : (ih+1)*g.W]
 					s := src[oh*g.OutW : (oh+1)*g.OutW]
 					iw := j*g.DW - g.PW
+					if g.SW == 1 {
+						lo, hi := max(0, -iw), min(g.OutW, g.W-iw)
+						if hi > lo {
+							Add(s[lo:hi], d[iw+lo:iw+hi])
+						}
+						continue
+					}
 					for ow, v := range s {
 						if x := iw + ow*g.SW; x >= 0 && x < g.W {
 							d[x] += v
