@@ -24,7 +24,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"loss and accuracy, precision, recall, F1, ROC AUC, log-loss and the confusion matrix for classification;\n"+
 		"MSE, RMSE, MAE and R² for regression. The CSV is read as in training unless --sep/--header/--skip-rows say otherwise.",
 		evalExample+"\n  moxing eval --model runs/demo/best.safetensors --text some.go --per-token"+
-			"\n  moxing eval --model runs/sentiment/best.safetensors --data yelp.json", stderr)
+			"\n  moxing eval --model runs/sentiment/best.safetensors --data yelp.json"+
+			"\n  moxing eval --model runs/mnist/best.safetensors --data mnist    # the 10,000 test digits", stderr)
 	md.register(fs, "labelled CSV file")
 	fs.BoolVar(&asJSON, "json", false, "print the metrics as JSON")
 	fs.StringVar(&textPath, "text", "", "for a GPT checkpoint: a text file to score (mean cross-entropy per token, perplexity)")
@@ -44,6 +45,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		return evalClassifier(stdout, stderr, g, md.data, textField, labelField, asJSON)
+	}
+	if md.model != "" && md.data != "" && modelKind(md.model) == "cnn" {
+		im, err := loadCNN(md.model)
+		if err != nil {
+			return err
+		}
+		return evalImages(im, md.data, md.csv, stdout, asJSON)
 	}
 	m, _, d, err := md.load(fs, true)
 	if err != nil {

@@ -11,7 +11,9 @@ import (
 )
 
 const predictExample = `  moxing predict --model runs/cancer/best.safetensors \
-      --data new_patients.csv --out predictions.csv`
+      --data new_patients.csv --out predictions.csv
+  moxing predict --model runs/mnist/best.safetensors --data digit.png more.png
+  moxing predict --model runs/mnist/best.safetensors --data t10k-images-idx3-ubyte.gz --out digits.csv`
 
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var md modelData
@@ -19,11 +21,31 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("predict", "Predicts every row of a CSV file with a checkpoint written by moxing train, and writes a CSV:\n"+
 		"the input columns, then \"prediction\" (the class label or value), then for classification one\n"+
 		"\"prob_<class>\" column per class. The target column may be absent. The output file is written\n"+
-		"atomically: it appears whole or not at all.", predictExample, stderr)
+		"atomically: it appears whole or not at all.\n"+
+		"With a ConvNet checkpoint (moxing train --model cnn) it classifies images instead: PNG, JPEG or GIF\n"+
+		"files (gray levels; light digits on a dark background, as MNIST) or IDX image files, writing\n"+
+		"image,prediction,prob_<class>… rows.", predictExample, stderr)
 	md.register(fs, "CSV file to predict")
 	fs.StringVar(&outPath, "out", "", "output CSV file (default: standard output)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if md.model != "" && modelKind(md.model) == "cnn" {
+		im, err := loadCNN(md.model)
+		if err != nil {
+			return err
+		}
+		paths := fs.Args()
+		if md.data != "" {
+			paths = append([]string{md.data}, paths...)
+		}
+		if len(paths) == 0 {
+			return usagef("give the images to predict: --data FILE (PNG, JPEG, GIF or IDX), more as arguments")
+		}
+		if outPath == "" {
+			return predictImages(im, paths, stdout)
+		}
+		return atomicfile.Write(outPath, func(w io.Writer) error { return predictImages(im, paths, w) })
 	}
 	m, table, d, err := md.load(fs, false)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
+	"github.com/moxing/moxing/tensor"
 	"github.com/moxing/moxing/train"
 )
 
@@ -46,11 +47,21 @@ type trainOptions struct {
 	Val         float64  `json:"val"`
 	Test        float64  `json:"test"`
 	Seed        uint64   `json:"seed"`
+	// --model cnn
+	Model     string `json:"model"`
+	Conv      string `json:"conv,omitempty"`
+	Kernel    int    `json:"kernel,omitempty"`
+	BatchNorm bool   `json:"batch_norm,omitempty"`
+	Shift     int    `json:"shift,omitempty"`
+	Image     string `json:"image,omitempty"`
+	Limit     int    `json:"limit,omitempty"`
 }
 
 const trainExample = `  moxing train --data /usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv \
       --skip-rows 1 --hidden 32 --epochs 200 --patience 20 --run runs/cancer
-  moxing train --resume runs/cancer --epochs 300     # continue a run`
+  moxing train --resume runs/cancer --epochs 300     # continue a run
+  moxing train --model cnn --data mnist --run runs/mnist   # a ConvNet on MNIST (scripts/fetch-data.sh installs it)
+  moxing train --model cnn --data digits.csv.gz --image 8x8 --conv 16,32 --hidden 64`
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o trainOptions
@@ -59,7 +70,17 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"Splits the rows (stratified for classification) into train/validation/test, standardises features on the\n"+
 		"training split, trains with early stopping on a validation metric, keeps the best epoch, and reports the\n"+
 		"test split. The run folder gets config.json, split.json, metrics.jsonl, best.safetensors, last.safetensors\n"+
-		"and test_metrics.json.", trainExample, stderr)
+		"and test_metrics.json.\n"+
+		"With --model cnn it trains a ConvNet image classifier instead, on MNIST (--data mnist), a folder of\n"+
+		"IDX files named as MNIST's, or a CSV of pixel rows (--image HxW): the official test set (or a\n"+
+		"split) is the test, and validation comes out of the training images.", trainExample, stderr)
+	fs.StringVar(&o.Model, "model", "mlp", "mlp (tabular) or cnn (images)")
+	fs.StringVar(&o.Conv, "conv", "32,64", "cnn: output channels of each convolution block (conv, ReLU, 2×2 max pool)")
+	fs.IntVar(&o.Kernel, "kernel", 3, "cnn: convolution kernel size (odd)")
+	fs.BoolVar(&o.BatchNorm, "batch-norm", false, "cnn: batch normalisation after each convolution")
+	fs.IntVar(&o.Shift, "shift", 0, "cnn: augment training images by random shifts of up to this many pixels")
+	fs.IntVar(&o.Limit, "limit", 0, "cnn with MNIST or IDX files: train on only the first N training images (0: all), for a quick run")
+	fs.StringVar(&o.Image, "image", "", "cnn with a CSV: image size HxW or CxHxW of the pixel columns")
 	fs.StringVar(&o.Data, "data", "", "CSV file to train on (gzip is detected)")
 	o.CSV.register(fs)
 	fs.StringVar(&o.Target, "target", "", "target column, by name or index (negative from the end; default: the last column)")
@@ -101,6 +122,13 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if o.Data == "" {
 		return usagef("--data is required (a CSV file); see --help")
+	}
+	switch o.Model {
+	case "cnn":
+		return trainCNN(ctx, fs, o, runDir, resume != "", stdout, stderr)
+	case "mlp", "":
+	default:
+		return usagef("--model %q: want mlp or cnn", o.Model)
 	}
 
 	// Data: read, decide the schema, split, fit the preprocessing on the
@@ -171,33 +199,54 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	head := train.Head{Task: schema.Task, Classes: len(schema.Classes), Mean: schema.TargetMean, Std: schema.TargetStd}
-	loop := &train.Supervised{
-		Model: model, Opt: opt, Head: head,
-		Config: train.Config{
-			Epochs: o.Epochs, BatchSize: o.BatchSize, Monitor: o.Monitor, Patience: o.Patience,
-			MinDelta: o.MinDelta, ClipNorm: o.Clip, Seed: o.Seed, RunDir: runDir,
-			Meta: tabularMeta(cfg, schema, o.CSV),
-		},
-		Observer: newProgress(stderr, o.Epochs, (trainSet.Len()+o.BatchSize-1)/max(o.BatchSize, 1)),
-	}
-	if resume != "" {
-		if err := loop.Resume(filepath.Join(runDir, "last.safetensors")); err != nil {
-			return err
-		}
-	}
 	fmt.Fprintf(stderr, "%s: %d rows (%d train, %d validation, %d test), %d inputs, %s", o.Data, len(table.Rows),
 		trainSet.Len(), valSet.Len(), testSet.Len(), schema.Inputs(), schema.Task)
 	if schema.Task == data.Classification {
 		fmt.Fprintf(stderr, " of %d classes", len(schema.Classes))
 	}
 	fmt.Fprintf(stderr, "; model %d parameters; run folder %s\n", nn.NumParams(nn.Params(model)), runDir)
+	return fitAndReport(ctx, o, supervisedRun{
+		model: model, opt: opt, head: head, classes: schema.Classes, meta: tabularMeta(cfg, schema, o.CSV),
+		runDir: runDir, resume: resume != "", trainSet: trainSet, valSet: valSet, testSet: testSet,
+	}, stdout, stderr)
+}
 
+// supervisedRun is a model ready to train, with its data and run folder.
+type supervisedRun struct {
+	model                     nn.Layer
+	opt                       optim.Optimizer
+	head                      train.Head
+	classes                   []string // class names (classification)
+	meta                      map[string]string
+	augment                   func(x *tensor.Tensor, rng *rand.Rand) *tensor.Tensor
+	runDir                    string
+	resume                    bool // continue from runDir's last.safetensors
+	trainSet, valSet, testSet *data.Dataset
+}
+
+// fitAndReport trains r with train.Supervised (early stopping, best and last
+// checkpoints in the run folder), then reports the test split and writes
+// test_metrics.json.
+func fitAndReport(ctx context.Context, o trainOptions, r supervisedRun, stdout, stderr io.Writer) error {
+	loop := &train.Supervised{
+		Model: r.model, Opt: r.opt, Head: r.head,
+		Config: train.Config{
+			Epochs: o.Epochs, BatchSize: o.BatchSize, Monitor: o.Monitor, Patience: o.Patience,
+			MinDelta: o.MinDelta, ClipNorm: o.Clip, Seed: o.Seed, RunDir: r.runDir, Meta: r.meta, Augment: r.augment,
+		},
+		Observer: newProgress(stderr, o.Epochs, (r.trainSet.Len()+o.BatchSize-1)/max(o.BatchSize, 1)),
+	}
+	if r.resume {
+		if err := loop.Resume(filepath.Join(r.runDir, "last.safetensors")); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
-	res, err := loop.Fit(ctx, trainSet, valSet)
+	res, err := loop.Fit(ctx, r.trainSet, r.valSet)
 	loop.Observer.(*progress).finish()
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("interrupted after %d epochs; saved %s; continue with: moxing train --resume %s",
-			res.Epochs, filepath.Join(runDir, "last.safetensors"), runDir)
+			res.Epochs, filepath.Join(r.runDir, "last.safetensors"), r.runDir)
 	}
 	if err != nil {
 		return err
@@ -205,25 +254,25 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "trained %d epochs in %.1fs (%s); best epoch %d, %s %.4f\n",
 		res.Epochs, time.Since(start).Seconds(), res.Stopped, res.BestEpoch, loop.Config.Monitor, res.Best)
 
-	if testSet.Len() == 0 {
+	if r.testSet.Len() == 0 {
 		return nil
 	}
-	rep, err := head.Evaluate(model, testSet)
+	rep, err := r.head.Evaluate(r.model, r.testSet)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "test (%d rows): %s\n", testSet.Len(), formatMetrics(rep.Metrics))
+	fmt.Fprintf(stdout, "test (%d rows): %s\n", r.testSet.Len(), formatMetrics(rep.Metrics))
 	if rep.Confusion != nil {
-		fmt.Fprint(stdout, rep.Confusion.Format(schema.Classes))
+		fmt.Fprint(stdout, rep.Confusion.Format(r.classes))
 	}
-	out := map[string]any{"rows": testSet.Len(), "metrics": rep.Metrics, "best_epoch": res.BestEpoch, "classes": schema.Classes}
+	out := map[string]any{"rows": r.testSet.Len(), "metrics": rep.Metrics, "best_epoch": res.BestEpoch, "classes": r.classes}
 	if rep.Confusion != nil {
 		out["confusion"] = rep.Confusion.Counts
 	}
-	if err := writeJSON(filepath.Join(runDir, "test_metrics.json"), out); err != nil {
+	if err := writeJSON(filepath.Join(r.runDir, "test_metrics.json"), out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "best checkpoint: %s\n", filepath.Join(runDir, "best.safetensors"))
+	fmt.Fprintf(stdout, "best checkpoint: %s\n", filepath.Join(r.runDir, "best.safetensors"))
 	return nil
 }
 
