@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -106,6 +107,41 @@ var goldenNN = map[string]func(c *tensortest.Case) fn{
 				&nn.Linear{Weight: x[5], Bias: x[6]})
 			nn.Train(m, rand.New(rand.NewPCG(1, 2)))
 			return m.Forward(x[0])
+		}
+	},
+	"recurrent": func(c *tensortest.Case) fn {
+		return func(x ...*tensor.Tensor) *tensor.Tensor {
+			r := nn.NewRNN(nn.RNNKind(c.Attrs["kind"].(string)), c.Int("input"), c.Int("hidden"), c.Int("layers"), c.Bool("bidirectional"), 0,
+				rand.New(rand.NewPCG(1, 2)))
+			ps := nn.Params(r)
+			names := c.Attrs["names"].([]any)
+			if len(ps) != len(names) {
+				panic(fmt.Sprintf("%d parameters, PyTorch has %d", len(ps), len(names)))
+			}
+			states := len(x) - len(ps) - 1
+			for i, p := range ps {
+				if p.Name != names[i] {
+					panic(fmt.Sprintf("parameter %d is %s, PyTorch calls it %s", i, p.Name, names[i]))
+				}
+			}
+			h0 := x[1]
+			var c0 *tensor.Tensor
+			if states == 2 {
+				c0 = x[2]
+			}
+			// The case's leaves become the weights, so that their gradients
+			// are checked (cells in the order of Params).
+			k := 1 + states
+			for _, cell := range r.Cells {
+				cell.WeightIH, cell.WeightHH, cell.BiasIH, cell.BiasHH = x[k], x[k+1], x[k+2], x[k+3]
+				k += 4
+			}
+			out, hN, cN := r.ForwardState(x[0], h0, c0)
+			parts := []*tensor.Tensor{out.Reshape(-1), hN.Reshape(-1)}
+			if cN != nil {
+				parts = append(parts, cN.Reshape(-1))
+			}
+			return tensor.Concat(0, parts...)
 		}
 	},
 }

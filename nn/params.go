@@ -37,7 +37,8 @@ var tensorType = reflect.TypeFor[*tensor.Tensor]()
 //     name becoming a prefix (Attn → attn.);
 //   - slice and array elements are named by index (h.0., h.1.);
 //   - the struct tag `nn:"name"` renames a field, `nn:"-"` skips it (for
-//     constant buffers), and `nn:",inline"` walks into it without a prefix.
+//     constant buffers), and `nn:",inline"` walks into it without a prefix;
+//   - a pointer to a ParamRenamer names what is below it itself.
 //
 // A tensor reachable under two names (tied weights) is listed once, under the
 // first. Frozen tensors (no RequireGrad) are listed too: they are still part
@@ -92,6 +93,15 @@ func setMode(m any, rng *rand.Rand) {
 	})
 }
 
+// ParamRenamer is implemented by layers whose parameters follow another
+// naming convention than their Go fields, such as PyTorch's recurrent
+// layers (weight_ih_l0, weight_hh_l1_reverse, …). Params asks
+// RenameParam for the name of each path below the layer (e.g.
+// "cells.3.weight_ih") and prefixes the answer with the layer's own name.
+type ParamRenamer interface {
+	RenameParam(path string) string
+}
+
 // walk calls visit on v and, depth first, on everything reachable from it
 // through exported fields, slice and array elements, pointers and
 // interfaces, with dotted names.
@@ -115,6 +125,10 @@ func walk(v reflect.Value, name string, visited map[uintptr]bool, visit func(str
 			return
 		}
 		visited[v.Pointer()] = true
+		if r, ok := v.Interface().(ParamRenamer); ok {
+			walk(v.Elem(), "", visited, func(sub string, x reflect.Value) { visit(join(name, r.RenameParam(sub)), x) })
+			return
+		}
 		walk(v.Elem(), name, visited, visit)
 	case reflect.Struct:
 		t := v.Type()

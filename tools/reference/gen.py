@@ -184,6 +184,49 @@ def nn_cases():
                   lambda x: F.cross_entropy(x, torch.tensor(tgt), weight=torch.tensor(cw), ignore_index=1),
                   [randn(6, 4) * 2], {"targets": tgt, "ignore": 1, "weights": cw}))
     C.extend(vision_cases())
+    C.extend(recurrent_cases())
+    return C
+
+
+def recurrent_cases():
+    """nn.RNN, nn.LSTM and nn.GRU (batch_first) over several steps with given
+    initial states. The output is the concatenation of output, h_n (and
+    c_n), flattened, so that every result carries gradient; the inputs are
+    x, h0 (, c0), then the parameters in state_dict order, whose names are
+    an attribute."""
+    C = []
+    for name, mod, kw, B, T in [
+        ("rnn_tanh", torch.nn.RNN, dict(input_size=3, hidden_size=4, num_layers=1), 2, 4),
+        ("rnn_bi", torch.nn.RNN, dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True), 2, 3),
+        ("lstm", torch.nn.LSTM, dict(input_size=3, hidden_size=5, num_layers=2), 2, 4),
+        ("lstm_bi", torch.nn.LSTM, dict(input_size=4, hidden_size=3, num_layers=2, bidirectional=True), 3, 3),
+        ("gru", torch.nn.GRU, dict(input_size=3, hidden_size=4, num_layers=2), 2, 4),
+        ("gru_bi", torch.nn.GRU, dict(input_size=2, hidden_size=3, num_layers=1, bidirectional=True), 2, 5),
+    ]:
+        m = mod(batch_first=True, **kw)
+        names = [k for k, _ in m.named_parameters()]
+        D = 2 if kw.get("bidirectional") else 1
+        L, H = kw["num_layers"], kw["hidden_size"]
+        lstm = mod is torch.nn.LSTM
+        states = [randn(L * D, B, H) * 0.5] + ([randn(L * D, B, H) * 0.5] if lstm else [])
+
+        def fn(x, *rest, m=m, lstm=lstm, names=names):
+            ns = len(rest) - len(names)
+            st, ws = rest[:ns], rest[ns:]
+            # The module's forward reads its weights from _flat_weights (in
+            # named_parameters order); pointing it at the case's leaves gives
+            # their gradients.
+            assert m._flat_weights_names == names
+            m._flat_weights = list(ws)
+            out, hs = m(x, tuple(st) if lstm else st[0])
+            hs = list(hs) if lstm else [hs]
+            return torch.cat([out.reshape(-1)] + [h.reshape(-1) for h in hs])
+
+        ws = [p.detach().clone() for p in m.parameters()]
+        attrs = {"kind": {torch.nn.RNN: "rnn", torch.nn.LSTM: "lstm", torch.nn.GRU: "gru"}[mod],
+                 "input": kw["input_size"], "hidden": H, "layers": L, "bidirectional": D == 2,
+                 "names": names}
+        C.append(case(name, "recurrent", fn, [randn(B, T, kw["input_size"])] + states + ws, attrs))
     return C
 
 
