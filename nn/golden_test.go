@@ -136,7 +136,11 @@ var goldenNN = map[string]func(c *tensortest.Case) fn{
 				cell.WeightIH, cell.WeightHH, cell.BiasIH, cell.BiasHH = x[k], x[k+1], x[k+2], x[k+3]
 				k += 4
 			}
-			out, hN, cN := r.ForwardState(x[0], h0, c0)
+			var lengths []int
+			if c.Attrs["lengths"] != nil {
+				lengths = c.Ints("lengths")
+			}
+			out, hN, cN := r.ForwardState(x[0], lengths, h0, c0)
 			parts := []*tensor.Tensor{out.Reshape(-1), hN.Reshape(-1)}
 			if cN != nil {
 				parts = append(parts, cN.Reshape(-1))

@@ -128,20 +128,28 @@ func (r *RNN) RenameParam(path string) string {
 // Forward runs the network over x (B, T, In) from zero initial states and
 // returns the last layer's outputs at every step, (B, T, D·Hidden).
 func (r *RNN) Forward(x *tensor.Tensor) *tensor.Tensor {
-	out, _, _ := r.ForwardState(x, nil, nil)
+	out, _, _ := r.ForwardState(x, nil, nil, nil)
 	return out
 }
 
-// ForwardState is Forward from initial states h0 (and, for an LSTM, c0),
-// each (Layers·D, B, Hidden) as in PyTorch, or nil for zeros. It returns the
-// outputs (B, T, D·Hidden) and the final states hN (and cN for an LSTM;
-// nil otherwise), each (Layers·D, B, Hidden).
-func (r *RNN) ForwardState(x, h0, c0 *tensor.Tensor) (out, hN, cN *tensor.Tensor) {
+// ForwardState is Forward with sequence lengths and initial states.
+//
+// lengths, when not nil, gives each row's length (1 ≤ lengths[i] ≤ T) in a
+// right-padded batch, with PyTorch's packed-sequence semantics: a row's
+// state stops changing after its last step, so the forward direction ends
+// on it and the backward direction starts from it; outputs past a row's
+// length are 0. h0 (and, for an LSTM, c0), each (Layers·D, B, Hidden) as in
+// PyTorch, are the initial states, nil for zeros.
+//
+// It returns the outputs (B, T, D·Hidden) and the final states hN (and cN
+// for an LSTM; nil otherwise), each (Layers·D, B, Hidden), in PyTorch's
+// order: layer by layer, the backward direction after the forward one.
+func (r *RNN) ForwardState(x *tensor.Tensor, lengths []int, h0, c0 *tensor.Tensor) (out, hN, cN *tensor.Tensor) {
 	in := r.Cells[0].WeightIH.Dim(1)
 	if x.NDim() != 3 || x.Dim(2) != in || x.Dim(1) < 1 {
 		panic(fmt.Sprintf("nn: %s with %d inputs applied to shape %v (want (B, T, %d), T ≥ 1)", strings.ToUpper(string(r.Kind)), in, x.Shape(), in))
 	}
-	b := x.Dim(0)
+	b, steps := x.Dim(0), x.Dim(1)
 	states := r.Layers * r.dirs()
 	for _, s := range []*tensor.Tensor{h0, c0} {
 		if s != nil && (s.NDim() != 3 || s.Dim(0) != states || s.Dim(1) != b || s.Dim(2) != r.Hidden) {
@@ -150,6 +158,24 @@ func (r *RNN) ForwardState(x, h0, c0 *tensor.Tensor) (out, hN, cN *tensor.Tensor
 	}
 	if c0 != nil && r.Kind != KindLSTM {
 		panic("nn: an initial cell state c0 is only for an LSTM")
+	}
+	var masks []*tensor.Tensor // masks[t] is (B, 1): 1 where step t is within the row
+	if lengths != nil {
+		if len(lengths) != b {
+			panic(fmt.Sprintf("nn: %d sequence lengths for a batch of %d", len(lengths), b))
+		}
+		masks = make([]*tensor.Tensor, steps)
+		for t := range masks {
+			masks[t] = tensor.Zeros(b, 1)
+			for i, n := range lengths {
+				if n < 1 || n > steps {
+					panic(fmt.Sprintf("nn: sequence length %d of row %d outside [1, %d]", n, i, steps))
+				}
+				if t < n {
+					masks[t].Data[i] = 1
+				}
+			}
+		}
 	}
 	initial := func(s *tensor.Tensor, k int) *tensor.Tensor {
 		if s == nil {
@@ -170,7 +196,7 @@ func (r *RNN) ForwardState(x, h0, c0 *tensor.Tensor) (out, hN, cN *tensor.Tensor
 			if r.Kind == KindLSTM {
 				c = initial(c0, k)
 			}
-			seq, h, c := r.run(r.Cells[k], layerIn, initial(h0, k), c, d == 1)
+			seq, h, c := r.run(r.Cells[k], layerIn, masks, initial(h0, k), c, d == 1)
 			outs = append(outs, seq)
 			hs, cs = append(hs, h), append(cs, c)
 		}
@@ -188,8 +214,9 @@ func (r *RNN) ForwardState(x, h0, c0 *tensor.Tensor) (out, hN, cN *tensor.Tensor
 
 // run runs one cell over the sequence x (B, T, In) from states h (and c),
 // backwards in time when reverse, and returns the outputs (B, T, Hidden) in
-// time order with the final states.
-func (r *RNN) run(cell *RNNCell, x, h, c *tensor.Tensor, reverse bool) (seq, hT, cT *tensor.Tensor) {
+// time order with the final states. With masks, a row keeps its state (and
+// outputs 0) at the steps past its length.
+func (r *RNN) run(cell *RNNCell, x *tensor.Tensor, masks []*tensor.Tensor, h, c *tensor.Tensor, reverse bool) (seq, hT, cT *tensor.Tensor) {
 	b, steps, n := x.Dim(0), x.Dim(1), r.Hidden
 	// The input projections of every step at once: one GEMM, (B, T, G·H).
 	xw := x.MatMulT(cell.WeightIH, false, true).Add(cell.BiasIH)
@@ -201,22 +228,34 @@ func (r *RNN) run(cell *RNNCell, x, h, c *tensor.Tensor, reverse bool) (seq, hT,
 		}
 		gx := xw.Slice(1, t, t+1).Reshape(b, -1)
 		gh := h.MatMulT(cell.WeightHH, false, true).Add(cell.BiasHH)
+		var hNew, cNew *tensor.Tensor
 		switch r.Kind {
 		case KindRNN:
-			h = gx.Add(gh).Tanh()
+			hNew = gx.Add(gh).Tanh()
 		case KindLSTM:
 			g := gx.Add(gh)
 			i, f := g.Slice(1, 0, n).Sigmoid(), g.Slice(1, n, 2*n).Sigmoid()
 			gg, o := g.Slice(1, 2*n, 3*n).Tanh(), g.Slice(1, 3*n, 4*n).Sigmoid()
-			c = f.Mul(c).Add(i.Mul(gg))
-			h = o.Mul(c.Tanh())
+			cNew = f.Mul(c).Add(i.Mul(gg))
+			hNew = o.Mul(cNew.Tanh())
 		case KindGRU:
 			rz := gx.Slice(1, 0, 2*n).Add(gh.Slice(1, 0, 2*n)).Sigmoid()
 			rg, z := rz.Slice(1, 0, n), rz.Slice(1, n, 2*n)
-			nn := gx.Slice(1, 2*n, 3*n).Add(rg.Mul(gh.Slice(1, 2*n, 3*n))).Tanh()
-			h = nn.Add(z.Mul(h.Sub(nn))) // (1-z)⊙n + z⊙h
+			cand := gx.Slice(1, 2*n, 3*n).Add(rg.Mul(gh.Slice(1, 2*n, 3*n))).Tanh()
+			hNew = cand.Add(z.Mul(h.Sub(cand))) // (1-z)⊙n + z⊙h
 		}
-		outs[t] = h
+		if masks == nil {
+			h, c = hNew, cNew
+			outs[t] = h
+			continue
+		}
+		// h = h + m⊙(h' - h): rows past their length keep their state.
+		m := masks[t]
+		h = h.Add(m.Mul(hNew.Sub(h)))
+		if c != nil {
+			c = c.Add(m.Mul(cNew.Sub(c)))
+		}
+		outs[t] = m.Mul(h)
 	}
 	return tensor.Stack(1, outs...), h, c
 }

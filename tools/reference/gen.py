@@ -202,7 +202,11 @@ def recurrent_cases():
         ("lstm_bi", torch.nn.LSTM, dict(input_size=4, hidden_size=3, num_layers=2, bidirectional=True), 3, 3),
         ("gru", torch.nn.GRU, dict(input_size=3, hidden_size=4, num_layers=2), 2, 4),
         ("gru_bi", torch.nn.GRU, dict(input_size=2, hidden_size=3, num_layers=1, bidirectional=True), 2, 5),
+        # Right-padded rows of lengths 4, 2 and 3, as packed sequences.
+        ("lstm_bi_packed", torch.nn.LSTM, dict(input_size=3, hidden_size=3, num_layers=2, bidirectional=True, lengths=[4, 2, 3]), 3, 4),
+        ("gru_packed", torch.nn.GRU, dict(input_size=2, hidden_size=3, num_layers=1, lengths=[1, 3]), 2, 3),
     ]:
+        lengths = kw.pop("lengths", None)
         m = mod(batch_first=True, **kw)
         names = [k for k, _ in m.named_parameters()]
         D = 2 if kw.get("bidirectional") else 1
@@ -210,7 +214,7 @@ def recurrent_cases():
         lstm = mod is torch.nn.LSTM
         states = [randn(L * D, B, H) * 0.5] + ([randn(L * D, B, H) * 0.5] if lstm else [])
 
-        def fn(x, *rest, m=m, lstm=lstm, names=names):
+        def fn(x, *rest, m=m, lstm=lstm, names=names, lengths=lengths):
             ns = len(rest) - len(names)
             st, ws = rest[:ns], rest[ns:]
             # The module's forward reads its weights from _flat_weights (in
@@ -218,14 +222,19 @@ def recurrent_cases():
             # their gradients.
             assert m._flat_weights_names == names
             m._flat_weights = list(ws)
-            out, hs = m(x, tuple(st) if lstm else st[0])
+            if lengths is None:
+                out, hs = m(x, tuple(st) if lstm else st[0])
+            else:
+                packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+                out, hs = m(packed, tuple(st) if lstm else st[0])
+                out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
             hs = list(hs) if lstm else [hs]
             return torch.cat([out.reshape(-1)] + [h.reshape(-1) for h in hs])
 
         ws = [p.detach().clone() for p in m.parameters()]
         attrs = {"kind": {torch.nn.RNN: "rnn", torch.nn.LSTM: "lstm", torch.nn.GRU: "gru"}[mod],
                  "input": kw["input_size"], "hidden": H, "layers": L, "bidirectional": D == 2,
-                 "names": names}
+                 "names": names, "lengths": lengths}
         C.append(case(name, "recurrent", fn, [randn(B, T, kw["input_size"])] + states + ws, attrs))
     return C
 
