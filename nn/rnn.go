@@ -233,16 +233,10 @@ func (r *RNN) run(cell *RNNCell, x *tensor.Tensor, masks []*tensor.Tensor, h, c 
 		case KindRNN:
 			hNew = gx.Add(gh).Tanh()
 		case KindLSTM:
-			g := gx.Add(gh)
-			i, f := g.Slice(1, 0, n).Sigmoid(), g.Slice(1, n, 2*n).Sigmoid()
-			gg, o := g.Slice(1, 2*n, 3*n).Tanh(), g.Slice(1, 3*n, 4*n).Sigmoid()
-			cNew = f.Mul(c).Add(i.Mul(gg))
-			hNew = o.Mul(cNew.Tanh())
+			hc := tensor.LSTMCell(gx, gh, c) // [h' | c']
+			hNew, cNew = hc.Slice(1, 0, n), hc.Slice(1, n, 2*n)
 		case KindGRU:
-			rz := gx.Slice(1, 0, 2*n).Add(gh.Slice(1, 0, 2*n)).Sigmoid()
-			rg, z := rz.Slice(1, 0, n), rz.Slice(1, n, 2*n)
-			cand := gx.Slice(1, 2*n, 3*n).Add(rg.Mul(gh.Slice(1, 2*n, 3*n))).Tanh()
-			hNew = cand.Add(z.Mul(h.Sub(cand))) // (1-z)⊙n + z⊙h
+			hNew = tensor.GRUCell(gx, gh, h)
 		}
 		if masks == nil {
 			h, c = hNew, cNew

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/moxing/moxing/data"
-	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
 	"github.com/moxing/moxing/tensor"
@@ -22,7 +21,7 @@ import (
 type LMConfig struct {
 	Steps       int     // optimizer steps (default 1000)
 	BatchSize   int     // sequences per micro-batch (default 8)
-	SeqLen      int     // tokens per sequence (default: the model's window)
+	SeqLen      int     // tokens per sequence (default: the model's window, or 128 without one)
 	GradAccum   int     // micro-batches per optimizer step (default 1)
 	LR, MinLR   float32 // peak and final learning rate (defaults 1e-3 and LR/10)
 	Warmup      int     // linear warmup steps (default Steps/20)
@@ -55,7 +54,17 @@ type lmState struct {
 
 const metaPretrain = "moxing.pretrain"
 
-func (c *LMConfig) ensureDefaults(m *gpt.Model) {
+// LanguageModel is a next-token model that Pretrain trains: the GPT
+// (models/gpt) and the recurrent language model (models/rnn).
+type LanguageModel interface {
+	// Forward maps b windows of t token ids (row-major) to logits (b, t, V)
+	// and, with targets (b·t next ids), their mean cross-entropy.
+	Forward(idx []int, b, t int, targets []int) (logits, loss *tensor.Tensor)
+	// Window is the longest window the model takes, 0 when it has no limit.
+	Window() int
+}
+
+func (c *LMConfig) ensureDefaults(m LanguageModel) {
 	if c.Steps == 0 {
 		c.Steps = 1000
 	}
@@ -63,7 +72,10 @@ func (c *LMConfig) ensureDefaults(m *gpt.Model) {
 		c.BatchSize = 8
 	}
 	if c.SeqLen == 0 {
-		c.SeqLen = m.Config.BlockSize
+		c.SeqLen = m.Window()
+	}
+	if c.SeqLen == 0 {
+		c.SeqLen = 128
 	}
 	if c.GradAccum == 0 {
 		c.GradAccum = 1
@@ -106,10 +118,10 @@ type LMResult struct {
 // evaluation. Progress goes to obs (Batch.Batch is the step); each
 // evaluation is an Epoch record whose Epoch is the step. A cancelled ctx
 // stops between steps and returns its error with the result so far.
-func Pretrain(ctx context.Context, m *gpt.Model, trainTokens, val []int, cfg LMConfig, obs Observer) (LMResult, error) {
+func Pretrain(ctx context.Context, m LanguageModel, trainTokens, val []int, cfg LMConfig, obs Observer) (LMResult, error) {
 	cfg.ensureDefaults(m)
-	if cfg.SeqLen > m.Config.BlockSize {
-		return LMResult{}, fmt.Errorf("train: sequence length %d exceeds the model's window %d", cfg.SeqLen, m.Config.BlockSize)
+	if w := m.Window(); w > 0 && cfg.SeqLen > w {
+		return LMResult{}, fmt.Errorf("train: sequence length %d exceeds the model's window %d", cfg.SeqLen, w)
 	}
 	for name, toks := range map[string][]int{"training": trainTokens, "validation": val} {
 		if len(toks) < cfg.SeqLen+1 {
@@ -244,7 +256,7 @@ func resumeLM(dir string, params []nn.Param, opt optim.Optimizer, pcg, evalPCG *
 
 // evalLoss is the mean loss of n random (b, t) batches of tokens, without
 // recording gradients.
-func evalLoss(m *gpt.Model, tokens []int, b, t, n int, rng *rand.Rand) float64 {
+func evalLoss(m LanguageModel, tokens []int, b, t, n int, rng *rand.Rand) float64 {
 	inf := nn.Detach(m)
 	nn.Eval(inf)
 	arena := tensor.NewArena()

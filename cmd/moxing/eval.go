@@ -10,6 +10,8 @@ import (
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/tokenizer"
+	"github.com/moxing/moxing/train"
 )
 
 const evalExample = `  moxing eval --model runs/cancer/best.safetensors \
@@ -77,16 +79,29 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// evalText scores a text file with a GPT checkpoint: the mean cross-entropy
-// of each token given those before it (in windows of the model's context,
-// each window's first token unscored), and the perplexity.
+// evalText scores a text file with a GPT or recurrent language model: the
+// mean cross-entropy of each token given those before it (in windows of the
+// model's context, or of a recurrent model's training length, each starting
+// afresh with its first token unscored), and the perplexity.
 func evalText(w io.Writer, modelPath, textPath string, perToken bool) error {
 	if modelPath == "" {
 		return usagef("--model is required; see --help")
 	}
-	m, tok, err := loadLM(modelPath, "")
-	if err != nil {
-		return err
+	var lm train.LanguageModel
+	var tok tokenizer.Tokenizer
+	var window, vocab int
+	if modelKind(modelPath) == "rnn-lm" {
+		m, t, w, err := loadRNNLM(modelPath)
+		if err != nil {
+			return err
+		}
+		lm, tok, window, vocab = m, t, w, m.Config.Vocab
+	} else {
+		m, t, err := loadLM(modelPath, "")
+		if err != nil {
+			return err
+		}
+		lm, tok, window, vocab = m, t, m.Config.BlockSize, m.Config.VocabSize
 	}
 	raw, err := os.ReadFile(textPath)
 	if err != nil {
@@ -99,8 +114,7 @@ func evalText(w io.Writer, modelPath, textPath string, perToken bool) error {
 	if len(ids) < 2 {
 		return fmt.Errorf("%s: %d tokens: need at least 2 to score one", textPath, len(ids))
 	}
-	inf := nn.Detach(m)
-	window := m.Config.BlockSize
+	inf := nn.Detach(lm)
 	var sum float64
 	n := 0
 	for start := 0; start+1 < len(ids); start += window {
@@ -108,7 +122,7 @@ func evalText(w io.Writer, modelPath, textPath string, perToken bool) error {
 		x, y := ids[start:end-1], ids[start+1:end]
 		logits, _ := inf.Forward(x, 1, len(x), nil)
 		logp := logits.LogSoftmax(-1) // (1, T, V)
-		v := m.Config.VocabSize
+		v := vocab
 		for i, target := range y {
 			lp := float64(logp.Data[i*v+target])
 			sum -= lp

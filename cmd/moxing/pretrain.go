@@ -147,7 +147,8 @@ func readCorpus(list, format string) (string, int, error) {
 	return b.String(), len(paths), nil
 }
 
-const pretrainExample = `  moxing pretrain --data data/moby --config tiny --steps 2000 --run runs/moby`
+const pretrainExample = `  moxing pretrain --data data/moby --config tiny --steps 2000 --run runs/moby
+  moxing pretrain --model lstm --data data/moby --layers 2 --hidden 256 --seq 128 --run runs/moby-lstm`
 
 // pretrainOptions are moxing pretrain's settings; config.json in the run
 // folder holds them, and --resume reads them back.
@@ -166,6 +167,8 @@ type pretrainOptions struct {
 	Warmup    int     `json:"warmup"`
 	EvalEvery int     `json:"eval_every"`
 	Seed      uint64  `json:"seed"`
+	Model     string  `json:"model"`
+	Hidden    int     `json:"hidden,omitempty"`
 }
 
 // runPretrain trains a GPT on token files written by moxing prepare.
@@ -177,11 +180,13 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		"steps, the best weights kept in <run>/best.safetensors (with the tokenizer), last.safetensors to resume from,\n"+
 		"metrics.jsonl, config.json.", pretrainExample+"\n  moxing pretrain --resume runs/moby     # continue after Ctrl-C", stderr)
 	fs.StringVar(&o.Data, "data", "", "folder with tokenizer.json, train.tok, val.tok")
+	fs.StringVar(&o.Model, "model", "gpt", "gpt, or a recurrent language model: lstm, gru or rnn (then --layers, --embd, --hidden, --seq)")
+	fs.IntVar(&o.Hidden, "hidden", 0, "lstm/gru/rnn: hidden units (default 256)")
 	fs.StringVar(&o.Config, "config", "tiny", "tiny or gpt2-small (then --layers, --heads, --embd, --seq override)")
-	fs.IntVar(&o.Layers, "layers", 0, "transformer blocks")
+	fs.IntVar(&o.Layers, "layers", 0, "transformer blocks (lstm/gru/rnn: recurrent layers, default 2)")
 	fs.IntVar(&o.Heads, "heads", 0, "attention heads")
-	fs.IntVar(&o.Embd, "embd", 0, "channels")
-	fs.IntVar(&o.Seq, "seq", 0, "context window")
+	fs.IntVar(&o.Embd, "embd", 0, "channels (lstm/gru/rnn: embedding width, default 64)")
+	fs.IntVar(&o.Seq, "seq", 0, "context window (lstm/gru/rnn: training sequence length, default 128)")
 	fs.Float64Var(&o.Dropout, "dropout", 0, "dropout")
 	fs.IntVar(&o.Steps, "steps", 1000, "optimizer steps")
 	fs.IntVar(&o.Batch, "batch", 8, "sequences per micro-batch")
@@ -201,13 +206,20 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		runDir = resume
 	}
+	if o.Data == "" {
+		return usagef("--data is required (a folder written by moxing prepare)")
+	}
+	switch o.Model {
+	case "lstm", "gru", "rnn":
+		return pretrainRNN(ctx, o, runDir, resume != "", stdout, stderr)
+	case "gpt", "":
+	default:
+		return usagef("--model %q: want gpt, lstm, gru or rnn", o.Model)
+	}
 	dataDir := o.Data
 	cfg := train.LMConfig{Steps: o.Steps, BatchSize: o.Batch, GradAccum: o.GradAccum, LR: float32(o.LR), Warmup: o.Warmup,
 		EvalEvery: o.EvalEvery, Seed: o.Seed, Resume: resume != ""}
 	config, layers, heads, embd, seq, dropout := o.Config, o.Layers, o.Heads, o.Embd, o.Seq, o.Dropout
-	if dataDir == "" {
-		return usagef("--data is required (a folder written by moxing prepare)")
-	}
 	tok, trainIDs, valIDs, err := readPrepared(dataDir)
 	if err != nil {
 		return err

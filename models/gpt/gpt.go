@@ -220,3 +220,6 @@ func (m *Model) LoadTensors(ts map[string]*tensor.Tensor) error {
 	}
 	return checkpoint.Assign(nn.Params(m), clean, true)
 }
+
+// Window returns the context window, BlockSize.
+func (m *Model) Window() int { return m.Config.BlockSize }

@@ -1,0 +1,123 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+// LSTMCell is one step of an LSTM as a fused op. gx and gh (B, 4H) are the
+// input and recurrent pre-activations (W_ih·x + b_ih and W_hh·h + b_hh) in
+// PyTorch's gate order i, f, g, o; c (B, H) is the previous cell state. With
+// g = gx + gh:
+//
+//	i, f, o = σ(g_i), σ(g_f), σ(g_o);  u = tanh(g_g)
+//	c' = f⊙c + i⊙u;  h' = o⊙tanh(c')
+//
+// It returns [h' | c'] as one (B, 2H) tensor (slice it apart). Backward,
+// with upstream dh', dc' and t = tanh(c'): dc = dc' + dh'⊙o⊙(1-t²) is
+// carried to c through f, and the gate gradients go to gx and gh alike.
+// Tested against the same step composed from primitives.
+func LSTMCell(gx, gh, c *Tensor) *Tensor {
+	if gx.NDim() != 2 || !sameShape(gx.shape, gh.shape) || c.NDim() != 2 || c.shape[0] != gx.shape[0] || 4*c.shape[1] != gx.shape[1] {
+		panic(fmt.Sprintf("tensor: LSTMCell with gates %v and %v and cell state %v (want (B, 4H), (B, 4H), (B, H))", gx.shape, gh.shape, c.shape))
+	}
+	b, h := c.shape[0], c.shape[1]
+	out := newOut("LSTMCell", []int{b, 2 * h}, gx, gh, c)
+	act := scratch(out, b*4*h) // i, f, u, o
+	tc := scratch(out, b*h)    // tanh(c')
+	for r := 0; r < b; r++ {
+		g, a := r*4*h, act[r*4*h:(r+1)*4*h]
+		for j := range a {
+			a[j] = gx.Data[g+j] + gh.Data[g+j]
+		}
+		for j := 0; j < h; j++ {
+			a[j], a[h+j], a[3*h+j] = sigmoid(a[j]), sigmoid(a[h+j]), sigmoid(a[3*h+j])
+			a[2*h+j] = float32(math.Tanh(float64(a[2*h+j])))
+			cn := a[h+j]*c.Data[r*h+j] + a[j]*a[2*h+j]
+			t := float32(math.Tanh(float64(cn)))
+			tc[r*h+j] = t
+			out.Data[r*2*h+j], out.Data[r*2*h+h+j] = a[3*h+j]*t, cn
+		}
+	}
+	return out.record(func() {
+		ggx, ggh, gc, d := gradOf(gx), gradOf(gh), gradOf(c), out.Grad.Data
+		for r := 0; r < b; r++ {
+			a := act[r*4*h : (r+1)*4*h]
+			for j := 0; j < h; j++ {
+				i, f, u, o, t := a[j], a[h+j], a[2*h+j], a[3*h+j], tc[r*h+j]
+				dh, dcn := d[r*2*h+j], d[r*2*h+h+j]
+				dc := dcn + dh*o*(1-t*t)
+				di := dc * u * i * (1 - i)
+				df := dc * c.Data[r*h+j] * f * (1 - f)
+				du := dc * i * (1 - u*u)
+				do := dh * t * o * (1 - o)
+				g := r * 4 * h
+				for _, dst := range [][]float32{ggx, ggh} {
+					if dst != nil {
+						dst[g+j] += di
+						dst[g+h+j] += df
+						dst[g+2*h+j] += du
+						dst[g+3*h+j] += do
+					}
+				}
+				if gc != nil {
+					gc[r*h+j] += dc * f
+				}
+			}
+		}
+	})
+}
+
+// GRUCell is one step of a GRU as a fused op. gx and gh (B, 3H) are the
+// input and recurrent pre-activations (W_ih·x + b_ih and W_hh·h + b_hh) in
+// PyTorch's gate order r, z, n; h (B, H) is the previous state:
+//
+//	r = σ(gx_r + gh_r);  z = σ(gx_z + gh_z);  n = tanh(gx_n + r⊙gh_n)
+//	h' = (1-z)⊙n + z⊙h
+//
+// It returns h' (B, H). Tested against the same step composed from
+// primitives.
+func GRUCell(gx, gh, h *Tensor) *Tensor {
+	if gx.NDim() != 2 || !sameShape(gx.shape, gh.shape) || h.NDim() != 2 || h.shape[0] != gx.shape[0] || 3*h.shape[1] != gx.shape[1] {
+		panic(fmt.Sprintf("tensor: GRUCell with gates %v and %v and state %v (want (B, 3H), (B, 3H), (B, H))", gx.shape, gh.shape, h.shape))
+	}
+	b, n := h.shape[0], h.shape[1]
+	out := newOut("GRUCell", []int{b, n}, gx, gh, h)
+	act := scratch(out, b*3*n) // r, z, n
+	for row := 0; row < b; row++ {
+		g, a := row*3*n, act[row*3*n:(row+1)*3*n]
+		for j := 0; j < n; j++ {
+			r := sigmoid(gx.Data[g+j] + gh.Data[g+j])
+			z := sigmoid(gx.Data[g+n+j] + gh.Data[g+n+j])
+			c := float32(math.Tanh(float64(gx.Data[g+2*n+j] + r*gh.Data[g+2*n+j])))
+			a[j], a[n+j], a[2*n+j] = r, z, c
+			out.Data[row*n+j] = c + z*(h.Data[row*n+j]-c)
+		}
+	}
+	return out.record(func() {
+		ggx, ggh, gh0, d := gradOf(gx), gradOf(gh), gradOf(h), out.Grad.Data
+		for row := 0; row < b; row++ {
+			g, a := row*3*n, act[row*3*n:(row+1)*3*n]
+			for j := 0; j < n; j++ {
+				r, z, c, dy := a[j], a[n+j], a[2*n+j], d[row*n+j]
+				hp := h.Data[row*n+j]
+				dc := dy * (1 - z) * (1 - c*c) // through n's tanh
+				dz := dy * (hp - c) * z * (1 - z)
+				dr := dc * gh.Data[g+2*n+j] * r * (1 - r)
+				if ggx != nil {
+					ggx[g+j] += dr
+					ggx[g+n+j] += dz
+					ggx[g+2*n+j] += dc
+				}
+				if ggh != nil {
+					ggh[g+j] += dr
+					ggh[g+n+j] += dz
+					ggh[g+2*n+j] += dc * r
+				}
+				if gh0 != nil {
+					gh0[row*n+j] += dy * z
+				}
+			}
+		}
+	})
+}
