@@ -10,7 +10,6 @@ import (
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/internal/atomicfile"
-	"github.com/moxing/moxing/train"
 )
 
 const classifyExample = `  moxing classify --model runs/sentiment/best.safetensors --text "The food was great."
@@ -34,7 +33,7 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if modelPath == "" || (text == "") == (input == "") {
 		return usagef("--model and one of --text or --input are required; see --help")
 	}
-	g, err := loadClassifier(modelPath, adapter)
+	g, err := loadTextClassifier(modelPath, adapter)
 	if err != nil {
 		return err
 	}
@@ -48,16 +47,15 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	} else {
 		ex = []data.TextExample{{Text: text, Where: "--text"}}
 	}
-	d, err := encodeTexts(g.tok, ex, g.Config.BlockSize, name, stderr)
+	d, err := encodeTexts(g.tok, ex, g.window, name, stderr)
 	if err != nil {
 		return err
 	}
-	head := train.Head{Task: data.Classification, Classes: len(g.Labels), PerClassLogits: true}
-	pred := head.Predict(g.cls, d.X)
-	k := len(g.Labels)
+	pred := g.head.Predict(g.model, d.X)
+	k := len(g.labels)
 	if input == "" {
-		fmt.Fprintln(stdout, g.Labels[pred.Classes[0]])
-		for i, l := range g.Labels {
+		fmt.Fprintln(stdout, g.labels[pred.Classes[0]])
+		for i, l := range g.labels {
 			fmt.Fprintf(stdout, "  %-12s %.4f\n", l, pred.Probs[i])
 		}
 		return nil
@@ -65,12 +63,12 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	write := func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		header := []string{"record", "text", "prediction"}
-		for _, l := range g.Labels {
+		for _, l := range g.labels {
 			header = append(header, "prob_"+l)
 		}
 		cw.Write(header)
 		for i, e := range ex {
-			rec := []string{e.Where, e.Text, g.Labels[pred.Classes[i]]}
+			rec := []string{e.Where, e.Text, g.labels[pred.Classes[i]]}
 			for _, p := range pred.Probs[i*k : (i+1)*k] {
 				rec = append(rec, strconv.FormatFloat(p, 'f', 6, 64))
 			}
@@ -88,28 +86,27 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // evalClassifier reports a GPT classifier's metrics on a labelled text
 // file: accuracy, precision, recall, F1, ROC AUC, log-loss and the
 // confusion matrix.
-func evalClassifier(stdout, stderr io.Writer, g *gptModel, path, textField, labelField string, asJSON bool) error {
+func evalClassifier(stdout, stderr io.Writer, g *textClassifier, path, textField, labelField string, asJSON bool) error {
 	ex, err := readTextFile(path, data.TextOptions{TextField: textField, LabelField: labelField})
 	if err != nil {
 		return err
 	}
-	d, err := encodeTexts(g.tok, ex, g.Config.BlockSize, path, stderr)
+	d, err := encodeTexts(g.tok, ex, g.window, path, stderr)
 	if err != nil {
 		return err
 	}
-	if d.Labels, err = labelIndex(ex, g.Labels, path); err != nil {
+	if d.Labels, err = labelIndex(ex, g.labels, path); err != nil {
 		return err
 	}
-	head := train.Head{Task: data.Classification, Classes: len(g.Labels), PerClassLogits: true}
-	rep, err := head.Evaluate(g.cls, d)
+	rep, err := g.head.Evaluate(g.model, d)
 	if err != nil {
 		return err
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"texts": d.Len(), "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": g.Labels})
+		return enc.Encode(map[string]any{"texts": d.Len(), "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": g.labels})
 	}
-	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, d.Len(), formatMetrics(rep.Metrics), rep.Confusion.Format(g.Labels))
+	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, d.Len(), formatMetrics(rep.Metrics), rep.Confusion.Format(g.labels))
 	return nil
 }

@@ -41,8 +41,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if textPath != "" {
 		return evalText(stdout, md.model, textPath, perToken)
 	}
-	if md.model != "" && md.data != "" && (adapter != "" || modelKind(md.model) == "gpt-classifier") {
-		g, err := loadClassifier(md.model, adapter)
+	if k := modelKind(md.model); md.model != "" && md.data != "" && (adapter != "" || k == "gpt-classifier" || k == "rnn-classifier") {
+		g, err := loadTextClassifier(md.model, adapter)
 		if err != nil {
 			return err
 		}

@@ -55,13 +55,24 @@ type trainOptions struct {
 	Shift     int    `json:"shift,omitempty"`
 	Image     string `json:"image,omitempty"`
 	Limit     int    `json:"limit,omitempty"`
+	// --model lstm|gru|rnn (text classification)
+	TextField     string `json:"text_field,omitempty"`
+	LabelField    string `json:"label_field,omitempty"`
+	ValData       string `json:"val_data,omitempty"`
+	TokenizerFrom string `json:"tokenizer_from,omitempty"`
+	Vocab         int    `json:"vocab,omitempty"`
+	Window        int    `json:"window,omitempty"`
+	Embd          int    `json:"embd,omitempty"`
+	Layers        int    `json:"layers,omitempty"`
+	Bidirectional bool   `json:"bidirectional,omitempty"`
 }
 
 const trainExample = `  moxing train --data /usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv \
       --skip-rows 1 --hidden 32 --epochs 200 --patience 20 --run runs/cancer
   moxing train --resume runs/cancer --epochs 300     # continue a run
   moxing train --model cnn --data mnist --run runs/mnist   # a ConvNet on MNIST (scripts/fetch-data.sh installs it)
-  moxing train --model cnn --data digits.csv.gz --image 8x8 --conv 16,32 --hidden 64`
+  moxing train --model cnn --data digits.csv.gz --image 8x8 --conv 16,32 --hidden 64
+  moxing train --model lstm --data train.jsonl --val-data val.jsonl --bidirectional --run runs/sentiment-lstm`
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o trainOptions
@@ -73,8 +84,19 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"and test_metrics.json.\n"+
 		"With --model cnn it trains a ConvNet image classifier instead, on MNIST (--data mnist), a folder of\n"+
 		"IDX files named as MNIST's, or a CSV of pixel rows (--image HxW): the official test set (or a\n"+
-		"split) is the test, and validation comes out of the training images.", trainExample, stderr)
-	fs.StringVar(&o.Model, "model", "mlp", "mlp (tabular) or cnn (images)")
+		"split) is the test, and validation comes out of the training images.\n"+
+		"With --model lstm, gru or rnn it trains a recurrent text classifier from scratch on a labelled text file\n"+
+		"(CSV/TSV/JSONL/JSON, as moxing finetune reads); moxing classify and eval use its checkpoint.", trainExample, stderr)
+	fs.StringVar(&o.Model, "model", "mlp", "mlp (tabular), cnn (images), or lstm, gru or rnn (text classification)")
+	fs.StringVar(&o.TextField, "text-field", "text", "lstm/gru/rnn: the field of --data holding the text")
+	fs.StringVar(&o.LabelField, "label-field", "", `lstm/gru/rnn: the field holding the label (default "label", or "class")`)
+	fs.StringVar(&o.ValData, "val-data", "", "lstm/gru/rnn: a labelled text file for validation (default: --val of --data)")
+	fs.StringVar(&o.TokenizerFrom, "tokenizer-from", "", "lstm/gru/rnn: use the tokenizer of this GPT checkpoint (default: a BPE learned from --data)")
+	fs.IntVar(&o.Vocab, "vocab", 2000, "lstm/gru/rnn: BPE vocabulary size learned from --data")
+	fs.IntVar(&o.Window, "window", 256, "lstm/gru/rnn: texts are cut to this many tokens")
+	fs.IntVar(&o.Embd, "embd", 64, "lstm/gru/rnn: embedding width")
+	fs.IntVar(&o.Layers, "layers", 1, "lstm/gru/rnn: recurrent layers")
+	fs.BoolVar(&o.Bidirectional, "bidirectional", false, "lstm/gru/rnn: read the texts both ways")
 	fs.StringVar(&o.Conv, "conv", "32,64", "cnn: output channels of each convolution block (conv, ReLU, 2×2 max pool)")
 	fs.IntVar(&o.Kernel, "kernel", 3, "cnn: convolution kernel size (odd)")
 	fs.BoolVar(&o.BatchNorm, "batch-norm", false, "cnn: batch normalisation after each convolution")
@@ -126,6 +148,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch o.Model {
 	case "cnn":
 		return trainCNN(ctx, fs, o, runDir, resume != "", stdout, stderr)
+	case "lstm", "gru", "rnn":
+		return trainTextRNN(ctx, fs, o, runDir, resume != "", stdout, stderr)
 	case "mlp", "":
 	default:
 		return usagef("--model %q: want mlp or cnn", o.Model)
