@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/moxing/moxing/sample"
+	"github.com/moxing/moxing/tokenizer"
 )
 
 const generateExample = `  moxing generate --model runs/demo/best.safetensors --prompt 'func main() {' --max-tokens 300 --temperature 0.8 --top-k 40`
@@ -16,9 +17,9 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var seed uint64
 	var cfg sample.Config
 	var temp, topP, rep float64
-	fs := newFlags("generate", "Continues a prompt with a GPT checkpoint (from moxing demo), streaming the text as it is\n"+
-		"generated. Ctrl-C stops it.", generateExample, stderr)
-	fs.StringVar(&modelPath, "model", "", "GPT checkpoint (best.safetensors of a run) or Hugging Face GPT-2 folder")
+	fs := newFlags("generate", "Continues a prompt with a GPT checkpoint (from moxing demo or pretrain) or a recurrent language\n"+
+		"model (moxing pretrain --model lstm), streaming the text as it is generated. Ctrl-C stops it.", generateExample, stderr)
+	fs.StringVar(&modelPath, "model", "", "language model checkpoint (best.safetensors of a run) or Hugging Face GPT-2 folder")
 	fs.StringVar(&adapter, "adapter", "", "LoRA adapter file (adapter.safetensors of moxing finetune) to apply to --model")
 	fs.StringVar(&prompt, "prompt", "", "text to continue")
 	fs.IntVar(&maxTokens, "max-tokens", 200, "tokens to generate at most")
@@ -41,9 +42,23 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if maxTokens < 1 {
 		return usagef("--max-tokens %d: want at least 1", maxTokens)
 	}
-	m, tok, err := loadLM(modelPath, adapter)
-	if err != nil {
-		return err
+	var m generator
+	var tok tokenizer.Tokenizer
+	if modelKind(modelPath) == "rnn-lm" {
+		if adapter != "" {
+			return usagef("--adapter is for GPT checkpoints")
+		}
+		r, t, _, err := loadRNNLM(modelPath)
+		if err != nil {
+			return err
+		}
+		m, tok = r, t
+	} else {
+		g, t, err := loadLM(modelPath, adapter)
+		if err != nil {
+			return err
+		}
+		m, tok = g, t
 	}
 	fmt.Fprint(stdout, prompt)
 	if err := generateText(ctx, stdout, stderr, m, tok, prompt, maxTokens, cfg, seed, stop); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -219,12 +220,18 @@ func loadClassifier(path, adapter string) (*gptModel, error) {
 	return g, nil
 }
 
+// generator is a language model that streams tokens: the GPT and the
+// recurrent rnn.LM.
+type generator interface {
+	Generate(ctx context.Context, prompt []int, maxTokens int, s *sample.Sampler) iter.Seq[int]
+}
+
 // generateText streams the continuation of prompt to w as the tokens come,
 // holding back bytes until they form whole UTF-8 characters, and, with a
 // stop string, the characters that might be its beginning. It stops after
 // maxTokens, at stop (which is not printed), or when ctx is cancelled (not
 // an error: the user asked). Warnings go to warn.
-func generateText(ctx context.Context, w, warn io.Writer, m *gpt.Model, tok tokenizer.Tokenizer, prompt string, maxTokens int, cfg sample.Config, seed uint64, stop string) error {
+func generateText(ctx context.Context, w, warn io.Writer, m generator, tok tokenizer.Tokenizer, prompt string, maxTokens int, cfg sample.Config, seed uint64, stop string) error {
 	ids, err := tok.Encode(prompt)
 	if err != nil {
 		return fmt.Errorf("prompt: %w", err)
@@ -232,8 +239,8 @@ func generateText(ctx context.Context, w, warn io.Writer, m *gpt.Model, tok toke
 	if len(ids) == 0 {
 		return usagef("the prompt is empty: give at least one character with --prompt")
 	}
-	if len(ids) >= m.Config.BlockSize {
-		fmt.Fprintf(warn, "warning: the prompt has %d tokens; only the last %d fit the context window\n", len(ids), m.Config.BlockSize-1)
+	if g, ok := m.(*gpt.Model); ok && len(ids) >= g.Config.BlockSize {
+		fmt.Fprintf(warn, "warning: the prompt has %d tokens; only the last %d fit the context window\n", len(ids), g.Config.BlockSize-1)
 	}
 	s := sample.New(cfg, rand.New(rand.NewPCG(seed, 0)))
 	var pending []byte // bytes of an unfinished character

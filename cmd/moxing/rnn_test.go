@@ -40,6 +40,12 @@ func TestRNNLanguageModel(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout, "cross-entropy") {
 			t.Fatalf("%s eval --text: %s %s", kind, stdout, stderr)
 		}
+		code, stdout, stderr = moxing(t, context.Background(), "generate", "--model", filepath.Join(run, "best.safetensors"),
+			"--prompt", "the cat ", "--max-tokens", "40", "--temperature", "0")
+		if code != 0 || !strings.HasPrefix(stdout, "the cat ") || len(stdout) < 40 {
+			t.Fatalf("%s generate: %q %s", kind, stdout, stderr)
+		}
+		t.Logf("%s: %q", kind, strings.TrimSpace(stdout))
 	}
 }
 

@@ -3,10 +3,13 @@
 package rnn
 
 import (
+	"context"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 
 	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/sample"
 	"github.com/moxing/moxing/tensor"
 )
 
@@ -158,4 +161,44 @@ func (m *Classifier) Forward(x *tensor.Tensor) *tensor.Tensor {
 	top := hN.Slice(0, hN.Dim(0)-d, hN.Dim(0)) // (D, B, H)
 	feat := top.Permute(1, 0, 2).Reshape(b, -1)
 	return m.FC.Forward(m.Drop.Forward(feat))
+}
+
+// Generate streams up to maxTokens tokens continuing prompt, each drawn by
+// s from the model's next-token distribution. The prompt is read once and
+// the recurrent state carried from token to token, so each new token costs
+// one step. It stops early when ctx is cancelled or the consumer stops
+// ranging. The prompt must not be empty. Generate reads m but never changes
+// it, so many may run at once, each with its own Sampler.
+func (m *LM) Generate(ctx context.Context, prompt []int, maxTokens int, s *sample.Sampler) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		if len(prompt) == 0 {
+			panic("rnn: Generate with an empty prompt")
+		}
+		inf := nn.Detach(m)
+		nn.Eval(inf)
+		history := append([]int(nil), prompt...)
+		var h, c *tensor.Tensor
+		logits := inf.step(prompt, &h, &c)
+		for range maxTokens {
+			if ctx.Err() != nil {
+				return
+			}
+			tok := s.Next(logits, history)
+			if !yield(tok) {
+				return
+			}
+			history = append(history, tok)
+			logits = inf.step([]int{tok}, &h, &c)
+		}
+	}
+}
+
+// step runs ids (one sequence) from the states *h, *c (nil: zeros), stores
+// the final states back, and returns the logits of the last position.
+func (m *LM) step(ids []int, h, c **tensor.Tensor) []float32 {
+	x := m.Encoder.Forward(ids).Reshape(1, len(ids), -1)
+	out, hN, cN := m.RNN.ForwardState(x, nil, *h, *c)
+	*h, *c = hN, cN
+	last := out.Slice(1, len(ids)-1, len(ids)).Reshape(1, -1)
+	return m.Decoder.Forward(last).Data
 }
