@@ -177,7 +177,7 @@ func TestCNNBadInput(t *testing.T) {
 		{[]string{"train", "--model", "cnn", "--data", pixels, "--image", "4by4", "--run", filepath.Join(dir, "r3")}, "--image"},
 		{[]string{"train", "--model", "cnn", "--data", filepath.Join(dir, "nowhere"), "--run", filepath.Join(dir, "r4")}, "nowhere"},
 		{[]string{"train", "--model", "cnn", "--data", dir, "--run", filepath.Join(dir, "r5")}, "train-images-idx3-ubyte"},
-		{[]string{"train", "--model", "rnn", "--data", pixels}, "--model"},
+		{[]string{"train", "--model", "transformer", "--data", pixels}, "--model"},
 	} {
 		code, _, stderr := moxing(t, context.Background(), c.args...)
 		if code == 0 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "panic") {
