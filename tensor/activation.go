@@ -24,7 +24,7 @@ func sigmoid(x float32) float32 {
 // ReLU returns max(a, 0). d/da = 1 where a > 0, else 0. A fused loop (it
 // runs on every activation of a ConvNet).
 func (a *Tensor) ReLU() *Tensor {
-	out := newOut("ReLU", a.shape, a)
+	out := newOutDirty("ReLU", a.shape, a)
 	y := out.Data
 	for i, v := range a.Data {
 		y[i] = max(v, 0)
@@ -65,7 +65,7 @@ func (a *Tensor) Softplus() *Tensor {
 // d/da = 0.5·(1+t) + 0.5·a·(1-t²)·√(2/π)·(1 + 3·0.044715·a²), t = tanh(…);
 // tested against the same expression composed from primitives.
 func (a *Tensor) GELU() *Tensor {
-	out := newOut("GELU", a.shape, a)
+	out := newOutDirty("GELU", a.shape, a)
 	kernel.GELU(out.Data, a.Data)
 	return out.record(func() {
 		kernel.GELUBackward(gradOf(a), out.Grad.Data, a.Data)
@@ -83,7 +83,7 @@ func (a *Tensor) Softmax(axis int) *Tensor {
 		return e.Div(e.Sum(true, ax))
 	}
 	n := a.shape[len(a.shape)-1]
-	out := newOut("Softmax", a.shape, a)
+	out := newOutDirty("Softmax", a.shape, a)
 	kernel.SoftmaxRows(out.Data, a.Data, n)
 	return out.record(func() {
 		kernel.SoftmaxRowsBackward(gradOf(a), out.Data, out.Grad.Data, n)
@@ -99,7 +99,7 @@ func (a *Tensor) LogSoftmax(axis int) *Tensor {
 		return z.Sub(z.Exp().Sum(true, ax).Log())
 	}
 	n := a.shape[len(a.shape)-1]
-	out := newOut("LogSoftmax", a.shape, a)
+	out := newOutDirty("LogSoftmax", a.shape, a)
 	kernel.LogSoftmaxRows(out.Data, a.Data, n)
 	return out.record(func() {
 		kernel.LogSoftmaxRowsBackward(gradOf(a), out.Data, out.Grad.Data, n)
@@ -119,7 +119,7 @@ func (a *Tensor) LayerNorm(w, b *Tensor, eps float32) *Tensor {
 	if c == 0 || !sameShape(w.shape, []int{c}) || !sameShape(b.shape, []int{c}) {
 		panic(fmt.Sprintf("tensor: LayerNorm of shape %v with weight %v and bias %v", a.shape, w.shape, b.shape))
 	}
-	out := newOut("LayerNorm", a.shape, a, w, b)
+	out := newOutDirty("LayerNorm", a.shape, a, w, b)
 	rows := len(a.Data) / c
 	mean, rstd := scratch(out, rows), scratch(out, rows)
 	kernel.LayerNormRows(out.Data, a.Data, w.Data, b.Data, mean, rstd, c, eps)

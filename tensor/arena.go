@@ -80,9 +80,9 @@ func sizeClass(n int) int {
 	return (n + step - 1) &^ (step - 1)
 }
 
-// alloc lends a zeroed buffer of n floats, reusing one of the same size
-// class when the arena has it.
-func (a *Arena) alloc(n int) []float32 {
+// alloc lends a buffer of n floats, reusing one of the same size class when
+// the arena has it; zeroed when zero is set (a new buffer always is).
+func (a *Arena) alloc(n int, zero bool) []float32 {
 	if n == 0 {
 		return nil
 	}
@@ -92,7 +92,9 @@ func (a *Arena) alloc(n int) []float32 {
 		buf = bufs[len(bufs)-1][:n]
 		bufs[len(bufs)-1] = nil
 		a.free[size] = bufs[:len(bufs)-1]
-		clear(buf)
+		if zero {
+			clear(buf)
+		}
 	} else {
 		buf = make([]float32, n, size)
 		a.held += size
@@ -105,7 +107,7 @@ func (a *Arena) alloc(n int) []float32 {
 // t's arena when it has one, else from the heap.
 func scratch(t *Tensor, n int) []float32 {
 	if t.arena != nil {
-		return t.arena.alloc(n)
+		return t.arena.alloc(n, true)
 	}
 	return make([]float32, n)
 }

@@ -14,6 +14,17 @@ import (
 // The storage comes from the arena of the first input that has one (see
 // Arena), else from the heap.
 func newOut(op string, shape []int, inputs ...*Tensor) *Tensor {
+	return allocOut(true, op, shape, inputs)
+}
+
+// newOutDirty is newOut for an op that writes every element of its
+// result: storage reused from an arena is not cleared first. (With the
+// invariants build tag it holds NaN, so an element left unwritten shows.)
+func newOutDirty(op string, shape []int, inputs ...*Tensor) *Tensor {
+	return allocOut(false, op, shape, inputs)
+}
+
+func allocOut(zero bool, op string, shape []int, inputs []*Tensor) *Tensor {
 	out := &Tensor{shape: append([]int(nil), shape...), op: op}
 	for _, in := range inputs {
 		if in.requiresGrad && out.parents == nil {
@@ -28,7 +39,7 @@ func newOut(op string, shape []int, inputs ...*Tensor) *Tensor {
 		}
 	}
 	if out.arena != nil {
-		out.Data = out.arena.alloc(numel(shape))
+		out.Data = out.arena.alloc(numel(shape), zero)
 	} else {
 		out.Data = make([]float32, numel(shape))
 	}
@@ -58,7 +69,7 @@ func gradOf(t *Tensor) []float32 {
 		// A leaf (a parameter) keeps its gradient across arena resets.
 		var g []float32
 		if t.gen != 0 {
-			g = t.arena.alloc(len(t.Data))
+			g = t.arena.alloc(len(t.Data), true)
 		} else {
 			g = make([]float32, len(t.Data))
 		}

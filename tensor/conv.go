@@ -90,7 +90,7 @@ func Conv2d(x, w, b *Tensor, o Conv2dOpts) *Tensor {
 	if b != nil {
 		inputs = append(inputs, b)
 	}
-	out := newOut("Conv2d", shape, inputs...)
+	out := newOutDirty("Conv2d", shape, inputs...)
 	cv := newConv(x, w, o)
 	cv.forward(out.Data, b)
 	return out.record(func() {
@@ -280,7 +280,7 @@ func Pool2dShape(x []int, o Pool2dOpts) (shape []int, err error) {
 func (x *Tensor) MaxPool2d(o Pool2dOpts) *Tensor {
 	g := o.geom("MaxPool2d", x.shape)
 	planes := x.shape[0] * x.shape[1]
-	out := newOut("MaxPool2d", []int{x.shape[0], x.shape[1], g.OutH, g.OutW}, x)
+	out := newOutDirty("MaxPool2d", []int{x.shape[0], x.shape[1], g.OutH, g.OutW}, x)
 	p, in := g.OutH*g.OutW, g.H*g.W
 	// The window of output (oh, ow) covers rows [hlo, hhi) and columns
 	// [wlo, whi) of the plane, clipped (padding never wins).
@@ -399,7 +399,7 @@ func (x *Tensor) BatchNorm(w, b *Tensor, eps float32) (y *Tensor, mean, variance
 	if m < 2 {
 		panic(fmt.Sprintf("tensor: BatchNorm of shape %v: a training batch needs more than one value per channel", x.shape))
 	}
-	out := newOut("BatchNorm", x.shape, x, w, b)
+	out := newOutDirty("BatchNorm", x.shape, x, w, b)
 	mean, variance = make([]float32, c), make([]float32, c)
 	rstd := scratch(out, c)
 	// Channel ch's values are the rows x[i, ch, :] for every image i.

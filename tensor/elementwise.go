@@ -30,7 +30,7 @@ func (a *Tensor) Div(b *Tensor) *Tensor { return arithmetic("Div", div, a, b) }
 
 func arithmetic(name string, op arith, a, b *Tensor) *Tensor {
 	shape := broadcastShape(name, a.shape, b.shape)
-	out := newOut(name, shape, a, b)
+	out := newOutDirty(name, shape, a, b)
 	st := [][]int{bcastStrides(a.shape, shape), bcastStrides(b.shape, shape)}
 	x, y := a.Data, b.Data
 	walk(shape, st, func(o int, off, step []int, n int) {
@@ -103,7 +103,7 @@ func arithmetic(name string, op arith, a, b *Tensor) *Tensor {
 // unary applies f elementwise; df(x, y) is dy/dx given the input x and the
 // output y = f(x).
 func unary(name string, a *Tensor, f func(x float32) float32, df func(x, y float32) float32) *Tensor {
-	out := newOut(name, a.shape, a)
+	out := newOutDirty(name, a.shape, a)
 	for i, v := range a.Data {
 		out.Data[i] = f(v)
 	}

@@ -56,7 +56,7 @@ func (a *Tensor) MatMulT(b *Tensor, transA, transB bool) *Tensor {
 		sb = 0
 	}
 	lda, ldb := ca, cb // row lengths as stored
-	out := newOut(opName("MatMul", transA, transB), append(append([]int(nil), batchShape...), m, n), a, b)
+	out := newOutDirty(opName("MatMul", transA, transB), append(append([]int(nil), batchShape...), m, n), a, b)
 
 	// A batch of rows times one shared untransposed-A-compatible matrix is a
 	// single GEMM over all rows.

@@ -22,7 +22,7 @@ func LSTMCell(gx, gh, c *Tensor) *Tensor {
 		panic(fmt.Sprintf("tensor: LSTMCell with gates %v and %v and cell state %v (want (B, 4H), (B, 4H), (B, H))", gx.shape, gh.shape, c.shape))
 	}
 	b, h := c.shape[0], c.shape[1]
-	out := newOut("LSTMCell", []int{b, 2 * h}, gx, gh, c)
+	out := newOutDirty("LSTMCell", []int{b, 2 * h}, gx, gh, c)
 	act := scratch(out, b*4*h) // i, f, u, o
 	tc := scratch(out, b*h)    // tanh(c')
 	for r := 0; r < b; r++ {
@@ -82,7 +82,7 @@ func GRUCell(gx, gh, h *Tensor) *Tensor {
 		panic(fmt.Sprintf("tensor: GRUCell with gates %v and %v and state %v (want (B, 3H), (B, 3H), (B, H))", gx.shape, gh.shape, h.shape))
 	}
 	b, n := h.shape[0], h.shape[1]
-	out := newOut("GRUCell", []int{b, n}, gx, gh, h)
+	out := newOutDirty("GRUCell", []int{b, n}, gx, gh, h)
 	act := scratch(out, b*3*n) // r, z, n
 	for row := 0; row < b; row++ {
 		g, a := row*3*n, act[row*3*n:(row+1)*3*n]

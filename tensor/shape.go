@@ -68,7 +68,7 @@ func (a *Tensor) Permute(perm ...int) *Tensor {
 		seen[p] = true
 		shape[i], st[i] = a.shape[p], own[p]
 	}
-	out := newOut("Permute", shape, a)
+	out := newOutDirty("Permute", shape, a)
 	walk(shape, [][]int{st}, func(o int, off, step []int, n int) {
 		src, s := off[0], step[0]
 		for j := range out.Data[o : o+n] {
@@ -112,7 +112,7 @@ func (a *Tensor) Slice(axis, start, end int) *Tensor {
 	}
 	shape := a.Shape()
 	shape[axis] = end - start
-	out := newOut("Slice", shape, a)
+	out := newOutDirty("Slice", shape, a)
 	outer, inner := a.span(axis)
 	w := (end - start) * inner
 	for i := 0; i < outer; i++ {
@@ -149,7 +149,7 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 		}
 		shape[axis] += t.shape[axis]
 	}
-	out := newOut("Concat", shape, ts...)
+	out := newOutDirty("Concat", shape, ts...)
 	outer, inner := first.span(axis)
 	rowOut := shape[axis] * inner
 	at := 0 // offset of the current input inside an output row

@@ -71,3 +71,45 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("batch-norm net parameters %v, want %v", names, want)
 	}
 }
+
+// TestArenaMatchesHeap: training steps whose buffers come from an arena
+// (reused, not cleared, for ops that write every element; NaN-filled under
+// the invariants tag) give the losses of steps on the heap.
+func TestArenaMatchesHeap(t *testing.T) {
+	cfg := cnn.Config{Channels: 2, Height: 9, Width: 9, Conv: []int{4, 6}, BatchNorm: true, Hidden: []int{8}, Outputs: 3, Dropout: 0.2}
+	losses := func(useArena bool) []float32 {
+		m, err := cnn.New(cfg, rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		nn.Train(m, rng)
+		arena := tensor.NewArena()
+		if useArena {
+			nn.UseArena(m, arena)
+		}
+		x := tensor.Randn(rand.New(rand.NewPCG(5, 6)), 5, 2, 9, 9)
+		var out []float32
+		for range 3 {
+			loss := nn.CrossEntropy(m.Forward(x), []int{0, 1, 2, 1, 0}, 0)
+			out = append(out, loss.Item())
+			for _, p := range nn.Params(m) {
+				p.ZeroGrad()
+			}
+			loss.Backward()
+			arena.Reset()
+			for _, p := range nn.Params(m) {
+				if p.Grad != nil {
+					for i, g := range p.Grad.Data {
+						p.Data[i] -= 0.1 * g
+					}
+				}
+			}
+		}
+		return out
+	}
+	heap, arena := losses(false), losses(true)
+	if !slices.Equal(heap, arena) {
+		t.Errorf("losses with an arena %v, on the heap %v", arena, heap)
+	}
+}

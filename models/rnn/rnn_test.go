@@ -8,6 +8,7 @@ import (
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/tensor"
 	"github.com/moxing/moxing/tensor/tensortest"
 )
 
@@ -61,6 +62,43 @@ func TestClassifierPadding(t *testing.T) {
 			if err := tensortest.AllClose(row, alone, 1e-5, 1e-6); err != nil {
 				t.Errorf("%s: text %d in a padded batch: %v", kind, i, err)
 			}
+		}
+	}
+}
+
+// TestArenaMatchesHeap: see the cnn package's test of the same name.
+func TestArenaMatchesHeap(t *testing.T) {
+	for _, kind := range []nn.RNNKind{nn.KindLSTM, nn.KindGRU, nn.KindRNN} {
+		losses := func(useArena bool) []float32 {
+			m, err := rnn.NewLM(rnn.Config{Kind: kind, Vocab: 9, Embed: 4, Hidden: 5, Layers: 2, Dropout: 0.1}, rand.New(rand.NewPCG(1, 2)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			nn.Train(m, rand.New(rand.NewPCG(3, 4)))
+			arena := tensor.NewArena()
+			if useArena {
+				nn.UseArena(m, arena)
+			}
+			ids := []int{1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3}
+			var out []float32
+			for range 3 {
+				_, loss := m.Forward(ids, 2, 6, ids)
+				out = append(out, loss.Item())
+				for _, p := range nn.Params(m) {
+					p.ZeroGrad()
+				}
+				loss.Backward()
+				arena.Reset()
+				for _, p := range nn.Params(m) {
+					for i, g := range p.Grad.Data {
+						p.Data[i] -= 0.1 * g
+					}
+				}
+			}
+			return out
+		}
+		if heap, arena := losses(false), losses(true); !slices.Equal(heap, arena) {
+			t.Errorf("%s: losses with an arena %v, on the heap %v", kind, arena, heap)
 		}
 	}
 }
