@@ -239,36 +239,45 @@ type Pool2dOpts struct {
 	Kernel, Stride, Padding [2]int
 }
 
-func (o Pool2dOpts) geom(op string, shape []int) kernel.ConvGeom {
+// geom checks a pooling window over an input of the given shape and returns
+// its geometry, or an error saying what does not fit.
+func (o Pool2dOpts) geom(shape []int) (kernel.ConvGeom, error) {
 	for i := range 2 {
 		if o.Stride[i] == 0 {
 			o.Stride[i] = o.Kernel[i]
 		}
 	}
 	if len(shape) != 4 {
-		panic(fmt.Sprintf("tensor: %s wants an input (N, C, H, W), got %v", op, shape))
+		return kernel.ConvGeom{}, fmt.Errorf("pooling wants an input (N, C, H, W), got %v", shape)
 	}
 	for i := range 2 {
 		if o.Kernel[i] < 1 || o.Stride[i] < 1 || o.Padding[i] < 0 || 2*o.Padding[i] > o.Kernel[i] {
-			panic(fmt.Sprintf("tensor: %s: kernel %v, stride %v, padding %v: kernel and stride must be ≥ 1 and padding at most half the kernel", op, o.Kernel, o.Stride, o.Padding))
+			return kernel.ConvGeom{}, fmt.Errorf("pooling: kernel %v, stride %v, padding %v: kernel and stride must be ≥ 1 and padding at most half the kernel", o.Kernel, o.Stride, o.Padding)
 		}
 	}
 	g := kernel.NewConvGeom(shape[2], shape[3], o.Kernel[0], o.Kernel[1], o.Stride[0], o.Stride[1], o.Padding[0], o.Padding[1], 1, 1)
 	if g.OutH < 1 || g.OutW < 1 {
-		panic(fmt.Sprintf("tensor: %s: a %v window over a %d×%d input leaves an empty output", op, o.Kernel, shape[2], shape[3]))
+		return g, fmt.Errorf("pooling: a %v window over a %d×%d input leaves an empty output", o.Kernel, shape[2], shape[3])
+	}
+	return g, nil
+}
+
+// mustGeom is geom for an op, which panics on a window that does not fit.
+func (o Pool2dOpts) mustGeom(op string, shape []int) kernel.ConvGeom {
+	g, err := o.geom(shape)
+	if err != nil {
+		panic("tensor: " + op + ": " + err.Error())
 	}
 	return g
 }
 
 // Pool2dShape returns the output shape (N, C, OutH, OutW) of a pooling of
 // an input of shape x, or an error that says why it does not fit.
-func Pool2dShape(x []int, o Pool2dOpts) (shape []int, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			shape, err = nil, fmt.Errorf("%v", r)
-		}
-	}()
-	g := o.geom("pool2d", x)
+func Pool2dShape(x []int, o Pool2dOpts) ([]int, error) {
+	g, err := o.geom(x)
+	if err != nil {
+		return nil, err
+	}
 	return []int{x[0], x[1], g.OutH, g.OutW}, nil
 }
 
@@ -278,7 +287,7 @@ func Pool2dShape(x []int, o Pool2dOpts) (shape []int, err error) {
 // that equals its maximum (found again in the backward pass rather than
 // kept: the forward pass stays free of data-dependent branches).
 func (x *Tensor) MaxPool2d(o Pool2dOpts) *Tensor {
-	g := o.geom("MaxPool2d", x.shape)
+	g := o.mustGeom("MaxPool2d", x.shape)
 	planes := x.shape[0] * x.shape[1]
 	out := newOutDirty("MaxPool2d", []int{x.shape[0], x.shape[1], g.OutH, g.OutW}, x)
 	p, in := g.OutH*g.OutW, g.H*g.W
@@ -349,7 +358,7 @@ func argmaxWindow(src []float32, best float32, w, h0, h1, w0, w1 int) int {
 // (padding counts as zeros in the mean): (N, C, OutH, OutW). Each input
 // element gets 1/(KH·KW) of the gradient of every window it is in.
 func (x *Tensor) AvgPool2d(o Pool2dOpts) *Tensor {
-	g := o.geom("AvgPool2d", x.shape)
+	g := o.mustGeom("AvgPool2d", x.shape)
 	planes := x.shape[0] * x.shape[1]
 	out := newOut("AvgPool2d", []int{x.shape[0], x.shape[1], g.OutH, g.OutW}, x)
 	p, in := g.OutH*g.OutW, g.H*g.W
