@@ -4,13 +4,13 @@ package kernel
 // (H, W) image plane: kernel size, stride, zero padding and dilation, with
 // the output size they give.
 type ConvGeom struct {
-	H, W         int // input plane
-	KH, KW       int // window
-	SH, SW       int // stride
-	PH, PW       int // zero padding on each side
-	DH, DW       int // dilation
-	OutH, OutW   int // output plane: (H + 2·PH - DH·(KH-1) - 1)/SH + 1
-	unitStrided1 bool
+	H, W       int // input plane
+	KH, KW     int // window
+	SH, SW     int // stride
+	PH, PW     int // zero padding on each side
+	DH, DW     int // dilation
+	OutH, OutW int // output plane: (H + 2·PH - DH·(KH-1) - 1)/SH + 1
+	pointwise  bool
 }
 
 // NewConvGeom fills in the output size of g and returns it.
@@ -18,7 +18,7 @@ func NewConvGeom(h, w, kh, kw, sh, sw, ph, pw, dh, dw int) ConvGeom {
 	g := ConvGeom{H: h, W: w, KH: kh, KW: kw, SH: sh, SW: sw, PH: ph, PW: pw, DH: dh, DW: dw}
 	g.OutH = floorDiv(h+2*ph-dh*(kh-1)-1, sh) + 1
 	g.OutW = floorDiv(w+2*pw-dw*(kw-1)-1, sw) + 1
-	g.unitStrided1 = kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0
+	g.pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0
 	return g
 }
 
@@ -32,7 +32,7 @@ func floorDiv(a, b int) int {
 
 // Pointwise reports whether the window is a 1×1 kernel with stride 1 and no
 // padding, for which the column matrix of a plane is the plane itself.
-func (g *ConvGeom) Pointwise() bool { return g.unitStrided1 }
+func (g *ConvGeom) Pointwise() bool { return g.pointwise }
 
 // Im2Col writes the column matrix of c input planes x (c, H, W) to col
 // (c·KH·KW, OutH·OutW): row (ci·KH + i)·KW + j, column oh·OutW + ow holds
