@@ -25,6 +25,8 @@ Steps (moxing built from this checkout, every run in its own process):
    tokenizer, random weights).
 5. `moxing eval` on yelp.json for each; wall time and peak RSS of each
    fine-tune come from wait4.
+6. `moxing train --model lstm`: a recurrent classifier trained from scratch
+   on the same split with the same (Brown BPE) tokenizer, for comparison.
 
 Prints a Markdown table.
 """
@@ -146,6 +148,18 @@ def main():
         m = json.loads(res)["metrics"]
         rows.append((name, m["accuracy"], m["f1"], f"{seconds / epochs:.1f}", f"{rss:.0f}",
                      f"{int(trained[1]):,} of {int(trained[2]):,}"))
+
+    # 6. A recurrent classifier from scratch (issue 7), with the same
+    # tokenizer: an LSTM over the Brown BPE tokens.
+    run_dir = os.path.join(out, "lstm")
+    _, err, seconds, rss = run([exe, "train", "--model", "lstm", "--data", os.path.join(out, "train.jsonl"),
+                                "--val-data", os.path.join(out, "val.jsonl"), "--tokenizer-from", pretrained, "--run", run_dir])
+    params = int(re.search(r"classifier of (\d+) parameters", err)[1])
+    epochs = len(open(os.path.join(run_dir, "metrics.jsonl")).read().splitlines())
+    res, _, _, _ = run([exe, "eval", "--model", os.path.join(run_dir, "best.safetensors"), "--data", yelp, "--json"])
+    m = json.loads(res)["metrics"]
+    rows.append(("LSTM classifier from scratch (64-wide embedding, 128 units, Brown BPE)", m["accuracy"], m["f1"],
+                 f"{seconds / epochs:.1f}", f"{rss:.0f}", f"{params:,} of {params:,}"))
 
     print("| model (test: Yelp, 1000 sentences) | accuracy (target ≥ 0.78) | F1 | s/epoch | peak RSS MB | trained parameters |")
     print("|---|---|---|---|---|---|")
