@@ -112,6 +112,15 @@ func scratch(t *Tensor, n int) []float32 {
 	return make([]float32, n)
 }
 
+// scratchDirty is scratch for a caller that writes every element before
+// reading it: arena storage is not cleared first.
+func scratchDirty(t *Tensor, n int) []float32 {
+	if t.arena != nil {
+		return t.arena.alloc(n, false)
+	}
+	return make([]float32, n)
+}
+
 // checkLive panics when t is an op result whose arena has been reset since
 // t was computed.
 func checkLive(op string, t *Tensor) {

@@ -92,6 +92,11 @@ func Conv2d(x, w, b *Tensor, o Conv2dOpts) *Tensor {
 	}
 	out := newOutDirty("Conv2d", shape, inputs...)
 	cv := newConv(x, w, o)
+	if w.requiresGrad && !cv.geom.Pointwise() {
+		// Keep every column matrix for the weight gradient rather than
+		// building them again in the backward pass.
+		cv.cols = scratchDirty(out, cv.n*cv.g*cv.k*cv.p)
+	}
 	cv.forward(out.Data, b)
 	return out.record(func() {
 		var gb []float32
@@ -105,9 +110,10 @@ func Conv2d(x, w, b *Tensor, o Conv2dOpts) *Tensor {
 // conv holds the sizes of one Conv2d call.
 type conv struct {
 	x, w         []float32
-	n, c, o, g   int // images, input channels, output channels, groups
-	cg, og, k, p int // channels per group in and out, column rows, output positions
-	inPlane      int // H·W
+	cols         []float32 // every image's column matrices, when kept for backward
+	n, c, o, g   int       // images, input channels, output channels, groups
+	cg, og, k, p int       // channels per group in and out, column rows, output positions
+	inPlane      int       // H·W
 	geom         kernel.ConvGeom
 }
 
@@ -139,14 +145,27 @@ func (cv *conv) images(body func(lo, hi int, gemm func(transA, transB bool, m, n
 }
 
 // column returns the column matrix of image n, group gi: x itself for a
-// pointwise convolution, else buf filled by im2col.
+// pointwise convolution, else one built by im2col into its place in cols
+// (when kept) or into buf.
 func (cv *conv) column(buf []float32, n, gi int) []float32 {
 	src := cv.x[(n*cv.c+gi*cv.cg)*cv.inPlane:]
 	if cv.geom.Pointwise() {
 		return src[:cv.k*cv.p]
 	}
+	if cv.cols != nil {
+		buf = cv.cols[(n*cv.g+gi)*cv.k*cv.p:]
+	}
 	kernel.Im2Col(buf, src, cv.cg, &cv.geom)
 	return buf
+}
+
+// kept returns the column matrix of image n, group gi that the forward pass
+// kept (or x itself), or one built again into buf.
+func (cv *conv) kept(buf []float32, n, gi int) []float32 {
+	if cv.cols != nil {
+		return cv.cols[(n*cv.g+gi)*cv.k*cv.p : (n*cv.g+gi+1)*cv.k*cv.p]
+	}
+	return cv.column(buf, n, gi)
 }
 
 func (cv *conv) forward(y []float32, b *Tensor) {
@@ -154,19 +173,21 @@ func (cv *conv) forward(y []float32, b *Tensor) {
 		buf := kernel.GetBuf(cv.k * cv.p)
 		defer kernel.PutBuf(buf)
 		for n := lo; n < hi; n++ {
+			var beta float32
+			if b != nil {
+				// Start each output plane at its bias; the GEMM adds onto it.
+				beta = 1
+				for oc := 0; oc < cv.o; oc++ {
+					row, bv := y[(n*cv.o+oc)*cv.p:(n*cv.o+oc+1)*cv.p], b.Data[oc]
+					for i := range row {
+						row[i] = bv
+					}
+				}
+			}
 			for gi := 0; gi < cv.g; gi++ {
 				col := cv.column(*buf, n, gi)
 				dst := y[(n*cv.o+gi*cv.og)*cv.p : (n*cv.o+(gi+1)*cv.og)*cv.p]
-				gemm(false, false, cv.og, cv.p, cv.k, cv.w[gi*cv.og*cv.k:], cv.k, col, cv.p, 0, dst, cv.p)
-			}
-			if b != nil {
-				for oc := 0; oc < cv.o; oc++ {
-					row := y[(n*cv.o+oc)*cv.p : (n*cv.o+oc+1)*cv.p]
-					bv := b.Data[oc]
-					for i := range row {
-						row[i] += bv
-					}
-				}
+				gemm(false, false, cv.og, cv.p, cv.k, cv.w[gi*cv.og*cv.k:], cv.k, col, cv.p, beta, dst, cv.p)
 			}
 		}
 	})
@@ -198,7 +219,7 @@ func (cv *conv) backward(gx, gw, gb, gy []float32) {
 			for gi := 0; gi < cv.g; gi++ {
 				dy := gy[(n*cv.o+gi*cv.og)*cv.p : (n*cv.o+(gi+1)*cv.og)*cv.p]
 				if dw != nil {
-					col := cv.column(*buf, n, gi)
+					col := cv.kept(*buf, n, gi)
 					gemm(false, true, cv.og, cv.k, cv.p, dy, cv.p, col, cv.p, 1, dw[gi*cv.og*cv.k:], cv.k)
 				}
 				if gx != nil {
@@ -295,9 +316,20 @@ func (x *Tensor) MaxPool2d(o Pool2dOpts) *Tensor {
 	// [wlo, whi) of the plane, clipped (padding never wins).
 	hlo, hhi := windows(g.OutH, g.SH, g.PH, g.KH, g.H)
 	wlo, whi := windows(g.OutW, g.SW, g.PW, g.KW, g.W)
+	halve := g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0
 	kernel.Parallel(planes, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			src, dst := x.Data[pl*in:(pl+1)*in], out.Data[pl*p:(pl+1)*p]
+			if halve { // the common 2×2 window, stride 2: a tight loop
+				for oh := 0; oh < g.OutH; oh++ {
+					r0, r1 := src[2*oh*g.W:(2*oh+1)*g.W], src[(2*oh+1)*g.W:(2*oh+2)*g.W]
+					d := dst[oh*g.OutW : (oh+1)*g.OutW]
+					for ow := range d {
+						d[ow] = max(max(r0[2*ow], r0[2*ow+1]), max(r1[2*ow], r1[2*ow+1]))
+					}
+				}
+				continue
+			}
 			for oh := 0; oh < g.OutH; oh++ {
 				d := dst[oh*g.OutW : (oh+1)*g.OutW]
 				for ow := range d {
@@ -317,6 +349,20 @@ func (x *Tensor) MaxPool2d(o Pool2dOpts) *Tensor {
 		kernel.Parallel(planes, func(lo, hi int) {
 			for pl := lo; pl < hi; pl++ {
 				src, y := x.Data[pl*in:(pl+1)*in], out.Data[pl*p:(pl+1)*p]
+				if halve {
+					// The first of the four that equals the maximum, chosen
+					// without branches: offsets 0, 1, W, W+1.
+					for oh := 0; oh < g.OutH; oh++ {
+						for ow := 0; ow < g.OutW; ow++ {
+							k, base := oh*g.OutW+ow, 2*oh*g.W+2*ow
+							best := y[k]
+							n0, n1, n2 := b2i(src[base] != best), b2i(src[base+1] != best), b2i(src[base+g.W] != best)
+							off := n0 * (1 + n1*(g.W-1+n2))
+							gx[pl*in+base+off] += gy[pl*p+k]
+						}
+					}
+					continue
+				}
 				for oh := 0; oh < g.OutH; oh++ {
 					for ow := 0; ow < g.OutW; ow++ {
 						k := oh*g.OutW + ow
@@ -327,6 +373,14 @@ func (x *Tensor) MaxPool2d(o Pool2dOpts) *Tensor {
 			}
 		})
 	})
+}
+
+// b2i is 1 for true and 0 for false, without a branch.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // windows returns, for each of n outputs along an axis of size size, the
