@@ -22,24 +22,41 @@ func sigmoid(x float32) float32 {
 }
 
 // ReLU returns max(a, 0). d/da = 1 where a > 0, else 0. A fused loop (it
-// runs on every activation of a ConvNet).
+// runs on every activation of a ConvNet), split across threads for large
+// tensors.
 func (a *Tensor) ReLU() *Tensor {
 	out := newOutDirty("ReLU", a.shape, a)
 	y := out.Data
-	for i, v := range a.Data {
-		y[i] = max(v, 0)
-	}
-	return out.record(func() {
-		ga, g := gradOf(a), out.Grad.Data
-		ga = ga[:len(g)]
-		for i, v := range y[:len(g)] {
-			// Without a branch (signs are random, so a branch would be
-			// mispredicted half the time): y > 0 has a positive bit
-			// pattern, y = 0 a zero one, and the mask keeps g only then.
-			mask := uint32(-int32(math.Float32bits(v)) >> 31)
-			ga[i] += math.Float32frombits(math.Float32bits(g[i]) & mask)
+	chunks(len(y), func(lo, hi int) {
+		for i, v := range a.Data[lo:hi] {
+			y[lo+i] = max(v, 0)
 		}
 	})
+	return out.record(func() {
+		ga, g := gradOf(a), out.Grad.Data
+		chunks(len(g), func(lo, hi int) {
+			ga, g := ga[lo:hi], g[lo:hi]
+			for i, v := range y[lo:hi] {
+				// Without a branch (signs are random, so a branch would be
+				// mispredicted half the time): y > 0 has a positive bit
+				// pattern, y = 0 a zero one, and the mask keeps g only then.
+				mask := uint32(-int32(math.Float32bits(v)) >> 31)
+				ga[i] += math.Float32frombits(math.Float32bits(g[i]) & mask)
+			}
+		})
+	})
+}
+
+// chunks runs body over [0, n) in one piece, or split across threads when n
+// is large enough for that to pay (memory-bound loops over big tensors).
+func chunks(n int, body func(lo, hi int)) {
+	const grain = 1 << 16
+	if n < 2*grain {
+		body(0, n)
+		return
+	}
+	parts := n / grain
+	kernel.Parallel(parts, func(lo, hi int) { body(n*lo/parts, n*hi/parts) })
 }
 
 // Tanh returns tanh(a). d/da = 1 - tanh²(a).

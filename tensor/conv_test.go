@@ -1,6 +1,7 @@
 package tensor_test
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -33,5 +34,22 @@ func TestConv2dShapeErrors(t *testing.T) {
 	}
 	if _, err := tensor.Pool2dShape([]int{1, 1, 1, 1}, tensor.Pool2dOpts{Kernel: [2]int{2, 2}}); err == nil || !strings.Contains(err.Error(), "empty output") {
 		t.Errorf("Pool2dShape of a 2×2 window over 1×1: %v", err)
+	}
+}
+
+// TestReLULarge covers the multi-threaded path of ReLU against plain loops.
+func TestReLULarge(t *testing.T) {
+	x := tensor.Randn(rand.New(rand.NewPCG(1, 2)), 3, 100_003).RequireGrad()
+	y := x.ReLU()
+	g := tensor.Randn(rand.New(rand.NewPCG(3, 4)), 3, 100_003)
+	y.BackwardWith(g)
+	for i, v := range x.Data {
+		want, grad := max(v, 0), float32(0)
+		if v > 0 {
+			grad = g.Data[i]
+		}
+		if y.Data[i] != want || x.Grad.Data[i] != grad {
+			t.Fatalf("element %d: ReLU %v, gradient %v; want %v, %v", i, y.Data[i], x.Grad.Data[i], want, grad)
+		}
 	}
 }
