@@ -18,7 +18,8 @@ const classifyExample = `  moxing classify --model runs/sentiment/best.safetenso
 
 func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var modelPath, adapter, text, input, outPath, textField string
-	fs := newFlags("classify", "Classifies texts with a GPT classifier of moxing finetune --task classify: --text prints the label\n"+
+	fs := newFlags("classify", "Classifies texts with a GPT classifier of moxing finetune --task classify or a recurrent one of\n"+
+		"moxing train --model lstm|gru|rnn: --text prints the label\n"+
 		"and every class's probability; --input reads a CSV/TSV/JSONL/JSON file (labels not needed) and writes a CSV of\n"+
 		"the record, the predicted label and one prob_<label> column per class.", classifyExample, stderr)
 	fs.StringVar(&modelPath, "model", "", "classifier checkpoint (best.safetensors of moxing finetune), or with --adapter its base model")

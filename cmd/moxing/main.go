@@ -1,12 +1,13 @@
 // Command moxing drives every step of a model's life from the command line:
 //
-//	moxing train     train a model on a CSV table (classification or regression)
-//	moxing eval      metrics of a checkpoint on a labelled CSV
-//	moxing predict   predictions of a checkpoint for a CSV, as a CSV
+//	moxing train     train a model: an MLP on a CSV table, a ConvNet on images (MNIST),
+//	                 or a recurrent text classifier
+//	moxing eval      metrics of a checkpoint on labelled data
+//	moxing predict   predictions of a checkpoint for a CSV or for images, as a CSV
 //	moxing plot      PNG charts of a run's curves and confusion matrix
 //	moxing bench     time a kernel (matmul), for the side-by-side benchmarks
 //	moxing prepare   text corpus to a tokenizer and token files
-//	moxing pretrain  train a GPT language model on token files
+//	moxing pretrain  train a GPT or LSTM/GRU language model on token files
 //	moxing demo      train a small GPT on Go's source code, then generate Go
 //	moxing generate  continue a prompt with a GPT checkpoint
 //
@@ -32,17 +33,17 @@ type command struct {
 }
 
 var commands = []command{
-	{"train", "train a model on a CSV table", runTrain},
-	{"eval", "metrics of a checkpoint on a labelled CSV", runEval},
-	{"predict", "predict a CSV with a checkpoint, writing a CSV", runPredict},
+	{"train", "train a model: MLP on a CSV table, ConvNet on images, LSTM/GRU text classifier", runTrain},
+	{"eval", "metrics of a checkpoint on labelled data", runEval},
+	{"predict", "predict a CSV or images with a checkpoint, writing a CSV", runPredict},
 	{"plot", "PNG charts of a run: loss and metric curves, confusion matrix", runPlot},
 	{"bench", "time a kernel: moxing bench matmul", runBench},
 	{"prepare", "text corpus -> tokenizer and token files", runPrepare},
-	{"pretrain", "train a GPT language model on token files", runPretrain},
+	{"pretrain", "train a GPT or LSTM/GRU language model on token files", runPretrain},
 	{"demo", "train a small GPT on Go's own source code and generate Go (no download)", runDemo},
-	{"generate", "continue a prompt with a GPT checkpoint", runGenerate},
+	{"generate", "continue a prompt with a GPT or LSTM/GRU language model", runGenerate},
 	{"finetune", "fine-tune a GPT: a text classifier, or the language model on new text; full or LoRA", runFinetune},
-	{"classify", "classify texts with a fine-tuned GPT classifier", runClassify},
+	{"classify", "classify texts with a GPT or recurrent text classifier", runClassify},
 }
 
 func main() {
