@@ -177,33 +177,9 @@ func finetuneClassifier(ctx context.Context, g *gptModel, base gpt.Config, o fin
 	if err != nil {
 		return err
 	}
-	all, err := encodeTexts(g.tok, ex, base.BlockSize, o.Data, stderr)
+	trainSet, valSet, err := textSets(g.tok, base.BlockSize, ex, classes, labels, o.Data, o.ValData, topt, o.Val, o.Seed, stderr)
 	if err != nil {
 		return err
-	}
-	all.Labels = labels
-	var trainSet, valSet *data.Dataset
-	if o.ValData != "" {
-		vex, err := readTextFile(o.ValData, topt)
-		if err != nil {
-			return err
-		}
-		if valSet, err = encodeTexts(g.tok, vex, base.BlockSize, o.ValData, stderr); err != nil {
-			return err
-		}
-		if valSet.Labels, err = labelIndex(vex, classes, o.ValData); err != nil {
-			return err
-		}
-		trainSet = all
-	} else {
-		tr, va, _, err := data.Split(len(ex), labels, o.Val, 0, rand.New(rand.NewPCG(o.Seed, 1)))
-		if err != nil {
-			return err
-		}
-		if len(va) == 0 {
-			return usagef("--val %g leaves no validation texts out of %d", o.Val, len(ex))
-		}
-		trainSet, valSet = all.Subset(tr), all.Subset(va)
 	}
 	weights, err := classWeights(o.ClassWeights, trainSet.Labels, classes)
 	if err != nil {
@@ -332,6 +308,40 @@ func readTextFile(path string, opt data.TextOptions) ([]data.TextExample, error)
 	}
 	defer f.Close()
 	return data.ReadTextExamples(f, path, opt)
+}
+
+// textSets encodes the labelled texts ex of dataPath with tok (cut to
+// window tokens) and returns the training and validation sets: valPath's
+// texts for validation when it is given, else a stratified split of ex
+// keeping val of them, seeded by seed.
+func textSets(tok tokenizer.Tokenizer, window int, ex []data.TextExample, classes []string, labels []int, dataPath, valPath string,
+	topt data.TextOptions, val float64, seed uint64, warn io.Writer) (trainSet, valSet *data.Dataset, err error) {
+	all, err := encodeTexts(tok, ex, window, dataPath, warn)
+	if err != nil {
+		return nil, nil, err
+	}
+	all.Labels = labels
+	if valPath != "" {
+		vex, err := readTextFile(valPath, topt)
+		if err != nil {
+			return nil, nil, err
+		}
+		if valSet, err = encodeTexts(tok, vex, window, valPath, warn); err != nil {
+			return nil, nil, err
+		}
+		if valSet.Labels, err = labelIndex(vex, classes, valPath); err != nil {
+			return nil, nil, err
+		}
+		return all, valSet, nil
+	}
+	tr, va, _, err := data.Split(len(ex), labels, val, 0, rand.New(rand.NewPCG(seed, 1)))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(va) == 0 {
+		return nil, nil, usagef("--val %g leaves no validation texts out of %d", val, len(ex))
+	}
+	return all.Subset(tr), all.Subset(va), nil
 }
 
 // encodeTexts tokenizes texts into padded id rows (see gpt.Pad), cutting

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/internal/atomicfile"
@@ -262,13 +261,8 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	if runDir == "" {
-		runDir = filepath.Join("runs", "pretrain-"+time.Now().Format("20060102-150405"))
-	}
-	if resume == "" {
-		if err := newRunDir(runDir, o); err != nil {
-			return err
-		}
+	if runDir, err = startRun(runDir, "pretrain", resume != "", o); err != nil {
+		return err
 	}
 	if cfg.Meta, err = lmMeta(mc, tok); err != nil {
 		return err
@@ -276,6 +270,12 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cfg.RunDir = runDir
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; GPT %d layers, %d heads, %d channels, window %d: %d parameters; run folder %s\n",
 		len(trainIDs), len(valIDs), mc.NLayer, mc.NHead, mc.NEmbd, mc.BlockSize, nn.NumParams(nn.Params(m)), runDir)
+	return pretrainAndReport(ctx, m, trainIDs, valIDs, cfg, stdout, stderr)
+}
+
+// pretrainAndReport runs train.Pretrain with a progress display and prints
+// the best validation loss, or the command that resumes an interrupted run.
+func pretrainAndReport(ctx context.Context, m train.LanguageModel, trainIDs, valIDs []int, cfg train.LMConfig, stdout, stderr io.Writer) error {
 	prog := &progress{w: stderr}
 	if p := newProgress(stderr, 1, cfg.Steps); p.bar != nil {
 		prog = p
@@ -283,13 +283,13 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	res, err := train.Pretrain(ctx, m, trainIDs, valIDs, cfg, lmProgress{prog})
 	prog.finish()
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted after %d steps; continue with: moxing pretrain --resume %s", res.Steps, runDir)
+		return fmt.Errorf("interrupted after %d steps; continue with: moxing pretrain --resume %s", res.Steps, cfg.RunDir)
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "best validation loss %.4f (perplexity %.2f) at step %d; checkpoint %s\n",
-		res.BestLoss, math.Exp(res.BestLoss), res.BestStep, filepath.Join(runDir, "best.safetensors"))
+		res.BestLoss, math.Exp(res.BestLoss), res.BestStep, filepath.Join(cfg.RunDir, "best.safetensors"))
 	return nil
 }
 

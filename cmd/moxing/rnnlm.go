@@ -3,14 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/models/rnn"
@@ -54,13 +50,8 @@ func pretrainRNN(ctx context.Context, o pretrainOptions, runDir string, resume b
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	if runDir == "" {
-		runDir = filepath.Join("runs", "pretrain-"+time.Now().Format("20060102-150405"))
-	}
-	if !resume {
-		if err := newRunDir(runDir, o); err != nil {
-			return err
-		}
+	if runDir, err = startRun(runDir, "pretrain", resume, o); err != nil {
+		return err
 	}
 	var tb strings.Builder
 	if err := tokenizer.Save(&tb, tok); err != nil {
@@ -72,21 +63,7 @@ func pretrainRNN(ctx context.Context, o pretrainOptions, runDir string, resume b
 		Meta: map[string]string{metaModel: string(mb), metaTokenizer: tb.String()}}
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; %s %d layers, embedding %d, hidden %d, sequences of %d: %d parameters; run folder %s\n",
 		len(trainIDs), len(valIDs), strings.ToUpper(o.Model), mc.Layers, mc.Embed, mc.Hidden, window, nn.NumParams(nn.Params(m)), runDir)
-	prog := &progress{w: stderr}
-	if p := newProgress(stderr, 1, cfg.Steps); p.bar != nil {
-		prog = p
-	}
-	res, err := train.Pretrain(ctx, m, trainIDs, valIDs, cfg, lmProgress{prog})
-	prog.finish()
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted after %d steps; continue with: moxing pretrain --resume %s", res.Steps, runDir)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "best validation loss %.4f (perplexity %.2f) at step %d; checkpoint %s\n",
-		res.BestLoss, math.Exp(res.BestLoss), res.BestStep, filepath.Join(runDir, "best.safetensors"))
-	return nil
+	return pretrainAndReport(ctx, m, trainIDs, valIDs, cfg, stdout, stderr)
 }
 
 // loadRNNLM loads a recurrent language model written by moxing pretrain.

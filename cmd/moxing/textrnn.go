@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
@@ -108,33 +106,9 @@ func trainTextRNN(ctx context.Context, fs *flag.FlagSet, o trainOptions, runDir 
 		}
 	}
 	window := max(o.Window, 1)
-	all, err := encodeTexts(tok, ex, window, o.Data, stderr)
+	trainSet, valSet, err := textSets(tok, window, ex, classes, labels, o.Data, o.ValData, topt, o.Val, o.Seed, stderr)
 	if err != nil {
 		return err
-	}
-	all.Labels = labels
-	var trainSet, valSet *data.Dataset
-	if o.ValData != "" {
-		vex, err := readTextFile(o.ValData, topt)
-		if err != nil {
-			return err
-		}
-		if valSet, err = encodeTexts(tok, vex, window, o.ValData, stderr); err != nil {
-			return err
-		}
-		if valSet.Labels, err = labelIndex(vex, classes, o.ValData); err != nil {
-			return err
-		}
-		trainSet = all
-	} else {
-		tr, va, _, err := data.Split(len(ex), labels, o.Val, 0, rand.New(rand.NewPCG(o.Seed, 1)))
-		if err != nil {
-			return err
-		}
-		if len(va) == 0 {
-			return usagef("--val %g leaves no validation texts out of %d", o.Val, len(ex))
-		}
-		trainSet, valSet = all.Subset(tr), all.Subset(va)
 	}
 	hidden, err := parseInts(o.Hidden)
 	if err != nil || len(hidden) != 1 {
@@ -153,14 +127,8 @@ func trainTextRNN(ctx context.Context, fs *flag.FlagSet, o trainOptions, runDir 
 	if err != nil {
 		return err
 	}
-	if runDir == "" {
-		stem := strings.SplitN(filepath.Base(o.Data), ".", 2)[0]
-		runDir = filepath.Join("runs", stem+"-"+time.Now().Format("20060102-150405"))
-	}
-	if !resume {
-		if err := newRunDir(runDir, o); err != nil {
-			return err
-		}
+	if runDir, err = startRun(runDir, dataStem(o.Data), resume, o); err != nil {
+		return err
 	}
 	var tb strings.Builder
 	if err := tokenizer.Save(&tb, tok); err != nil {

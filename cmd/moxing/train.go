@@ -208,14 +208,10 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	// The run folder.
-	if runDir == "" {
-		stem := strings.SplitN(filepath.Base(o.Data), ".", 2)[0]
-		runDir = filepath.Join("runs", stem+"-"+time.Now().Format("20060102-150405"))
+	if runDir, err = startRun(runDir, dataStem(o.Data), resume != "", o); err != nil {
+		return err
 	}
 	if resume == "" {
-		if err := newRunDir(runDir, o); err != nil {
-			return err
-		}
 		split := map[string][]int{"train": trainRows, "val": valRows, "test": testRows}
 		if err := writeJSON(filepath.Join(runDir, "split.json"), split); err != nil {
 			return err

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
@@ -101,14 +100,8 @@ func trainCNN(ctx context.Context, fs *flag.FlagSet, o trainOptions, runDir stri
 	if err != nil {
 		return err
 	}
-	if runDir == "" {
-		stem := strings.SplitN(filepath.Base(strings.TrimRight(o.Data, "/")), ".", 2)[0]
-		runDir = filepath.Join("runs", stem+"-"+time.Now().Format("20060102-150405"))
-	}
-	if !resume {
-		if err := newRunDir(runDir, o); err != nil {
-			return err
-		}
+	if runDir, err = startRun(runDir, dataStem(o.Data), resume, o); err != nil {
+		return err
 	}
 	mm, _ := json.Marshal(cnnModelMeta{Kind: "cnn", Config: cfg})
 	im, _ := json.Marshal(imageMeta{Norm: norm, Classes: sets.classes})
