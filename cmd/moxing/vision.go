@@ -60,7 +60,9 @@ func cnnDefaults(fs *flag.FlagSet, o *trainOptions) {
 	def("patience", func() { o.Patience = 3 })
 	def("batch-size", func() { o.BatchSize = 64 })
 	def("monitor", func() { o.Monitor = "val_accuracy" })
-	def("val", func() { o.Val = 5000.0 / 60000 })
+	if o.Image == "" { // MNIST's split: 5000 of its 60000 training images
+		def("val", func() { o.Val = 5000.0 / 60000 })
+	}
 }
 
 // trainCNN is moxing train --model cnn.

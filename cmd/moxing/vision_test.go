@@ -189,6 +189,13 @@ func TestCNNBadInput(t *testing.T) {
 		"--conv", "4", "--hidden", "", "--epochs", "1", "--run", run); code != 0 {
 		t.Fatalf("train: %s", stderr)
 	}
+	// A ConvNet run resumes like a tabular one.
+	if code, _, stderr := moxing(t, context.Background(), "train", "--resume", run, "--epochs", "2"); code != 0 {
+		t.Fatalf("resume: %s", stderr)
+	}
+	if n := countLines(t, filepath.Join(run, "metrics.jsonl")); n != 2 {
+		t.Errorf("metrics.jsonl has %d epochs after resuming to 2", n)
+	}
 	code, _, stderr := moxing(t, context.Background(), "predict", "--model", filepath.Join(run, "best.safetensors"), "--data", badIDX)
 	if code == 0 || !strings.Contains(stderr, "bad-idx3-ubyte") || !strings.Contains(stderr, "magic") {
 		t.Errorf("predict of a bad IDX file: exit %d, %s", code, stderr)
