@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -58,26 +57,13 @@ type rnnClassifierMeta struct {
 // classes (Config.Classes 1), else one per class.
 func rnnHead(classes int) train.Head { return train.Head{Task: data.Classification, Classes: classes} }
 
-// textRNNDefaults gives unset flags their recurrent-classifier defaults.
-func textRNNDefaults(fs *flag.FlagSet, o *trainOptions) {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for name, apply := range map[string]func(){
-		"hidden": func() { o.Hidden = "128" }, "epochs": func() { o.Epochs = 20 }, "patience": func() { o.Patience = 5 },
-		"monitor": func() { o.Monitor = "val_accuracy" }, "dropout": func() { o.Dropout = 0.3 }, "val": func() { o.Val = 0.2 },
-	} {
-		if !set[name] {
-			apply()
-		}
-	}
-}
+// textRNNDefaults are the flag values --model lstm|gru|rnn uses where the
+// command line sets none.
+var textRNNDefaults = map[string]string{"hidden": "128", "epochs": "20", "patience": "5", "monitor": "val_accuracy", "dropout": "0.3", "val": "0.2"}
 
 // trainTextRNN is moxing train --model lstm|gru|rnn: a recurrent text
 // classifier trained from scratch on a labelled text file.
-func trainTextRNN(ctx context.Context, fs *flag.FlagSet, o trainOptions, runDir string, resume bool, stdout, stderr io.Writer) error {
-	if !resume {
-		textRNNDefaults(fs, &o)
-	}
+func trainTextRNN(ctx context.Context, o trainOptions, runDir string, resume bool, stdout, stderr io.Writer) error {
 	topt := data.TextOptions{TextField: o.TextField, LabelField: o.LabelField}
 	ex, err := readTextFile(o.Data, topt)
 	if err != nil {

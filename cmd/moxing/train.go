@@ -147,9 +147,15 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	switch o.Model {
 	case "cnn":
-		return trainCNN(ctx, fs, o, runDir, resume != "", stdout, stderr)
+		if resume == "" {
+			defaultFlags(fs, cnnDefaults(o.Image == ""))
+		}
+		return trainCNN(ctx, o, runDir, resume != "", stdout, stderr)
 	case "lstm", "gru", "rnn":
-		return trainTextRNN(ctx, fs, o, runDir, resume != "", stdout, stderr)
+		if resume == "" {
+			defaultFlags(fs, textRNNDefaults)
+		}
+		return trainTextRNN(ctx, o, runDir, resume != "", stdout, stderr)
 	case "mlp", "":
 	default:
 		return usagef("--model %q: want mlp or cnn", o.Model)
@@ -294,6 +300,20 @@ func fitAndReport(ctx context.Context, o trainOptions, r supervisedRun, stdout, 
 	}
 	fmt.Fprintf(stdout, "best checkpoint: %s\n", filepath.Join(r.runDir, "best.safetensors"))
 	return nil
+}
+
+// defaultFlags sets each flag of fs named in values that the command line
+// did not set (so into the options the flags are bound to).
+func defaultFlags(fs *flag.FlagSet, values map[string]string) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, v := range values {
+		if !set[name] {
+			if err := fs.Set(name, v); err != nil {
+				panic("moxing: default for --" + name + ": " + err.Error())
+			}
+		}
+	}
 }
 
 func newOptimizer(o trainOptions, params []nn.Param) (optim.Optimizer, error) {

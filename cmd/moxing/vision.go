@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -44,32 +43,19 @@ type imageSets struct {
 	source           string // how the split was made, for the log line
 }
 
-// cnnDefaults gives the flags that were not set on the command line their
-// ConvNet defaults (the MLP's suit tables, not images).
-func cnnDefaults(fs *flag.FlagSet, o *trainOptions) {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	def := func(name string, apply func()) {
-		if !set[name] {
-			apply()
-		}
+// cnnDefaults are the flag values --model cnn uses where the command line
+// sets none (the MLP's defaults suit tables, not images); idx is true for
+// MNIST-style IDX data, whose validation share is 5000 of 60000 images.
+func cnnDefaults(idx bool) map[string]string {
+	d := map[string]string{"hidden": "128", "dropout": "0.25", "epochs": "15", "patience": "3", "batch-size": "64", "monitor": "val_accuracy"}
+	if idx {
+		d["val"] = strconv.FormatFloat(5000.0/60000, 'g', -1, 64)
 	}
-	def("hidden", func() { o.Hidden = "128" })
-	def("dropout", func() { o.Dropout = 0.25 })
-	def("epochs", func() { o.Epochs = 15 })
-	def("patience", func() { o.Patience = 3 })
-	def("batch-size", func() { o.BatchSize = 64 })
-	def("monitor", func() { o.Monitor = "val_accuracy" })
-	if o.Image == "" { // MNIST's split: 5000 of its 60000 training images
-		def("val", func() { o.Val = 5000.0 / 60000 })
-	}
+	return d
 }
 
 // trainCNN is moxing train --model cnn.
-func trainCNN(ctx context.Context, fs *flag.FlagSet, o trainOptions, runDir string, resume bool, stdout, stderr io.Writer) error {
-	if !resume {
-		cnnDefaults(fs, &o)
-	}
+func trainCNN(ctx context.Context, o trainOptions, runDir string, resume bool, stdout, stderr io.Writer) error {
 	sets, err := loadImageSets(o)
 	if err != nil {
 		return err
