@@ -1,9 +1,11 @@
 package tensor
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // Arena lends storage to op results and their gradients and takes all of it
@@ -24,14 +26,22 @@ import (
 // and after it has read the loss. An Arena is not safe for concurrent use;
 // give each training goroutine its own model and arena.
 type Arena struct {
-	gen  uint64              // generation of the tensors lent since the last Reset
-	free map[int][][]float32 // returned buffers by capacity (a size class)
-	lent [][]float32         // buffers out since the last Reset
-	held int                 // floats owned, lent or free
+	gen  uint64            // generation of the tensors lent since the last Reset
+	free map[int][]freeBuf // returned buffers by capacity (a size class), oldest first
+	lent [][]float32       // buffers out since the last Reset; nil where released
+	held int               // floats owned, lent or free
+	live int               // floats lent now
+	peak int               // the most floats ever lent at once
+}
+
+// freeBuf is a returned buffer and the generation it was last lent in.
+type freeBuf struct {
+	buf  []float32
+	used uint64
 }
 
 // NewArena returns an empty arena.
-func NewArena() *Arena { return &Arena{gen: 1, free: map[int][][]float32{}} }
+func NewArena() *Arena { return &Arena{gen: 1, free: map[int][]freeBuf{}} }
 
 // UseArena makes ops with t as an input allocate from a (nil: the Go heap)
 // and returns t. It is meant for parameters: t's own storage and gradient
@@ -42,28 +52,61 @@ func (t *Tensor) UseArena(a *Arena) *Tensor {
 }
 
 // Reset takes back every buffer lent since the last Reset. Tensors computed
-// from them are invalid from now on. Buffers that sat unused through the
-// whole step since the last Reset go back to the garbage collector, so a
+// from them are invalid from now on.
+//
+// The arena keeps at most twice the most storage it ever had lent at once,
+// as a caching allocator does: when it holds more, the buffers that have gone
+// unused longest go back to the garbage collector. So steps whose shapes
+// vary (batches of texts of different lengths) draw on one pool instead of
+// dropping the buffers of one step's shapes to allocate the next's, and a
 // computation whose shapes drift (a KV cache growing by a position per
 // token) does not pile up storage for shapes it no longer has.
 func (a *Arena) Reset() {
-	for size, bufs := range a.free {
-		a.held -= size * len(bufs)
-		clear(bufs)
-		a.free[size] = bufs[:0]
-	}
-	for _, buf := range a.lent {
-		buf = buf[:cap(buf)]
-		if invariants {
-			for i := range buf {
-				buf[i] = float32(math.NaN())
-			}
+	for i := range a.lent {
+		if a.lent[i] != nil {
+			a.release(i)
 		}
-		a.free[len(buf)] = append(a.free[len(buf)], buf)
 	}
 	clear(a.lent)
 	a.lent = a.lent[:0]
 	a.gen++
+	if a.held > 2*a.peak {
+		a.trim(2 * a.peak)
+	}
+}
+
+// release takes back lent buffer i before Reset, for reuse within the step.
+func (a *Arena) release(i int) {
+	buf := a.lent[i][:cap(a.lent[i])]
+	a.lent[i] = nil
+	a.live -= len(buf)
+	if invariants {
+		for i := range buf {
+			buf[i] = float32(math.NaN())
+		}
+	}
+	a.free[len(buf)] = append(a.free[len(buf)], freeBuf{buf, a.gen})
+}
+
+// trim returns free buffers to the garbage collector, least recently used
+// first, until the arena holds at most limit floats.
+func (a *Arena) trim(limit int) {
+	var all []freeBuf
+	for size, bufs := range a.free {
+		all = append(all, bufs...)
+		clear(bufs)
+		delete(a.free, size)
+	}
+	slices.SortFunc(all, func(x, y freeBuf) int {
+		return cmp.Or(cmp.Compare(x.used, y.used), cmp.Compare(cap(x.buf), cap(y.buf)))
+	})
+	i := 0
+	for ; i < len(all) && a.held > limit; i++ {
+		a.held -= cap(all[i].buf)
+	}
+	for _, f := range all[i:] {
+		a.free[cap(f.buf)] = append(a.free[cap(f.buf)], f)
+	}
 }
 
 // Bytes returns the storage the arena owns, lent or free.
@@ -80,27 +123,39 @@ func sizeClass(n int) int {
 	return (n + step - 1) &^ (step - 1)
 }
 
-// alloc lends a buffer of n floats, reusing one of the same size class when
-// the arena has it; zeroed when zero is set (a new buffer always is).
+// alloc lends a buffer of n floats; zeroed when zero is set (a new buffer
+// always is). It reuses the most recently returned buffer of n's size class
+// or, failing that, of the smallest larger class up to twice n's, and
+// allocates only when the arena has none of those.
 func (a *Arena) alloc(n int, zero bool) []float32 {
 	if n == 0 {
 		return nil
 	}
 	size := sizeClass(n)
-	var buf []float32
-	if bufs := a.free[size]; len(bufs) > 0 {
-		buf = bufs[len(bufs)-1][:n]
-		bufs[len(bufs)-1] = nil
-		a.free[size] = bufs[:len(bufs)-1]
+	for c := size; c <= 2*size; c = sizeClass(c + 1) {
+		bufs := a.free[c]
+		if len(bufs) == 0 {
+			continue
+		}
+		buf := bufs[len(bufs)-1].buf[:n]
+		bufs[len(bufs)-1] = freeBuf{}
+		a.free[c] = bufs[:len(bufs)-1]
 		if zero {
 			clear(buf)
 		}
-	} else {
-		buf = make([]float32, n, size)
-		a.held += size
+		a.lend(buf)
+		return buf
 	}
-	a.lent = append(a.lent, buf)
+	buf := make([]float32, n, size)
+	a.held += size
+	a.lend(buf)
 	return buf
+}
+
+func (a *Arena) lend(buf []float32) {
+	a.lent = append(a.lent, buf)
+	a.live += cap(buf)
+	a.peak = max(a.peak, a.live)
 }
 
 // scratch returns n zeroed floats that live as long as t's storage: from

@@ -2,6 +2,7 @@ package tensor_test
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -81,5 +82,94 @@ func TestArenaDetachedParameterUsesHeap(t *testing.T) {
 	_ = y.Add(y) // still valid: the detached copy did not use the arena
 	if arena.Bytes() != 0 {
 		t.Fatalf("a detached parameter allocated %d bytes from the arena", arena.Bytes())
+	}
+}
+
+// arenaRun runs arenaStep with a sequence length of t and resets.
+func arenaRun(params []*tensor.Tensor, arena *tensor.Arena, t int, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	arenaStep(params[0], params[1], params[2], params[3], tensor.Randn(rng, 2, t, 5), seed).Backward()
+	arena.Reset()
+}
+
+func arenaParams(arena *tensor.Arena) []*tensor.Tensor {
+	r := rand.New(rand.NewPCG(5, 6))
+	ps := []*tensor.Tensor{tensor.Randn(r, 5, 12).RequireGrad(), tensor.Randn(r, 4, 3).RequireGrad(),
+		tensor.Randn(r, 12).RequireGrad(), tensor.Randn(r, 12).RequireGrad()}
+	for _, p := range ps {
+		p.UseArena(arena)
+	}
+	return ps
+}
+
+// Steps of varying lengths, as batches of texts sorted into buckets, must
+// settle on one pool: once every length has been seen, a cycle over them
+// allocates no more than a cycle of steps that all have the longest length
+// (only the tensors' headers and the inputs come from the heap).
+func TestArenaVaryingShapesSettle(t *testing.T) {
+	cycle := func(lengths []int) (allocated, held int64) {
+		arena := tensor.NewArena()
+		ps := arenaParams(arena)
+		for c := range 3 {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for i, n := range lengths {
+				arenaRun(ps, arena, n, uint64(c*100+i))
+			}
+			runtime.ReadMemStats(&after)
+			allocated = int64(after.TotalAlloc - before.TotalAlloc)
+		}
+		return allocated, arena.Bytes()
+	}
+	varying, held := cycle([]int{40, 9, 23, 64, 17, 50, 31, 12, 58, 27})
+	fixed, _ := cycle([]int{64, 64, 64, 64, 64, 64, 64, 64, 64, 64})
+	t.Logf("a cycle of varying lengths allocates %d bytes, one of fixed length %d; the arena holds %d", varying, fixed, held)
+	if float64(varying) > 1.1*float64(fixed) {
+		t.Fatalf("a third cycle over lengths already seen allocated %d bytes, against %d for steps of one length: the arena does not reuse its buffers across lengths",
+			varying, fixed)
+	}
+}
+
+// Shapes that drift (a sequence growing by one position per step) must not
+// pile up storage: the arena keeps at most twice its busiest step.
+func TestArenaDriftingShapesBounded(t *testing.T) {
+	arena := tensor.NewArena()
+	ps := arenaParams(arena)
+	const last = 120
+	for n := 1; n <= last; n++ {
+		arenaRun(ps, arena, n, uint64(n))
+	}
+	one := tensor.NewArena()
+	arenaRun(arenaParams(one), one, last, 0)
+	if arena.Bytes() > 2*one.Bytes() {
+		t.Fatalf("after %d growing steps the arena holds %d bytes; the last step alone needs %d", last, arena.Bytes(), one.Bytes())
+	}
+}
+
+// Backward hands each intermediate gradient back to the arena once its op's
+// backward has consumed it, so the gradients of a deep chain share a few
+// buffers instead of doubling the step's storage.
+func TestArenaBackwardReusesGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	arena := tensor.NewArena()
+	var ws []*tensor.Tensor
+	for range 16 {
+		ws = append(ws, tensor.Randn(rng, 64, 64).MulScalar(0.1).RequireGrad().UseArena(arena))
+	}
+	x := tensor.Randn(rng, 8, 64)
+	h := x
+	for _, w := range ws {
+		h = h.MatMul(w).Tanh()
+	}
+	loss := h.Sum(false)
+	forward := arena.Bytes()
+	loss.Backward()
+	if after := arena.Bytes(); float64(after) > 1.2*float64(forward) {
+		t.Fatalf("the forward pass took %d bytes from the arena, forward and backward %d: gradients are not reused", forward, after)
+	}
+	for i, w := range ws {
+		if w.Grad == nil {
+			t.Fatalf("parameter %d has no gradient", i)
+		}
 	}
 }

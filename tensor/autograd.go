@@ -67,13 +67,13 @@ func gradOf(t *Tensor) []float32 {
 	}
 	if t.Grad == nil {
 		// A leaf (a parameter) keeps its gradient across arena resets.
-		var g []float32
+		t.Grad = &Tensor{shape: t.shape}
 		if t.gen != 0 {
-			g = t.arena.alloc(len(t.Data), true)
+			t.Grad.Data = t.arena.alloc(len(t.Data), true)
+			t.Grad.slot = len(t.arena.lent)
 		} else {
-			g = make([]float32, len(t.Data))
+			t.Grad.Data = make([]float32, len(t.Data))
 		}
-		t.Grad = &Tensor{Data: g, shape: t.shape}
 	}
 	return t.Grad.Data
 }
@@ -115,6 +115,12 @@ func (t *Tensor) BackwardWith(seed *Tensor) {
 					checkNaN("backward of "+n.op, p.Grad.Data)
 				}
 			}
+		}
+		if n.Grad.slot != 0 {
+			// Nothing reads an intermediate result's gradient after its own
+			// backward: later gradients of this step reuse the storage.
+			n.arena.release(n.Grad.slot - 1)
+			n.Grad = nil
 		}
 	}
 	for _, n := range order {

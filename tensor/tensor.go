@@ -47,6 +47,10 @@ type Tensor struct {
 	// it is not the arena's.
 	arena *Arena
 	gen   uint64
+	// slot is 1 + the index in its arena's lent list of a gradient's
+	// storage, so that Backward can hand it back once it is consumed; 0
+	// otherwise.
+	slot int
 }
 
 // New returns a tensor of the given shape that uses data as its storage (no
