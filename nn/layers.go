@@ -38,11 +38,7 @@ func (l *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 	if in := l.Weight.Dim(1); x.NDim() == 0 || x.Dim(-1) != in {
 		panic(fmt.Sprintf("nn: Linear with %d inputs applied to shape %v", in, x.Shape()))
 	}
-	y := x.MatMulT(l.Weight, false, true) // (..., In)·(In, Out)
-	if l.Bias != nil {
-		y = y.Add(l.Bias)
-	}
-	return y
+	return x.Linear(l.Weight, l.Bias, true) // (..., In)·(Out, In)ᵀ + (Out)
 }
 
 // Embedding is a lookup table of V vectors of C features.

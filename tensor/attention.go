@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"github.com/moxing/moxing/internal/kernel"
 )
@@ -27,6 +28,52 @@ import (
 // inference needs T·T floats per thread. Tested against the
 // same computation composed from MatMul, MaskedFill and Softmax.
 func CausalSelfAttention(qkv *Tensor, nHead int) *Tensor {
+	return causalSelfAttention(qkv, nHead, 0, 0)
+}
+
+// CausalSelfAttentionDropout is CausalSelfAttention with dropout on the
+// attention weights, as in training GPT-2: with M a mask of independent
+// Bernoulli(1-p) draws,
+//
+//	A = P ⊙ M/(1-p),  Y = A·V,
+//
+// and backward dV = Aᵀ·G, dP = (G·Vᵀ) ⊙ M/(1-p), then as without dropout.
+// The mask is not stored: each (sequence, head) draws it from its own
+// stream, seeded by one draw from rng, and backward draws it again, so the
+// op keeps only P, like CausalSelfAttention, where composing it from
+// primitives keeps a dozen (B, H, T, T) tensors. The result does not depend
+// on the number of threads.
+func CausalSelfAttentionDropout(qkv *Tensor, nHead int, p float32, rng *rand.Rand) *Tensor {
+	if p < 0 || p >= 1 {
+		panic(fmt.Sprintf("tensor: CausalSelfAttentionDropout probability %v outside [0, 1)", p))
+	}
+	if p == 0 {
+		return causalSelfAttention(qkv, nHead, 0, 0)
+	}
+	return causalSelfAttention(qkv, nHead, p, rng.Uint64())
+}
+
+// attentionDropMask fills the causal part of m (T, T) with the dropout mask
+// of sequence-and-head bh for seed: 0 for a dropped weight, 1/(1-p) for a
+// kept one, row by row, j ≤ i; the rest of m is 0.
+func attentionDropMask(m []float32, t int, p float32, seed uint64, bh int) {
+	rng := rand.New(rand.NewPCG(seed, uint64(bh)))
+	scale := 1 / (1 - p)
+	for i := 0; i < t; i++ {
+		row := m[i*t : (i+1)*t]
+		for j := 0; j <= i; j++ {
+			row[j] = 0
+			if rng.Float32() >= p {
+				row[j] = scale
+			}
+		}
+		clear(row[i+1:])
+	}
+}
+
+// causalSelfAttention is CausalSelfAttention, with attention dropout of
+// probability drop (masks drawn from seed) when drop > 0.
+func causalSelfAttention(qkv *Tensor, nHead int, drop float32, seed uint64) *Tensor {
 	if qkv.NDim() != 3 || nHead < 1 || qkv.shape[2]%(3*nHead) != 0 {
 		panic(fmt.Sprintf("tensor: CausalSelfAttention of shape %v with %d heads: want (B, T, 3C) with C a multiple of the heads", qkv.shape, nHead))
 	}
@@ -41,10 +88,14 @@ func CausalSelfAttention(qkv *Tensor, nHead int) *Tensor {
 	}
 	x, y := qkv.Data, out.Data
 	kernel.Parallel(b*nHead, func(lo, hi int) {
-		var buf *[]float32 // without backward, one (T, T) P at a time
+		var buf, dropped *[]float32 // without backward, one (T, T) P at a time; A = P ⊙ M/(1-p)
 		if probs == nil {
 			buf = kernel.GetBuf(t * t)
 			defer kernel.PutBuf(buf)
+		}
+		if drop > 0 {
+			dropped = kernel.GetBuf(t * t)
+			defer kernel.PutBuf(dropped)
 		}
 		for bh := lo; bh < hi; bh++ {
 			bi, h := bh/nHead, bh%nHead
@@ -58,7 +109,15 @@ func CausalSelfAttention(qkv *Tensor, nHead int) *Tensor {
 			}
 			kernel.GemmSerial(false, true, t, t, d, scale, q, c3, k, c3, 0, p, t) // (T, T) = Q·Kᵀ/√D
 			kernel.CausalSoftmaxRows(p, t)
-			kernel.GemmSerial(false, false, t, d, t, 1, p, t, v, c3, 0, y[bi*t*c+h*d:], c) // (T, D) = P·V
+			a := p
+			if drop > 0 {
+				a = *dropped
+				attentionDropMask(a, t, drop, seed, bh)
+				for i, pv := range p {
+					a[i] *= pv
+				}
+			}
+			kernel.GemmSerial(false, false, t, d, t, 1, a, t, v, c3, 0, y[bi*t*c+h*d:], c) // (T, D) = A·V
 		}
 	})
 	return out.record(func() {
@@ -67,16 +126,36 @@ func CausalSelfAttention(qkv *Tensor, nHead int) *Tensor {
 			buf := kernel.GetBuf(t * t)
 			defer kernel.PutBuf(buf)
 			dp := *buf
+			var mask, dropped []float32 // M/(1-p) and A, with dropout
+			if drop > 0 {
+				mb, ab := kernel.GetBuf(t*t), kernel.GetBuf(t*t)
+				defer kernel.PutBuf(mb)
+				defer kernel.PutBuf(ab)
+				mask, dropped = *mb, *ab
+			}
 			for bh := lo; bh < hi; bh++ {
 				bi, h := bh/nHead, bh%nHead
 				base := bi * t * c3
 				q, k, v := x[base+h*d:], x[base+c+h*d:], x[base+2*c+h*d:]
 				dq, dk, dv := dx[base+h*d:], dx[base+c+h*d:], dx[base+2*c+h*d:]
 				p := probs[bh*t*t : (bh+1)*t*t]
+				a := p
+				if drop > 0 {
+					attentionDropMask(mask, t, drop, seed, bh)
+					for i, pv := range p {
+						dropped[i] = pv * mask[i]
+					}
+					a = dropped
+				}
 				gy := g[bi*t*c+h*d:]
-				kernel.GemmSerial(true, false, t, d, t, 1, p, t, gy, c, 1, dv, c3) // dV += Pᵀ·G
-				kernel.GemmSerial(false, true, t, t, d, 1, gy, c, v, c3, 0, dp, t) // dP = G·Vᵀ
-				ds := dp                                                           // dS in place: P ⊙ (dP - Σ dP⊙P)
+				kernel.GemmSerial(true, false, t, d, t, 1, a, t, gy, c, 1, dv, c3) // dV += Aᵀ·G
+				kernel.GemmSerial(false, true, t, t, d, 1, gy, c, v, c3, 0, dp, t) // dA = G·Vᵀ
+				if drop > 0 {
+					for i, m := range mask {
+						dp[i] *= m // dP = dA ⊙ M/(1-p)
+					}
+				}
+				ds := dp // dS in place: P ⊙ (dP - Σ dP⊙P)
 				for i := 0; i < t; i++ {
 					pr, dr := p[i*t:i*t+i+1], ds[i*t:(i+1)*t]
 					s := kernel.Dot(pr, dr[:i+1])

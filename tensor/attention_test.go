@@ -56,3 +56,93 @@ func TestCausalSelfAttentionMatchesComposed(t *testing.T) {
 	}
 	mustPanic(t, func() { tensor.CausalSelfAttention(tensor.Zeros(2, 3, 10), 2) }, "CausalSelfAttention", "[2 3 10]")
 }
+
+// attentionDropComposed is attentionComposed with dropout: the softmax
+// output times the masks that CausalSelfAttentionDropout draws for seed.
+func attentionDropComposed(qkv *tensor.Tensor, h int, p float32, seed uint64) *tensor.Tensor {
+	b, t, c := qkv.Dim(0), qkv.Dim(1), qkv.Dim(2)/3
+	d := c / h
+	heads := func(i int) *tensor.Tensor {
+		return qkv.Slice(2, i*c, (i+1)*c).Reshape(b, t, h, d).Permute(0, 2, 1, 3) // (B, H, T, D)
+	}
+	causal := tensor.Zeros(t, t)
+	for i := 0; i < t; i++ {
+		for j := i + 1; j < t; j++ {
+			causal.Data[i*t+j] = 1
+		}
+	}
+	mask := tensor.Zeros(b, h, t, t)
+	for bh := range b * h {
+		tensor.AttentionDropMask(mask.Data[bh*t*t:(bh+1)*t*t], t, p, seed, bh)
+	}
+	att := heads(0).MatMulT(heads(1), false, true).MulScalar(float32(1 / math.Sqrt(float64(d))))
+	att = att.MaskedFill(causal, float32(math.Inf(-1))).Softmax(-1).Mul(mask)
+	return att.MatMul(heads(2)).Permute(0, 2, 1, 3).Reshape(b, t, c)
+}
+
+func TestCausalSelfAttentionDropout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	const p = 0.3
+	for _, sz := range [][4]int{{1, 1, 4, 1}, {2, 5, 12, 3}, {3, 17, 16, 2}, {2, 40, 48, 4}} {
+		b, tt, c, h := sz[0], sz[1], sz[2], sz[3]
+		x := tensor.Randn(rng, b, tt, 3*c)
+		seed := uint64(len(sz) * tt)
+		fx, cx := x.Clone().RequireGrad(), x.Clone().RequireGrad()
+		// The op draws its seed from the rng it is given: give it one that
+		// draws seed first.
+		fy := tensor.CausalSelfAttentionDropout(fx, h, p, rand.New(constSource(seed)))
+		cy := attentionDropComposed(cx, h, p, seed)
+		if err := tensortest.AllClose(fy, cy, 1e-5, 1e-5); err != nil {
+			t.Fatalf("%v: forward: %v", sz, err)
+		}
+		up := tensor.Randn(rng, b, tt, c)
+		fy.BackwardWith(up)
+		cy.BackwardWith(up)
+		if err := tensortest.AllClose(fx.Grad, cx.Grad, 1e-4, 1e-5); err != nil {
+			t.Fatalf("%v: gradient: %v", sz, err)
+		}
+		if tt <= 17 {
+			f := func(in ...*tensor.Tensor) *tensor.Tensor {
+				return tensor.CausalSelfAttentionDropout(in[0], h, p, rand.New(constSource(seed)))
+			}
+			if err := tensortest.GradCheck(f, []*tensor.Tensor{x.Clone().RequireGrad()}, tensortest.Options{}); err != nil {
+				t.Fatalf("%v: %v", sz, err)
+			}
+		}
+	}
+	// About p of the causal weights are dropped.
+	const n = 64
+	m := make([]float32, n*n)
+	tensor.AttentionDropMask(m, n, p, 7, 3)
+	dropped := 0
+	for i := 0; i < n; i++ {
+		for j := 0; j <= i; j++ {
+			switch m[i*n+j] {
+			case 0:
+				dropped++
+			case 1 / (1 - p):
+			default:
+				t.Fatalf("mask value %v at (%d, %d): want 0 or 1/(1-p)", m[i*n+j], i, j)
+			}
+		}
+		for j := i + 1; j < n; j++ {
+			if m[i*n+j] != 0 {
+				t.Fatalf("mask above the diagonal at (%d, %d)", i, j)
+			}
+		}
+	}
+	if frac := float64(dropped) / (n * (n + 1) / 2); math.Abs(frac-p) > 0.03 {
+		t.Fatalf("dropped %.3f of the weights, want about %v", frac, p)
+	}
+	x := tensor.Randn(rng, 2, 6, 12)
+	y0 := tensor.CausalSelfAttentionDropout(x, 2, 0, rng)
+	if err := tensortest.AllClose(y0, tensor.CausalSelfAttention(x, 2), 0, 0); err != nil {
+		t.Fatalf("p = 0: %v", err)
+	}
+	mustPanic(t, func() { tensor.CausalSelfAttentionDropout(x, 2, 1, rng) }, "probability")
+}
+
+// constSource is a rand.Source whose every draw is its value.
+type constSource uint64
+
+func (s constSource) Uint64() uint64 { return uint64(s) }

@@ -90,3 +90,78 @@ func TestFusedMatchComposed(t *testing.T) {
 func TestLayerNormShapeCheck(t *testing.T) {
 	mustPanic(t, func() { tensor.Zeros(2, 3).LayerNorm(tensor.Ones(4), tensor.Zeros(4), 1e-5) }, "LayerNorm", "[2 3]", "[4]")
 }
+
+// Linear is MatMulT then Add of the bias, forward and backward, for both
+// weight layouts, with and without a bias, on matrices and batches of rows.
+func TestLinearMatchesComposed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, shape := range [][]int{{1, 1}, {5, 7}, {2, 3, 33}, {4, 17, 64}} {
+		k := shape[len(shape)-1]
+		for _, n := range []int{1, 9, 48} {
+			for _, transW := range []bool{false, true} {
+				for _, bias := range []string{"none", "row", "full"} {
+					x := tensor.Randn(rng, shape...)
+					w := tensor.Randn(rng, k, n)
+					if transW {
+						w = tensor.Randn(rng, n, k)
+					}
+					var b *tensor.Tensor
+					in := []*tensor.Tensor{x, w}
+					switch bias {
+					case "row":
+						b = tensor.Randn(rng, n)
+					case "full":
+						b = tensor.Randn(rng, append(append([]int(nil), shape[:len(shape)-1]...), n)...)
+					}
+					if b != nil {
+						in = append(in, b)
+					}
+					fused := func(in ...*tensor.Tensor) *tensor.Tensor {
+						var bias *tensor.Tensor
+						if len(in) == 3 {
+							bias = in[2]
+						}
+						return in[0].Linear(in[1], bias, transW)
+					}
+					composed := func(in ...*tensor.Tensor) *tensor.Tensor {
+						y := in[0].MatMulT(in[1], false, transW)
+						if len(in) == 3 {
+							y = y.Add(in[2])
+						}
+						return y
+					}
+					name := []any{shape, n, transW, bias}
+					fin, cin := cloneAll(in), cloneAll(in)
+					fy, cy := fused(fin...), composed(cin...)
+					if err := tensortest.AllClose(fy, cy, 1e-5, 1e-5); err != nil {
+						t.Fatalf("%v: forward: %v", name, err)
+					}
+					up := tensor.Randn(rng, fy.Shape()...)
+					fy.BackwardWith(up)
+					cy.BackwardWith(up)
+					for i := range fin {
+						if err := tensortest.AllClose(fin[i].Grad, cin[i].Grad, 1e-4, 1e-5); err != nil {
+							t.Fatalf("%v: gradient of input %d: %v", name, i, err)
+						}
+					}
+					if len(x.Data) <= 200 {
+						if err := tensortest.GradCheck(fused, cloneAll(in), tensortest.Options{}); err != nil {
+							t.Fatalf("%v: %v", name, err)
+						}
+					}
+				}
+			}
+		}
+	}
+	mustPanic(t, func() { tensor.Zeros(2, 3).Linear(tensor.Zeros(4, 5), nil, false) }, "Linear", "[2 3]")
+	mustPanic(t, func() { tensor.Zeros(2, 3).Linear(tensor.Zeros(3, 5), tensor.Zeros(4), false) }, "Linear", "[4]")
+	mustPanic(t, func() { tensor.Zeros(2, 3).Linear(tensor.Zeros(3, 5), tensor.Zeros(5, 2), false) }, "Linear", "[5 2]")
+}
+
+func cloneAll(ts []*tensor.Tensor) []*tensor.Tensor {
+	out := make([]*tensor.Tensor, len(ts))
+	for i, t := range ts {
+		out[i] = t.Clone().RequireGrad()
+	}
+	return out
+}

@@ -118,8 +118,10 @@ func (a *Tensor) MaskedFill(mask *Tensor, value float32) *Tensor {
 }
 
 // Dropout zeroes each element of a with probability p and scales the rest by
-// 1/(1-p), drawing from rng; the expected value is unchanged. Composed as a
-// product with a constant mask, so the gradient is the same mask.
+// 1/(1-p), drawing from rng; the expected value is unchanged. The gradient
+// is the same mask. The mask is not stored: the op draws a seed from rng,
+// and backward draws the mask again from it, so dropout keeps one tensor,
+// its result.
 func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 	if p < 0 || p >= 1 {
 		if p == 1 {
@@ -130,12 +132,26 @@ func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 	if p == 0 {
 		return a
 	}
-	mask := &Tensor{Data: scratch(a, len(a.Data)), shape: a.shape}
+	seed := rng.Uint64()
 	scale := 1 / (1 - p)
-	for i := range mask.Data {
-		if rng.Float32() >= p {
-			mask.Data[i] = scale
+	out := newOutDirty("Dropout", a.shape, a)
+	// each calls f(i, s) for every element i with its factor s: 0 or 1/(1-p).
+	each := func(f func(i int, s float32)) {
+		r := rand.New(rand.NewPCG(seed, 0))
+		for i := range a.Data {
+			s := float32(0)
+			if r.Float32() >= p {
+				s = scale
+			}
+			f(i, s)
 		}
 	}
-	return a.Mul(mask)
+	x, y := a.Data, out.Data
+	each(func(i int, s float32) { y[i] = x[i] * s })
+	return out.record(func() {
+		if ga := gradOf(a); ga != nil {
+			g := out.Grad.Data
+			each(func(i int, s float32) { ga[i] += g[i] * s })
+		}
+	})
 }

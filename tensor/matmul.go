@@ -129,3 +129,74 @@ func opName(base string, transA, transB bool) string {
 // Kernels names the compute kernels in use on this CPU: "avx2" (AVX2 and
 // FMA assembly) or "go" (portable; forced with the purego build tag).
 func Kernels() string { return kernel.Impl() }
+
+// Linear returns x·op(w) + bias, an affine layer in one op: x is (..., K),
+// w a matrix, (K, N), or (N, K) when transW (PyTorch's nn.Linear layout),
+// and bias (N), added to every row, or of the result's shape (a term to add
+// to, such as a residual or the frozen layer under an adapter), or nil; the
+// result is (..., N). The result starts as the bias and the product is
+// accumulated into it, so no separate product tensor is kept. With G = dL/dY
+// over all rows: dx = G·op(w)ᵀ, dw = op⁻¹(xᵀ·G), dbias = the column sums of
+// G, or G itself for a full-shape bias.
+func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
+	if x.NDim() < 1 || w.NDim() != 2 {
+		panic(fmt.Sprintf("tensor: Linear of shape %v with weight %v: want (..., K) and a matrix", x.shape, w.shape))
+	}
+	k, n := w.shape[0], w.shape[1]
+	if transW {
+		k, n = n, k
+	}
+	shape := append(append([]int(nil), x.shape[:x.NDim()-1]...), n)
+	full := bias != nil && bias.NDim() > 1
+	if x.shape[x.NDim()-1] != k || (bias != nil && !sameShape(bias.shape, []int{n}) && !sameShape(bias.shape, shape)) {
+		panic(fmt.Sprintf("tensor: Linear of shape %v with weight %v (transposed %v) and bias %v", x.shape, w.shape, transW, shapeOf(bias)))
+	}
+	rows := numel(x.shape[:x.NDim()-1])
+	inputs := []*Tensor{x, w}
+	if bias != nil {
+		inputs = append(inputs, bias)
+	}
+	out := newOutDirty("Linear", shape, inputs...)
+	beta := float32(0)
+	switch {
+	case full:
+		copy(out.Data, bias.Data)
+		beta = 1
+	case bias != nil:
+		for r := 0; r < rows; r++ {
+			copy(out.Data[r*n:(r+1)*n], bias.Data)
+		}
+		beta = 1
+	}
+	kernel.Gemm(false, transW, rows, n, k, 1, x.Data, k, w.Data, w.shape[1], beta, out.Data, n)
+	return out.record(func() {
+		g := out.Grad.Data
+		if gx := gradOf(x); gx != nil {
+			kernel.Gemm(false, !transW, rows, k, n, 1, g, n, w.Data, w.shape[1], 1, gx, k) // dx = G·op(w)ᵀ
+		}
+		if gw := gradOf(w); gw != nil {
+			if transW {
+				kernel.Gemm(true, false, n, k, rows, 1, g, n, x.Data, k, 1, gw, k) // dw (N, K) = Gᵀ·x
+			} else {
+				kernel.Gemm(true, false, k, n, rows, 1, x.Data, k, g, n, 1, gw, n) // dw (K, N) = xᵀ·G
+			}
+		}
+		if bias != nil {
+			if gb := gradOf(bias); gb != nil && full {
+				kernel.Axpy(1, g, gb)
+			} else if gb != nil {
+				for r := 0; r < rows; r++ {
+					kernel.Axpy(1, g[r*n:(r+1)*n], gb)
+				}
+			}
+		}
+	})
+}
+
+// shapeOf is t's shape, or nil for a nil t.
+func shapeOf(t *Tensor) []int {
+	if t == nil {
+		return nil
+	}
+	return t.shape
+}

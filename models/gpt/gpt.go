@@ -30,7 +30,7 @@ type Conv1D struct {
 
 // Forward maps x (..., in) to (..., out).
 func (l *Conv1D) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := x.MatMul(l.Weight).Add(l.Bias)
+	y := x.Linear(l.Weight, l.Bias, false)
 	if l.LoRA != nil {
 		y = l.LoRA.forward(x, y)
 	}
@@ -53,45 +53,17 @@ type Attention struct {
 }
 
 // Forward attends over x (B, T, C); position t sees positions ≤ t. It uses
-// the fused tensor.CausalSelfAttention, except in training with attention
-// dropout, which needs the attention weights as a tensor.
+// the fused tensor.CausalSelfAttention, with its attention dropout in
+// training.
 func (a *Attention) Forward(x *tensor.Tensor) *tensor.Tensor {
 	qkv := a.CAttn.Forward(x) // (B, T, 3C)
 	var y *tensor.Tensor
 	if a.AttnDrop.RNG == nil || a.AttnDrop.P == 0 {
 		y = tensor.CausalSelfAttention(qkv, a.nHead) // (B, T, C)
 	} else {
-		y = a.composed(qkv)
+		y = tensor.CausalSelfAttentionDropout(qkv, a.nHead, a.AttnDrop.P, a.AttnDrop.RNG)
 	}
 	return a.ResidDrop.Forward(a.CProj.Forward(y))
-}
-
-// composed is attention written with primitives, with dropout on the
-// attention weights.
-func (a *Attention) composed(qkv *tensor.Tensor) *tensor.Tensor {
-	b, t, c := qkv.Dim(0), qkv.Dim(1), qkv.Dim(2)/3
-	h := a.nHead
-	d := c / h
-	heads := func(i int) *tensor.Tensor {
-		return qkv.Slice(2, i*c, (i+1)*c).Reshape(b, t, h, d).Permute(0, 2, 1, 3) // (B, T, C) -> (B, H, T, D)
-	}
-	q, k, v := heads(0), heads(1), heads(2)
-	att := q.MatMulT(k, false, true).MulScalar(float32(1 / math.Sqrt(float64(d)))) // (B, H, T, T)
-	att = att.MaskedFill(causalMask(t), float32(math.Inf(-1))).Softmax(-1)
-	att = a.AttnDrop.Forward(att)
-	return att.MatMul(v).Permute(0, 2, 1, 3).Reshape(b, t, c) // (B, H, T, D) -> (B, T, C)
-}
-
-// causalMask is (T, T) with 1 above the diagonal: the future a position may
-// not attend to.
-func causalMask(t int) *tensor.Tensor {
-	m := tensor.Zeros(t, t)
-	for i := 0; i < t; i++ {
-		for j := i + 1; j < t; j++ {
-			m.Data[i*t+j] = 1
-		}
-	}
-	return m
 }
 
 // MLP is the block's feed-forward part: C → 4C, GELU, 4C → C.

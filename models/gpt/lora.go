@@ -133,6 +133,6 @@ func IsLoRA(name string) bool {
 
 // forward adds the adapter's term to y = x·W + b.
 func (a *LoRA) forward(x, y *tensor.Tensor) *tensor.Tensor {
-	low := a.A.Forward(a.Drop.Forward(x))             // (..., Rank)
-	return y.Add(a.B.Forward(low).MulScalar(a.Scale)) // (..., out)
+	low := a.A.Forward(a.Drop.Forward(x)).MulScalar(a.Scale) // (..., Rank), scaled here where it is small
+	return low.Linear(a.B.Weight, y, true)                   // y + low·Bᵀ (..., out), accumulated into one tensor
 }

@@ -1,0 +1,4 @@
+package tensor
+
+// AttentionDropMask exposes attentionDropMask to the external tests.
+var AttentionDropMask = attentionDropMask
