@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/metrics"
@@ -64,30 +65,62 @@ type Predictions struct {
 	Values  []float64 // regression: the predicted value of each row
 }
 
-// Predict runs model on x (N, inputs) without recording gradients (on a
-// detached copy of the model) and turns its outputs into predictions.
-func (h Head) Predict(model nn.Layer, x *tensor.Tensor) Predictions {
-	return h.predictions(forwardRows(model, x))
+// Predict runs model on the rows of d.X (N, …) without recording
+// gradients (on a detached copy of the model) and turns its outputs into
+// predictions, in row order.
+func (h Head) Predict(model nn.Layer, d *data.Dataset) Predictions {
+	return h.predictions(forwardRows(model, d))
 }
 
-// forwardRows runs a detached copy of model on the rows of x (N, …) in
+// forwardRows runs a detached copy of model on the rows of d.X (N, …) in
 // chunks of 256 rows, so that evaluating a large set keeps the activations
-// of one chunk at a time, and returns the outputs of all rows.
-func forwardRows(model nn.Layer, x *tensor.Tensor) *tensor.Tensor {
+// of one chunk at a time, and returns the outputs of all rows in row order.
+// When d has Lengths (padded texts), chunks take rows of similar length, so
+// that a chunk runs only as far as its own longest text.
+func forwardRows(model nn.Layer, d *data.Dataset) *tensor.Tensor {
 	// No arena here: without a backward pass each intermediate dies as soon
 	// as the next op has read it, while an arena would keep a whole chunk's
 	// activations until Reset (measured: 6 GB peak instead of 1.7 GB).
 	inf := nn.Detach(model)
 	const chunk = 256
-	n := x.Dim(0)
-	var outs []*tensor.Tensor
+	n := d.X.Dim(0)
+	if d.Lengths == nil {
+		var outs []*tensor.Tensor
+		for lo := 0; lo < n; lo += chunk {
+			outs = append(outs, inf.Forward(d.X.Slice(0, lo, min(lo+chunk, n))))
+		}
+		if len(outs) == 1 {
+			return outs[0]
+		}
+		return tensor.Concat(0, outs...)
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return d.Lengths[a] - d.Lengths[b] })
+	var out *tensor.Tensor
+	shape := d.X.Shape()
+	in := d.X.Numel() / max(n, 1)
 	for lo := 0; lo < n; lo += chunk {
-		outs = append(outs, inf.Forward(x.Slice(0, lo, min(lo+chunk, n))))
+		rows := order[lo:min(lo+chunk, n)]
+		shape[0] = len(rows)
+		x := tensor.Zeros(shape...)
+		for i, r := range rows {
+			copy(x.Data[i*in:(i+1)*in], d.X.Data[r*in:(r+1)*in])
+		}
+		y := inf.Forward(x)
+		if out == nil {
+			outShape := y.Shape()
+			outShape[0] = n
+			out = tensor.Zeros(outShape...)
+		}
+		w := y.Numel() / len(rows)
+		for i, r := range rows {
+			copy(out.Data[r*w:(r+1)*w], y.Data[i*w:(i+1)*w])
+		}
 	}
-	if len(outs) == 1 {
-		return outs[0]
-	}
-	return tensor.Concat(0, outs...)
+	return out
 }
 
 func (h Head) predictions(out *tensor.Tensor) Predictions {
@@ -137,7 +170,7 @@ func (h Head) Evaluate(model nn.Layer, d *data.Dataset) (Report, error) {
 	if d.Len() == 0 {
 		return Report{}, fmt.Errorf("train: evaluation on an empty dataset")
 	}
-	out := forwardRows(model, d.X)
+	out := forwardRows(model, d)
 	r := Report{Loss: float64(h.Loss(out, d).Item()), Metrics: map[string]float64{}, Pred: h.predictions(out)}
 	r.Metrics["loss"] = r.Loss
 	if h.Task == data.Regression {

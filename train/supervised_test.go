@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
@@ -109,5 +110,38 @@ func TestRegressionHeadUnscales(t *testing.T) {
 	// Predictions 100 vs targets 110 and 90: MSE 100 in target units, standardised loss 1.
 	if rep.Pred.Values[0] != 100 || math.Abs(rep.Metrics["mse"]-100) > 1e-9 || math.Abs(rep.Loss-1) > 1e-6 {
 		t.Fatalf("values %v mse %v loss %v", rep.Pred.Values, rep.Metrics["mse"], rep.Loss)
+	}
+}
+
+// Predictions on padded texts come back in row order whether or not the
+// dataset has Lengths (with them, chunks group texts of similar length).
+func TestPredictPaddedTextsInRowOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	m, err := gpt.New(gpt.Config{VocabSize: 11, BlockSize: 12, NLayer: 1, NHead: 2, NEmbd: 8}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cls, err := gpt.NewClassifier(m, 3, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300 // more than one chunk
+	seqs, lengths := make([][]int, n), make([]int, n)
+	for i := range seqs {
+		lengths[i] = 1 + rng.IntN(12)
+		for range lengths[i] {
+			seqs[i] = append(seqs[i], rng.IntN(11))
+		}
+	}
+	head := train.Head{Task: data.Classification, Classes: 3, PerClassLogits: true}
+	padded := &data.Dataset{X: gpt.Pad(seqs), Lengths: lengths}
+	sorted := head.Predict(cls, padded)
+	for _, i := range []int{0, 1, 150, 255, 256, 299} {
+		alone := head.Predict(cls, &data.Dataset{X: gpt.Pad(seqs[i : i+1])})
+		for k := range 3 {
+			if got, want := sorted.Probs[3*i+k], alone.Probs[k]; math.Abs(got-want) > 1e-5 {
+				t.Fatalf("row %d (%d tokens) class %d: p = %v among length-sorted chunks, %v alone", i, lengths[i], k, got, want)
+			}
+		}
 	}
 }

@@ -52,7 +52,7 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	pred := g.head.Predict(g.model, d.X)
+	pred := g.head.Predict(g.model, d)
 	k := len(g.labels)
 	if input == "" {
 		fmt.Fprintln(stdout, g.labels[pred.Classes[0]])

@@ -51,7 +51,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	pred := m.head.Predict(m.model, d.X)
+	pred := m.head.Predict(m.model, d)
 	write := func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		header := append(append([]string(nil), table.Columns...), "prediction")

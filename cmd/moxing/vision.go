@@ -344,7 +344,7 @@ func predictImages(m *imageModel, paths []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pred := m.head.Predict(m.model, x)
+	pred := m.head.Predict(m.model, &data.Dataset{X: x})
 	cw := csv.NewWriter(out)
 	header := []string{"image", "prediction"}
 	for _, k := range m.meta.Classes {

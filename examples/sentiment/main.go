@@ -185,7 +185,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
-	pred := loop.Head.Predict(cls, d.X)
+	pred := loop.Head.Predict(cls, d)
 	for i, e := range mine {
 		fmt.Fprintf(w, "%q → class %s (p = %.2f)\n", e.Text, classes[pred.Classes[i]], pred.Probs[i*len(classes)+pred.Classes[i]])
 	}
