@@ -17,13 +17,16 @@ import (
 
 // TestCNNDigits trains the ConvNet on the 8×8 digits (a CSV of pixel
 // columns) through the CLI and requires the target, ≥ 0.97 test
-// accuracy; then evaluates, and predicts a PNG.
+// accuracy; then evaluates, and predicts a PNG. The configuration is one
+// that clears the target on every seed tried (seeds 1–6: 0.978–0.993); the
+// smaller 16,32 ConvNet with batches of 64 scatters around 0.97 with the
+// seed (0.955–0.989), too close to test against.
 func TestCNNDigits(t *testing.T) {
 	digits := dataDir(t, "tabular/digits.csv.gz")
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
 	code, stdout, stderr := moxing(t, context.Background(), "train", "--model", "cnn", "--data", digits, "--image", "8x8",
-		"--conv", "16,32", "--hidden", "64", "--epochs", "30", "--patience", "5", "--val", "0.15", "--run", run)
+		"--conv", "32,64", "--hidden", "128", "--batch-size", "16", "--epochs", "40", "--patience", "8", "--val", "0.15", "--run", run)
 	if code != 0 {
 		t.Fatalf("train exit %d: %s", code, stderr)
 	}
