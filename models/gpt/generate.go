@@ -55,7 +55,8 @@ func (m *Model) forwardCached(c *Cache, ids []int) []float32 {
 			}
 		}
 	}
-	x := m.Wte.Forward(ids).Add(m.Wpe.Forward(pos)) // (n, C)
+	wte := m.embeddingMatrix()                           // with an unmerged adapter, (V, C) built per call: merge first to generate fast
+	x := wte.IndexSelect(0, ids).Add(m.Wpe.Forward(pos)) // (n, C)
 	for l, blk := range m.H {
 		qkv := blk.Attn.CAttn.Forward(blk.Ln1.Forward(x)) // (n, 3C)
 		ys := make([]*tensor.Tensor, h)
@@ -77,7 +78,7 @@ func (m *Model) forwardCached(c *Cache, ids []int) []float32 {
 	}
 	c.n += n
 	last := m.LnF.Forward(x.Slice(0, n-1, n)) // (1, C)
-	return last.MatMulT(m.Wte.Weight, false, true).Data
+	return last.MatMulT(wte, false, true).Data
 }
 
 // Generate streams up to maxTokens tokens continuing prompt, each drawn by s

@@ -104,6 +104,8 @@ type Model struct {
 	// LoRA is the configuration of the adapters AddLoRA put on the
 	// projections, or nil.
 	LoRA *LoRAConfig `nn:"-"`
+	// WteLoRA is the token embedding's adapter, or nil.
+	WteLoRA *EmbeddingLoRA `nn:"wte"`
 }
 
 // New returns a model with GPT-2's initialisation: weights from N(0, 0.02²),
@@ -138,7 +140,8 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 // loss; otherwise loss is nil. It panics on T beyond the context window or an
 // id outside the vocabulary.
 func (m *Model) Forward(idx []int, b, t int, targets []int) (logits, loss *tensor.Tensor) {
-	logits = m.Hidden(idx, b, t).MatMulT(m.Wte.Weight, false, true) // (B, T, C)·(V, C)ᵀ -> (B, T, V)
+	wte := m.embeddingMatrix()
+	logits = m.hidden(wte, idx, b, t).MatMulT(wte, false, true) // (B, T, C)·(V, C)ᵀ -> (B, T, V)
 	if targets != nil {
 		loss = nn.CrossEntropy(logits, targets, 0)
 	}
@@ -161,6 +164,11 @@ func (m *Model) SetDropout(p float32) {
 // and of a classification head. It panics on T beyond the context window or
 // an id outside the vocabulary.
 func (m *Model) Hidden(idx []int, b, t int) *tensor.Tensor {
+	return m.hidden(m.embeddingMatrix(), idx, b, t)
+}
+
+// hidden is Hidden with the token embedding wte (V, C).
+func (m *Model) hidden(wte *tensor.Tensor, idx []int, b, t int) *tensor.Tensor {
 	if t > m.Config.BlockSize || b*t != len(idx) {
 		panic(fmt.Sprintf("gpt: Forward with %d ids as (B=%d, T=%d); context window %d", len(idx), b, t, m.Config.BlockSize))
 	}
@@ -169,7 +177,7 @@ func (m *Model) Hidden(idx []int, b, t int) *tensor.Tensor {
 	for i := range pos {
 		pos[i] = i
 	}
-	x := m.Wte.Forward(idx).Reshape(b, t, c).Add(m.Wpe.Forward(pos)) // (B, T, C) + (T, C)
+	x := wte.IndexSelect(0, idx).Reshape(b, t, c).Add(m.Wpe.Forward(pos)) // (B, T, C) + (T, C)
 	x = m.Drop.Forward(x)
 	for _, blk := range m.H {
 		x = blk.Forward(x)

@@ -13,9 +13,16 @@ import (
 // Adapters on the reference weights match PyTorch (tools/reference/gpt2.py,
 // PEFT's formulation): logits, loss and the adapters' gradients; the base
 // gets none. Merged, the model computes the same logits without adapters.
+// The second file puts an adapter on the token embedding too.
 func TestLoRAParityWithPyTorch(t *testing.T) {
+	for _, file := range []string{"gpt2_tiny_lora_golden.safetensors", "gpt2_tiny_lora_wte_golden.safetensors"} {
+		t.Run(file, func(t *testing.T) { testLoRAParity(t, file) })
+	}
+}
+
+func testLoRAParity(t *testing.T, file string) {
 	m, g := loadReference(t)
-	lg, err := checkpoint.Load("../../testdata/gpt2_tiny_lora_golden.safetensors")
+	lg, err := checkpoint.Load("../../testdata/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +48,16 @@ func TestLoRAParityWithPyTorch(t *testing.T) {
 		copy(p.Data, want.Data)
 		adapters++
 	}
-	if adapters != 2*2*m.Config.NLayer {
-		t.Fatalf("%d adapter tensors, want %d", adapters, 2*2*m.Config.NLayer)
+	want := 0 // A and B per target: once for wte, in every block for a projection
+	for _, target := range cfg.Targets {
+		if target == "wte" {
+			want += 2
+		} else {
+			want += 2 * m.Config.NLayer
+		}
+	}
+	if adapters != want {
+		t.Fatalf("%d adapter tensors, want %d", adapters, want)
 	}
 	idx, targets := ids(g.Tensors["idx"]), ids(g.Tensors["targets"])
 	b, tt := g.Tensors["idx"].Dim(0), g.Tensors["idx"].Dim(1)

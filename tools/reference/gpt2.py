@@ -20,6 +20,9 @@ writes:
   testdata/gpt2_tiny_lora_golden.safetensors
                                         LoRA adapters on the same weights:
                                         logits, loss, adapter gradients
+  testdata/gpt2_tiny_lora_wte_golden.safetensors
+                                        the same with an adapter on the
+                                        token embedding too
 
 Debian has no safetensors package, so the files are written with numpy
 (write_safetensors below). Needs python3-torch.
@@ -117,12 +120,19 @@ class GPT2(nn.Module):
                     m.weight.add_(torch.randn_like(m.weight) * 0.1)
                     m.bias.add_(torch.randn_like(m.bias) * 0.1)
 
+    def embedding(self):
+        w = self.wte.weight
+        if getattr(self, "wte_lora_A", None) is not None:  # PEFT's LoRA on the embedding, tied to the head
+            w = w + (self.wte_lora_B @ self.wte_lora_A).t() * self.wte_lora_scale
+        return w
+
     def forward(self, idx, targets):
         b, t = idx.shape
-        x = self.wte(idx) + self.wpe(torch.arange(t))
+        w = self.embedding()
+        x = F.embedding(idx, w) + self.wpe(torch.arange(t))
         for blk in self.h:
             x = blk(x)
-        logits = self.ln_f(x) @ self.wte.weight.t()  # tied LM head
+        logits = self.ln_f(x) @ w.t()  # tied LM head
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
         return logits, loss
 
@@ -180,6 +190,7 @@ def main():
     write_safetensors(os.path.join(ROOT, "testdata", "gpt2_tiny_golden.safetensors"), golden, meta)
     classify_golden(weights)
     lora_golden(weights, idx, targets)
+    lora_golden(weights, idx, targets, LORA_WTE, "gpt2_tiny_lora_wte_golden.safetensors")
 
 
 # Sequence classification (GPT2ForSequenceClassification): score (K, C)
@@ -217,37 +228,46 @@ def classify_golden(weights):
     write_safetensors(os.path.join(ROOT, "testdata", "gpt2_tiny_classify_golden.safetensors"), golden, meta)
 
 
-# LoRA (as PEFT, dropout 0) on attn.c_attn and mlp.c_fc.
+# LoRA (as PEFT, dropout 0) on attn.c_attn and mlp.c_fc; then on the token
+# embedding and attn.c_attn.
 LORA = dict(r=4, lora_alpha=8.0, target_modules=["attn.c_attn", "mlp.c_fc"])
+LORA_WTE = dict(r=3, lora_alpha=6.0, target_modules=["wte", "attn.c_attn"])
 
 
-def lora_golden(weights, idx, targets):
-    """testdata/gpt2_tiny_lora_golden.safetensors: adapters with random A
-    and B (B is non-zero so that every gradient is), the LM logits and loss
-    of the golden batch, and the gradients of A and B (the base is
-    frozen)."""
+def lora_golden(weights, idx, targets, cfg=LORA, name="gpt2_tiny_lora_golden.safetensors"):
+    """testdata/<name>: adapters with random A and B (B is non-zero so that
+    every gradient is), the LM logits and loss of the golden batch, and the
+    gradients of A and B (the base is frozen)."""
     torch.manual_seed(11)
     model = GPT2(CONFIG)
     model.load_state_dict(weights)
     for p in model.parameters():
         p.requires_grad_(False)
     golden = {}
+    r, scale = cfg["r"], cfg["lora_alpha"] / cfg["r"]
     for i, blk in enumerate(model.h):
-        for name, layer in (("attn.c_attn", blk.attn.c_attn), ("mlp.c_fc", blk.mlp.c_fc)):
+        for target, layer in (("attn.c_attn", blk.attn.c_attn), ("mlp.c_fc", blk.mlp.c_fc)):
+            if target not in cfg["target_modules"]:
+                continue
             nin, nout = layer.weight.shape
-            layer.lora_A = nn.Parameter(torch.randn(LORA["r"], nin) * 0.2)
-            layer.lora_B = nn.Parameter(torch.randn(nout, LORA["r"]) * 0.2)
-            layer.lora_scale = LORA["lora_alpha"] / LORA["r"]
+            layer.lora_A = nn.Parameter(torch.randn(r, nin) * 0.2)
+            layer.lora_B = nn.Parameter(torch.randn(nout, r) * 0.2)
+            layer.lora_scale = scale
             for ab in ("A", "B"):
-                golden[f"h.{i}.{name}.lora_{ab}.weight"] = getattr(layer, "lora_" + ab)
+                golden[f"h.{i}.{target}.lora_{ab}.weight"] = getattr(layer, "lora_" + ab)
+    if "wte" in cfg["target_modules"]:
+        v, c = model.wte.weight.shape
+        model.wte_lora_A = nn.Parameter(torch.randn(r, v) * 0.2)
+        model.wte_lora_B = nn.Parameter(torch.randn(c, r) * 0.2)
+        model.wte_lora_scale = scale
+        golden["wte.lora_embedding_A"], golden["wte.lora_embedding_B"] = model.wte_lora_A, model.wte_lora_B
     logits, loss = model(idx, targets)
     loss.backward()
     for n in list(golden):
         golden["grad." + n] = golden[n].grad
         golden[n] = golden[n].detach()
     golden["logits"], golden["loss"] = logits, loss.reshape(1)
-    write_safetensors(os.path.join(ROOT, "testdata", "gpt2_tiny_lora_golden.safetensors"), golden,
-                      {"lora": json.dumps(LORA)})
+    write_safetensors(os.path.join(ROOT, "testdata", name), golden, {"lora": json.dumps(cfg)})
 
 
 if __name__ == "__main__":
