@@ -107,9 +107,10 @@ func TestFinetuneClassify(t *testing.T) {
 		t.Fatalf("classify --input wrote %d rows, header %v", len(rows), rows[0])
 	}
 
-	// LoRA: adapters on attention only, a fraction of the parameters.
+	// LoRA: adapters on attention and the token embedding, a fraction of
+	// the parameters.
 	lora := filepath.Join(dir, "lora")
-	code, out, e = moxing(t, context.Background(), append([]string{"finetune"}, append(flags, "--lora-rank", "4", "--lr", "1e-2", "--run", lora)...)...)
+	code, out, e = moxing(t, context.Background(), append([]string{"finetune"}, append(flags, "--lora-rank", "4", "--lora-targets", "attn.c_attn,wte", "--lr", "1e-2", "--run", lora)...)...)
 	if code != 0 || !strings.Contains(out, "adapter.safetensors") {
 		t.Fatalf("finetune --lora-rank exit %d: %s %s", code, out, e)
 	}
