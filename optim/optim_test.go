@@ -205,6 +205,9 @@ func TestStateResume(t *testing.T) {
 		{"adamw", func(ps []nn.Param) optim.Optimizer {
 			return optim.NewAdamW(ps, optim.AdamConfig{LR: 0.05, WeightDecay: 0.1})
 		}},
+		{"adamw+ema", func(ps []nn.Param) optim.Optimizer {
+			return optim.NewEMA(optim.NewAdamW(ps, optim.AdamConfig{LR: 0.05, WeightDecay: 0.1}), 0.7)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			target := tensor.New([]float32{1, -2, 3}, 3)
@@ -243,6 +246,13 @@ func TestStateResume(t *testing.T) {
 					t.Fatalf("resumed %v, straight %v", w3.Data, w.Data)
 				}
 			}
+			if optim.SwapIfAveraging(straight) && optim.SwapIfAveraging(resumed) {
+				for i := range w.Data {
+					if w.Data[i] != w3.Data[i] {
+						t.Fatalf("resumed average %v, straight %v", w3.Data, w.Data)
+					}
+				}
+			}
 			bad := map[string]*tensor.Tensor{}
 			for k := range saved {
 				bad[k] = tensor.Zeros(5)
@@ -252,4 +262,77 @@ func TestStateResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// EMA's average after n steps is the iterates weighted by dⁿ⁻ⁱ and
+// normalised; Swap puts it in place and swapping back restores training
+// exactly.
+func TestEMA(t *testing.T) {
+	w := tensor.New([]float32{1, 2}, 2).RequireGrad()
+	opt := optim.NewEMA(optim.NewSGD([]nn.Param{{Name: "w", Tensor: w}}, optim.SGDConfig{LR: 0.1}), 0.9)
+	opt.Swap()
+	if w.Data[0] != 1 || w.Data[1] != 2 {
+		t.Fatalf("the average before any step is %v, want the weights", w.Data)
+	}
+	opt.Swap()
+	var iterates [][]float32
+	for range 30 {
+		loss := w.Mul(w).Sum(false) // gradient 2w: w ← 0.8·w
+		opt.ZeroGrad()
+		loss.Backward()
+		opt.Step()
+		iterates = append(iterates, append([]float32(nil), w.Data...))
+	}
+	want := make([]float64, 2)
+	var norm float64
+	for i, it := range iterates {
+		weight := math.Pow(0.9, float64(len(iterates)-1-i))
+		norm += weight
+		for j, v := range it {
+			want[j] += weight * float64(v)
+		}
+	}
+	trained := append([]float32(nil), w.Data...)
+	opt.Swap()
+	for j, v := range w.Data {
+		if math.Abs(float64(v)-want[j]/norm) > 1e-6 {
+			t.Fatalf("average %v, want %v", w.Data, []float64{want[0] / norm, want[1] / norm})
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Step with the average swapped in did not panic")
+		}
+	}()
+	opt.Step()
+	_ = trained
+}
+
+// The trained weights come back exactly after a round of Swap.
+func TestEMASwapBack(t *testing.T) {
+	w := tensor.New([]float32{0.3, -0.7}, 2).RequireGrad()
+	opt := optim.NewEMA(optim.NewAdamW([]nn.Param{{Name: "w", Tensor: w}}, optim.AdamConfig{LR: 0.1}), 0.99)
+	for range 5 {
+		loss := w.Mul(w).Sum(false)
+		opt.ZeroGrad()
+		loss.Backward()
+		opt.Step()
+	}
+	trained := append([]float32(nil), w.Data...)
+	opt.Swap()
+	if w.Data[0] == trained[0] {
+		t.Fatal("Swap left the trained weights in place")
+	}
+	opt.Swap()
+	for i, v := range w.Data {
+		if v != trained[i] {
+			t.Fatalf("after swapping back %v, trained %v", w.Data, trained)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("decay 1 accepted")
+		}
+	}()
+	optim.NewEMA(opt, 1)
 }

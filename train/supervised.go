@@ -241,6 +241,9 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 			}
 		}
 		nn.Eval(s.Model)
+		// With an averaging optimizer, the average is what is validated
+		// and kept as the best weights.
+		averaged := optim.SwapIfAveraging(s.Opt)
 
 		rep, err := s.Head.Evaluate(s.Model, val)
 		if err != nil {
@@ -264,6 +267,9 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 			}
 		} else {
 			s.st.Bad++
+		}
+		if averaged {
+			optim.SwapIfAveraging(s.Opt) // back to the trained weights
 		}
 		s.st.Epoch = epoch
 		res.History = append(res.History, e)

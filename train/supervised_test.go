@@ -145,3 +145,29 @@ func TestPredictPaddedTextsInRowOrder(t *testing.T) {
 		}
 	}
 }
+
+// With an EMA optimizer the loop validates and keeps the averaged weights.
+func TestSupervisedKeepsTheAverage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	m, _ := mlp.New(mlp.Config{Inputs: 2, Hidden: []int{8}, Outputs: 1}, rng)
+	opt := optim.NewEMA(optim.NewAdam(nn.Params(m), optim.AdamConfig{LR: 0.05}), 0.9)
+	loop := &train.Supervised{Model: m, Opt: opt, Head: train.Head{Task: data.Classification, Classes: 2},
+		Config: train.Config{Epochs: 1, BatchSize: 10}}
+	if _, err := loop.Fit(context.Background(), blobs(100, rng), blobs(40, rng)); err != nil {
+		t.Fatal(err)
+	}
+	var kept []float32
+	for _, p := range nn.Params(m) {
+		kept = append(kept, p.Data...)
+	}
+	opt.Swap() // puts the average in: it must be what the model already holds
+	i := 0
+	for _, p := range nn.Params(m) {
+		for _, v := range p.Data {
+			if v != kept[i] {
+				t.Fatalf("%s: %v after Fit, the average is %v: the model does not hold the averaged weights", p.Name, kept[i], v)
+			}
+			i++
+		}
+	}
+}

@@ -48,6 +48,7 @@ type finetuneOptions struct {
 	Patience         int     `json:"patience"`
 	Monitor          string  `json:"monitor"`
 	ClassWeights     string  `json:"class_weights"`
+	EMAEpochs        float64 `json:"ema_epochs"`
 	EvalEvery        int     `json:"eval_every"`
 	Seed             uint64  `json:"seed"`
 }
@@ -90,6 +91,7 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Float64Var(&o.Warmup, "warmup", 0.1, "fraction of the steps spent warming the learning rate up")
 	fs.IntVar(&o.Patience, "patience", 3, "classify: stop after this many epochs without improvement (0: never)")
 	fs.StringVar(&o.Monitor, "monitor", "accuracy", "classify: validation metric deciding the best epoch: accuracy, f1, auc or loss")
+	fs.Float64Var(&o.EMAEpochs, "ema-epochs", 1, "classify: validate and keep an exponential moving average of the weights over about this many epochs (0: the weights as trained)")
 	fs.StringVar(&o.ClassWeights, "class-weights", "", `classify: "balanced" (inverse class frequency) or one weight per class, comma-separated, in label order`)
 	fs.IntVar(&o.EvalEvery, "eval-every", 0, "lm: steps between validation losses (default steps/10)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
@@ -113,8 +115,8 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			o.LR = 1e-3
 		}
 	}
-	if o.LR < 0 || o.Batch < 1 || o.Warmup < 0 || o.Warmup >= 1 || o.Dropout < 0 || o.Dropout >= 1 || o.FreezeBlocks < 0 {
-		return usagef("--lr, --batch must be positive, --warmup and --dropout in [0, 1), --freeze-blocks ≥ 0")
+	if o.LR < 0 || o.Batch < 1 || o.Warmup < 0 || o.Warmup >= 1 || o.Dropout < 0 || o.Dropout >= 1 || o.FreezeBlocks < 0 || o.EMAEpochs < 0 {
+		return usagef("--lr, --batch must be positive, --warmup and --dropout in [0, 1), --freeze-blocks and --ema-epochs ≥ 0")
 	}
 	g, err := loadGPT(o.Init, "")
 	if err != nil {
@@ -197,8 +199,11 @@ func finetuneClassifier(ctx context.Context, g *gptModel, base gpt.Config, o fin
 	}
 	trainable := train.Trainable(nn.Params(cls))
 	steps := o.Epochs * ((trainSet.Len() + o.Batch - 1) / o.Batch)
-	opt := optim.NewAdamW(trainable, optim.AdamConfig{LR: float32(o.LR), WeightDecay: float32(o.WeightDecay),
+	var opt optim.Optimizer = optim.NewAdamW(trainable, optim.AdamConfig{LR: float32(o.LR), WeightDecay: float32(o.WeightDecay),
 		Decay: func(p nn.Param) bool { return p.NDim() >= 2 }})
+	if span := o.EMAEpochs * float64(steps) / float64(o.Epochs); span > 1 {
+		opt = optim.NewEMA(opt, float32(1-1/span)) // the average spans about 1/(1-decay) steps
+	}
 	sched := optim.WarmupCosine{MaxLR: float32(o.LR), MinLR: float32(o.LR) / 10, WarmupSteps: int(o.Warmup * float64(steps)), DecaySteps: steps}
 	if !resume {
 		if err := newRunDir(runDir, o); err != nil {

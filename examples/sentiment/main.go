@@ -161,8 +161,9 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	steps := o.epochs * ((len(tr) + 15) / 16)
 	loop := &train.Supervised{
 		Model: cls,
-		Opt: optim.NewAdamW(trainable, optim.AdamConfig{LR: lr, WeightDecay: 0.01,
-			Decay: func(p nn.Param) bool { return p.NDim() >= 2 }}),
+		// AdamW, validating and keeping an average of the weights (as moxing finetune does).
+		Opt: optim.NewEMA(optim.NewAdamW(trainable, optim.AdamConfig{LR: lr, WeightDecay: 0.01,
+			Decay: func(p nn.Param) bool { return p.NDim() >= 2 }}), 0.99),
 		Head: train.Head{Task: data.Classification, Classes: len(classes), PerClassLogits: true},
 		Config: train.Config{Epochs: o.epochs, BatchSize: 16, Monitor: "val_accuracy", ClipNorm: 1, Seed: 1,
 			Schedule: optim.WarmupCosine{MaxLR: lr, MinLR: lr / 10, WarmupSteps: steps / 10, DecaySteps: steps}},
