@@ -198,6 +198,23 @@ func TestFinetuneLM(t *testing.T) {
 		t.Fatalf("validation loss on the second corpus %.3f after fine-tuning, %.3f before", after, before)
 	}
 
+	// With adapters (on attention and the token embedding): generate from
+	// the run's own checkpoint and from the base with --adapter (merged on
+	// load) gives the same text.
+	lora := filepath.Join(dir, "lora")
+	code, out, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--init", base, "--data", prepared, "--steps", "10",
+		"--batch", "8", "--lr", "1e-2", "--lora-rank", "4", "--lora-targets", "attn.c_attn,wte", "--run", lora)
+	if code != 0 || !strings.Contains(out, "adapter.safetensors") {
+		t.Fatalf("finetune --task lm --lora-rank: exit %d %s %s", code, out, e)
+	}
+	gen := []string{"--prompt", "the ", "--max-tokens", "20", "--seed", "3"}
+	_, viaBest, e1 := moxing(t, context.Background(), append([]string{"generate", "--model", filepath.Join(lora, "best.safetensors")}, gen...)...)
+	code, viaAdapter, e2 := moxing(t, context.Background(), append([]string{"generate", "--model", base, "--adapter", filepath.Join(lora, "adapter.safetensors")}, gen...)...)
+	_, plain, _ := moxing(t, context.Background(), append([]string{"generate", "--model", base}, gen...)...)
+	if code != 0 || viaBest == "" || viaAdapter != viaBest || viaAdapter == plain {
+		t.Fatalf("generate with adapters: exit %d\n%q (%s)\nvs the run's checkpoint\n%q (%s)\nbase alone %q", code, viaAdapter, e2, viaBest, e1, plain)
+	}
+
 	other := filepath.Join(dir, "other-data")
 	moxing(t, context.Background(), "prepare", "--input", second, "--out", other, "--tokenizer", "bpe", "--vocab", "270")
 	code, _, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--init", base, "--data", other, "--run", filepath.Join(dir, "x"))

@@ -196,7 +196,8 @@ func describeConfig(c gpt.Config) string {
 	return fmt.Sprintf("GPT of %d layers, %d heads, %d channels, window %d, vocabulary %d", c.NLayer, c.NHead, c.NEmbd, c.BlockSize, c.VocabSize)
 }
 
-// loadLM loads a GPT language model checkpoint (see loadGPT).
+// loadLM loads a GPT language model checkpoint (see loadGPT) for
+// inference, with any adapters merged into its weights.
 func loadLM(path, adapter string) (*gpt.Model, tokenizer.Tokenizer, error) {
 	g, err := loadGPT(path, adapter)
 	if err != nil {
@@ -205,6 +206,7 @@ func loadLM(path, adapter string) (*gpt.Model, tokenizer.Tokenizer, error) {
 	if g.cls != nil {
 		return nil, nil, fmt.Errorf("%s: a %s, not a language model: use moxing classify", path, g.describe())
 	}
+	g.lm.MergeLoRA() // for inference: the same outputs at the base model's cost
 	return g.lm, g.tok, nil
 }
 
