@@ -219,7 +219,7 @@ func (r *RNN) ForwardState(x *tensor.Tensor, lengths []int, h0, c0 *tensor.Tenso
 func (r *RNN) run(cell *RNNCell, x *tensor.Tensor, masks []*tensor.Tensor, h, c *tensor.Tensor, reverse bool) (seq, hT, cT *tensor.Tensor) {
 	b, steps, n := x.Dim(0), x.Dim(1), r.Hidden
 	// The input projections of every step at once: one GEMM, (B, T, G·H).
-	xw := x.MatMulT(cell.WeightIH, false, true).Add(cell.BiasIH)
+	xw := x.Linear(cell.WeightIH, cell.BiasIH, true)
 	outs := make([]*tensor.Tensor, steps)
 	for s := 0; s < steps; s++ {
 		t := s
@@ -227,7 +227,7 @@ func (r *RNN) run(cell *RNNCell, x *tensor.Tensor, masks []*tensor.Tensor, h, c 
 			t = steps - 1 - s
 		}
 		gx := xw.Slice(1, t, t+1).Reshape(b, -1)
-		gh := h.MatMulT(cell.WeightHH, false, true).Add(cell.BiasHH)
+		gh := h.Linear(cell.WeightHH, cell.BiasHH, true)
 		var hNew, cNew *tensor.Tensor
 		switch r.Kind {
 		case KindRNN:
