@@ -128,34 +128,36 @@ func sizeClass(n int) int {
 // or, failing that, of the smallest larger class up to twice n's, and
 // allocates only when the arena has none of those.
 func (a *Arena) alloc(n int, zero bool) []float32 {
-	if n == 0 {
-		return nil
-	}
-	size := sizeClass(n)
-	for c := size; c <= 2*size; c = sizeClass(c + 1) {
-		bufs := a.free[c]
-		if len(bufs) == 0 {
-			continue
-		}
-		buf := bufs[len(bufs)-1].buf[:n]
-		bufs[len(bufs)-1] = freeBuf{}
-		a.free[c] = bufs[:len(bufs)-1]
-		if zero {
-			clear(buf)
-		}
-		a.lend(buf)
-		return buf
-	}
-	buf := make([]float32, n, size)
-	a.held += size
-	a.lend(buf)
+	buf, _ := a.allocSlot(n, zero)
 	return buf
 }
 
-func (a *Arena) lend(buf []float32) {
+// allocSlot is alloc that also returns the buffer's slot, 1 + its index in
+// the lent list (for release), or 0 when nothing was lent (n = 0).
+func (a *Arena) allocSlot(n int, zero bool) ([]float32, int) {
+	if n == 0 {
+		return nil, 0
+	}
+	size := sizeClass(n)
+	var buf []float32
+	for c := size; c <= 2*size && buf == nil; c = sizeClass(c + 1) {
+		if bufs := a.free[c]; len(bufs) > 0 {
+			buf = bufs[len(bufs)-1].buf[:n]
+			bufs[len(bufs)-1] = freeBuf{}
+			a.free[c] = bufs[:len(bufs)-1]
+			if zero {
+				clear(buf)
+			}
+		}
+	}
+	if buf == nil {
+		buf = make([]float32, n, size)
+		a.held += size
+	}
 	a.lent = append(a.lent, buf)
 	a.live += cap(buf)
 	a.peak = max(a.peak, a.live)
+	return buf, len(a.lent)
 }
 
 // scratch returns n zeroed floats that live as long as t's storage: from

@@ -173,3 +173,23 @@ func TestArenaBackwardReusesGradients(t *testing.T) {
 		}
 	}
 }
+
+// An empty intermediate (a zero-size slice) has a gradient that takes
+// nothing from the arena: handing it back must not hand back another
+// tensor's buffer.
+func TestArenaEmptyGradient(t *testing.T) {
+	arena := tensor.NewArena()
+	x := tensor.Ones(2, 3).RequireGrad().UseArena(arena)
+	z := x.MulScalar(2)
+	loss := z.Sum(false).Add(z.Slice(1, 0, 0).Sum(false))
+	loss.Backward()
+	arena.Reset()
+	if arena.FreeTwice() {
+		t.Fatal("a buffer was handed back twice")
+	}
+	for _, g := range x.Grad.Data {
+		if g != 2 {
+			t.Fatalf("gradient %v, want 2", x.Grad.Data)
+		}
+	}
+}

@@ -10,8 +10,9 @@ import (
 )
 
 // attentionComposed is CausalSelfAttention built from primitives, as a
-// GPT's attention is usually written.
-func attentionComposed(qkv *tensor.Tensor, h int) *tensor.Tensor {
+// GPT's attention is usually written; with a dropout mask (B, H, T, T) of
+// 0 and 1/(1-p) (nil: none), it is CausalSelfAttentionDropout.
+func attentionComposed(qkv *tensor.Tensor, h int, dropMask *tensor.Tensor) *tensor.Tensor {
 	b, t, c := qkv.Dim(0), qkv.Dim(1), qkv.Dim(2)/3
 	d := c / h
 	heads := func(i int) *tensor.Tensor {
@@ -25,6 +26,9 @@ func attentionComposed(qkv *tensor.Tensor, h int) *tensor.Tensor {
 	}
 	att := heads(0).MatMulT(heads(1), false, true).MulScalar(float32(1 / math.Sqrt(float64(d))))
 	att = att.MaskedFill(mask, float32(math.Inf(-1))).Softmax(-1)
+	if dropMask != nil {
+		att = att.Mul(dropMask)
+	}
 	return att.MatMul(heads(2)).Permute(0, 2, 1, 3).Reshape(b, t, c)
 }
 
@@ -34,7 +38,7 @@ func TestCausalSelfAttentionMatchesComposed(t *testing.T) {
 		b, tt, c, h := sz[0], sz[1], sz[2], sz[3]
 		x := tensor.Randn(rng, b, tt, 3*c)
 		fx, cx := x.Clone().RequireGrad(), x.Clone().RequireGrad()
-		fy, cy := tensor.CausalSelfAttention(fx, h), attentionComposed(cx, h)
+		fy, cy := tensor.CausalSelfAttention(fx, h), attentionComposed(cx, h, nil)
 		if err := tensortest.AllClose(fy, cy, 1e-5, 1e-5); err != nil {
 			t.Fatalf("%v: forward: %v", sz, err)
 		}
@@ -57,27 +61,14 @@ func TestCausalSelfAttentionMatchesComposed(t *testing.T) {
 	mustPanic(t, func() { tensor.CausalSelfAttention(tensor.Zeros(2, 3, 10), 2) }, "CausalSelfAttention", "[2 3 10]")
 }
 
-// attentionDropComposed is attentionComposed with dropout: the softmax
-// output times the masks that CausalSelfAttentionDropout draws for seed.
-func attentionDropComposed(qkv *tensor.Tensor, h int, p float32, seed uint64) *tensor.Tensor {
-	b, t, c := qkv.Dim(0), qkv.Dim(1), qkv.Dim(2)/3
-	d := c / h
-	heads := func(i int) *tensor.Tensor {
-		return qkv.Slice(2, i*c, (i+1)*c).Reshape(b, t, h, d).Permute(0, 2, 1, 3) // (B, H, T, D)
-	}
-	causal := tensor.Zeros(t, t)
-	for i := 0; i < t; i++ {
-		for j := i + 1; j < t; j++ {
-			causal.Data[i*t+j] = 1
-		}
-	}
+// attentionDropMasks are the masks (B, H, T, T) that
+// CausalSelfAttentionDropout draws for seed.
+func attentionDropMasks(b, h, t int, p float32, seed uint64) *tensor.Tensor {
 	mask := tensor.Zeros(b, h, t, t)
 	for bh := range b * h {
 		tensor.AttentionDropMask(mask.Data[bh*t*t:(bh+1)*t*t], t, p, seed, bh)
 	}
-	att := heads(0).MatMulT(heads(1), false, true).MulScalar(float32(1 / math.Sqrt(float64(d))))
-	att = att.MaskedFill(causal, float32(math.Inf(-1))).Softmax(-1).Mul(mask)
-	return att.MatMul(heads(2)).Permute(0, 2, 1, 3).Reshape(b, t, c)
+	return mask
 }
 
 func TestCausalSelfAttentionDropout(t *testing.T) {
@@ -91,7 +82,7 @@ func TestCausalSelfAttentionDropout(t *testing.T) {
 		// The op draws its seed from the rng it is given: give it one that
 		// draws seed first.
 		fy := tensor.CausalSelfAttentionDropout(fx, h, p, rand.New(constSource(seed)))
-		cy := attentionDropComposed(cx, h, p, seed)
+		cy := attentionComposed(cx, h, attentionDropMasks(b, h, tt, p, seed))
 		if err := tensortest.AllClose(fy, cy, 1e-5, 1e-5); err != nil {
 			t.Fatalf("%v: forward: %v", sz, err)
 		}

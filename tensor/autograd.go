@@ -69,8 +69,7 @@ func gradOf(t *Tensor) []float32 {
 		// A leaf (a parameter) keeps its gradient across arena resets.
 		t.Grad = &Tensor{shape: t.shape}
 		if t.gen != 0 {
-			t.Grad.Data = t.arena.alloc(len(t.Data), true)
-			t.Grad.slot = len(t.arena.lent)
+			t.Grad.Data, t.Grad.slot = t.arena.allocSlot(len(t.Data), true)
 		} else {
 			t.Grad.Data = make([]float32, len(t.Data))
 		}

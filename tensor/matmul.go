@@ -181,13 +181,16 @@ func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
 				kernel.Gemm(true, false, k, n, rows, 1, x.Data, k, g, n, 1, gw, n) // dw (K, N) = xᵀ·G
 			}
 		}
-		if bias != nil {
-			if gb := gradOf(bias); gb != nil && full {
-				kernel.Axpy(1, g, gb)
-			} else if gb != nil {
-				for r := 0; r < rows; r++ {
-					kernel.Axpy(1, g[r*n:(r+1)*n], gb)
-				}
+		if bias == nil {
+			return
+		}
+		switch gb := gradOf(bias); {
+		case gb == nil:
+		case full:
+			kernel.Axpy(1, g, gb) // dbias = G
+		default:
+			for r := 0; r < rows; r++ {
+				kernel.Axpy(1, g[r*n:(r+1)*n], gb) // dbias = Σ rows of G
 			}
 		}
 	})

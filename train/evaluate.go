@@ -84,21 +84,13 @@ func forwardRows(model nn.Layer, d *data.Dataset) *tensor.Tensor {
 	inf := nn.Detach(model)
 	const chunk = 256
 	n := d.X.Dim(0)
-	if d.Lengths == nil {
-		var outs []*tensor.Tensor
-		for lo := 0; lo < n; lo += chunk {
-			outs = append(outs, inf.Forward(d.X.Slice(0, lo, min(lo+chunk, n))))
-		}
-		if len(outs) == 1 {
-			return outs[0]
-		}
-		return tensor.Concat(0, outs...)
-	}
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return d.Lengths[a] - d.Lengths[b] })
+	if d.Lengths != nil {
+		slices.SortStableFunc(order, func(a, b int) int { return d.Lengths[a] - d.Lengths[b] })
+	}
 	var out *tensor.Tensor
 	shape := d.X.Shape()
 	in := d.X.Numel() / max(n, 1)

@@ -198,10 +198,11 @@ func finetuneClassifier(ctx context.Context, g *gptModel, base gpt.Config, o fin
 		return err
 	}
 	trainable := train.Trainable(nn.Params(cls))
-	steps := o.Epochs * ((trainSet.Len() + o.Batch - 1) / o.Batch)
+	batches := (trainSet.Len() + o.Batch - 1) / o.Batch // per epoch
+	steps := o.Epochs * batches
 	var opt optim.Optimizer = optim.NewAdamW(trainable, optim.AdamConfig{LR: float32(o.LR), WeightDecay: float32(o.WeightDecay),
 		Decay: func(p nn.Param) bool { return p.NDim() >= 2 }})
-	if span := o.EMAEpochs * float64(steps) / float64(o.Epochs); span > 1 {
+	if span := o.EMAEpochs * float64(batches); span > 1 {
 		opt = optim.NewEMA(opt, float32(1-1/span)) // the average spans about 1/(1-decay) steps
 	}
 	sched := optim.WarmupCosine{MaxLR: float32(o.LR), MinLR: float32(o.LR) / 10, WarmupSteps: int(o.Warmup * float64(steps)), DecaySteps: steps}
@@ -215,7 +216,7 @@ func finetuneClassifier(ctx context.Context, g *gptModel, base gpt.Config, o fin
 		Head: train.Head{Task: data.Classification, Classes: len(classes), PerClassLogits: true, ClassWeights: weights},
 		Config: train.Config{Epochs: o.Epochs, BatchSize: o.Batch, Monitor: o.Monitor, Patience: o.Patience, ClipNorm: 1,
 			Seed: o.Seed, Schedule: sched, RunDir: runDir, Meta: meta},
-		Observer: newProgress(stderr, o.Epochs, (trainSet.Len()+o.Batch-1)/o.Batch),
+		Observer: newProgress(stderr, o.Epochs, batches),
 	}
 	if resume {
 		if err := loop.Resume(filepath.Join(runDir, "last.safetensors")); err != nil {
