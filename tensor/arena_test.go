@@ -104,8 +104,11 @@ func arenaParams(arena *tensor.Arena) []*tensor.Tensor {
 
 // Steps of varying lengths, as batches of texts sorted into buckets, must
 // settle on one pool: once every length has been seen, a cycle over them
-// allocates no more than a cycle of steps that all have the longest length
-// (only the tensors' headers and the inputs come from the heap).
+// allocates about what a cycle of steps that all have the longest length
+// does (only the tensors' headers and the inputs come from the heap). The
+// bound is loose, 2×, because TotalAlloc also counts the kernels' pooled
+// scratch that a collection empties; an arena that drops each step's
+// buffers allocates about 4× here.
 func TestArenaVaryingShapesSettle(t *testing.T) {
 	cycle := func(lengths []int) (allocated, held int64) {
 		arena := tensor.NewArena()
@@ -124,7 +127,7 @@ func TestArenaVaryingShapesSettle(t *testing.T) {
 	varying, held := cycle([]int{40, 9, 23, 64, 17, 50, 31, 12, 58, 27})
 	fixed, _ := cycle([]int{64, 64, 64, 64, 64, 64, 64, 64, 64, 64})
 	t.Logf("a cycle of varying lengths allocates %d bytes, one of fixed length %d; the arena holds %d", varying, fixed, held)
-	if float64(varying) > 1.1*float64(fixed) {
+	if float64(varying) > 2*float64(fixed) {
 		t.Fatalf("a third cycle over lengths already seen allocated %d bytes, against %d for steps of one length: the arena does not reuse its buffers across lengths",
 			varying, fixed)
 	}
