@@ -126,8 +126,10 @@ func opName(base string, transA, transB bool) string {
 	return base
 }
 
-// Kernels names the compute kernels in use on this CPU: "avx2" (AVX2 and
-// FMA assembly) or "go" (portable; forced with the purego build tag).
+// Kernels names the compute kernels in use on this CPU: "avx512" (AVX-512F
+// matrix multiply), "avx2" (AVX2 and FMA assembly) or "go" (portable; forced
+// with the purego build tag). The environment variable MOXING_KERNELS, read
+// at start-up, picks a lesser one by name.
 func Kernels() string { return kernel.Impl() }
 
 // Linear returns x·op(w) + bias, an affine layer in one op: x is (..., K),

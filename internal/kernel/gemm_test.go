@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
 // eachImpl runs f once per kernel implementation this CPU supports (the
-// pure-Go one always), with that implementation active.
+// pure-Go one always), and once with wideTile, with that implementation
+// active.
 func eachImpl(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	for _, im := range impls {
+	for _, im := range append(impls[:len(impls):len(impls)], wideTile()) {
 		t.Run(im.name, func(t *testing.T) {
 			saved := active
 			active = im
@@ -19,6 +21,30 @@ func eachImpl(t *testing.T, f func(t *testing.T)) {
 			f(t)
 		})
 	}
+}
+
+// wideTile is the best implementation here with AVX-512's tile and
+// blocking (12×32, mc 144, kc 128) and a Go micro-kernel, so that the
+// packing and edge-tile paths of that tile run on every CPU, AVX-512 or not
+// (the assembly itself runs where the CPU has AVX-512F, as impls[0]).
+func wideTile() *impl {
+	im := *impls[0]
+	im.name, im.mr, im.nr, im.mc, im.kc, im.nc = "tile12x32", 12, 32, 144, 128, 4096
+	im.micro = func(kb int, a, b, c []float32, ldc int, add bool) {
+		for i := 0; i < 12; i++ {
+			for j := 0; j < 32; j++ {
+				var s float32
+				for p := 0; p < kb; p++ {
+					s += a[p*12+i] * b[p*32+j]
+				}
+				if add {
+					s += c[i*ldc+j]
+				}
+				c[i*ldc+j] = s
+			}
+		}
+	}
+	return &im
 }
 
 // refGemm is the textbook triple loop in float64, the oracle. NaN and Inf
@@ -297,4 +323,19 @@ func BenchmarkGemm(b *testing.B) {
 			b.ReportMetric(2*float64(n*n*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 		})
 	}
+}
+
+func TestChooseImpl(t *testing.T) {
+	if got := chooseImpl(""); got != impls[0] {
+		t.Errorf("chooseImpl(\"\") = %s, want the best, %s", got.name, impls[0].name)
+	}
+	if got := chooseImpl("go"); got != pureGo {
+		t.Errorf("chooseImpl(\"go\") = %s", got.name)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "avx9") {
+			t.Errorf("chooseImpl(\"avx9\") did not panic naming the setting: %v", r)
+		}
+	}()
+	chooseImpl("avx9")
 }

@@ -1,8 +1,11 @@
 package kernel
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
+	"os"
+	"strings"
 	"sync"
 )
 
@@ -18,9 +21,12 @@ type impl struct {
 	// (kb×nr) and adds it into c (row stride ldc), or overwrites c when add
 	// is false; c must hold a full tile.
 	micro func(kb int, a, b, c []float32, ldc int, add bool)
-	// packBT16, when set, packs 16 rows of a transposed B into a 16-wide
-	// panel for k steps (a multiple of 8).
-	packBT16 func(k int, b *float32, ldb int, dst *float32)
+	// packBT16, when set, packs 16 rows of a transposed B into 16 columns
+	// of a panel dstride wide, for k steps (a multiple of 8).
+	packBT16 func(k int, b *float32, ldb int, dst *float32, dstride int)
+	// copyRows16, when set, copies k rows of 16 floats from src (row
+	// stride ld) to dst (row stride dstride): packing an untransposed B.
+	copyRows16 func(k int, src *float32, ld int, dst *float32, dstride int)
 	// packA6, when set, packs 6 rows of A (scaled by alpha) into a 6-wide
 	// panel for k steps (a multiple of 8), writing 2 floats past the end.
 	packA6 func(k int, a *float32, lda int, dst *float32, alpha float32)
@@ -41,20 +47,32 @@ type impl struct {
 // pureGo is the portable implementation.
 var pureGo = &impl{name: "go", mr: 4, nr: 4, mc: 64, kc: 256, nc: 2048, micro: micro4x4, axpy: axpyGo, dot: dotGo}
 
-// active is the implementation in use; impls lists every one this CPU can
-// run, best first (tests run each).
+// impls lists every implementation this CPU can run, best first (the tests
+// run each); active is the one in use: the best, unless the MOXING_KERNELS
+// environment variable names another.
 var (
-	active = pureGo
-	impls  = []*impl{pureGo}
+	impls  = append(platformImpls(), pureGo)
+	active = chooseImpl(os.Getenv("MOXING_KERNELS"))
 )
 
-// register makes im available and, being better, active.
-func register(im *impl) {
-	impls = append([]*impl{im}, impls...)
-	active = im
+// chooseImpl returns the implementation named by name, or the best when name
+// is empty. It panics on a name this CPU cannot run: a misspelled setting
+// must not silently measure or test something else.
+func chooseImpl(name string) *impl {
+	if name == "" {
+		return impls[0]
+	}
+	var names []string
+	for _, im := range impls {
+		if im.name == name {
+			return im
+		}
+		names = append(names, im.name)
+	}
+	panic(fmt.Sprintf("kernel: MOXING_KERNELS=%q, but this CPU runs only %s", name, strings.Join(names, ", ")))
 }
 
-// Impl returns the name of the kernels in use: "avx2" or "go".
+// Impl returns the name of the kernels in use: "avx512", "avx2" or "go".
 func Impl() string { return active.name }
 
 // Axpy computes y += alpha·x over len(y) elements. x must be at least as long.

@@ -82,26 +82,22 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 // op(B)[pc+p][jc+q*nr+0..nr-1]. Columns past nb are zero.
 func packB(bp []float32, im *impl, transB bool, b []float32, ldb, pc, jc, kb, nb int) {
 	nr := im.nr
-	if !transB && nr == 16 {
+	if !transB && nr%16 == 0 {
 		// Eight rows at a time, panel by panel: reading B down a column of
 		// panels would jump a whole row of B per 64 bytes and defeat the
 		// prefetchers, and writing one row across all panels would hit one
-		// L1 set per panel (they are kb·64 bytes apart) and thrash it.
-		full := nb / 16 * 16
+		// L1 set per panel (they are kb·nr·4 bytes apart) and thrash it.
+		full := nb - nb%nr
 		for p0 := 0; p0 < kb; p0 += 8 {
-			p1 := min(p0+8, kb)
-			for q := 0; q < full; q += 16 {
-				for p := p0; p < p1; p++ {
-					off := (pc+p)*ldb + jc + q
-					d, src := (*[16]float32)(bp[q*kb+p*16:q*kb+p*16+16]), (*[16]float32)(b[off:off+16])
-					for j := range d { // a loop, not a memmove call per 64 bytes
-						d[j] = src[j]
-					}
+			rows := min(8, kb-p0)
+			for q := 0; q < full; q += nr {
+				for h := 0; h < nr; h += 16 {
+					copyRows16(im, rows, b[(pc+p0)*ldb+jc+q+h:], ldb, bp[q*kb+p0*nr+h:], nr)
 				}
 			}
 			if full < nb {
-				for p := p0; p < p1; p++ {
-					dst := bp[full*kb+p*16 : full*kb+p*16+16]
+				for p := p0; p < p0+rows; p++ {
+					dst := bp[full*kb+p*nr : full*kb+p*nr+nr]
 					n := copy(dst, b[(pc+p)*ldb+jc+full:(pc+p)*ldb+jc+nb])
 					clear(dst[n:])
 				}
@@ -119,22 +115,26 @@ func packB(bp []float32, im *impl, transB bool, b []float32, ldb, pc, jc, kb, nb
 				n := copy(dst[:cols], b[(pc+p)*ldb+jc+q:])
 				clear(dst[n:])
 			}
-		case cols == 16 && nr == 16:
-			// op(B)[p][j] = B[j][p]: 16 rows of B read side by side.
-			var src [16][]float32
-			for j := range src {
-				src[j] = b[(jc+q+j)*ldb+pc : (jc+q+j)*ldb+pc+kb]
-			}
-			p0 := 0
-			if im.packBT16 != nil && kb >= 8 {
-				p0 = kb &^ 7
-				_ = src[15][p0-1] // the assembly reads 16 rows of p0 values
-				im.packBT16(p0, &src[0][0], ldb, &panel[0])
-			}
-			for p := p0; p < kb; p++ {
-				d := (*[16]float32)(panel[p*16 : p*16+16])
-				for j := range d {
-					d[j] = src[j][p]
+		case cols == nr && nr%16 == 0:
+			// op(B)[p][j] = B[j][p]: 16 rows of B at a time read side by
+			// side, into 16 columns of the panel.
+			for h := 0; h < nr; h += 16 {
+				var src [16][]float32
+				for j := range src {
+					src[j] = b[(jc+q+h+j)*ldb+pc : (jc+q+h+j)*ldb+pc+kb]
+				}
+				p0 := 0
+				if im.packBT16 != nil && kb >= 8 {
+					p0 = kb &^ 7
+					_ = src[15][p0-1] // the assembly reads 16 rows of p0 values
+					_ = panel[(p0-1)*nr+h+15]
+					im.packBT16(p0, &src[0][0], ldb, &panel[h], nr)
+				}
+				for p := p0; p < kb; p++ {
+					d := (*[16]float32)(panel[p*nr+h : p*nr+h+16])
+					for j := range d {
+						d[j] = src[j][p]
+					}
 				}
 			}
 		default:
@@ -151,5 +151,18 @@ func packB(bp []float32, im *impl, transB bool, b []float32, ldb, pc, jc, kb, nb
 				}
 			}
 		}
+	}
+}
+
+// copyRows16 copies rows of 16 floats from src (row stride ld) to dst (row
+// stride dstride).
+func copyRows16(im *impl, rows int, src []float32, ld int, dst []float32, dstride int) {
+	_, _ = src[(rows-1)*ld+15], dst[(rows-1)*dstride+15]
+	if im.copyRows16 != nil {
+		im.copyRows16(rows, &src[0], ld, &dst[0], dstride)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		*(*[16]float32)(dst[r*dstride:]) = *(*[16]float32)(src[r*ld:])
 	}
 }

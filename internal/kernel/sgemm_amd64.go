@@ -7,11 +7,17 @@ package kernel
 // sgemmKernel6x16 computes the 6×16 product of packed panels a (k×6) and b (k×16) and adds it into c (row stride ldc), or stores it there when add is false.
 func sgemmKernel6x16(k int, a *float32, b *float32, c *float32, ldc int, add bool)
 
+// sgemmKernel12x32 computes the 12×32 product of packed panels a (k×12) and b (k×32) and adds it into c (row stride ldc), or stores it there when add is false.
+func sgemmKernel12x32(k int, a *float32, b *float32, c *float32, ldc int, add bool)
+
 // packA6 sets dst[p*6+i] = alpha·a[i*lda+p] for p < k (a multiple of 8) and i < 6, writing 8 bytes past dst[6k].
 func packA6(k int, a *float32, lda int, dst *float32, alpha float32)
 
-// packBT16 sets dst[p*16+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < 16.
-func packBT16(k int, b *float32, ldb int, dst *float32)
+// packBT16 sets dst[p*dstride+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < 16.
+func packBT16(k int, b *float32, ldb int, dst *float32, dstride int)
+
+// copyRows16AVX copies k rows of 16 floats from src (row stride ld) to dst (row stride dstride).
+func copyRows16AVX(k int, src *float32, ld int, dst *float32, dstride int)
 
 // dot4AVX2 sets out[j] = Σ_p x[p]·b[j*ldb+p] for j < 4 and p < k (a multiple of 8).
 func dot4AVX2(k int, x *float32, b *float32, ldb int, out *[4]float32)

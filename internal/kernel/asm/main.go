@@ -16,20 +16,20 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// The AVX2 micro-tile: mr rows of C by nr columns (nr/8 YMM registers per
-// row). 6×16 keeps 12 accumulators, 2 B vectors and 1 broadcast A value in
-// the 16 YMM registers, as BLIS's Haswell kernel.
-const (
-	mr     = 6
-	nr     = 16
-	unroll = 4 // k steps per loop iteration
-)
+// The micro-tiles: rows of C by columns, nr/lanes vector registers per row.
+// AVX2's 6×16 keeps 12 accumulators, 2 B vectors and 1 broadcast A value in
+// the 16 YMM registers, as BLIS's Haswell kernel; AVX-512's 12×32 keeps 24
+// accumulators, 2 B vectors and 2 broadcasts in 28 of the 32 ZMM registers
+// (BLIS's Skylake-X kernel, transposed: 14 loads per 24 FMAs).
+const unroll = 4 // k steps per loop iteration
 
 func main() {
 	ConstraintExpr("amd64,!purego")
-	sgemmKernel()
+	sgemmKernel("sgemmKernel6x16", 6, 16, 8, YMM)
+	sgemmKernel("sgemmKernel12x32", 12, 32, 16, ZMM)
 	packA6()
 	packBT16()
+	copyRows16()
 	dot4()
 	axpy()
 	dot()
@@ -42,10 +42,12 @@ func main() {
 
 // sgemmKernel: C[mr×nr] += Ap·Bp for packed panels: Ap holds, for each of k
 // steps, mr values of a column of A; Bp holds, for each step, nr values of a
-// row of B. C has row stride ldc (in elements).
-func sgemmKernel() {
-	TEXT("sgemmKernel6x16", NOSPLIT, "func(k int, a, b, c *float32, ldc int, add bool)")
-	Doc(fmt.Sprintf("sgemmKernel6x16 computes the %d×%d product of packed panels a (k×%d) and b (k×%d) and adds it into c (row stride ldc), or stores it there when add is false.", mr, nr, mr, nr))
+// row of B. C has row stride ldc (in elements). Vectors hold lanes floats
+// and come from vec (YMM or ZMM).
+func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual) {
+	vb := 4 * lanes // bytes per vector
+	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, add bool)")
+	Doc(fmt.Sprintf("%s computes the %d×%d product of packed panels a (k×%d) and b (k×%d) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, nr))
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
 	b := Load(Param("b"), GP64())
@@ -64,22 +66,27 @@ func sgemmKernel() {
 		}
 	}
 
-	var acc [mr][nr / 8]VecVirtual
+	acc := make([][]VecVirtual, mr)
 	for i := range acc {
+		acc[i] = make([]VecVirtual, nr/lanes)
 		for j := range acc[i] {
-			acc[i][j] = YMM()
-			VXORPS(acc[i][j], acc[i][j], acc[i][j])
+			acc[i][j] = vec()
+			if lanes == 16 {
+				VPXORD(acc[i][j], acc[i][j], acc[i][j]) // VXORPS on ZMM needs AVX512DQ
+			} else {
+				VXORPS(acc[i][j], acc[i][j], acc[i][j])
+			}
 		}
 	}
 
 	step := func(s int) { // one k step at offset s within the unrolled block
-		var bv [nr / 8]VecVirtual
+		bv := make([]VecVirtual, nr/lanes)
 		for j := range bv {
-			bv[j] = YMM()
-			VMOVUPS(Mem{Base: b, Disp: 4 * (s*nr + 8*j)}, bv[j])
+			bv[j] = vec()
+			VMOVUPS(Mem{Base: b, Disp: 4 * (s*nr + lanes*j)}, bv[j])
 		}
 		for i := 0; i < mr; i++ {
-			av := YMM()
+			av := vec()
 			VBROADCASTSS(Mem{Base: a, Disp: 4 * (s*mr + i)}, av)
 			for j := range bv {
 				VFMADD231PS(bv[j], av, acc[i][j])
@@ -116,7 +123,7 @@ func sgemmKernel() {
 	Comment("C += accumulators")
 	for i := 0; i < mr; i++ {
 		for j := range acc[i] {
-			m := Mem{Base: c, Disp: 32 * j}
+			m := Mem{Base: c, Disp: vb * j}
 			VADDPS(m, acc[i][j], acc[i][j])
 			VMOVUPS(acc[i][j], m)
 		}
@@ -131,7 +138,7 @@ func sgemmKernel() {
 	Label("overwrite")
 	for i := 0; i < mr; i++ {
 		for j := range acc[i] {
-			VMOVUPS(acc[i][j], Mem{Base: c, Disp: 32 * j})
+			VMOVUPS(acc[i][j], Mem{Base: c, Disp: vb * j})
 		}
 		if i+1 < mr {
 			ADDQ(ldc, c)
@@ -245,19 +252,21 @@ func dot() {
 // 16-wide panel: dst[p*16+j] = b[j*ldb+p] for p < k, j < 16, with k a
 // multiple of 8. Each 8×8 block is transposed in registers.
 func packBT16() {
-	TEXT("packBT16", NOSPLIT, "func(k int, b *float32, ldb int, dst *float32)")
-	Doc("packBT16 sets dst[p*16+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < 16.")
+	TEXT("packBT16", NOSPLIT, "func(k int, b *float32, ldb int, dst *float32, dstride int)")
+	Doc("packBT16 sets dst[p*dstride+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < 16.")
 	k := Load(Param("k"), GP64())
 	b := Load(Param("b"), GP64())
 	ldb := Load(Param("ldb"), GP64())
 	dst := Load(Param("dst"), GP64())
+	ds := Load(Param("dstride"), GP64())
 	SHLQ(U8(2), ldb) // bytes
+	SHLQ(U8(2), ds)
 	ld3 := GP64()
 	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3) // 3·ldb
 	Label("block")
 	CMPQ(k, U32(8))
 	JL(LabelRef("done"))
-	row := GP64()
+	row, out := GP64(), GP64()
 	for g := 0; g < 2; g++ { // rows 0-7, then 8-15
 		MOVQ(b, row)
 		if g == 1 {
@@ -281,14 +290,46 @@ func packBT16() {
 			}
 		}
 		r := transpose8x8(y)
+		MOVQ(dst, out)
 		for i := range r {
-			VMOVUPS(r[i], Mem{Base: dst, Disp: 64*i + 32*g})
+			VMOVUPS(r[i], Mem{Base: out, Disp: 32 * g})
+			ADDQ(ds, out)
 		}
 	}
+	Comment("dst moves down 8 rows: out is there already.")
+	MOVQ(out, dst)
 	ADDQ(U32(32), b)
-	ADDQ(U32(8*16*4), dst)
 	SUBQ(U32(8), k)
 	JMP(LabelRef("block"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// copyRows16 copies rows of 16 floats between strided layouts: packing a
+// B that is not transposed, 16 columns at a time.
+func copyRows16() {
+	TEXT("copyRows16AVX", NOSPLIT, "func(k int, src *float32, ld int, dst *float32, dstride int)")
+	Doc("copyRows16AVX copies k rows of 16 floats from src (row stride ld) to dst (row stride dstride).")
+	k := Load(Param("k"), GP64())
+	src := Load(Param("src"), GP64())
+	ld := Load(Param("ld"), GP64())
+	dst := Load(Param("dst"), GP64())
+	ds := Load(Param("dstride"), GP64())
+	SHLQ(U8(2), ld)
+	SHLQ(U8(2), ds)
+	Label("row")
+	TESTQ(k, k)
+	JZ(LabelRef("done"))
+	lo, hi := YMM(), YMM()
+	VMOVUPS(Mem{Base: src}, lo)
+	VMOVUPS(Mem{Base: src, Disp: 32}, hi)
+	VMOVUPS(lo, Mem{Base: dst})
+	VMOVUPS(hi, Mem{Base: dst, Disp: 32})
+	ADDQ(ld, src)
+	ADDQ(ds, dst)
+	DECQ(k)
+	JMP(LabelRef("row"))
 	Label("done")
 	VZEROUPPER()
 	RET()
@@ -394,18 +435,40 @@ func dot4() {
 		}
 		return Mem{Base: b, Index: ld3, Scale: 1, Disp: disp}
 	}
-	Label("loop")
-	CMPQ(k, U32(8))
-	JL(LabelRef("reduce"))
+	Comment("Two accumulators per row: eight independent FMA chains hide the FMA latency.")
+	var acc2 [4]VecVirtual
+	for j := range acc2 {
+		acc2[j] = YMM()
+		VXORPS(acc2[j], acc2[j], acc2[j])
+	}
+	Label("loop16")
+	CMPQ(k, U32(16))
+	JL(LabelRef("loop8"))
+	x0, x1 := YMM(), YMM()
+	VMOVUPS(Mem{Base: x}, x0)
+	VMOVUPS(Mem{Base: x, Disp: 32}, x1)
+	for j := range acc {
+		VFMADD231PS(rowMem(j, 0), x0, acc[j])
+		VFMADD231PS(rowMem(j, 32), x1, acc2[j])
+	}
+	ADDQ(U32(64), x)
+	ADDQ(U32(64), b)
+	SUBQ(U32(16), k)
+	JMP(LabelRef("loop16"))
+
+	Label("loop8")
+	TESTQ(k, k)
+	JZ(LabelRef("fold"))
 	xv := YMM()
 	VMOVUPS(Mem{Base: x}, xv)
 	for j := range acc {
 		VFMADD231PS(rowMem(j, 0), xv, acc[j])
 	}
-	ADDQ(U32(32), x)
-	ADDQ(U32(32), b)
-	SUBQ(U32(8), k)
-	JMP(LabelRef("loop"))
+
+	Label("fold")
+	for j := range acc {
+		VADDPS(acc2[j], acc[j], acc[j])
+	}
 
 	Label("reduce")
 	h01, h23 := YMM(), YMM()
