@@ -159,9 +159,9 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 }
 
 // gemmSmallM handles m ≤ smallM: each row of alpha·op(A) is gathered into a
-// contiguous vector, then C's rows are built from rows of B with axpy (B not
-// transposed) or from dot products with B's rows (B transposed), split over
-// columns across workers.
+// contiguous vector, then C's rows are built from rows of B, four at a time
+// (B not transposed), or from dot products with B's rows (B transposed),
+// split over columns across workers.
 func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, workers int) {
 	ab := GetBuf(m * k)
 	defer PutBuf(ab)
@@ -180,8 +180,9 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	if workers > 1 {
 		chunks = min(workers, (n+63)/64)
 	}
+	blocks := (n + 63) / 64 // chunks of whole 64-column blocks
 	parallelFor(chunks, chunks, func(lo, hi int) {
-		j0, j1 := n*lo/chunks, n*hi/chunks
+		j0, j1 := min(n, 64*(blocks*lo/chunks)), min(n, 64*(blocks*hi/chunks))
 		if transB {
 			im := active
 			var out [4]float32
@@ -208,7 +209,23 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			}
 			return
 		}
-		for p := 0; p < k; p++ {
+		p := 0
+		if im := active; im.axpy4 != nil && j1-j0 >= 8 {
+			// Four rows of B per pass over C's row.
+			n8 := (j1 - j0) &^ 7
+			for ; p+4 <= k; p += 4 {
+				_ = b[(p+3)*ldb+j1-1]
+				for i := 0; i < m; i++ {
+					x, crow := rows[i*k+p:i*k+p+4], c[i*ldc+j0:i*ldc+j1]
+					im.axpy4(n8, &x[0], &b[p*ldb+j0], ldb, &crow[0])
+					for j := n8; j < len(crow); j++ {
+						q := p*ldb + j0 + j
+						crow[j] += x[0]*b[q] + x[1]*b[q+ldb] + x[2]*b[q+2*ldb] + x[3]*b[q+3*ldb]
+					}
+				}
+			}
+		}
+		for ; p < k; p++ {
 			brow := b[p*ldb+j0 : p*ldb+j1]
 			for i := 0; i < m; i++ {
 				active.axpy(rows[i*k+p], brow, c[i*ldc+j0:i*ldc+j1])

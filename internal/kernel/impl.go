@@ -33,6 +33,9 @@ type impl struct {
 	// dot4, when set, computes 4 dot products of x with rows of B sharing
 	// the loads of x, over k (a multiple of 8) elements.
 	dot4 func(k int, x, b *float32, ldb int, out *[4]float32)
+	// axpy4, when set, adds Σ_{q<4} x[q]·b[q*ldb+j] to y[j] for j < n (a
+	// multiple of 8): four AXPYs sharing the loads and stores of y.
+	axpy4 func(n int, x, b *float32, ldb int, y *float32)
 	// softmaxExp, gelu and geluBackward, when set, do the vectorisable
 	// part (len &^ 7) of the row kernels; the rest is done in Go.
 	softmaxExp   func(dst, src []float32, shift float32) float32

@@ -22,6 +22,9 @@ func copyRows16AVX(k int, src *float32, ld int, dst *float32, dstride int)
 // dot4AVX2 sets out[j] = Σ_p x[p]·b[j*ldb+p] for j < 4 and p < k (a multiple of 8).
 func dot4AVX2(k int, x *float32, b *float32, ldb int, out *[4]float32)
 
+// axpy4AVX2 adds Σ_{q<4} x[q]·b[q*ldb+j] to y[j] for j < n (a multiple of 8).
+func axpy4AVX2(n int, x *float32, b *float32, ldb int, y *float32)
+
 // axpyAVX2 computes y += alpha·x over len(y) elements.
 func axpyAVX2(alpha float32, x []float32, y []float32)
 

@@ -908,6 +908,71 @@ fold:
 	VZEROUPPER
 	RET
 
+// func axpy4AVX2(n int, x *float32, b *float32, ldb int, y *float32)
+// Requires: AVX, FMA3
+TEXT ·axpy4AVX2(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         b+16(FP), DX
+	MOVQ         ldb+24(FP), BX
+	MOVQ         y+32(FP), SI
+	SHLQ         $0x02, BX
+	LEAQ         (BX)(BX*2), DI
+	VBROADCASTSS (CX), Y0
+	VBROADCASTSS 4(CX), Y1
+	VBROADCASTSS 8(CX), Y2
+	VBROADCASTSS 12(CX), Y3
+
+blocks:
+	CMPQ        AX, $0x00000020
+	JL          tail
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DX), Y0, Y4
+	VFMADD231PS (DX)(BX*1), Y1, Y4
+	VFMADD231PS (DX)(BX*2), Y2, Y4
+	VFMADD231PS (DX)(DI*1), Y3, Y4
+	VMOVUPS     Y4, (SI)
+	VMOVUPS     32(SI), Y4
+	VFMADD231PS 32(DX), Y0, Y4
+	VFMADD231PS 32(DX)(BX*1), Y1, Y4
+	VFMADD231PS 32(DX)(BX*2), Y2, Y4
+	VFMADD231PS 32(DX)(DI*1), Y3, Y4
+	VMOVUPS     Y4, 32(SI)
+	VMOVUPS     64(SI), Y4
+	VFMADD231PS 64(DX), Y0, Y4
+	VFMADD231PS 64(DX)(BX*1), Y1, Y4
+	VFMADD231PS 64(DX)(BX*2), Y2, Y4
+	VFMADD231PS 64(DX)(DI*1), Y3, Y4
+	VMOVUPS     Y4, 64(SI)
+	VMOVUPS     96(SI), Y4
+	VFMADD231PS 96(DX), Y0, Y4
+	VFMADD231PS 96(DX)(BX*1), Y1, Y4
+	VFMADD231PS 96(DX)(BX*2), Y2, Y4
+	VFMADD231PS 96(DX)(DI*1), Y3, Y4
+	VMOVUPS     Y4, 96(SI)
+	ADDQ        $0x00000080, DX
+	ADDQ        $0x00000080, SI
+	SUBQ        $0x00000020, AX
+	JMP         blocks
+
+tail:
+	TESTQ       AX, AX
+	JZ          done
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DX), Y0, Y4
+	VFMADD231PS (DX)(BX*1), Y1, Y4
+	VFMADD231PS (DX)(BX*2), Y2, Y4
+	VFMADD231PS (DX)(DI*1), Y3, Y4
+	VMOVUPS     Y4, (SI)
+	ADDQ        $0x00000020, DX
+	ADDQ        $0x00000020, SI
+	SUBQ        $0x00000008, AX
+	JMP         tail
+
+done:
+	VZEROUPPER
+	RET
+
 // func axpyAVX2(alpha float32, x []float32, y []float32)
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·axpyAVX2(SB), NOSPLIT, $0-56

@@ -31,6 +31,7 @@ func main() {
 	packBT16()
 	copyRows16()
 	dot4()
+	axpy4()
 	axpy()
 	dot()
 	softmaxExp()
@@ -480,6 +481,64 @@ func dot4() {
 	VEXTRACTF128(U8(1), h, hi)
 	VADDPS(hi, h.AsX(), hi)
 	VMOVUPS(hi, Mem{Base: out})
+	VZEROUPPER()
+	RET()
+}
+
+// axpy4: y += x[0]·B[0] + … + x[3]·B[3] over four rows of B, so that y is
+// loaded and stored once per four rows (a plain AXPY per row stores y for
+// every row of B) while B is still read row by row, as the prefetchers like.
+func axpy4() {
+	TEXT("axpy4AVX2", NOSPLIT, "func(n int, x, b *float32, ldb int, y *float32)")
+	Doc("axpy4AVX2 adds Σ_{q<4} x[q]·b[q*ldb+j] to y[j] for j < n (a multiple of 8).")
+	n := Load(Param("n"), GP64())
+	x := Load(Param("x"), GP64())
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	y := Load(Param("y"), GP64())
+	SHLQ(U8(2), ldb)
+	ld3 := GP64()
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3)
+	var s [4]VecVirtual
+	for q := range s {
+		s[q] = YMM()
+		VBROADCASTSS(Mem{Base: x, Disp: 4 * q}, s[q])
+	}
+	row := func(q, disp int) Mem {
+		switch q {
+		case 0:
+			return Mem{Base: b, Disp: disp}
+		case 1:
+			return Mem{Base: b, Index: ldb, Scale: 1, Disp: disp}
+		case 2:
+			return Mem{Base: b, Index: ldb, Scale: 2, Disp: disp}
+		}
+		return Mem{Base: b, Index: ld3, Scale: 1, Disp: disp}
+	}
+	step := func(vecs int) {
+		for v := 0; v < vecs; v++ {
+			yv := YMM()
+			VMOVUPS(Mem{Base: y, Disp: 32 * v}, yv)
+			for q := range s {
+				VFMADD231PS(row(q, 32*v), s[q], yv)
+			}
+			VMOVUPS(yv, Mem{Base: y, Disp: 32 * v})
+		}
+		ADDQ(U32(32*vecs), b)
+		ADDQ(U32(32*vecs), y)
+		SUBQ(U32(8*vecs), n)
+	}
+	Label("blocks")
+	CMPQ(n, U32(32))
+	JL(LabelRef("tail"))
+	step(4)
+	JMP(LabelRef("blocks"))
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	step(1)
+	JMP(LabelRef("tail"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
