@@ -9,7 +9,9 @@ with threadpoolctl) alternately on the same machine, three times each, and
 keeps each side's best. Prints a Markdown table with the ratio
 moxing/OpenBLAS. Shapes: squares 64…2048, and the GPT-2 small linear layers
 for B·T = 256 rows and for one row (generation), with the weight stored
-(out, in) as a Linear layer keeps it (B transposed).
+(out, in) as a Linear layer keeps it (B transposed), and the one-row
+products once more with the weight stored (in, out), as Hugging Face's
+GPT-2 Conv1D keeps it.
 """
 import argparse
 import os
@@ -63,6 +65,10 @@ def main():
     for name, k, n in (("attn c_attn", 768, 2304), ("mlp c_fc", 768, 3072), ("mlp c_proj", 3072, 768), ("lm_head", 768, 50257)):
         shapes.append((f"GPT-2 {name} 256×{k}→{n}", 256, n, k, True))
         shapes.append((f"GPT-2 {name} 1×{k}→{n}", 1, n, k, True))
+    # Hugging Face's GPT-2 stores its Conv1D weights (in, out): generation
+    # multiplies one row by an untransposed B.
+    for name, k, n in (("attn c_attn", 768, 2304), ("mlp c_fc", 768, 3072), ("mlp c_proj", 3072, 768)):
+        shapes.append((f"GPT-2 {name} 1×{k}→{n}, W (in, out)", 1, n, k, False))
 
     print("| shape (M×K→N or M×N×K) | threads | moxing GFLOPS | OpenBLAS GFLOPS | moxing / OpenBLAS |")
     print("|---|---|---|---|---|")
@@ -77,7 +83,7 @@ def main():
                 mox = max(mox, g)
                 blas = max(blas, numpy_gflops(m, n, k, trans_b, threads, args.seconds))
             print(f"| {name} | {threads} | {mox:.1f} | {blas:.1f} | {mox / blas:.2f} |", flush=True)
-    print(f"\nmoxing {kernels}; numpy {np.__version__} with OpenBLAS; best of 3 alternating runs of 5 rounds each, {args.seconds}s per run")
+    print(f"\nmoxing {kernels.split(',')[0]}; numpy {np.__version__} with OpenBLAS; best of 3 alternating runs of 5 rounds each, {args.seconds}s per run")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import (
 	"os"
 	"regexp"
 	"testing"
+
+	"golang.org/x/sys/cpu"
 )
 
 // The generated kernels keep every value in registers: each has a zero-size
@@ -27,5 +29,27 @@ func TestAssemblyKeepsValuesInRegisters(t *testing.T) {
 	}
 	if sp := regexp.MustCompile(`\(SP\)`).FindAll(src, -1); len(sp) > 0 {
 		t.Errorf("sgemm_amd64.s addresses the stack %d times", len(sp))
+	}
+}
+
+// The best implementation the CPU can run is the one in use, and
+// MOXING_EXPECT_KERNELS, when set (scripts/test.sh sets it to avx512 on the
+// emulated CPU), names it: the avx512 subtests must not pass by being absent.
+func TestBestImplActive(t *testing.T) {
+	want := "go"
+	switch {
+	case cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		want = "avx512"
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		want = "avx2"
+	}
+	if impls[0].name != want {
+		t.Errorf("best implementation %s, want %s for this CPU", impls[0].name, want)
+	}
+	if os.Getenv("MOXING_KERNELS") == "" && active != impls[0] {
+		t.Errorf("active implementation %s, want the best, %s", active.name, impls[0].name)
+	}
+	if env := os.Getenv("MOXING_EXPECT_KERNELS"); env != "" && env != want {
+		t.Errorf("MOXING_EXPECT_KERNELS=%s, but this CPU runs %s", env, want)
 	}
 }
