@@ -23,7 +23,9 @@ const smallM = 4
 // must not overlap A or B.
 //
 // Large products are split across GOMAXPROCS threads by blocks of rows and
-// columns of C; the result does not depend on the split.
+// columns of C, and the result does not depend on the split; except that
+// matrix-vector shapes (m ≤ 4) with B not transposed split the sum over k,
+// so their rounding depends on the number of threads.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gemm(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
@@ -159,9 +161,11 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 }
 
 // gemmSmallM handles m ≤ smallM: each row of alpha·op(A) is gathered into a
-// contiguous vector, then C's rows are built from rows of B, four at a time
-// (B not transposed), or from dot products with B's rows (B transposed),
-// split over columns across workers.
+// contiguous vector, then C's rows are built from dot products with B's
+// rows (B transposed), split over columns across workers, or from rows of
+// B, four at a time (B not transposed), split over the rows of B: each
+// worker then reads one contiguous part of B, and adds into its own copy of
+// C, summed at the end.
 func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, workers int) {
 	ab := GetBuf(m * k)
 	defer PutBuf(ab)
@@ -176,6 +180,36 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			}
 		}
 	}
+	if !transB {
+		chunks := 1
+		if workers > 1 {
+			chunks = min(workers, k/16)
+		}
+		if chunks <= 1 {
+			rowsTimesB(m, n, 0, k, rows, k, b, ldb, c, ldc)
+			return
+		}
+		sb := GetBuf((chunks - 1) * m * n)
+		defer PutBuf(sb)
+		partial := *sb
+		clear(partial)
+		parallelFor(chunks, chunks, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				p0, p1 := k*t/chunks, k*(t+1)/chunks
+				if t == 0 {
+					rowsTimesB(m, n, p0, p1, rows, k, b, ldb, c, ldc)
+				} else {
+					rowsTimesB(m, n, p0, p1, rows, k, b, ldb, partial[(t-1)*m*n:], n)
+				}
+			}
+		})
+		for t := 1; t < chunks; t++ {
+			for i := 0; i < m; i++ {
+				Add(partial[((t-1)*m+i)*n:((t-1)*m+i+1)*n], c[i*ldc:i*ldc+n])
+			}
+		}
+		return
+	}
 	chunks := 1
 	if workers > 1 {
 		chunks = min(workers, (n+63)/64)
@@ -183,55 +217,57 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	blocks := (n + 63) / 64 // chunks of whole 64-column blocks
 	parallelFor(chunks, chunks, func(lo, hi int) {
 		j0, j1 := min(n, 64*(blocks*lo/chunks)), min(n, 64*(blocks*hi/chunks))
-		if transB {
-			im := active
-			var out [4]float32
-			for i := 0; i < m; i++ {
-				row, crow := rows[i*k:(i+1)*k], c[i*ldc:]
-				j := j0
-				if im.dot4 != nil && k >= 8 {
-					// Four rows of B at a time share the loads of row.
-					k8 := k &^ 7
-					for ; j+4 <= j1; j += 4 {
-						_ = b[(j+3)*ldb+k-1]
-						im.dot4(k8, &row[0], &b[j*ldb], ldb, &out)
-						for q, s := range out {
-							for p := k8; p < k; p++ {
-								s += row[p] * b[(j+q)*ldb+p]
-							}
-							crow[j+q] += s
+		im := active
+		var out [4]float32
+		for i := 0; i < m; i++ {
+			row, crow := rows[i*k:(i+1)*k], c[i*ldc:]
+			j := j0
+			if im.dot4 != nil && k >= 8 {
+				// Four rows of B at a time share the loads of row.
+				k8 := k &^ 7
+				for ; j+4 <= j1; j += 4 {
+					_ = b[(j+3)*ldb+k-1]
+					im.dot4(k8, &row[0], &b[j*ldb], ldb, &out)
+					for q, s := range out {
+						for p := k8; p < k; p++ {
+							s += row[p] * b[(j+q)*ldb+p]
 						}
-					}
-				}
-				for ; j < j1; j++ {
-					crow[j] += im.dot(row, b[j*ldb:j*ldb+k])
-				}
-			}
-			return
-		}
-		p := 0
-		if im := active; im.axpy4 != nil && j1-j0 >= 8 {
-			// Four rows of B per pass over C's row.
-			n8 := (j1 - j0) &^ 7
-			for ; p+4 <= k; p += 4 {
-				_ = b[(p+3)*ldb+j1-1]
-				for i := 0; i < m; i++ {
-					x, crow := rows[i*k+p:i*k+p+4], c[i*ldc+j0:i*ldc+j1]
-					im.axpy4(n8, &x[0], &b[p*ldb+j0], ldb, &crow[0])
-					for j := n8; j < len(crow); j++ {
-						q := p*ldb + j0 + j
-						crow[j] += x[0]*b[q] + x[1]*b[q+ldb] + x[2]*b[q+2*ldb] + x[3]*b[q+3*ldb]
+						crow[j+q] += s
 					}
 				}
 			}
-		}
-		for ; p < k; p++ {
-			brow := b[p*ldb+j0 : p*ldb+j1]
-			for i := 0; i < m; i++ {
-				active.axpy(rows[i*k+p], brow, c[i*ldc+j0:i*ldc+j1])
+			for ; j < j1; j++ {
+				crow[j] += im.dot(row, b[j*ldb:j*ldb+k])
 			}
 		}
 	})
+}
+
+// rowsTimesB adds rows[i][p0:p1]·B[p0:p1, :] to row i of C for i < m: B's
+// rows are read in order, four at a time, each group in one pass over C's
+// rows. rows holds m rows of length k.
+func rowsTimesB(m, n, p0, p1 int, rows []float32, k int, b []float32, ldb int, c []float32, ldc int) {
+	p := p0
+	if im := active; im.axpy4 != nil && n >= 8 {
+		n8 := n &^ 7
+		for ; p+4 <= p1; p += 4 {
+			_ = b[(p+3)*ldb+n-1]
+			for i := 0; i < m; i++ {
+				x, crow := rows[i*k+p:i*k+p+4], c[i*ldc:i*ldc+n]
+				im.axpy4(n8, &x[0], &b[p*ldb], ldb, &crow[0])
+				for j := n8; j < n; j++ {
+					q := p*ldb + j
+					crow[j] += x[0]*b[q] + x[1]*b[q+ldb] + x[2]*b[q+2*ldb] + x[3]*b[q+3*ldb]
+				}
+			}
+		}
+	}
+	for ; p < p1; p++ {
+		brow := b[p*ldb : p*ldb+n]
+		for i := 0; i < m; i++ {
+			active.axpy(rows[i*k+p], brow, c[i*ldc:i*ldc+n])
+		}
+	}
 }
 
 // partition splits an m×n block of C into one rectangle per worker, of
