@@ -326,16 +326,13 @@ func BenchmarkGemm(b *testing.B) {
 }
 
 func TestChooseImpl(t *testing.T) {
-	if got := chooseImpl(""); got != impls[0] {
-		t.Errorf("chooseImpl(\"\") = %s, want the best, %s", got.name, impls[0].name)
+	if got, err := chooseImpl(""); got != impls[0] || err != nil {
+		t.Errorf("chooseImpl(\"\") = %v, %v; want the best, %s", got, err, impls[0].name)
 	}
-	if got := chooseImpl("go"); got != pureGo {
-		t.Errorf("chooseImpl(\"go\") = %s", got.name)
+	if got, err := chooseImpl("go"); got != pureGo || err != nil {
+		t.Errorf("chooseImpl(\"go\") = %v, %v", got, err)
 	}
-	defer func() {
-		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "avx9") {
-			t.Errorf("chooseImpl(\"avx9\") did not panic naming the setting: %v", r)
-		}
-	}()
-	chooseImpl("avx9")
+	if _, err := chooseImpl("avx9"); err == nil || !strings.Contains(err.Error(), `MOXING_KERNELS="avx9"`) || !strings.Contains(err.Error(), "go") {
+		t.Errorf("chooseImpl(\"avx9\"): error %v, want one naming the setting and the choices", err)
+	}
 }

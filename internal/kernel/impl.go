@@ -55,24 +55,36 @@ var pureGo = &impl{name: "go", mr: 4, nr: 4, mc: 64, kc: 256, nc: 2048, micro: m
 // environment variable names another.
 var (
 	impls  = append(platformImpls(), pureGo)
-	active = chooseImpl(os.Getenv("MOXING_KERNELS"))
+	active = chooseFromEnv()
 )
 
-// chooseImpl returns the implementation named by name, or the best when name
-// is empty. It panics on a name this CPU cannot run: a misspelled setting
-// must not silently measure or test something else.
-func chooseImpl(name string) *impl {
+// chooseFromEnv returns the implementation MOXING_KERNELS names, or the best.
+// A name this CPU cannot run stops the program with a one-line message
+// before anything runs: a misspelled setting must not silently measure or
+// test something else.
+func chooseFromEnv() *impl {
+	im, err := chooseImpl(os.Getenv("MOXING_KERNELS"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	return im
+}
+
+// chooseImpl returns the implementation named name, or the best when name
+// is empty.
+func chooseImpl(name string) (*impl, error) {
 	if name == "" {
-		return impls[0]
+		return impls[0], nil
 	}
 	var names []string
 	for _, im := range impls {
 		if im.name == name {
-			return im
+			return im, nil
 		}
 		names = append(names, im.name)
 	}
-	panic(fmt.Sprintf("kernel: MOXING_KERNELS=%q, but this CPU runs only %s", name, strings.Join(names, ", ")))
+	return nil, fmt.Errorf("moxing: MOXING_KERNELS=%q, but this CPU runs only %s", name, strings.Join(names, ", "))
 }
 
 // Impl returns the name of the kernels in use: "avx512", "avx2" or "go".
