@@ -2,8 +2,8 @@ package kernel
 
 // Packing copies blocks of A and B into the panel layouts the micro-kernels
 // read. It is a tenth to a fifth of a GEMM's time, so the common panel
-// widths (6 and 4 rows of A, 16 and 4 columns of B) have unrolled loops that
-// move fixed-size arrays; other widths take the generic loops.
+// widths (6 and 4 rows of A, 16, 32 and 4 columns of B) have unrolled loops or
+// assembly that move fixed-size blocks; other widths take the generic loops.
 
 // packA copies the mb×kb block of alpha·op(A) starting at (ic, pc) into ap as
 // row panels of mr rows: panel r holds, for each p, the mr values
