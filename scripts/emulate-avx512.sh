@@ -115,6 +115,10 @@ fi
 mkdir -p "$cache"
 if [[ -z $kernel ]]; then
 	srcpkg=$(apt-cache depends linux-source 2>/dev/null | awk '/Depends: linux-source-[0-9]/ { print $2; exit }')
+	if [[ -z $srcpkg ]]; then
+		as_root apt-get update >&2 || true
+		srcpkg=$(apt-cache depends linux-source 2>/dev/null | awk '/Depends: linux-source-[0-9]/ { print $2; exit }')
+	fi
 	[[ -n $srcpkg ]] || die "cannot find the package linux-source depends on (apt-get update?)"
 	srcver=$(apt-cache policy "$srcpkg" | awk '/Candidate:/ { print $2; exit }')
 	confsum=$(cat "$here/emulate-avx512/kernel.config" | sha256sum | cut -c1-12)
@@ -126,7 +130,9 @@ if [[ -z $kernel ]]; then
 		done
 		if [[ ${#kneed[@]} -gt 0 ]]; then
 			log "installing ${kneed[*]}, to build the kernel"
-			as_root apt-get install -y --no-install-recommends "${kneed[@]}" >&2 || die "cannot install ${kneed[*]}"
+			as_root apt-get install -y --no-install-recommends "${kneed[@]}" >&2 ||
+				{ as_root apt-get update >&2 && as_root apt-get install -y --no-install-recommends "${kneed[@]}" >&2; } ||
+				die "cannot install ${kneed[*]}"
 		fi
 		log "building a small kernel from $srcpkg $srcver (once; a few minutes)"
 		kb=$(mktemp -d "$cache/build.XXXXXX")
