@@ -28,9 +28,7 @@ func eachImpl(t *testing.T, f func(t *testing.T)) {
 // packing and edge-tile paths of that tile run on every CPU, AVX-512 or not
 // (the assembly itself runs where the CPU has AVX-512F, as impls[0]).
 func wideTile() *impl {
-	im := *impls[0]
-	im.name, im.mr, im.nr, im.mc, im.kc, im.nc = "tile12x32", 12, 32, 144, 128, 4096
-	im.micro = func(kb int, a, b, c []float32, ldc int, add bool) {
+	return impls[0].withTile("tile12x32", 12, 32, 144, 128, 4096, func(kb int, a, b, c []float32, ldc int, add bool) {
 		for i := 0; i < 12; i++ {
 			for j := 0; j < 32; j++ {
 				var s float32
@@ -43,8 +41,7 @@ func wideTile() *impl {
 				c[i*ldc+j] = s
 			}
 		}
-	}
-	return &im
+	})
 }
 
 // refGemm is the textbook triple loop in float64, the oracle. NaN and Inf

@@ -47,6 +47,13 @@ type impl struct {
 	dot   func(x, y []float32) float32        // Σ x·y over len(x)
 }
 
+// withTile returns a copy of im under another name with another micro-tile,
+// blocking and micro-kernel, and the same vector kernels.
+func (im impl) withTile(name string, mr, nr, mc, kc, nc int, micro func(kb int, a, b, c []float32, ldc int, add bool)) *impl {
+	im.name, im.mr, im.nr, im.mc, im.kc, im.nc, im.micro = name, mr, nr, mc, kc, nc, micro
+	return &im
+}
+
 // pureGo is the portable implementation.
 var pureGo = &impl{name: "go", mr: 4, nr: 4, mc: 64, kc: 256, nc: 2048, micro: micro4x4, axpy: axpyGo, dot: dotGo}
 

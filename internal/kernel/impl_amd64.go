@@ -13,20 +13,17 @@ var avx2 = &impl{name: "avx2", mr: 6, nr: 16, mc: 72, kc: 256, nc: 4080, micro: 
 // avx512 is avx2 with an AVX-512F 12×32 micro-kernel (24 ZMM accumulators).
 // A B panel (kc·32 floats) is 16 KB, half of a 32 KB L1; an A block (mc·kc)
 // is 72 KB of L2. The vector loops stay AVX2: they are bound by memory.
-var avx512 = &impl{name: "avx512", mr: 12, nr: 32, mc: 144, kc: 128, nc: 4096, micro: micro12x32,
-	packBT16: packBT16, copyRows16: copyRows16AVX, dot4: dot4AVX2, axpy4: axpy4AVX2, axpy: axpyAVX2, dot: dotAVX2,
-	softmaxExp: softmaxExpAVX2, gelu: geluAVX2, geluBackward: geluBackwardAVX2, adamW: adamWAVX2}
+var avx512 = avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32)
 
 // platformImpls returns the implementations this CPU runs, best first.
 func platformImpls() []*impl {
-	var ims []*impl
-	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+	switch {
+	case !cpu.X86.HasAVX2 || !cpu.X86.HasFMA:
 		return nil
+	case cpu.X86.HasAVX512F:
+		return []*impl{avx512, avx2}
 	}
-	if cpu.X86.HasAVX512F {
-		ims = append(ims, avx512)
-	}
-	return append(ims, avx2)
+	return []*impl{avx2}
 }
 
 // micro6x16 checks the bounds the assembly relies on, then runs it.

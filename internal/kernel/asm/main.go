@@ -425,17 +425,7 @@ func dot4() {
 		acc[j] = YMM()
 		VXORPS(acc[j], acc[j], acc[j])
 	}
-	rowMem := func(j, disp int) Mem {
-		switch j {
-		case 0:
-			return Mem{Base: b, Disp: disp}
-		case 1:
-			return Mem{Base: b, Index: ldb, Scale: 1, Disp: disp}
-		case 2:
-			return Mem{Base: b, Index: ldb, Scale: 2, Disp: disp}
-		}
-		return Mem{Base: b, Index: ld3, Scale: 1, Disp: disp}
-	}
+	rowMem := func(j, disp int) Mem { return fourRows(b, ldb, ld3, j, disp) }
 	Comment("Two accumulators per row: eight independent FMA chains hide the FMA latency.")
 	var acc2 [4]VecVirtual
 	for j := range acc2 {
@@ -504,17 +494,7 @@ func axpy4() {
 		s[q] = YMM()
 		VBROADCASTSS(Mem{Base: x, Disp: 4 * q}, s[q])
 	}
-	row := func(q, disp int) Mem {
-		switch q {
-		case 0:
-			return Mem{Base: b, Disp: disp}
-		case 1:
-			return Mem{Base: b, Index: ldb, Scale: 1, Disp: disp}
-		case 2:
-			return Mem{Base: b, Index: ldb, Scale: 2, Disp: disp}
-		}
-		return Mem{Base: b, Index: ld3, Scale: 1, Disp: disp}
-	}
+	row := func(q, disp int) Mem { return fourRows(b, ldb, ld3, q, disp) }
 	step := func(vecs int) {
 		for v := 0; v < vecs; v++ {
 			yv := YMM()
@@ -541,6 +521,20 @@ func axpy4() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// fourRows addresses row q < 4 of a matrix at base with row stride ld bytes
+// (ld3 = 3·ld), disp bytes in: one register holds the base for four rows.
+func fourRows(base, ld, ld3 Register, q, disp int) Mem {
+	switch q {
+	case 0:
+		return Mem{Base: base, Disp: disp}
+	case 1:
+		return Mem{Base: base, Index: ld, Scale: 1, Disp: disp}
+	case 2:
+		return Mem{Base: base, Index: ld, Scale: 2, Disp: disp}
+	}
+	return Mem{Base: base, Index: ld3, Scale: 1, Disp: disp}
 }
 
 var consts = map[string]Mem{}
