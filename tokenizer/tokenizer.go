@@ -4,7 +4,8 @@
 // and [BPE], GPT-2's byte-level byte-pair encoding, either trained here
 // ([TrainBPE]), OpenAI's GPT-2 vocabulary ([GPT2]) or loaded from Hugging
 // Face's files ([FromHF]). [Save] and [Load] write and read both in one JSON
-// format.
+// format. [Stream] decodes generated ids one at a time into printable text,
+// ending at stop strings.
 //
 // Text is UTF-8. Everything that takes user input returns an error naming
 // what is wrong and where; nothing here panics on bad input. A tokenizer is
