@@ -24,8 +24,8 @@ var layers = [][]string{
 	{"models/gpt/gpttest"},
 	{"models/gpt", "models/mlp", "models/cnn", "models/rnn"},
 	{"sample"},
+	{"data"}, // reads labelled texts and corpora into token ids
 	{"tokenizer"},
-	{"data"},
 	{"metrics"},
 	{"checkpoint"},
 	{"optim"},

@@ -134,10 +134,10 @@ func TestPredictPaddedTextsInRowOrder(t *testing.T) {
 		}
 	}
 	head := train.Head{Task: data.Classification, Classes: 3, PerClassLogits: true}
-	padded := &data.Dataset{X: gpt.Pad(seqs), Lengths: lengths}
+	padded := &data.Dataset{X: data.Pad(seqs), Lengths: lengths}
 	sorted := head.Predict(cls, padded)
 	for _, i := range []int{0, 1, 150, 255, 256, 299} {
-		alone := head.Predict(cls, &data.Dataset{X: gpt.Pad(seqs[i : i+1])})
+		alone := head.Predict(cls, &data.Dataset{X: data.Pad(seqs[i : i+1])})
 		for k := range 3 {
 			if got, want := sorted.Probs[3*i+k], alone.Probs[k]; math.Abs(got-want) > 1e-5 {
 				t.Fatalf("row %d (%d tokens) class %d: p = %v among length-sorted chunks, %v alone", i, lengths[i], k, got, want)

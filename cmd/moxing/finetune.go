@@ -374,7 +374,7 @@ func encodeTexts(tok tokenizer.Tokenizer, ex []data.TextExample, window int, nam
 		fmt.Fprintf(warn, "note: %d of %d texts in %s are longer than the model's window of %d tokens; their first %d tokens are used\n",
 			cut, len(ex), name, window, window)
 	}
-	return &data.Dataset{X: gpt.Pad(seqs), Lines: lines, Lengths: lengths}, nil
+	return &data.Dataset{X: data.Pad(seqs), Lines: lines, Lengths: lengths}, nil
 }
 
 // labelIndex maps texts' labels to the training classes.

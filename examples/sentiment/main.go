@@ -127,17 +127,22 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
-	all, err := encode(tok, pool, labels, cfg.BlockSize)
+	// Padded id rows for the classifier: texts longer than the window keep
+	// their first BlockSize tokens.
+	all, _, err := data.EncodeTexts(tok, pool, cfg.BlockSize, "imdb+amazon")
 	if err != nil {
 		return err
 	}
-	tr, va, _, err := data.Split(all.Len(), labels, 0.2, 0, rand.New(rand.NewPCG(1, 2)))
+	all.Labels = labels
+	trainSet, valSet, err := data.TrainValSplit(all, 0.2, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		return err
 	}
-	_, yelpLabels, _ := data.Labels(yelp, "yelp")
-	test, err := encode(tok, yelp, yelpLabels, cfg.BlockSize)
+	test, _, err := data.EncodeTexts(tok, yelp, cfg.BlockSize, "yelp")
 	if err != nil {
+		return err
+	}
+	if test.Labels, err = data.LabelIndex(yelp, classes, "yelp"); err != nil {
 		return err
 	}
 
@@ -158,7 +163,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	if o.lora > 0 {
 		lr = 1e-3
 	}
-	steps := o.epochs * ((len(tr) + 15) / 16)
+	steps := o.epochs * ((trainSet.Len() + 15) / 16)
 	loop := &train.Supervised{
 		Model: cls,
 		// AdamW, validating and keeping an average of the weights (as moxing finetune does).
@@ -168,8 +173,8 @@ func run(ctx context.Context, w io.Writer, o options) error {
 		Config: train.Config{Epochs: o.epochs, BatchSize: 16, Monitor: "val_accuracy", ClipNorm: 1, Seed: 1,
 			Schedule: optim.WarmupCosine{MaxLR: lr, MinLR: lr / 10, WarmupSteps: steps / 10, DecaySteps: steps}},
 	}
-	fmt.Fprintf(w, "fine-tuning %d of %d parameters on %d sentences\n", nn.NumParams(trainable), nn.NumParams(nn.Params(cls)), len(tr))
-	fit, err := loop.Fit(ctx, all.Subset(tr), all.Subset(va))
+	fmt.Fprintf(w, "fine-tuning %d of %d parameters on %d sentences\n", nn.NumParams(trainable), nn.NumParams(nn.Params(cls)), trainSet.Len())
+	fit, err := loop.Fit(ctx, trainSet, valSet)
 	if err != nil {
 		return err
 	}
@@ -182,7 +187,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 
 	// 5. Sentences of our own.
 	mine := []data.TextExample{{Text: "The staff were friendly and the pasta was delicious."}, {Text: "Cold food, rude waiter, never again."}}
-	d, err := encode(tok, mine, nil, cfg.BlockSize)
+	d, _, err := data.EncodeTexts(tok, mine, cfg.BlockSize, "my sentences")
 	if err != nil {
 		return err
 	}
@@ -191,21 +196,4 @@ func run(ctx context.Context, w io.Writer, o options) error {
 		fmt.Fprintf(w, "%q → class %s (p = %.2f)\n", e.Text, classes[pred.Classes[i]], pred.Probs[i*len(classes)+pred.Classes[i]])
 	}
 	return nil
-}
-
-// encode tokenizes texts into the padded id rows gpt.Classifier reads,
-// keeping the first window tokens of longer texts.
-func encode(tok tokenizer.Tokenizer, ex []data.TextExample, labels []int, window int) (*data.Dataset, error) {
-	seqs := make([][]int, len(ex))
-	lines, lengths := make([]int, len(ex)), make([]int, len(ex))
-	for i, e := range ex {
-		ids, err := tok.Encode(e.Text)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Where, err)
-		}
-		seqs[i] = ids[:min(len(ids), window)]
-		lines[i], lengths[i] = i+1, len(seqs[i])
-	}
-	// Lengths lets training batch texts of similar length together.
-	return &data.Dataset{X: gpt.Pad(seqs), Labels: labels, Lines: lines, Lengths: lengths}, nil
 }

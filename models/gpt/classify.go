@@ -45,9 +45,9 @@ func (c *Classifier) Classes() int { return c.Score.Weight.Dim(0) }
 
 // Forward returns the logits (B, K) of a batch of token sequences x (B,
 // T): ids as float32, each row's text followed by padding, a negative id
-// (see Pad). The batch runs only up to its longest text. It panics on a row
-// that is all padding, a text longer than BlockSize, or padding followed by
-// an id.
+// (data.Pad writes such batches). The batch runs only up to its longest
+// text. It panics on a row that is all padding, a text longer than
+// BlockSize, or padding followed by an id.
 func (c *Classifier) Forward(x *tensor.Tensor) *tensor.Tensor {
 	if x.NDim() != 2 {
 		panic(fmt.Sprintf("gpt: Classifier.Forward of shape %v: want (B, T) token ids", x.Shape()))
@@ -80,22 +80,6 @@ func (c *Classifier) Forward(x *tensor.Tensor) *tensor.Tensor {
 	}
 	h := c.GPT.Hidden(ids, b, t).Reshape(b*t, c.GPT.Config.NEmbd).IndexSelect(0, last) // (B, C)
 	return c.Score.Forward(h)
-}
-
-// Pad packs token sequences into a (len(seqs), longest) batch for Forward:
-// ids as float32 (exact below 2²⁴), padded on the right with -1.
-func Pad(seqs [][]int) *tensor.Tensor {
-	t := 0
-	for _, s := range seqs {
-		t = max(t, len(s))
-	}
-	x := tensor.Full(-1, len(seqs), t)
-	for i, s := range seqs {
-		for j, id := range s {
-			x.Data[i*t+j] = float32(id)
-		}
-	}
-	return x
 }
 
 // Truncate returns ids cut to the classifier's context window, keeping the

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/tensor"
 )
@@ -34,7 +35,7 @@ func TestClassifierParityWithPyTorch(t *testing.T) {
 	for i, n := range lengths {
 		batch = append(batch, all[i*width:i*width+n])
 	}
-	logits := c.Forward(Pad(batch))
+	logits := c.Forward(data.Pad(batch))
 	if d, _ := maxAbsDiff(logits.Data, g.Tensors["logits"].Data); d > 1e-5 {
 		t.Fatalf("logits differ from PyTorch by %g", d)
 	}
@@ -61,7 +62,7 @@ func TestClassifierParityWithPyTorch(t *testing.T) {
 	// Each sequence alone classifies exactly as in the padded batch.
 	inf := nn.Detach(c)
 	for i, s := range batch {
-		alone := inf.Forward(Pad([][]int{s}))
+		alone := inf.Forward(data.Pad([][]int{s}))
 		for k := range alone.Data {
 			if d := math.Abs(float64(alone.Data[k] - logits.Data[i*len(alone.Data)+k])); d > 1e-5 {
 				t.Fatalf("sequence %d: logit %d is %v alone, %v padded", i, k, alone.Data[k], logits.Data[i*len(alone.Data)+k])
@@ -78,7 +79,7 @@ func TestClassifierParityWithPyTorch(t *testing.T) {
 	if err := c2.LoadTensors(ts); err != nil {
 		t.Fatal(err)
 	}
-	again := nn.Detach(c2).Forward(Pad(batch))
+	again := nn.Detach(c2).Forward(data.Pad(batch))
 	if d, _ := maxAbsDiff(again.Data, logits.Data); d != 0 {
 		t.Fatalf("reloaded classifier differs by %g", d)
 	}

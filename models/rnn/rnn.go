@@ -124,7 +124,7 @@ func NewClassifier(cfg Config, rng *rand.Rand) (*Classifier, error) {
 }
 
 // Forward classifies a batch of right-padded token rows x (B, T), the ids
-// stored as float32 values, as data.Dataset holds them and gpt.Pad writes
+// stored as float32 values, as data.Dataset holds them and data.Pad writes
 // them: each row's length is the position after its last id ≥ 0 (pads are
 // negative). The batch runs only up to its longest row. It returns logits
 // (B, Classes).

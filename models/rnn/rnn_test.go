@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/tensor"
@@ -55,9 +55,9 @@ func TestClassifierPadding(t *testing.T) {
 		}
 		inf := nn.Detach(c)
 		texts := [][]int{{3, 4, 5}, {1, 2, 3, 4, 5, 6, 7}, {9}}
-		batch := inf.Forward(gpt.Pad(texts))
+		batch := inf.Forward(data.Pad(texts))
 		for i, text := range texts {
-			alone := inf.Forward(gpt.Pad([][]int{text}))
+			alone := inf.Forward(data.Pad([][]int{text}))
 			row := batch.Slice(0, i, i+1)
 			if err := tensortest.AllClose(row, alone, 1e-5, 1e-6); err != nil {
 				t.Errorf("%s: text %d in a padded batch: %v", kind, i, err)
