@@ -1,6 +1,8 @@
 // Package data turns files into tensors: CSV tables into standardised
 // feature matrices and labels, with seeded, stratified splits and shuffled
-// mini-batches.
+// mini-batches; images (IDX, PNG/JPEG, CSV pixel rows); labelled texts into
+// padded token ids for classifiers; text corpora into prepared token files
+// for language models.
 //
 // Everything that reads the outside world returns an error naming the
 // source, line and column; nothing here panics on bad input.

@@ -1,0 +1,109 @@
+package data
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/tokenizer"
+)
+
+// A prepared corpus is a folder of three files: tokenizer.json (see
+// tokenizer.Save), and train.tok and val.tok, its training and validation
+// tokens (see WriteTokens).
+const (
+	preparedTokenizer = "tokenizer.json"
+	preparedTrain     = "train.tok"
+	preparedVal       = "val.tok"
+)
+
+// WritePrepared writes a prepared corpus into dir, creating it if needed:
+// tok, and the token files of trainIDs and valIDs. Each file is written
+// atomically (a reader sees the old file or the new one); the ids are
+// checked against tok's vocabulary before anything is written.
+func WritePrepared(dir string, tok tokenizer.Tokenizer, trainIDs, valIDs []int) error {
+	vocab := tok.VocabSize()
+	for _, f := range []struct {
+		name string
+		ids  []int
+	}{{"training", trainIDs}, {"validation", valIDs}} {
+		for i, id := range f.ids {
+			if id < 0 || id >= vocab {
+				return fmt.Errorf("data: %s token %d at position %d is outside the tokenizer's vocabulary of %d", f.name, id, i, vocab)
+			}
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dir, preparedTokenizer), func(w io.Writer) error { return tokenizer.Save(w, tok) }); err != nil {
+		return err
+	}
+	for name, ids := range map[string][]int{preparedTrain: trainIDs, preparedVal: valIDs} {
+		if err := atomicfile.Write(filepath.Join(dir, name), func(w io.Writer) error { return WriteTokens(w, ids, vocab) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadPrepared reads the prepared corpus in dir (see WritePrepared): its
+// tokenizer and its training and validation tokens. Errors name the file:
+// a missing one, a tokenizer or token file that does not parse, a token
+// outside the tokenizer's vocabulary.
+func ReadPrepared(dir string) (tok tokenizer.Tokenizer, trainIDs, valIDs []int, err error) {
+	path := filepath.Join(dir, preparedTokenizer)
+	tf, err := os.Open(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tok, err = tokenizer.Load(tf)
+	tf.Close()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	read := func(name string) ([]int, error) {
+		path := filepath.Join(dir, name)
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		ids, err := ReadTokens(f, path)
+		if err != nil {
+			return nil, err
+		}
+		for i, id := range ids {
+			if id >= tok.VocabSize() {
+				return nil, fmt.Errorf("%s: token %d at position %d is outside the tokenizer's vocabulary of %d", path, id, i, tok.VocabSize())
+			}
+		}
+		return ids, nil
+	}
+	if trainIDs, err = read(preparedTrain); err != nil {
+		return nil, nil, nil, err
+	}
+	if valIDs, err = read(preparedVal); err != nil {
+		return nil, nil, nil, err
+	}
+	return tok, trainIDs, valIDs, nil
+}
+
+// CheckWindows returns an error, naming the file of the prepared corpus in
+// dir, when trainIDs or valIDs hold fewer tokens than one window of block
+// tokens plus its target: a language model with that context cannot train
+// or validate on them.
+func CheckWindows(dir string, block int, trainIDs, valIDs []int) error {
+	for _, f := range []struct {
+		name string
+		ids  []int
+	}{{preparedTrain, trainIDs}, {preparedVal, valIDs}} {
+		if len(f.ids) < block+1 {
+			return fmt.Errorf("%s: %d tokens, fewer than one window of %d: add text, or use a shorter window",
+				filepath.Join(dir, f.name), len(f.ids), block+1)
+		}
+	}
+	return nil
+}
