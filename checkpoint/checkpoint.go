@@ -48,11 +48,32 @@ type File struct {
 // to float32; other dtypes are an error. Errors start with "checkpoint:" and
 // name the tensor or field at fault. Read is safe on untrusted input.
 func Read(r io.ReaderAt, size int64) (*File, error) {
-	f, err := read(r, size)
+	h, err := ReadHeader(r, size)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
+		return nil, err
 	}
-	return f, nil
+	return h.ReadTensors()
+}
+
+// Header is a validated safetensors header: the metadata and each tensor's
+// name, dtype and shape, read without any tensor data. ReadTensors then
+// reads the data from the same reader, which must stay open until then.
+type Header struct {
+	Metadata map[string]string // the "__metadata__" block (never nil)
+	Tensors  []TensorInfo      // in data order
+
+	r       io.ReaderAt
+	closer  io.Closer // the file of Open
+	path    string    // the path of Open, for errors
+	start   int64     // where the data buffer begins
+	entries []entry
+}
+
+// TensorInfo describes one tensor of a header.
+type TensorInfo struct {
+	Name  string
+	DType string // as stored: "F32", "F16", "BF16" or "F64"
+	Shape []int
 }
 
 // entry is one validated tensor of a header.
@@ -64,7 +85,20 @@ type entry struct {
 	begin, end int64
 }
 
-func read(r io.ReaderAt, size int64) (*File, error) {
+// ReadHeader reads and validates the header of a safetensors file of the
+// given size from r (as Read does) and reads no tensor data: it is how a
+// caller learns what a file holds (its metadata, its tensors' names and
+// shapes) and checks it before any large read or allocation. Safe on
+// untrusted input; the header itself is bounded to 100 MiB.
+func ReadHeader(r io.ReaderAt, size int64) (*Header, error) {
+	h, err := readHeader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return h, nil
+}
+
+func readHeader(r io.ReaderAt, size int64) (*Header, error) {
 	if size < 8 {
 		return nil, fmt.Errorf("not a safetensors file: %d bytes, less than the 8-byte header length", max(size, 0))
 	}
@@ -79,7 +113,8 @@ func read(r io.ReaderAt, size int64) (*File, error) {
 	if n > uint64(size-8) {
 		return nil, fmt.Errorf("not a safetensors file (or truncated): header length %d, but only %d bytes follow", n, size-8)
 	}
-	// The reader must really hold size bytes before size bounds any allocation.
+	// The reader must really hold size bytes before size bounds any
+	// allocation: one byte, the last, is the only read past the header.
 	if err := readFull(r, prefix[:1], size-1); err != nil {
 		return nil, fmt.Errorf("file is shorter than its stated size %d: %w", size, err)
 	}
@@ -88,20 +123,48 @@ func read(r io.ReaderAt, size int64) (*File, error) {
 		return nil, fmt.Errorf("reading header: %w", err)
 	}
 	bufLen := size - 8 - int64(n)
-
 	metadata, entries, err := parseHeader(header, bufLen)
 	if err != nil {
 		return nil, err
 	}
-	tensors := make(map[string]*tensor.Tensor, len(entries))
+	h := &Header{Metadata: metadata, r: r, start: 8 + int64(n), entries: entries}
 	for _, e := range entries {
-		data, err := readData(r, 8+int64(n)+e.begin, e.dtype, e.numel)
+		h.Tensors = append(h.Tensors, TensorInfo{Name: e.name, DType: e.dtype.name, Shape: e.shape})
+	}
+	return h, nil
+}
+
+// ReadTensors reads every tensor of the header, converted to float32. A
+// Header from LoadHeader has no reader and returns an error.
+func (h *Header) ReadTensors() (*File, error) {
+	f, err := h.readTensors(nil)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return f, nil
+}
+
+// readTensors reads the tensors whose names keep accepts (all when keep is
+// nil).
+func (h *Header) readTensors(keep func(name string) bool) (*File, error) {
+	if h.r == nil {
+		return nil, errors.New("the header's file is closed")
+	}
+	tensors := make(map[string]*tensor.Tensor, len(h.entries))
+	for _, e := range h.entries {
+		if keep != nil && !keep(e.name) {
+			continue
+		}
+		data, err := readData(h.r, h.start+e.begin, e.dtype, e.numel)
 		if err != nil {
+			if h.path != "" {
+				return nil, fmt.Errorf("%s: tensor %q: reading data: %w", h.path, e.name, err)
+			}
 			return nil, fmt.Errorf("tensor %q: reading data: %w", e.name, err)
 		}
 		tensors[e.name] = tensor.New(data, e.shape...)
 	}
-	return &File{Metadata: metadata, Tensors: tensors}, nil
+	return &File{Metadata: h.Metadata, Tensors: tensors}, nil
 }
 
 // parseHeader checks the JSON header against a data buffer of bufLen bytes

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/tensor"
 )
 
@@ -41,9 +42,70 @@ func Load(path string) (*File, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("checkpoint: %s: not a regular file", path)
 	}
-	file, err := read(f, fi.Size())
+	h, err := readHeader(f, fi.Size())
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	file, err := h.readTensors(nil)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %s: %w", path, err)
 	}
 	return file, nil
+}
+
+// Open opens the file at path and reads its header (see ReadHeader): the
+// caller learns what the file holds, checks it, then reads the tensors it
+// wants (ReadTensors, LoadParams) and closes the header. Errors name the
+// path.
+func Open(path string) (*Header, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: not a regular file", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	h, err := readHeader(f, fi.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	h.closer, h.path = f, path
+	return h, nil
+}
+
+// LoadHeader reads the header of the file at path and closes it: its
+// metadata and tensor shapes, no tensor data.
+func LoadHeader(path string) (*Header, error) {
+	h, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return h, h.Close()
+}
+
+// Close closes the file of a header from Open; it then reads no tensors.
+func (h *Header) Close() error {
+	h.r = nil
+	if h.closer == nil {
+		return nil
+	}
+	c := h.closer
+	h.closer = nil
+	return c.Close()
+}
+
+// SaveParams saves params under their names with metadata to path, as Save
+// does: a model's weights with its card.
+func SaveParams(path string, params []nn.Param, metadata map[string]string) error {
+	tensors := make(map[string]*tensor.Tensor, len(params))
+	for _, p := range params {
+		tensors[p.Name] = p.Tensor
+	}
+	return Save(path, tensors, metadata)
 }

@@ -2,12 +2,10 @@ package train
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/moxing/moxing/data"
@@ -16,31 +14,56 @@ import (
 	"github.com/moxing/moxing/tensor"
 )
 
-// LMConfig configures language-model pretraining. Zero fields take the
-// defaults noted.
+// LMConfig configures language-model training. A zero means zero;
+// DefaultLMConfig gives the usual settings.
 type LMConfig struct {
-	Steps       int     // optimizer steps (default 1000)
-	BatchSize   int     // sequences per micro-batch (default 8)
-	SeqLen      int     // tokens per sequence (default: the model's window, or 128 without one)
-	GradAccum   int     // micro-batches per optimizer step (default 1)
-	LR, MinLR   float32 // peak and final learning rate (defaults 1e-3 and LR/10)
-	Warmup      int     // linear warmup steps (default Steps/20)
-	WeightDecay float32 // AdamW decay, on matrices only (default 0.1)
-	ClipNorm    float64 // gradient-norm clip (default 1)
-	EvalEvery   int     // steps between validation losses (default Steps/10)
-	EvalBatches int     // micro-batches per validation loss (default 8)
+	Steps       int     // optimizer steps, at least 1
+	BatchSize   int     // sequences per micro-batch, at least 1
+	SeqLen      int     // tokens per sequence, at least 1 and at most the model's window
+	GradAccum   int     // micro-batches per optimizer step, at least 1
+	ClipNorm    float64 // gradient-norm clip; 0 does not clip
+	EvalEvery   int     // steps between validation losses, at least 1
+	EvalBatches int     // micro-batches per validation loss, at least 1
 	Seed        uint64  // seeds batches and dropout
 
-	// RunDir, when set, receives metrics.jsonl (one line per evaluation),
-	// best.safetensors (the weights with the lowest validation loss, with
-	// Meta in their metadata) and, at every evaluation, last.safetensors
-	// (weights, optimizer moments, step and RNG states) to resume from.
-	RunDir string
-	Meta   map[string]string
-	// Resume continues the run in RunDir from its last.safetensors: the
-	// same model, data and Steps then give the same weights as a run that
-	// was never stopped. Steps taken after the last evaluation are redone.
-	Resume bool
+	// Schedule, when set, gives the learning rate of each optimizer step;
+	// otherwise the optimizer keeps its own.
+	Schedule optim.Schedule
+	// Meta is the metadata stored in both checkpoints (the model's card).
+	Meta map[string]string
+}
+
+// DefaultLMConfig is 1000 steps of 8 sequences of 128 tokens, the
+// gradient norm clipped to 1, a validation loss over 8 batches every 100
+// steps. Its Schedule is nil: see LMSchedule.
+func DefaultLMConfig() LMConfig {
+	return LMConfig{Steps: 1000, BatchSize: 8, SeqLen: 128, GradAccum: 1, ClipNorm: 1, EvalEvery: 100, EvalBatches: 8}
+}
+
+// Validate reports the first problem with c.
+func (c LMConfig) Validate() error {
+	if c.Steps < 1 || c.BatchSize < 1 || c.SeqLen < 1 || c.GradAccum < 1 || c.EvalEvery < 1 || c.EvalBatches < 1 {
+		return fmt.Errorf("train: steps %d, batch %d, sequence length %d, accumulation %d, eval every %d, eval batches %d: each must be at least 1",
+			c.Steps, c.BatchSize, c.SeqLen, c.GradAccum, c.EvalEvery, c.EvalBatches)
+	}
+	if c.ClipNorm < 0 {
+		return fmt.Errorf("train: clip norm %g is negative", c.ClipNorm)
+	}
+	return nil
+}
+
+// NewLMOptimizer is the optimizer language models are usually trained
+// with, as GPT-2 and nanoGPT do: AdamW with β2 0.95 and weight decay on
+// matrices only (not biases, layer norms or gains).
+func NewLMOptimizer(params []nn.Param, lr, weightDecay float32) *optim.Adam {
+	return optim.NewAdamW(params, optim.AdamConfig{LR: lr, Beta1: 0.9, Beta2: 0.95, WeightDecay: weightDecay,
+		Decay: func(p nn.Param) bool { return p.NDim() >= 2 }})
+}
+
+// LMSchedule is linear warmup over warmup steps to lr, then cosine decay
+// to lr/10 at steps.
+func LMSchedule(lr float32, warmup, steps int) optim.Schedule {
+	return optim.WarmupCosine{MaxLR: lr, MinLR: lr / 10, WarmupSteps: warmup, DecaySteps: steps}
 }
 
 // lmState is the loop state saved in last.safetensors.
@@ -52,9 +75,7 @@ type lmState struct {
 	EvalRNG  []byte  `json:"eval_rng"`
 }
 
-const metaPretrain = "moxing.pretrain"
-
-// LanguageModel is a next-token model that Pretrain trains: the GPT
+// LanguageModel is a next-token model that LM trains: the GPT
 // (models/gpt) and the recurrent language model (models/rnn).
 type LanguageModel interface {
 	// Forward maps b windows of t token ids (row-major) to logits (b, t, V)
@@ -64,113 +85,120 @@ type LanguageModel interface {
 	Window() int
 }
 
-func (c *LMConfig) ensureDefaults(m LanguageModel) {
-	if c.Steps == 0 {
-		c.Steps = 1000
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = 8
-	}
-	if c.SeqLen == 0 {
-		c.SeqLen = m.Window()
-	}
-	if c.SeqLen == 0 {
-		c.SeqLen = 128
-	}
-	if c.GradAccum == 0 {
-		c.GradAccum = 1
-	}
-	if c.LR == 0 {
-		c.LR = 1e-3
-	}
-	if c.MinLR == 0 {
-		c.MinLR = c.LR / 10
-	}
-	if c.Warmup == 0 {
-		c.Warmup = max(1, c.Steps/20)
-	}
-	if c.WeightDecay == 0 {
-		c.WeightDecay = 0.1
-	}
-	if c.ClipNorm == 0 {
-		c.ClipNorm = 1
-	}
-	if c.EvalEvery == 0 {
-		c.EvalEvery = max(1, c.Steps/10)
-	}
-	if c.EvalBatches == 0 {
-		c.EvalBatches = 8
-	}
-}
-
-// LMResult is how a pretraining run ended.
+// LMResult is how a language-model run ended.
 type LMResult struct {
-	Steps    int     // optimizer steps taken
+	Steps    int     // optimizer steps taken in all (including resumed ones)
 	BestStep int     // the step whose weights the model holds at the end
 	BestLoss float64 // validation loss at BestStep
-	History  []Epoch // one record per evaluation (Epoch is the step)
+	History  []Epoch // one record per evaluation of this Fit (Epoch is the step)
 }
 
-// Pretrain trains m as a language model on the token sequence trainTokens,
-// with AdamW (weight decay on matrices only), linear warmup and cosine
-// decay, gradient clipping and accumulation, and measures the loss on val
-// every EvalEvery steps; the model ends with the weights of the best
-// evaluation. Progress goes to obs (Batch.Batch is the step); each
-// evaluation is an Epoch record whose Epoch is the step. A cancelled ctx
-// stops between steps and returns its error with the result so far.
-func Pretrain(ctx context.Context, m LanguageModel, trainTokens, val []int, cfg LMConfig, obs Observer) (LMResult, error) {
-	cfg.ensureDefaults(m)
-	if w := m.Window(); w > 0 && cfg.SeqLen > w {
-		return LMResult{}, fmt.Errorf("train: sequence length %d exceeds the model's window %d", cfg.SeqLen, w)
+// LM trains a language model on a token sequence, the same loop shape as
+// Supervised: batch → forward → backward (accumulated) → clip → schedule →
+// step, a validation loss every EvalEvery steps, the best weights kept.
+type LM struct {
+	Model    LanguageModel
+	Opt      optim.Optimizer // built by the caller (see NewLMOptimizer)
+	Config   LMConfig
+	Observer Observer // may be nil; Batch.Batch is the step, and each evaluation is an Epoch whose Epoch is the step
+	// Run, when set, receives metrics.jsonl (one line per evaluation),
+	// best.safetensors (the weights with the lowest validation loss) and
+	// last.safetensors (weights, optimizer state, step and RNG states),
+	// written at every evaluation and when interrupted.
+	Run *Run
+
+	pcg, evalPCG *rand.PCG
+	st           lmState
+	best         map[string][]float32
+	ready        bool
+}
+
+func (l *LM) init() error {
+	if l.ready {
+		return nil
 	}
+	if err := l.Config.Validate(); err != nil {
+		return err
+	}
+	if w := l.Model.Window(); w > 0 && l.Config.SeqLen > w {
+		return fmt.Errorf("train: sequence length %d exceeds the model's window %d", l.Config.SeqLen, w)
+	}
+	l.ready = true
+	l.pcg, l.evalPCG = rand.NewPCG(l.Config.Seed, 0x6c6d), rand.NewPCG(l.Config.Seed, 0x76616c)
+	l.st = lmState{BestLoss: math.MaxFloat64}
+	return nil
+}
+
+// Resume restores weights, optimizer and RNG states, the step and the best
+// loss from the Run's last.safetensors, and the best weights from its
+// best.safetensors. With the same model, data and Config the run then ends
+// with the same weights as one that was never stopped; a larger
+// Config.Steps extends it (the schedule is the caller's: give it the new
+// total).
+func (l *LM) Resume() error {
+	if err := l.init(); err != nil {
+		return err
+	}
+	if l.Run == nil {
+		return errors.New("train: Resume without a Run")
+	}
+	var st lmState
+	best, err := l.Run.loadLast(nn.Params(l.Model), l.Opt, &st)
+	if err != nil {
+		return err
+	}
+	if err := l.pcg.UnmarshalBinary(st.RNG); err != nil {
+		return fmt.Errorf("%s: rng: %w", l.Run.Dir, err)
+	}
+	if err := l.evalPCG.UnmarshalBinary(st.EvalRNG); err != nil {
+		return fmt.Errorf("%s: rng: %w", l.Run.Dir, err)
+	}
+	l.st, l.best = st, best
+	return nil
+}
+
+// Fit trains for the remaining steps of Config.Steps on trainTokens,
+// measuring the loss on val every EvalEvery steps (and after the last), and
+// leaves the model with the weights of the best evaluation. A cancelled ctx
+// stops between steps, saves last.safetensors (Resume continues from that
+// step) and returns ctx's error with the result so far.
+func (l *LM) Fit(ctx context.Context, trainTokens, val []int) (LMResult, error) {
+	if err := l.init(); err != nil {
+		return LMResult{}, err
+	}
+	cfg := l.Config
 	for name, toks := range map[string][]int{"training": trainTokens, "validation": val} {
 		if len(toks) < cfg.SeqLen+1 {
 			return LMResult{}, fmt.Errorf("train: the %s split has %d tokens, fewer than one window of %d", name, len(toks), cfg.SeqLen+1)
 		}
 	}
-	pcg, evalPCG := rand.NewPCG(cfg.Seed, 0x6c6d), rand.NewPCG(cfg.Seed, 0x76616c)
-	rng, evalRNG := rand.New(pcg), rand.New(evalPCG)
-	params := nn.Params(m)
-	opt := optim.NewAdamW(params, optim.AdamConfig{LR: cfg.LR, Beta2: 0.95, WeightDecay: cfg.WeightDecay,
-		Decay: func(p nn.Param) bool { return p.NDim() >= 2 }})
-	res := LMResult{BestLoss: math.Inf(1)}
-	var best map[string][]float32
-	first := 0
-	if cfg.Resume {
-		st, b, err := resumeLM(cfg.RunDir, params, opt, pcg, evalPCG)
-		if err != nil {
-			return res, err
-		}
-		first, best = st.Step, b
-		res.Steps, res.BestLoss, res.BestStep = st.Step, st.BestLoss, st.BestStep
-	}
-	sched := optim.WarmupCosine{MaxLR: cfg.LR, MinLR: cfg.MinLR, WarmupSteps: cfg.Warmup, DecaySteps: cfg.Steps}
-	var log *os.File
-	if cfg.RunDir != "" {
-		var err error
-		if log, err = os.OpenFile(filepath.Join(cfg.RunDir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-			return LMResult{}, fmt.Errorf("train: %w", err)
-		}
-		defer log.Close()
+	rng, evalRNG := rand.New(l.pcg), rand.New(l.evalPCG)
+	params := nn.Params(l.Model)
+	res := LMResult{}
+	finish := func() LMResult {
+		restore(params, l.best)
+		res.Steps, res.BestStep, res.BestLoss = l.st.Step, l.st.BestStep, l.st.BestLoss
+		return res
 	}
 	b, t := cfg.BatchSize, cfg.SeqLen
 	arena := tensor.NewArena() // each micro-batch reuses the previous one's buffers
-	nn.UseArena(m, arena)
-	defer nn.UseArena(m, nil)
+	nn.UseArena(l.Model, arena)
+	defer nn.UseArena(l.Model, nil)
 	start := time.Now()
 	var lossSum float64
 	var lossN int
-	for step := first; step < cfg.Steps; step++ {
+	for l.st.Step < cfg.Steps {
+		step := l.st.Step
 		if err := ctx.Err(); err != nil {
-			restore(params, best)
-			return res, err
+			err = errors.Join(err, l.saveLast(params)) // before finish puts the best weights back
+			return finish(), err
 		}
-		nn.Train(m, rng)
-		opt.ZeroGrad()
+		nn.Train(l.Model, rng)
+		l.Opt.ZeroGrad()
 		var stepLoss float64
 		for range cfg.GradAccum {
 			x, y := data.Windows(trainTokens, b, t, rng)
-			_, loss := m.Forward(x, b, t, y)
+			_, loss := l.Model.Forward(x, b, t, y)
 			if cfg.GradAccum > 1 {
 				loss = loss.MulScalar(1 / float32(cfg.GradAccum))
 			}
@@ -178,80 +206,66 @@ func Pretrain(ctx context.Context, m LanguageModel, trainTokens, val []int, cfg 
 			stepLoss += float64(loss.Item())
 			arena.Reset()
 		}
-		optim.ClipGradNorm(params, cfg.ClipNorm)
-		opt.SetLR(sched.At(step))
-		opt.Step()
-		res.Steps = step + 1
+		if cfg.ClipNorm > 0 {
+			optim.ClipGradNorm(params, cfg.ClipNorm)
+		}
+		if cfg.Schedule != nil {
+			l.Opt.SetLR(cfg.Schedule.At(step))
+		}
+		l.Opt.Step()
+		l.st.Step = step + 1
 		lossSum += stepLoss
 		lossN++
-		if obs != nil {
-			obs.Batch(Batch{Epoch: 1, Epochs: 1, Batch: step + 1, Batches: cfg.Steps, Loss: stepLoss})
+		if l.Observer != nil {
+			l.Observer.Batch(Batch{Epoch: 1, Epochs: 1, Batch: step + 1, Batches: cfg.Steps, Loss: stepLoss})
 		}
 		if (step+1)%cfg.EvalEvery != 0 && step+1 != cfg.Steps {
 			continue
 		}
-		vl := evalLoss(m, val, b, t, cfg.EvalBatches, evalRNG)
+		vl := evalLoss(l.Model, val, b, t, cfg.EvalBatches, evalRNG)
 		e := Epoch{Epoch: step + 1, TrainLoss: lossSum / float64(lossN), Val: map[string]float64{"val_loss": vl},
-			LR: float64(opt.LR()), Seconds: time.Since(start).Seconds()}
+			LR: float64(l.Opt.LR()), Seconds: time.Since(start).Seconds()}
 		lossSum, lossN = 0, 0
-		if vl < res.BestLoss {
+		if vl < l.st.BestLoss {
 			e.Best = true
-			res.BestLoss, res.BestStep = vl, step+1
-			best = snapshot(params)
-			if cfg.RunDir != "" {
-				if err := saveCheckpoint(filepath.Join(cfg.RunDir, "best.safetensors"), params, nil, cfg.Meta, "", nil); err != nil {
-					return res, err
+			l.st.BestLoss, l.st.BestStep = vl, step+1
+			l.best = snapshot(params)
+			if l.Run != nil {
+				if err := l.Run.saveBest(params, cfg.Meta); err != nil {
+					return finish(), err
 				}
 			}
 		}
 		res.History = append(res.History, e)
-		if log != nil {
-			line, _ := json.Marshal(e)
-			if _, err := log.Write(append(line, '\n')); err != nil {
-				return res, fmt.Errorf("train: metrics.jsonl: %w", err)
+		if l.Run != nil {
+			if err := l.Run.logEpoch(e); err != nil {
+				return finish(), err
 			}
 		}
-		if obs != nil {
-			obs.Epoch(e)
+		if l.Observer != nil {
+			l.Observer.Epoch(e)
 		}
-		if cfg.RunDir != "" {
-			if err := saveLast(cfg, params, opt, lmState{Step: step + 1, BestLoss: res.BestLoss, BestStep: res.BestStep}, pcg, evalPCG); err != nil {
-				return res, err
-			}
+		if err := l.saveLast(params); err != nil {
+			return finish(), err
 		}
 	}
-	restore(params, best)
-	return res, nil
+	return finish(), nil
 }
 
-// saveLast writes last.safetensors: weights, optimizer state, Meta and the
-// loop state with both RNG states.
-func saveLast(cfg LMConfig, params []nn.Param, opt optim.Optimizer, st lmState, pcg, evalPCG *rand.PCG) error {
+// saveLast writes the Run's last.safetensors (nothing without a Run).
+func (l *LM) saveLast(params []nn.Param) error {
+	if l.Run == nil {
+		return nil
+	}
+	st := l.st
 	var err error
-	if st.RNG, err = pcg.MarshalBinary(); err != nil {
+	if st.RNG, err = l.pcg.MarshalBinary(); err != nil {
 		return err
 	}
-	if st.EvalRNG, err = evalPCG.MarshalBinary(); err != nil {
+	if st.EvalRNG, err = l.evalPCG.MarshalBinary(); err != nil {
 		return err
 	}
-	return saveCheckpoint(filepath.Join(cfg.RunDir, "last.safetensors"), params, opt, cfg.Meta, metaPretrain, st)
-}
-
-// resumeLM restores weights, optimizer and RNG states from
-// dir/last.safetensors, and returns the loop state and the best weights.
-func resumeLM(dir string, params []nn.Param, opt optim.Optimizer, pcg, evalPCG *rand.PCG) (lmState, map[string][]float32, error) {
-	var st lmState
-	path := filepath.Join(dir, "last.safetensors")
-	if err := loadCheckpoint(path, params, opt, metaPretrain, &st); err != nil {
-		return st, nil, err
-	}
-	if err := pcg.UnmarshalBinary(st.RNG); err != nil {
-		return st, nil, fmt.Errorf("%s: rng: %w", path, err)
-	}
-	if err := evalPCG.UnmarshalBinary(st.EvalRNG); err != nil {
-		return st, nil, fmt.Errorf("%s: rng: %w", path, err)
-	}
-	return st, loadBest(dir), nil
+	return l.Run.saveLast(params, l.Opt, l.Config.Meta, st)
 }
 
 // evalLoss is the mean loss of n random (b, t) batches of tokens, without

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/train"
 )
 
@@ -26,18 +27,29 @@ func TestPretrainLearnsPattern(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	res, err := train.Pretrain(context.Background(), m, ids[:4000], ids[4000:], train.LMConfig{
-		Steps: 150, BatchSize: 8, SeqLen: 32, LR: 3e-3, EvalEvery: 50, RunDir: dir, Seed: 1}, nil)
+	cfg := train.DefaultLMConfig()
+	cfg.Steps, cfg.SeqLen, cfg.EvalEvery, cfg.Seed = 150, 32, 50, 1
+	cfg.Schedule = train.LMSchedule(3e-3, 7, cfg.Steps)
+	run, err := train.CreateRun(t.TempDir(), cfg.Steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), 3e-3, 0.1), Config: cfg, Run: run}
+	res, err := loop.Fit(context.Background(), ids[:4000], ids[4000:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.History) != 3 || res.BestLoss > 0.3 {
 		t.Fatalf("validation losses %+v, best %v: the pattern was not learned", res.History, res.BestLoss)
 	}
-	if _, err := train.Pretrain(context.Background(), m, ids[:10], ids[:10], train.LMConfig{Steps: 1, SeqLen: 32}, nil); err == nil ||
+	small := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), 3e-3, 0.1), Config: cfg}
+	if _, err := small.Fit(context.Background(), ids[:10], ids[:10]); err == nil ||
 		!strings.Contains(err.Error(), "fewer than one window") {
 		t.Fatalf("a corpus smaller than one window: %v", err)
+	}
+	zero := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), 3e-3, 0.1), Config: train.LMConfig{Steps: 1, SeqLen: 32}}
+	if _, err := zero.Fit(context.Background(), ids, ids); err == nil || !strings.Contains(err.Error(), "must be at least 1") {
+		t.Fatalf("a config with zero batch size: %v", err)
 	}
 }
 
@@ -54,49 +66,63 @@ func (s stopAfter) Batch(b train.Batch) {
 }
 func (stopAfter) Epoch(train.Epoch) {}
 
-// A run stopped after step 5 and resumed (from its step-4 evaluation) ends
-// with the same weights as a run that was never stopped.
-func TestPretrainResume(t *testing.T) {
+// A run stopped after step 5 and resumed (from step 5, saved when it was
+// interrupted) ends with the same weights as a run that was never stopped;
+// a finished run resumed with more steps goes on to the new total.
+func TestLMResume(t *testing.T) {
 	text := strings.Repeat("so it goes, and so it went. ", 100)
 	var ids []int
 	for _, r := range text {
 		ids = append(ids, int(r)%29)
 	}
-	newModel := func() *gpt.Model {
+	newLoop := func(dir string, steps int, obs train.Observer) *train.LM {
 		m, err := gpt.New(gpt.Config{VocabSize: 29, BlockSize: 16, NEmbd: 16, NLayer: 1, NHead: 2, Dropout: 0.1}, rand.New(rand.NewPCG(3, 3)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return m
+		cfg := train.LMConfig{Steps: steps, BatchSize: 4, SeqLen: 16, GradAccum: 1, ClipNorm: 1, EvalEvery: 2, EvalBatches: 2, Seed: 5,
+			Schedule: train.LMSchedule(1e-3, 1, steps)}
+		return &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), 1e-3, 0.1), Config: cfg, Observer: obs, Run: &train.Run{Dir: dir}}
 	}
-	cfg := train.LMConfig{Steps: 8, BatchSize: 4, SeqLen: 16, EvalEvery: 2, EvalBatches: 2, Seed: 5}
-	straight := newModel()
-	cfg.RunDir = t.TempDir()
-	a, err := train.Pretrain(context.Background(), straight, ids[:2000], ids[2000:], cfg, nil)
+	straight := newLoop(t.TempDir(), 8, nil)
+	a, err := straight.Fit(context.Background(), ids[:2000], ids[2000:])
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	stopped := newModel()
-	cfg.RunDir = t.TempDir()
+	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := train.Pretrain(ctx, stopped, ids[:2000], ids[2000:], cfg, stopAfter{5, cancel}); err == nil {
+	if _, err := newLoop(dir, 8, stopAfter{5, cancel}).Fit(ctx, ids[:2000], ids[2000:]); err == nil {
 		t.Fatal("cancelled run returned no error")
 	}
-	resumed := newModel()
-	cfg.Resume = true
-	b, err := train.Pretrain(context.Background(), resumed, ids[:2000], ids[2000:], cfg, nil)
+	resumed := newLoop(dir, 8, nil)
+	if err := resumed.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := resumed.Fit(context.Background(), ids[:2000], ids[2000:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.BestLoss != b.BestLoss || a.BestStep != b.BestStep || b.Steps != 8 {
 		t.Fatalf("straight %+v, resumed %+v", a, b)
 	}
-	pa, pb := straight.Wte.Weight.Data, resumed.Wte.Weight.Data
+	pa, pb := straight.Model.(*gpt.Model).Wte.Weight.Data, resumed.Model.(*gpt.Model).Wte.Weight.Data
 	for i := range pa {
 		if pa[i] != pb[i] {
 			t.Fatalf("weights differ after resuming: wte[%d] %v vs %v", i, pa[i], pb[i])
 		}
+	}
+
+	longer := newLoop(dir, 12, nil)
+	if err := longer.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := longer.Fit(context.Background(), ids[:2000], ids[2000:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Steps != 12 || len(c.History) != 2 || c.History[0].Epoch != 10 {
+		t.Fatalf("extended to 12 steps: %+v", c)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -23,11 +21,12 @@ import (
 	"github.com/moxing/moxing/tensor"
 )
 
-// Config configures Supervised. Zero fields take the defaults noted.
+// Config configures Supervised. A zero means zero; DefaultConfig gives
+// the usual settings.
 type Config struct {
-	Epochs    int     // passes over the training set (default 100)
-	BatchSize int     // rows per optimizer step (default 32)
-	Monitor   string  // validation metric deciding the best epoch and early stopping: "val_loss" (default), "val_accuracy", "val_f1", "val_auc", "val_r2", …
+	Epochs    int     // passes over the training set, at least 1
+	BatchSize int     // rows per optimizer step, at least 1
+	Monitor   string  // validation metric deciding the best epoch and early stopping: "val_loss", "val_accuracy", "val_f1", "val_auc", "val_r2", … ("loss" means "val_loss")
 	Patience  int     // stop after this many epochs without improvement; 0 never stops early
 	MinDelta  float64 // the least change of Monitor that counts as an improvement
 	ClipNorm  float64 // clip the global gradient norm to this; 0 does not clip
@@ -38,28 +37,33 @@ type Config struct {
 	// Augment, when set, transforms the inputs of each training batch (for
 	// images, data.RandomShift); validation sees the data as it is.
 	Augment func(x *tensor.Tensor, rng *rand.Rand) *tensor.Tensor
-	// RunDir, when set, receives metrics.jsonl (one line per epoch),
-	// best.safetensors (the best epoch's weights) and last.safetensors
-	// (weights, optimizer state and loop state, to resume).
-	RunDir string
-	// Meta is extra metadata stored in both checkpoints (model config,
-	// preprocessing), so that a checkpoint can be used on its own.
+	// Meta is the metadata stored in both checkpoints (the model's card),
+	// so that a checkpoint can be used on its own.
 	Meta map[string]string
 }
 
-func (c *Config) ensureDefaults() {
-	if c.Epochs == 0 {
-		c.Epochs = 100
+// DefaultConfig is 100 epochs of 32 rows, monitoring the validation loss.
+func DefaultConfig() Config { return Config{Epochs: 100, BatchSize: 32, Monitor: "val_loss"} }
+
+// Validate reports the first problem with c.
+func (c Config) Validate() error {
+	switch {
+	case c.Epochs < 1 || c.BatchSize < 1:
+		return fmt.Errorf("train: %d epochs of batches of %d: both must be at least 1", c.Epochs, c.BatchSize)
+	case c.Monitor == "":
+		return errors.New("train: no metric to monitor (Monitor)")
+	case c.Patience < 0 || c.MinDelta < 0 || c.ClipNorm < 0:
+		return errors.New("train: negative Patience, MinDelta or ClipNorm")
 	}
-	if c.BatchSize == 0 {
-		c.BatchSize = 32
+	return nil
+}
+
+// monitor is Monitor with its "val_" prefix.
+func (c Config) monitor() string {
+	if strings.HasPrefix(c.Monitor, "val_") {
+		return c.Monitor
 	}
-	if c.Monitor == "" {
-		c.Monitor = "val_loss"
-	}
-	if !strings.HasPrefix(c.Monitor, "val_") {
-		c.Monitor = "val_" + c.Monitor
-	}
+	return "val_" + c.Monitor
 }
 
 // minimized reports whether a smaller value of metric is better.
@@ -131,6 +135,10 @@ type Supervised struct {
 	Head     Head
 	Config   Config
 	Observer Observer // may be nil
+	// Run, when set, receives metrics.jsonl (one line per epoch),
+	// best.safetensors (the best epoch's weights) and last.safetensors
+	// (weights, optimizer state and loop state, to resume).
+	Run *Run
 
 	pcg   *rand.PCG
 	rng   *rand.Rand
@@ -139,41 +147,47 @@ type Supervised struct {
 	ready bool
 }
 
-// metaTrain is the metadata key of the loop state in checkpoints.
-const metaTrain = "moxing.train"
-
-func (s *Supervised) init() {
+func (s *Supervised) init() error {
 	if s.ready {
-		return
+		return nil
+	}
+	if err := s.Config.Validate(); err != nil {
+		return err
 	}
 	s.ready = true
-	s.Config.ensureDefaults()
 	s.pcg = rand.NewPCG(s.Config.Seed, 0x6d6f78696e67) // "moxing"
 	s.rng = rand.New(s.pcg)
 	// ±MaxFloat64 rather than ±Inf: the state must encode as JSON.
-	s.st = state{Best: math.MaxFloat64, Monitor: s.Config.Monitor}
-	if !minimized(s.Config.Monitor) {
+	s.st = state{Best: math.MaxFloat64, Monitor: s.Config.monitor()}
+	if !minimized(s.st.Monitor) {
 		s.st.Best = -math.MaxFloat64
 	}
+	return nil
 }
 
-// Resume restores weights, optimizer state, epoch, RNG and best score from a
-// last.safetensors written by an earlier Fit with the same model, and the
-// best weights from best.safetensors beside it when present.
-func (s *Supervised) Resume(path string) error {
-	s.init()
-	var st state
-	if err := loadCheckpoint(path, nn.Params(s.Model), s.Opt, metaTrain, &st); err != nil {
+// Resume restores weights, optimizer state, epoch, RNG and best score from
+// the Run's last.safetensors, written by an earlier Fit with the same
+// model, and the best weights from its best.safetensors. Config.Epochs may
+// be larger than the earlier run's: Fit then trains the epochs added.
+func (s *Supervised) Resume() error {
+	if err := s.init(); err != nil {
 		return err
 	}
-	if st.Monitor != s.Config.Monitor {
-		return fmt.Errorf("%s: run monitored %s, this one monitors %s", path, st.Monitor, s.Config.Monitor)
+	if s.Run == nil {
+		return errors.New("train: Resume without a Run")
+	}
+	var st state
+	best, err := s.Run.loadLast(nn.Params(s.Model), s.Opt, &st)
+	if err != nil {
+		return err
+	}
+	if st.Monitor != s.st.Monitor {
+		return fmt.Errorf("%s: run monitored %s, this one monitors %s", s.Run.Dir, st.Monitor, s.st.Monitor)
 	}
 	if err := s.pcg.UnmarshalBinary(st.RNG); err != nil {
-		return fmt.Errorf("%s: rng state: %w", path, err)
+		return fmt.Errorf("%s: rng state: %w", s.Run.Dir, err)
 	}
-	s.st = st
-	s.best = loadBest(filepath.Dir(path))
+	s.st, s.best = st, best
 	return nil
 }
 
@@ -183,7 +197,9 @@ func (s *Supervised) Resume(path string) error {
 // restarts the interrupted epoch) and returns ctx's error with the result so
 // far.
 func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Result, error) {
-	s.init()
+	if err := s.init(); err != nil {
+		return Result{}, err
+	}
 	cfg := s.Config
 	if trainSet.Len() == 0 || val.Len() == 0 {
 		return Result{}, fmt.Errorf("train: %d training and %d validation rows: need both", trainSet.Len(), val.Len())
@@ -192,14 +208,6 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 	arena := tensor.NewArena() // each batch reuses the previous one's buffers
 	nn.UseArena(s.Model, arena)
 	defer nn.UseArena(s.Model, nil)
-	var log *os.File
-	if cfg.RunDir != "" {
-		var err error
-		if log, err = os.OpenFile(filepath.Join(cfg.RunDir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-			return Result{}, fmt.Errorf("train: %w", err)
-		}
-		defer log.Close()
-	}
 	res := Result{Stopped: "epochs"}
 	for s.st.Epoch < cfg.Epochs {
 		epoch := s.st.Epoch + 1
@@ -214,7 +222,7 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 		for bi, idx := range batches {
 			if ctx.Err() != nil {
 				res.Stopped = "interrupted"
-				err := s.save("last.safetensors", params, true)
+				err := s.saveLast(params)
 				return s.finish(res, params), errors.Join(ctx.Err(), err)
 			}
 			b := trainSet.Subset(idx)
@@ -254,16 +262,18 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 		for k, v := range rep.Metrics {
 			e.Val["val_"+k] = v
 		}
-		score, ok := e.Val[cfg.Monitor]
+		score, ok := e.Val[s.st.Monitor]
 		if !ok {
-			return s.finish(res, params), fmt.Errorf("train: no validation metric %q for this task (have %v)", cfg.Monitor, keys(e.Val))
+			return s.finish(res, params), fmt.Errorf("train: no validation metric %q for this task (have %v)", s.st.Monitor, keys(e.Val))
 		}
 		if s.improved(score) {
 			e.Best = true
 			s.st.Best, s.st.BestEpoch, s.st.Bad = score, epoch, 0
 			s.best = snapshot(params)
-			if err := s.save("best.safetensors", params, false); err != nil {
-				return s.finish(res, params), err
+			if s.Run != nil {
+				if err := s.Run.saveBest(params, cfg.Meta); err != nil {
+					return s.finish(res, params), err
+				}
 			}
 		} else {
 			s.st.Bad++
@@ -273,16 +283,15 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 		}
 		s.st.Epoch = epoch
 		res.History = append(res.History, e)
-		if log != nil {
-			line, _ := json.Marshal(e)
-			if _, err := log.Write(append(line, '\n')); err != nil {
-				return s.finish(res, params), fmt.Errorf("train: metrics.jsonl: %w", err)
+		if s.Run != nil {
+			if err := s.Run.logEpoch(e); err != nil {
+				return s.finish(res, params), err
 			}
 		}
 		if s.Observer != nil {
 			s.Observer.Epoch(e)
 		}
-		if err := s.save("last.safetensors", params, true); err != nil {
+		if err := s.saveLast(params); err != nil {
 			return s.finish(res, params), err
 		}
 		if cfg.Patience > 0 && s.st.Bad >= cfg.Patience {
@@ -298,7 +307,7 @@ func (s *Supervised) improved(score float64) bool {
 	if math.IsNaN(score) {
 		return false
 	}
-	if minimized(s.Config.Monitor) {
+	if minimized(s.st.Monitor) {
 		return score < s.st.Best-s.Config.MinDelta
 	}
 	return score > s.st.Best+s.Config.MinDelta
@@ -311,10 +320,9 @@ func (s *Supervised) finish(res Result, params []nn.Param) Result {
 	return res
 }
 
-// save writes a checkpoint into RunDir (nothing without one): the weights,
-// Config.Meta and the loop state, plus the optimizer state when withOpt.
-func (s *Supervised) save(name string, params []nn.Param, withOpt bool) error {
-	if s.Config.RunDir == "" {
+// saveLast writes the Run's last.safetensors (nothing without a Run).
+func (s *Supervised) saveLast(params []nn.Param) error {
+	if s.Run == nil {
 		return nil
 	}
 	st := s.st
@@ -322,11 +330,7 @@ func (s *Supervised) save(name string, params []nn.Param, withOpt bool) error {
 	if st.RNG, err = s.pcg.MarshalBinary(); err != nil {
 		return err
 	}
-	var opt optim.Optimizer
-	if withOpt {
-		opt = s.Opt
-	}
-	return saveCheckpoint(filepath.Join(s.Config.RunDir, name), params, opt, s.Config.Meta, metaTrain, st)
+	return s.Run.saveLast(params, s.Opt, s.Config.Meta, st)
 }
 
 func keys(m map[string]float64) []string {

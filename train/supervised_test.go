@@ -47,7 +47,7 @@ func TestSupervisedEarlyStoppingKeepsBest(t *testing.T) {
 	// A learning rate this high makes validation loss bounce, so patience triggers.
 	loop := &train.Supervised{Model: m, Opt: optim.NewSGD(nn.Params(m), optim.SGDConfig{LR: 0.5}),
 		Head: train.Head{Task: data.Classification, Classes: 2}, Observer: rec,
-		Config: train.Config{Epochs: 200, BatchSize: 20, Patience: 5, Seed: 3}}
+		Config: train.Config{Epochs: 200, BatchSize: 20, Monitor: "val_loss", Patience: 5, Seed: 3}}
 	res, err := loop.Fit(context.Background(), trainSet, val)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestSupervisedMonitorsMaximisedMetric(t *testing.T) {
 	m, _ := mlp.New(mlp.Config{Inputs: 2, Outputs: 1}, rng)
 	loop := &train.Supervised{Model: m, Opt: optim.NewAdam(nn.Params(m), optim.AdamConfig{LR: 0.05}),
 		Head:   train.Head{Task: data.Classification, Classes: 2},
-		Config: train.Config{Epochs: 5, Monitor: "accuracy"}}
+		Config: train.Config{Epochs: 5, BatchSize: 32, Monitor: "accuracy"}}
 	res, err := loop.Fit(context.Background(), blobs(100, rng), blobs(40, rng))
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestSupervisedMonitorsMaximisedMetric(t *testing.T) {
 		t.Fatalf("best accuracy %v at epoch %d", res.Best, res.BestEpoch)
 	}
 	bad := &train.Supervised{Model: m, Opt: optim.NewAdam(nn.Params(m), optim.AdamConfig{}),
-		Head: train.Head{Task: data.Classification, Classes: 2}, Config: train.Config{Epochs: 1, Monitor: "r2"}}
+		Head: train.Head{Task: data.Classification, Classes: 2}, Config: train.Config{Epochs: 1, BatchSize: 32, Monitor: "r2"}}
 	if _, err := bad.Fit(context.Background(), blobs(10, rng), blobs(10, rng)); err == nil {
 		t.Fatal("a regression metric accepted for classification")
 	}
@@ -152,7 +152,7 @@ func TestSupervisedKeepsTheAverage(t *testing.T) {
 	m, _ := mlp.New(mlp.Config{Inputs: 2, Hidden: []int{8}, Outputs: 1}, rng)
 	opt := optim.NewEMA(optim.NewAdam(nn.Params(m), optim.AdamConfig{LR: 0.05}), 0.9)
 	loop := &train.Supervised{Model: m, Opt: opt, Head: train.Head{Task: data.Classification, Classes: 2},
-		Config: train.Config{Epochs: 1, BatchSize: 10}}
+		Config: train.Config{Epochs: 1, BatchSize: 10, Monitor: "val_loss"}}
 	if _, err := loop.Fit(context.Background(), blobs(100, rng), blobs(40, rng)); err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	gptLike := filepath.Join(dir, "gpt.safetensors")
-	if err := checkpoint.Save(gptLike, map[string]*tensor.Tensor{"wte.weight": tensor.Ones(2, 2)}, map[string]string{metaModel: `{"kind":"gpt"}`}); err != nil {
+	if err := checkpoint.Save(gptLike, map[string]*tensor.Tensor{"wte.weight": tensor.Ones(2, 2)}, map[string]string{checkpoint.MetaCard: `{"kind":"gpt"}`}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.csv")
@@ -63,8 +63,8 @@ func TestBadInput(t *testing.T) {
 		{"missing_feature", []string{"predict", "--model", best, "--data", write("i.csv", "x1,colour\n1,red\n"), "--out", out}, 1, []string{"i.csv", `feature column "x2" is missing`}},
 		{"truncated_checkpoint", []string{"predict", "--model", truncated, "--data", good, "--out", out}, 1, []string{"truncated.safetensors"}},
 		{"not_safetensors", []string{"eval", "--model", good, "--data", good}, 1, []string{"toy.csv", "not a safetensors file"}},
-		{"foreign_checkpoint", []string{"eval", "--model", foreign, "--data", good}, 1, []string{"foreign.safetensors", "not a moxing model checkpoint"}},
-		{"other_model", []string{"predict", "--model", gptLike, "--data", good, "--out", out}, 1, []string{"gpt.safetensors", `a "gpt" model, not a tabular MLP`}},
+		{"foreign_checkpoint", []string{"eval", "--model", foreign, "--data", good}, 1, []string{"foreign.safetensors", "not a moxing model (no moxing.model metadata)"}},
+		{"other_model", []string{"predict", "--model", gptLike, "--data", good, "--out", out}, 1, []string{"gpt.safetensors", `a "gpt" model, not one of mlp, cnn`}},
 		{"run_not_empty", []string{"train", "--data", good, "--run", runDir}, 1, []string{"run folder", "is not empty", "--resume"}},
 		{"plot_no_run", []string{"plot", "--run", filepath.Join(dir, "nothing")}, 1, []string{"metrics.jsonl"}},
 		{"unknown_command", []string{"fly"}, 2, []string{`unknown command "fly"`}},

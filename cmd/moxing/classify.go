@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 
 	"github.com/moxing/moxing/data"
-	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/tokenizer"
+	"github.com/moxing/moxing/train"
 )
 
 const classifyExample = `  moxing classify --model runs/sentiment/best.safetensors --text "The food was great."
@@ -34,7 +35,11 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if modelPath == "" || (text == "") == (input == "") {
 		return usagef("--model and one of --text or --input are required; see --help")
 	}
-	g, err := loadTextClassifier(modelPath, adapter)
+	m, err := load.OpenAdapter(modelPath, adapter)
+	if err != nil {
+		return err
+	}
+	g, err := m.TextClassifier()
 	if err != nil {
 		return err
 	}
@@ -48,15 +53,15 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	} else {
 		ex = []data.TextExample{{Text: text, Where: "--text"}}
 	}
-	d, err := encodeTexts(g.tok, ex, g.window, name, stderr)
+	d, err := encodeTexts(g.Tokenizer, ex, g.Window, name, stderr)
 	if err != nil {
 		return err
 	}
-	pred := g.head.Predict(g.model, d)
-	k := len(g.labels)
+	pred := classifierHead(g).Predict(g.Model, d)
+	k := len(g.Labels)
 	if input == "" {
-		fmt.Fprintln(stdout, g.labels[pred.Classes[0]])
-		for i, l := range g.labels {
+		fmt.Fprintln(stdout, g.Labels[pred.Classes[0]])
+		for i, l := range g.Labels {
 			fmt.Fprintf(stdout, "  %-12s %.4f\n", l, pred.Probs[i])
 		}
 		return nil
@@ -64,12 +69,12 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	write := func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		header := []string{"record", "text", "prediction"}
-		for _, l := range g.labels {
+		for _, l := range g.Labels {
 			header = append(header, "prob_"+l)
 		}
 		cw.Write(header)
 		for i, e := range ex {
-			rec := []string{e.Where, e.Text, g.labels[pred.Classes[i]]}
+			rec := []string{e.Where, e.Text, g.Labels[pred.Classes[i]]}
 			for _, p := range pred.Probs[i*k : (i+1)*k] {
 				rec = append(rec, strconv.FormatFloat(p, 'f', 6, 64))
 			}
@@ -78,36 +83,47 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		cw.Flush()
 		return cw.Error()
 	}
-	if outPath == "" {
-		return write(stdout)
-	}
-	return atomicfile.Write(outPath, write)
+	return writeOut(stdout, outPath, write)
 }
 
-// evalClassifier reports a GPT classifier's metrics on a labelled text
+// classifierHead is the training head of a text classifier.
+func classifierHead(g *load.TextClassifier) train.Head {
+	return train.Head{Task: data.Classification, Classes: len(g.Labels), PerClassLogits: g.PerClassLogits}
+}
+
+// encodeTexts is data.EncodeTexts with a note when texts were cut to the
+// window.
+func encodeTexts(tok tokenizer.Tokenizer, ex []data.TextExample, window int, name string, warn io.Writer) (*data.Dataset, error) {
+	d, cut, err := data.EncodeTexts(tok, ex, window, name)
+	if cut > 0 {
+		fmt.Fprintf(warn, "note: %d of %d texts in %s are longer than the model's window of %d tokens; their first %d tokens are used\n",
+			cut, len(ex), name, window, window)
+	}
+	return d, err
+}
+
+// evalClassifier reports a text classifier's metrics on a labelled text
 // file: accuracy, precision, recall, F1, ROC AUC, log-loss and the
 // confusion matrix.
-func evalClassifier(stdout, stderr io.Writer, g *textClassifier, path, textField, labelField string, asJSON bool) error {
+func evalClassifier(stdout, stderr io.Writer, g *load.TextClassifier, path, textField, labelField string, asJSON bool) error {
 	ex, err := readTextFile(path, data.TextOptions{TextField: textField, LabelField: labelField})
 	if err != nil {
 		return err
 	}
-	d, err := encodeTexts(g.tok, ex, g.window, path, stderr)
+	d, err := encodeTexts(g.Tokenizer, ex, g.Window, path, stderr)
 	if err != nil {
 		return err
 	}
-	if d.Labels, err = labelIndex(ex, g.labels, path); err != nil {
+	if d.Labels, err = data.LabelIndex(ex, g.Labels, path); err != nil {
 		return err
 	}
-	rep, err := g.head.Evaluate(g.model, d)
+	rep, err := classifierHead(g).Evaluate(g.Model, d)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"texts": d.Len(), "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": g.labels})
+		return printJSON(stdout, map[string]any{"texts": d.Len(), "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": g.Labels})
 	}
-	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, d.Len(), formatMetrics(rep.Metrics), rep.Confusion.Format(g.labels))
+	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, d.Len(), formatMetrics(rep.Metrics), rep.Confusion.Format(g.Labels))
 	return nil
 }

@@ -12,8 +12,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
+	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/sample"
@@ -69,36 +70,32 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if runDir == "" {
-		runDir = filepath.Join("runs", "demo-"+time.Now().Format("20060102-150405"))
-	}
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
+	card, err := (&gpt.Pretrained{LM: m, Tokenizer: tok}).Card()
+	if err != nil {
 		return err
 	}
-	meta, err := lmMeta(cfg, tok)
+	run, err := newRun(runDir, "demo", map[string]any{"steps": steps, "batch": batch, "seq": seq, "corpus_kb": corpusKB, "lr": lr, "seed": 1})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "corpus: %d files, %d KiB of Go from %s; %d distinct characters\n", files, len(corpus)>>10, root, tok.VocabSize())
 	fmt.Fprintf(stderr, "model: GPT, %d layers, %d heads, %d channels, window %d, %d parameters; %d steps of %d×%d characters (kernels: %s)\n",
 		cfg.NLayer, cfg.NHead, cfg.NEmbd, cfg.BlockSize, nn.NumParams(nn.Params(m)), steps, batch, seq, tensor.Kernels())
-	prog := &progress{w: stderr}
-	if p := newProgress(stderr, 1, steps); p.bar != nil {
-		prog = p
-	}
-	res, err := train.Pretrain(ctx, m, ids[:split], ids[split:], train.LMConfig{
-		Steps: steps, BatchSize: batch, SeqLen: seq, LR: float32(lr), EvalEvery: max(1, steps/10), RunDir: runDir, Meta: meta, Seed: 1,
-	}, lmProgress{prog})
-	prog.finish()
-	if errors.Is(err, context.Canceled) {
+	lc := train.DefaultLMConfig()
+	lc.Steps, lc.BatchSize, lc.SeqLen, lc.EvalEvery, lc.Seed, lc.Meta = steps, batch, seq, max(1, steps/10), 1, card.Metadata(checkpoint.MetaCard)
+	lc.Schedule = train.LMSchedule(float32(lr), max(1, steps/20), steps)
+	loop := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), float32(lr), 0.1), Config: lc, Run: run}
+	res, err := fitLM(ctx, loop, false, ids[:split], ids[split:], "moxing demo", io.Discard, stderr)
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		fmt.Fprintf(stderr, "interrupted after %d steps; generating from the best weights so far\n", res.Steps)
 	} else if err != nil {
 		return err
 	}
-	best := filepath.Join(runDir, "best.safetensors")
+	best := run.Path("best.safetensors")
 	fmt.Fprintf(stderr, "best validation loss %.4f at step %d; checkpoint %s\n\n", res.BestLoss, res.BestStep, best)
 	fmt.Fprint(stdout, prompt)
-	if err := generateText(context.WithoutCancel(ctx), stdout, stderr, m, tok, prompt, maxTokens,
+	lm := &load.LanguageModel{Model: m, Tokenizer: tok, Window: cfg.BlockSize, Vocab: cfg.VocabSize}
+	if err := generateText(context.WithoutCancel(ctx), stdout, stderr, lm, prompt, maxTokens,
 		sample.Config{Temperature: 0.8, TopK: 40}, 1, ""); err != nil {
 		return err
 	}

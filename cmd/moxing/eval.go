@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 
-	"github.com/moxing/moxing/checkpoint"
-	"github.com/moxing/moxing/nn"
-	"github.com/moxing/moxing/tokenizer"
+	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/models/cnn"
+	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/models/mlp"
+	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/train"
 )
 
@@ -38,115 +41,89 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if textPath != "" {
-		return evalText(stdout, md.model, textPath, perToken)
+	if md.model == "" || (md.data == "") == (textPath == "") {
+		return usagef("--model and one of --data or --text are required; see --help")
 	}
-	if k := modelKind(md.model); md.model != "" && md.data != "" && (adapter != "" || k == "gpt-classifier" || k == "rnn-classifier") {
-		g, err := loadTextClassifier(md.model, adapter)
-		if err != nil {
-			return err
-		}
-		return evalClassifier(stdout, stderr, g, md.data, textField, labelField, asJSON)
+	kinds := []string{mlp.Kind, cnn.Kind, gpt.KindClassifier, rnn.KindClassifier}
+	if textPath != "" || adapter != "" {
+		kinds = []string{gpt.KindLM, rnn.KindLM}
 	}
-	if md.model != "" && md.data != "" && modelKind(md.model) == "cnn" {
-		im, err := loadCNN(md.model)
-		if err != nil {
-			return err
-		}
-		return evalImages(im, md.data, md.csv, stdout, asJSON)
-	}
-	m, _, d, err := md.load(fs, true)
+	m, err := load.OpenAdapter(md.model, adapter, kinds...)
 	if err != nil {
 		return err
 	}
-	rep, err := m.head.Evaluate(m.model, d)
+	if textPath != "" {
+		return evalText(stdout, m, textPath, perToken)
+	}
+	switch {
+	case m.Tabular != nil:
+		return evalTabular(stdout, fs, &md, m.Tabular, asJSON)
+	case m.Images != nil:
+		return evalImages(m.Images, md.data, md.csv, stdout, asJSON)
+	}
+	tc, err := m.TextClassifier()
+	if err != nil {
+		return err
+	}
+	return evalClassifier(stdout, stderr, tc, md.data, textField, labelField, asJSON)
+}
+
+// evalTabular reports a tabular model's metrics on --data.
+func evalTabular(stdout io.Writer, fs *flag.FlagSet, md *modelData, t *load.Tabular, asJSON bool) error {
+	_, d, err := md.table(fs, t, true)
+	if err != nil {
+		return err
+	}
+	rep, err := tabularHead(t).Evaluate(t.Model, d)
 	if err != nil {
 		return err
 	}
 	if asJSON {
 		out := map[string]any{"rows": d.Len(), "metrics": rep.Metrics}
 		if rep.Confusion != nil {
-			out["confusion"], out["classes"] = rep.Confusion.Counts, m.schema.Classes
+			out["confusion"], out["classes"] = rep.Confusion.Counts, t.Schema.Classes
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printJSON(stdout, out)
 	}
 	fmt.Fprintf(stdout, "%s: %d rows\n%s\n", md.data, d.Len(), formatMetrics(rep.Metrics))
 	if rep.Confusion != nil {
-		fmt.Fprint(stdout, rep.Confusion.Format(m.schema.Classes))
+		fmt.Fprint(stdout, rep.Confusion.Format(t.Schema.Classes))
 	}
 	return nil
+}
+
+// printJSON prints v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // evalText scores a text file with a GPT or recurrent language model: the
 // mean cross-entropy of each token given those before it (in windows of the
 // model's context, or of a recurrent model's training length, each starting
 // afresh with its first token unscored), and the perplexity.
-func evalText(w io.Writer, modelPath, textPath string, perToken bool) error {
-	if modelPath == "" {
-		return usagef("--model is required; see --help")
-	}
-	var lm train.LanguageModel
-	var tok tokenizer.Tokenizer
-	var window, vocab int
-	if modelKind(modelPath) == "rnn-lm" {
-		m, t, w, err := loadRNNLM(modelPath)
-		if err != nil {
-			return err
-		}
-		lm, tok, window, vocab = m, t, w, m.Config.Vocab
-	} else {
-		m, t, err := loadLM(modelPath, "")
-		if err != nil {
-			return err
-		}
-		lm, tok, window, vocab = m, t, m.Config.BlockSize, m.Config.VocabSize
+func evalText(w io.Writer, m *load.Model, textPath string, perToken bool) error {
+	lm, err := m.LanguageModel()
+	if err != nil {
+		return err
 	}
 	raw, err := os.ReadFile(textPath)
 	if err != nil {
 		return err
 	}
-	ids, err := tok.Encode(string(raw))
+	ids, err := lm.Tokenizer.Encode(string(raw))
 	if err != nil {
 		return fmt.Errorf("%s: %w", textPath, err)
 	}
-	if len(ids) < 2 {
-		return fmt.Errorf("%s: %d tokens: need at least 2 to score one", textPath, len(ids))
+	var each func(int, float64)
+	if perToken {
+		each = func(target int, lp float64) { fmt.Fprintf(w, "%d\t%.6f\n", target, lp) }
 	}
-	inf := nn.Detach(lm)
-	var sum float64
-	n := 0
-	for start := 0; start+1 < len(ids); start += window {
-		end := min(start+window+1, len(ids))
-		x, y := ids[start:end-1], ids[start+1:end]
-		logits, _ := inf.Forward(x, 1, len(x), nil)
-		logp := logits.LogSoftmax(-1) // (1, T, V)
-		v := vocab
-		for i, target := range y {
-			lp := float64(logp.Data[i*v+target])
-			sum -= lp
-			n++
-			if perToken {
-				fmt.Fprintf(w, "%d\t%.6f\n", target, lp)
-			}
-		}
+	mean, n, err := train.ScoreText(lm.Model, ids, lm.Window, each)
+	if err != nil {
+		return fmt.Errorf("%s: %w", textPath, err)
 	}
-	mean := sum / float64(n)
 	fmt.Fprintf(w, "%s: %d tokens scored; cross-entropy %.4f nats/token; perplexity %.3f\n", textPath, n, mean, math.Exp(mean))
 	return nil
-}
-
-// modelKind returns the kind in a checkpoint's model metadata ("mlp",
-// "gpt", "gpt-classifier"), or "" when it has none or cannot be read.
-func modelKind(path string) string {
-	f, err := checkpoint.Load(path)
-	if err != nil {
-		return ""
-	}
-	var k struct {
-		Kind string `json:"kind"`
-	}
-	json.Unmarshal([]byte(f.Metadata[metaModel]), &k)
-	return k.Kind
 }

@@ -7,9 +7,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/gpt/gpttest"
 )
@@ -213,6 +215,27 @@ func TestFinetuneLM(t *testing.T) {
 	_, plain, _ := moxing(t, context.Background(), append([]string{"generate", "--model", base}, gen...)...)
 	if code != 0 || viaBest == "" || viaAdapter != viaBest || viaAdapter == plain {
 		t.Fatalf("generate with adapters: exit %d\n%q (%s)\nvs the run's checkpoint\n%q (%s)\nbase alone %q", code, viaAdapter, e2, viaBest, e1, plain)
+	}
+
+	// --weight-decay 0 means no decay: the same run with 0.1 ends with
+	// other weights, and two runs with 0 with the same ones. (Zero once
+	// became 0.1 inside the training loop, and all three were equal.)
+	decayed := func(wd string) []float32 {
+		run := filepath.Join(dir, "wd-"+wd+"-"+fmt.Sprint(len(wd)))
+		os.RemoveAll(run)
+		if code, _, e := moxing(t, context.Background(), "finetune", "--task", "lm", "--init", base, "--data", prepared, "--steps", "3",
+			"--batch", "2", "--lr", "1e-2", "--weight-decay", wd, "--eval-every", "3", "--run", run); code != 0 {
+			t.Fatalf("finetune --weight-decay %s: %s", wd, e)
+		}
+		f, err := checkpoint.Load(filepath.Join(run, "best.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Tensors["h.0.mlp.c_fc.weight"].Data
+	}
+	none, none2, some := decayed("0"), decayed("0.0"), decayed("0.1")
+	if !slices.Equal(none, none2) || slices.Equal(none, some) {
+		t.Fatalf("--weight-decay 0 twice equal: %v; 0 and 0.1 differ: %v", slices.Equal(none, none2), !slices.Equal(none, some))
 	}
 
 	other := filepath.Join(dir, "other-data")

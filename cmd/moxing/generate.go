@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/sample"
-	"github.com/moxing/moxing/tokenizer"
 )
 
 const generateExample = `  moxing generate --model runs/demo/best.safetensors --prompt 'func main() {' --max-tokens 300 --temperature 0.8 --top-k 40`
@@ -42,26 +42,16 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if maxTokens < 1 {
 		return usagef("--max-tokens %d: want at least 1", maxTokens)
 	}
-	var m generator
-	var tok tokenizer.Tokenizer
-	if modelKind(modelPath) == "rnn-lm" {
-		if adapter != "" {
-			return usagef("--adapter is for GPT checkpoints")
-		}
-		r, t, _, err := loadRNNLM(modelPath)
-		if err != nil {
-			return err
-		}
-		m, tok = r, t
-	} else {
-		g, t, err := loadLM(modelPath, adapter)
-		if err != nil {
-			return err
-		}
-		m, tok = g, t
+	m, err := load.OpenAdapter(modelPath, adapter)
+	if err != nil {
+		return err
+	}
+	lm, err := m.LanguageModel()
+	if err != nil {
+		return err
 	}
 	fmt.Fprint(stdout, prompt)
-	if err := generateText(ctx, stdout, stderr, m, tok, prompt, maxTokens, cfg, seed, stop); err != nil {
+	if err := generateText(ctx, stdout, stderr, lm, prompt, maxTokens, cfg, seed, stop); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout)

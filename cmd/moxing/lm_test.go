@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moxing/moxing/data"
 )
 
 // The demo runs end to end on a small budget, and its checkpoint generates.
@@ -52,7 +54,7 @@ func TestDemoAndGenerate(t *testing.T) {
 		{[]string{"generate", "--model", best, "--prompt", "caf\xe9"}, "invalid UTF-8"},
 		{[]string{"generate", "--model", best, "--prompt", "x", "--top-p", "2"}, "top-p"},
 		{[]string{"generate", "--model", filepath.Join(tabular, "best.safetensors"), "--prompt", "x"}, `a "mlp" model, not a GPT`},
-		{[]string{"eval", "--model", best, "--data", filepath.Join(dir, "toy.csv")}, `a "gpt" model, not a tabular MLP`},
+		{[]string{"eval", "--model", best, "--data", filepath.Join(dir, "toy.csv")}, `a "gpt" model, not one of mlp, cnn, gpt-classifier, rnn-classifier`},
 	} {
 		code, _, stderr := moxing(t, context.Background(), tc.args...)
 		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
@@ -79,6 +81,18 @@ func TestPreparePretrainEvalText(t *testing.T) {
 	}
 	if code, out, e := moxing(t, context.Background(), "pretrain", "--resume", run); code != 0 || !strings.Contains(out, "best validation loss") {
 		t.Fatalf("pretrain --resume exit %d: %s %s", code, out, e)
+	}
+	// --resume --steps extends the run: three more evaluations in its
+	// metrics, the last at step 12.
+	if code, out, e := moxing(t, context.Background(), "pretrain", "--resume", run, "--steps", "12"); code != 0 || !strings.Contains(out, "best validation loss") {
+		t.Fatalf("pretrain --resume --steps 12: exit %d: %s %s", code, out, e)
+	}
+	metrics, _ := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
+	if lines := strings.Split(strings.TrimSpace(string(metrics)), "\n"); len(lines) != 4 || !strings.Contains(lines[3], `"epoch":12`) {
+		t.Fatalf("metrics after extending to 12 steps:\n%s", metrics)
+	}
+	if code, _, e := moxing(t, context.Background(), "pretrain", "--resume", run, "--lr", "1"); code != 2 || !strings.Contains(e, "--lr cannot change when resuming") {
+		t.Fatalf("pretrain --resume --lr: exit %d: %s", code, e)
 	}
 	if code, _, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--seq", "16", "--run", run); code == 0 || !strings.Contains(e, "--resume") {
 		t.Fatalf("pretrain into a used run folder: exit %d, %s", code, e)
@@ -176,7 +190,7 @@ func TestPrepareMixedFormats(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "2 files") {
 		t.Fatalf("prepare exit %d: %s %s", code, stdout, e)
 	}
-	tok, trainIDs, valIDs, err := readPrepared(out)
+	tok, trainIDs, valIDs, err := data.ReadPrepared(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,9 @@ import (
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/models/cnn"
+	"github.com/moxing/moxing/models/mlp"
 )
 
 const predictExample = `  moxing predict --model runs/cancer/best.safetensors \
@@ -30,11 +33,14 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if md.model != "" && modelKind(md.model) == "cnn" {
-		im, err := loadCNN(md.model)
-		if err != nil {
-			return err
-		}
+	if md.model == "" {
+		return usagef("--model is required; see --help")
+	}
+	m, err := load.Open(md.model, mlp.Kind, cnn.Kind)
+	if err != nil {
+		return err
+	}
+	if m.Images != nil {
 		paths := fs.Args()
 		if md.data != "" {
 			paths = append([]string{md.data}, paths...)
@@ -42,32 +48,34 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if len(paths) == 0 {
 			return usagef("give the images to predict: --data FILE (PNG, JPEG, GIF or IDX), more as arguments")
 		}
-		if outPath == "" {
-			return predictImages(im, paths, stdout)
-		}
-		return atomicfile.Write(outPath, func(w io.Writer) error { return predictImages(im, paths, w) })
+		return writeOut(stdout, outPath, func(w io.Writer) error { return predictImages(m.Images, paths, w) })
 	}
-	m, table, d, err := md.load(fs, false)
+	if md.data == "" {
+		return usagef("--data is required; see --help")
+	}
+	t := m.Tabular
+	table, d, err := md.table(fs, t, false)
 	if err != nil {
 		return err
 	}
-	pred := m.head.Predict(m.model, d)
+	pred := tabularHead(t).Predict(t.Model, d)
+	schema := t.Schema
 	write := func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		header := append(append([]string(nil), table.Columns...), "prediction")
-		if m.schema.Task == data.Classification {
-			for _, k := range m.schema.Classes {
+		if schema.Task == data.Classification {
+			for _, k := range schema.Classes {
 				header = append(header, "prob_"+k)
 			}
 		}
 		cw.Write(header)
-		k := len(m.schema.Classes)
+		k := len(schema.Classes)
 		for i, row := range table.Rows {
 			rec := append([]string(nil), row...)
-			if m.schema.Task == data.Regression {
+			if schema.Task == data.Regression {
 				rec = append(rec, strconv.FormatFloat(pred.Values[i], 'g', 7, 64))
 			} else {
-				rec = append(rec, m.schema.Classes[pred.Classes[i]])
+				rec = append(rec, schema.Classes[pred.Classes[i]])
 				for _, p := range pred.Probs[i*k : (i+1)*k] {
 					rec = append(rec, strconv.FormatFloat(p, 'f', 6, 64))
 				}
@@ -77,8 +85,14 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		cw.Flush()
 		return cw.Error()
 	}
-	if outPath == "" {
+	return writeOut(stdout, outPath, write)
+}
+
+// writeOut writes with write to the file path, atomically, or to stdout
+// when path is "".
+func writeOut(stdout io.Writer, path string, write func(io.Writer) error) error {
+	if path == "" {
 		return write(stdout)
 	}
-	return atomicfile.Write(outPath, write)
+	return atomicfile.Write(path, write)
 }

@@ -2,19 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
-	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
@@ -25,28 +24,28 @@ import (
 // trainOptions are moxing train's settings; config.json in the run folder
 // holds them, and --resume reads them back.
 type trainOptions struct {
-	Data        string   `json:"data"`
-	CSV         csvFlags `json:"csv"`
-	Target      string   `json:"target"`
-	Task        string   `json:"task"`
-	Categorical string   `json:"categorical"`
-	Impute      string   `json:"impute"`
-	Hidden      string   `json:"hidden"`
-	Activation  string   `json:"activation"`
-	Dropout     float64  `json:"dropout"`
-	Optimizer   string   `json:"optimizer"`
-	LR          float64  `json:"lr"`
-	Momentum    float64  `json:"momentum"`
-	WeightDecay float64  `json:"weight_decay"`
-	BatchSize   int      `json:"batch_size"`
-	Epochs      int      `json:"epochs"`
-	Patience    int      `json:"patience"`
-	MinDelta    float64  `json:"min_delta"`
-	Monitor     string   `json:"monitor"`
-	Clip        float64  `json:"clip"`
-	Val         float64  `json:"val"`
-	Test        float64  `json:"test"`
-	Seed        uint64   `json:"seed"`
+	Data        string         `json:"data"`
+	CSV         data.CSVFormat `json:"csv"`
+	Target      string         `json:"target"`
+	Task        string         `json:"task"`
+	Categorical string         `json:"categorical"`
+	Impute      string         `json:"impute"`
+	Hidden      string         `json:"hidden"`
+	Activation  string         `json:"activation"`
+	Dropout     float64        `json:"dropout"`
+	Optimizer   string         `json:"optimizer"`
+	LR          float64        `json:"lr"`
+	Momentum    float64        `json:"momentum"`
+	WeightDecay float64        `json:"weight_decay"`
+	BatchSize   int            `json:"batch_size"`
+	Epochs      int            `json:"epochs"`
+	Patience    int            `json:"patience"`
+	MinDelta    float64        `json:"min_delta"`
+	Monitor     string         `json:"monitor"`
+	Clip        float64        `json:"clip"`
+	Val         float64        `json:"val"`
+	Test        float64        `json:"test"`
+	Seed        uint64         `json:"seed"`
 	// --model cnn
 	Model     string `json:"model"`
 	Conv      string `json:"conv,omitempty"`
@@ -74,19 +73,19 @@ const trainExample = `  moxing train --data /usr/lib/python3/dist-packages/sklea
   moxing train --model cnn --data digits.csv.gz --image 8x8 --conv 16,32 --hidden 64
   moxing train --model lstm --data train.jsonl --val-data val.jsonl --bidirectional --run runs/sentiment-lstm`
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o trainOptions
-	var runDir, resume string
-	fs := newFlags("train", "Trains an MLP on a CSV table: classification or regression, inferred from the target column.\n"+
-		"Splits the rows (stratified for classification) into train/validation/test, standardises features on the\n"+
-		"training split, trains with early stopping on a validation metric, keeps the best epoch, and reports the\n"+
-		"test split. The run folder gets config.json, split.json, metrics.jsonl, best.safetensors, last.safetensors\n"+
-		"and test_metrics.json.\n"+
-		"With --model cnn it trains a ConvNet image classifier instead, on MNIST (--data mnist), a folder of\n"+
-		"IDX files named as MNIST's, or a CSV of pixel rows (--image HxW): the official test set (or a\n"+
-		"split) is the test, and validation comes out of the training images.\n"+
-		"With --model lstm, gru or rnn it trains a recurrent text classifier from scratch on a labelled text file\n"+
-		"(CSV/TSV/JSONL/JSON, as moxing finetune reads); moxing classify and eval use its checkpoint.", trainExample, stderr)
+const trainSynopsis = "Trains an MLP on a CSV table: classification or regression, inferred from the target column.\n" +
+	"Splits the rows (stratified for classification) into train/validation/test, standardises features on the\n" +
+	"training split, trains with early stopping on a validation metric, keeps the best epoch, and reports the\n" +
+	"test split. The run folder gets config.json, split.json, metrics.jsonl, best.safetensors, last.safetensors\n" +
+	"and test_metrics.json.\n" +
+	"With --model cnn it trains a ConvNet image classifier instead, on MNIST (--data mnist), a folder of\n" +
+	"IDX files named as MNIST's, or a CSV of pixel rows (--image HxW): the official test set (or a\n" +
+	"split) is the test, and validation comes out of the training images.\n" +
+	"With --model lstm, gru or rnn it trains a recurrent text classifier from scratch on a labelled text file\n" +
+	"(CSV/TSV/JSONL/JSON, as moxing finetune reads); moxing classify and eval use its checkpoint."
+
+// register binds o to the flags of moxing train.
+func (o *trainOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.Model, "model", "mlp", "mlp (tabular), cnn (images), or lstm, gru or rnn (text classification)")
 	fs.StringVar(&o.TextField, "text-field", "text", "lstm/gru/rnn: the field of --data holding the text")
 	fs.StringVar(&o.LabelField, "label-field", "", `lstm/gru/rnn: the field holding the label (default "label", or "class")`)
@@ -104,7 +103,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Limit, "limit", 0, "cnn with MNIST or IDX files: train on only the first N training images (0: all), for a quick run")
 	fs.StringVar(&o.Image, "image", "", "cnn with a CSV: image size HxW or CxHxW of the pixel columns")
 	fs.StringVar(&o.Data, "data", "", "CSV file to train on (gzip is detected)")
-	o.CSV.register(fs)
+	registerCSV(fs, &o.CSV)
 	fs.StringVar(&o.Target, "target", "", "target column, by name or index (negative from the end; default: the last column)")
 	fs.StringVar(&o.Task, "task", "", "classification or regression (default: inferred from the target)")
 	fs.StringVar(&o.Categorical, "categorical", "", "comma-separated columns to one-hot encode even if numeric")
@@ -125,44 +124,49 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&o.Val, "val", 0.15, "fraction of rows for validation")
 	fs.Float64Var(&o.Test, "test", 0.15, "fraction of rows held out for the final test")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (split, initialisation, shuffling, dropout)")
+}
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o trainOptions
+	var runDir, resume string
+	fs := newFlags("train", trainSynopsis, trainExample, stderr)
+	o.register(fs)
 	fs.StringVar(&runDir, "run", "", "run folder (default: runs/<data name>-<time>)")
-	fs.StringVar(&resume, "resume", "", "continue the run in this folder from its last.safetensors")
+	fs.StringVar(&resume, "resume", "", "continue the run in this folder from its last.safetensors (--epochs may extend it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-
+	var run *train.Run
 	if resume != "" {
-		epochs, epochsSet := o.Epochs, false
-		fs.Visit(func(f *flag.Flag) { epochsSet = epochsSet || f.Name == "epochs" })
-		if err := readRunConfig(resume, &o); err != nil {
+		var err error
+		if run, err = resumeSettings(fs, resume, &o, "epochs"); err != nil {
 			return err
 		}
-		if epochsSet {
-			o.Epochs = epochs
-		}
-		runDir = resume
 	}
 	if o.Data == "" {
 		return usagef("--data is required (a CSV file); see --help")
 	}
 	switch o.Model {
 	case "cnn":
-		if resume == "" {
+		if run == nil {
 			defaultFlags(fs, cnnDefaults(o.Image == ""))
 		}
-		return trainCNN(ctx, o, runDir, resume != "", stdout, stderr)
+		return trainCNN(ctx, o, runDir, run, stdout, stderr)
 	case "lstm", "gru", "rnn":
-		if resume == "" {
+		if run == nil {
 			defaultFlags(fs, textRNNDefaults)
 		}
-		return trainTextRNN(ctx, o, runDir, resume != "", stdout, stderr)
+		return trainTextRNN(ctx, o, runDir, run, stdout, stderr)
 	case "mlp", "":
-	default:
-		return usagef("--model %q: want mlp or cnn", o.Model)
+		return trainMLP(ctx, o, runDir, run, stdout, stderr)
 	}
+	return usagef("--model %q: want mlp, cnn, lstm, gru or rnn", o.Model)
+}
 
-	// Data: read, decide the schema, split, fit the preprocessing on the
-	// training rows only, encode.
+// trainMLP is moxing train on a table: read, decide the schema, split, fit
+// the preprocessing on the training rows only, encode, train, test.
+func trainMLP(ctx context.Context, o trainOptions, runDir string, run *train.Run, stdout, stderr io.Writer) error {
+	resume := run != nil
 	table, err := readTable(o.Data, o.CSV)
 	if err != nil {
 		return err
@@ -196,9 +200,6 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	trainSet, valSet, testSet := all.Subset(trainRows), all.Subset(valRows), all.Subset(testRows)
-
-	// Model and optimizer.
 	hidden, err := parseInts(o.Hidden)
 	if err != nil {
 		return usagef("--hidden %q: %v", o.Hidden, err)
@@ -212,29 +213,27 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-
-	// The run folder.
-	if runDir, err = startRun(runDir, dataStem(o.Data), resume != "", o); err != nil {
-		return err
-	}
-	if resume == "" {
+	if run == nil {
+		if run, err = newRun(runDir, dataStem(o.Data), o); err != nil {
+			return err
+		}
 		split := map[string][]int{"train": trainRows, "val": valRows, "test": testRows}
-		if err := writeJSON(filepath.Join(runDir, "split.json"), split); err != nil {
+		if err := run.WriteJSON("split.json", split); err != nil {
 			return err
 		}
 	}
-
-	head := train.Head{Task: schema.Task, Classes: len(schema.Classes), Mean: schema.TargetMean, Std: schema.TargetStd}
+	r := supervisedRun{
+		model: model, opt: opt, classes: schema.Classes, card: load.TabularCard(model, schema, o.CSV), run: run, resume: resume,
+		head:     train.Head{Task: schema.Task, Classes: len(schema.Classes), Mean: schema.TargetMean, Std: schema.TargetStd},
+		trainSet: all.Subset(trainRows), valSet: all.Subset(valRows), testSet: all.Subset(testRows),
+	}
 	fmt.Fprintf(stderr, "%s: %d rows (%d train, %d validation, %d test), %d inputs, %s", o.Data, len(table.Rows),
-		trainSet.Len(), valSet.Len(), testSet.Len(), schema.Inputs(), schema.Task)
+		r.trainSet.Len(), r.valSet.Len(), r.testSet.Len(), schema.Inputs(), schema.Task)
 	if schema.Task == data.Classification {
 		fmt.Fprintf(stderr, " of %d classes", len(schema.Classes))
 	}
-	fmt.Fprintf(stderr, "; model %d parameters; run folder %s\n", nn.NumParams(nn.Params(model)), runDir)
-	return fitAndReport(ctx, o, supervisedRun{
-		model: model, opt: opt, head: head, classes: schema.Classes, meta: tabularMeta(cfg, schema, o.CSV),
-		runDir: runDir, resume: resume != "", trainSet: trainSet, valSet: valSet, testSet: testSet,
-	}, stdout, stderr)
+	fmt.Fprintf(stderr, "; model %d parameters; run folder %s\n", nn.NumParams(nn.Params(model)), run.Dir)
+	return fitAndReport(ctx, o, r, stdout, stderr)
 }
 
 // supervisedRun is a model ready to train, with its data and run folder.
@@ -243,10 +242,10 @@ type supervisedRun struct {
 	opt                       optim.Optimizer
 	head                      train.Head
 	classes                   []string // class names (classification)
-	meta                      map[string]string
+	card                      *checkpoint.Card
 	augment                   func(x *tensor.Tensor, rng *rand.Rand) *tensor.Tensor
-	runDir                    string
-	resume                    bool // continue from runDir's last.safetensors
+	run                       *train.Run
+	resume                    bool // continue from the run's last.safetensors
 	trainSet, valSet, testSet *data.Dataset
 }
 
@@ -254,34 +253,12 @@ type supervisedRun struct {
 // checkpoints in the run folder), then reports the test split and writes
 // test_metrics.json.
 func fitAndReport(ctx context.Context, o trainOptions, r supervisedRun, stdout, stderr io.Writer) error {
-	loop := &train.Supervised{
-		Model: r.model, Opt: r.opt, Head: r.head,
-		Config: train.Config{
-			Epochs: o.Epochs, BatchSize: o.BatchSize, Monitor: o.Monitor, Patience: o.Patience,
-			MinDelta: o.MinDelta, ClipNorm: o.Clip, Seed: o.Seed, RunDir: r.runDir, Meta: r.meta, Augment: r.augment,
-		},
-		Observer: newProgress(stderr, o.Epochs, (r.trainSet.Len()+o.BatchSize-1)/max(o.BatchSize, 1)),
-	}
-	if r.resume {
-		if err := loop.Resume(filepath.Join(r.runDir, "last.safetensors")); err != nil {
-			return err
-		}
-	}
-	start := time.Now()
-	res, err := loop.Fit(ctx, r.trainSet, r.valSet)
-	loop.Observer.(*progress).finish()
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted after %d epochs; saved %s; continue with: moxing train --resume %s",
-			res.Epochs, filepath.Join(r.runDir, "last.safetensors"), r.runDir)
-	}
-	if err != nil {
+	cfg := train.Config{Epochs: o.Epochs, BatchSize: o.BatchSize, Monitor: o.Monitor, Patience: o.Patience,
+		MinDelta: o.MinDelta, ClipNorm: o.Clip, Seed: o.Seed, Meta: r.card.Metadata(checkpoint.MetaCard), Augment: r.augment}
+	res, err := fitSupervised(ctx, &train.Supervised{Model: r.model, Opt: r.opt, Head: r.head, Config: cfg, Run: r.run},
+		r.resume, r.trainSet, r.valSet, "moxing train", stdout, stderr)
+	if err != nil || r.testSet.Len() == 0 {
 		return err
-	}
-	fmt.Fprintf(stdout, "trained %d epochs in %.1fs (%s); best epoch %d, %s %.4f\n",
-		res.Epochs, time.Since(start).Seconds(), res.Stopped, res.BestEpoch, loop.Config.Monitor, res.Best)
-
-	if r.testSet.Len() == 0 {
-		return nil
 	}
 	rep, err := r.head.Evaluate(r.model, r.testSet)
 	if err != nil {
@@ -295,11 +272,37 @@ func fitAndReport(ctx context.Context, o trainOptions, r supervisedRun, stdout, 
 	if rep.Confusion != nil {
 		out["confusion"] = rep.Confusion.Counts
 	}
-	if err := writeJSON(filepath.Join(r.runDir, "test_metrics.json"), out); err != nil {
+	if err := r.run.WriteJSON("test_metrics.json", out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "best checkpoint: %s\n", filepath.Join(r.runDir, "best.safetensors"))
+	fmt.Fprintf(stdout, "best checkpoint: %s\n", r.run.Path("best.safetensors"))
 	return nil
+}
+
+// fitSupervised runs a supervised loop with a progress display and prints
+// how it ended, or the command that resumes an interrupted run (cmd, e.g.
+// "moxing train").
+func fitSupervised(ctx context.Context, loop *train.Supervised, resume bool, trainSet, valSet *data.Dataset, cmd string, stdout, stderr io.Writer) (train.Result, error) {
+	if resume {
+		if err := loop.Resume(); err != nil {
+			return train.Result{}, err
+		}
+	}
+	prog := newProgress(stderr, loop.Config.Epochs, (trainSet.Len()+loop.Config.BatchSize-1)/max(loop.Config.BatchSize, 1))
+	loop.Observer = prog
+	start := time.Now()
+	res, err := loop.Fit(ctx, trainSet, valSet)
+	prog.finish()
+	if errors.Is(err, context.Canceled) {
+		return res, fmt.Errorf("interrupted after %d epochs; saved %s; continue with: %s --resume %s",
+			res.Epochs, loop.Run.Path("last.safetensors"), cmd, loop.Run.Dir)
+	}
+	if err != nil {
+		return res, err
+	}
+	fmt.Fprintf(stdout, "trained %d epochs in %.1fs (%s); best epoch %d, %s %.4f\n",
+		res.Epochs, time.Since(start).Seconds(), res.Stopped, res.BestEpoch, loop.Config.Monitor, res.Best)
+	return res, nil
 }
 
 // defaultFlags sets each flag of fs named in values that the command line
@@ -344,13 +347,4 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// writeJSON writes v as indented JSON to path, atomically.
-func writeJSON(path string, v any) error {
-	return atomicfile.Write(path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	})
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -13,28 +12,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/cnn"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/tensor"
 	"github.com/moxing/moxing/train"
 )
-
-// metaImages is the checkpoint metadata key of an image model's
-// preprocessing: imageMeta.
-const metaImages = "moxing.images"
-
-// imageMeta is what a ConvNet checkpoint needs besides its weights.
-type imageMeta struct {
-	Norm    data.ImageNorm `json:"norm"`    // standardisation fitted on the training images
-	Classes []string       `json:"classes"` // class names by index
-}
-
-type cnnModelMeta struct {
-	Kind   string     `json:"kind"` // "cnn"
-	Config cnn.Config `json:"config"`
-}
 
 // imageSets are labelled images split three ways.
 type imageSets struct {
@@ -55,7 +39,7 @@ func cnnDefaults(idx bool) map[string]string {
 }
 
 // trainCNN is moxing train --model cnn.
-func trainCNN(ctx context.Context, o trainOptions, runDir string, resume bool, stdout, stderr io.Writer) error {
+func trainCNN(ctx context.Context, o trainOptions, runDir string, run *train.Run, stdout, stderr io.Writer) error {
 	sets, err := loadImageSets(o)
 	if err != nil {
 		return err
@@ -88,11 +72,12 @@ func trainCNN(ctx context.Context, o trainOptions, runDir string, resume bool, s
 	if err != nil {
 		return err
 	}
-	if runDir, err = startRun(runDir, dataStem(o.Data), resume, o); err != nil {
-		return err
+	resume := run != nil
+	if run == nil {
+		if run, err = newRun(runDir, dataStem(o.Data), o); err != nil {
+			return err
+		}
 	}
-	mm, _ := json.Marshal(cnnModelMeta{Kind: "cnn", Config: cfg})
-	im, _ := json.Marshal(imageMeta{Norm: norm, Classes: sets.classes})
 	var augment func(*tensor.Tensor, *rand.Rand) *tensor.Tensor
 	if o.Shift > 0 {
 		fill := norm.Background()
@@ -100,11 +85,11 @@ func trainCNN(ctx context.Context, o trainOptions, runDir string, resume bool, s
 	}
 	fmt.Fprintf(stderr, "%s: %d×%d images with %d channel(s), %d classes; %d train, %d validation, %d test (%s); model %d parameters; run folder %s\n",
 		o.Data, cfg.Height, cfg.Width, cfg.Channels, len(sets.classes), sets.train.Len(), sets.val.Len(), sets.test.Len(), sets.source,
-		nn.NumParams(nn.Params(model)), runDir)
+		nn.NumParams(nn.Params(model)), run.Dir)
 	return fitAndReport(ctx, o, supervisedRun{
 		model: model, opt: opt, head: train.Head{Task: data.Classification, Classes: len(sets.classes)}, classes: sets.classes,
-		meta:    map[string]string{metaModel: string(mm), metaImages: string(im)},
-		augment: augment, runDir: runDir, resume: resume, trainSet: sets.train, valSet: sets.val, testSet: sets.test,
+		card:    load.ImagesCard(&load.Images{Model: model, Norm: norm, Classes: sets.classes}),
+		augment: augment, run: run, resume: resume, trainSet: sets.train, valSet: sets.val, testSet: sets.test,
 	}, stdout, stderr)
 }
 
@@ -256,46 +241,12 @@ func readImageCSV(o trainOptions, shape []int) (*data.Dataset, []string, error) 
 	return d, schema.Classes, nil
 }
 
-// imageModel is a trained ConvNet with its preprocessing.
-type imageModel struct {
-	model *cnn.Model
-	meta  imageMeta
-	head  train.Head
-}
-
-// loadCNN loads a checkpoint written by moxing train --model cnn.
-func loadCNN(path string) (*imageModel, error) {
-	f, err := checkpoint.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	var mm cnnModelMeta
-	if err := json.Unmarshal([]byte(f.Metadata[metaModel]), &mm); err != nil || mm.Kind != "cnn" {
-		return nil, fmt.Errorf("%s: not a ConvNet checkpoint of moxing train --model cnn", path)
-	}
-	m := &imageModel{}
-	if err := json.Unmarshal([]byte(f.Metadata[metaImages]), &m.meta); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", path, metaImages, err)
-	}
-	if len(m.meta.Norm.Mean) != mm.Config.Channels || len(m.meta.Norm.Std) != mm.Config.Channels || len(m.meta.Classes) < 2 {
-		return nil, fmt.Errorf("%s: %s does not fit a model of %d channel(s)", path, metaImages, mm.Config.Channels)
-	}
-	if m.model, err = cnn.New(mm.Config, rand.New(rand.NewPCG(0, 0))); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := checkpoint.Assign(nn.Params(m.model), train.ModelTensors(f.Tensors), true); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	m.head = train.Head{Task: data.Classification, Classes: len(m.meta.Classes)}
-	return m, nil
-}
-
 // readImages reads the images to predict: one PNG/JPEG/GIF per path, or an
 // IDX file of (N, H, W) bytes (scaled to [0, 1], as in training), each
 // checked against the model's input size. It returns (N, C, H, W) images,
 // standardised, and a name for each.
-func (m *imageModel) readImages(paths []string) (*tensor.Tensor, []string, error) {
-	c := m.model.Config
+func readImages(m *load.Images, paths []string) (*tensor.Tensor, []string, error) {
+	c := m.Model.Config
 	var imgs []*tensor.Tensor
 	var names []string
 	for _, p := range paths {
@@ -323,7 +274,7 @@ func (m *imageModel) readImages(paths []string) (*tensor.Tensor, []string, error
 		}
 	}
 	x := tensor.Concat(0, imgs...).Reshape(-1, c.Channels, c.Height, c.Width)
-	if err := m.meta.Norm.Apply(x); err != nil {
+	if err := m.Norm.Apply(x); err != nil {
 		return nil, nil, err
 	}
 	return x, names, nil
@@ -339,21 +290,21 @@ func isImageFile(p string) bool {
 
 // predictImages is moxing predict with a ConvNet checkpoint: a CSV of
 // image, prediction and one prob_<class> column per class.
-func predictImages(m *imageModel, paths []string, out io.Writer) error {
-	x, names, err := m.readImages(paths)
+func predictImages(m *load.Images, paths []string, out io.Writer) error {
+	x, names, err := readImages(m, paths)
 	if err != nil {
 		return err
 	}
-	pred := m.head.Predict(m.model, &data.Dataset{X: x})
+	pred := imagesHead(m).Predict(m.Model, &data.Dataset{X: x})
 	cw := csv.NewWriter(out)
 	header := []string{"image", "prediction"}
-	for _, k := range m.meta.Classes {
+	for _, k := range m.Classes {
 		header = append(header, "prob_"+k)
 	}
 	cw.Write(header)
-	k := len(m.meta.Classes)
+	k := len(m.Classes)
 	for i, name := range names {
-		rec := []string{name, m.meta.Classes[pred.Classes[i]]}
+		rec := []string{name, m.Classes[pred.Classes[i]]}
 		for _, p := range pred.Probs[i*k : (i+1)*k] {
 			rec = append(rec, strconv.FormatFloat(p, 'f', 6, 64))
 		}
@@ -366,9 +317,9 @@ func predictImages(m *imageModel, paths []string, out io.Writer) error {
 // evalImages is moxing eval with a ConvNet checkpoint on MNIST's test
 // files (--data mnist or a folder of MNIST-named IDX files) or on a CSV of
 // label and pixel columns.
-func evalImages(m *imageModel, path string, c csvFlags, stdout io.Writer, asJSON bool) error {
+func evalImages(m *load.Images, path string, c data.CSVFormat, stdout io.Writer, asJSON bool) error {
 	var d *data.Dataset
-	cfg := m.model.Config
+	cfg := m.Model.Config
 	if st, err := os.Stat(mnistDir(path)); err == nil && st.IsDir() {
 		if _, d, err = data.MNIST(mnistDir(path)); err != nil {
 			return err
@@ -385,31 +336,34 @@ func evalImages(m *imageModel, path string, c csvFlags, stdout io.Writer, asJSON
 		// Labels are indices into the file's own sorted classes; map them
 		// to the model's.
 		for i, l := range d.Labels {
-			k := slices.Index(m.meta.Classes, classes[l])
+			k := slices.Index(m.Classes, classes[l])
 			if k < 0 {
-				return fmt.Errorf("%s:%d: label %q is not one of the model's classes %v", path, d.Lines[i], classes[l], m.meta.Classes)
+				return fmt.Errorf("%s:%d: label %q is not one of the model's classes %v", path, d.Lines[i], classes[l], m.Classes)
 			}
 			d.Labels[i] = k
 		}
 	}
 	for _, l := range d.Labels {
-		if l >= len(m.meta.Classes) {
-			return fmt.Errorf("%s: label %d, the model has %d classes", path, l, len(m.meta.Classes))
+		if l >= len(m.Classes) {
+			return fmt.Errorf("%s: label %d, the model has %d classes", path, l, len(m.Classes))
 		}
 	}
-	if err := m.meta.Norm.Apply(d.X); err != nil {
+	if err := m.Norm.Apply(d.X); err != nil {
 		return err
 	}
-	rep, err := m.head.Evaluate(m.model, d)
+	rep, err := imagesHead(m).Evaluate(m.Model, d)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"rows": d.Len(), "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": m.meta.Classes})
+		return printJSON(stdout, map[string]any{"rows": d.Len(), "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": m.Classes})
 	}
 	fmt.Fprintf(stdout, "%s: %d images\n%s\n", path, d.Len(), formatMetrics(rep.Metrics))
-	fmt.Fprint(stdout, rep.Confusion.Format(m.meta.Classes))
+	fmt.Fprint(stdout, rep.Confusion.Format(m.Classes))
 	return nil
+}
+
+// imagesHead is the training head of an image classifier.
+func imagesHead(m *load.Images) train.Head {
+	return train.Head{Task: data.Classification, Classes: len(m.Classes)}
 }

@@ -93,8 +93,11 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	}
 	fmt.Fprintf(w, "pretraining a %d-parameter GPT on %d tokens of the Brown corpus for %d steps\n",
 		nn.NumParams(nn.Params(lm)), split, o.pretrainSteps)
-	res, err := train.Pretrain(ctx, lm, ids[:split], ids[split:],
-		train.LMConfig{Steps: o.pretrainSteps, BatchSize: 32, LR: 1e-3, EvalEvery: max(1, o.pretrainSteps/3), Seed: 1}, nil)
+	pcfg := train.DefaultLMConfig()
+	pcfg.Steps, pcfg.BatchSize, pcfg.SeqLen, pcfg.EvalEvery, pcfg.Seed = o.pretrainSteps, 32, cfg.BlockSize, max(1, o.pretrainSteps/3), 1
+	pcfg.Schedule = train.LMSchedule(1e-3, max(1, o.pretrainSteps/20), o.pretrainSteps)
+	pre := &train.LM{Model: lm, Opt: train.NewLMOptimizer(nn.Params(lm), 1e-3, 0.1), Config: pcfg}
+	res, err := pre.Fit(ctx, ids[:split], ids[split:])
 	if err != nil {
 		return err
 	}

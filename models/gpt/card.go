@@ -1,0 +1,201 @@
+package gpt
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/tokenizer"
+)
+
+// The kinds of GPT checkpoint, as their cards name them.
+const (
+	KindLM         = "gpt"            // a language model
+	KindClassifier = "gpt-classifier" // a Classifier, with its labels
+)
+
+// Pretrained is a GPT as a checkpoint holds it: a language model, or a
+// classifier on one, with its tokenizer and the adapters it carries.
+type Pretrained struct {
+	LM         *Model              // the language model, or the classifier's backbone
+	Classifier *Classifier         // nil for a language model
+	Labels     []string            // the classifier's class names, by index
+	Tokenizer  tokenizer.Tokenizer // never nil
+}
+
+// Module is what the checkpoint's parameter names are relative to: the
+// classifier, or the language model.
+func (p *Pretrained) Module() any {
+	if p.Classifier != nil {
+		return p.Classifier
+	}
+	return p.LM
+}
+
+// Describe names what p is, for messages.
+func (p *Pretrained) Describe() string {
+	switch {
+	case p.Classifier != nil:
+		return fmt.Sprintf("GPT classifier (labels %s)", strings.Join(p.Labels, ", "))
+	case p.LM.LoRA != nil:
+		return "GPT language model with adapters"
+	}
+	return "GPT language model"
+}
+
+// Card returns p's model card: its kind, architecture, labels, adapters and
+// tokenizer.
+func (p *Pretrained) Card() (*checkpoint.Card, error) {
+	kind := KindLM
+	if p.Classifier != nil {
+		kind = KindClassifier
+	}
+	c := checkpoint.NewCard(kind, p.LM.Config)
+	c.Labels = p.Labels
+	if p.LM.LoRA != nil {
+		c.LoRA, _ = json.Marshal(p.LM.LoRA)
+	}
+	var tb strings.Builder
+	if err := tokenizer.Save(&tb, p.Tokenizer); err != nil {
+		return nil, err
+	}
+	c.Tokenizer = tb.String()
+	return c, nil
+}
+
+// Describe names a configuration, for messages.
+func (c Config) Describe() string {
+	return fmt.Sprintf("GPT of %d layers, %d heads, %d channels, window %d, vocabulary %d", c.NLayer, c.NHead, c.NEmbd, c.BlockSize, c.VocabSize)
+}
+
+// NumParams is the number of parameters of a model of c without adapters
+// or a classification head: V·C + T·C + L·(12C² + 13C) + 2C. It is a float
+// so that a hostile config cannot overflow it.
+func (c Config) NumParams() float64 {
+	v, t, ch, l := float64(c.VocabSize), float64(c.BlockSize), float64(c.NEmbd), float64(c.NLayer)
+	return v*ch + t*ch + l*(12*ch*ch+13*ch) + 2*ch
+}
+
+// Load builds the GPT a card describes (KindLM or KindClassifier) and loads
+// its weights from the checkpoint whose header is h. Everything is checked
+// from the header first: the card, the tokenizer against the vocabulary,
+// the config's size against the file's, every tensor's name and shape.
+func Load(card *checkpoint.Card, h *checkpoint.Header) (*Pretrained, error) {
+	p, err := build(card, nil, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.LoadParams(nn.Params(p.Module())); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// build makes the model card describes with zero weights, on base when it
+// is given (an adapter's base), else on a new language model whose size is
+// first checked against h.
+func build(card *checkpoint.Card, base *Model, h *checkpoint.Header) (*Pretrained, error) {
+	if card.Kind != KindLM && card.Kind != KindClassifier {
+		return nil, fmt.Errorf("a %q model, not a GPT", card.Kind)
+	}
+	var cfg Config
+	if err := card.DecodeConfig(&cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Pretrained{Labels: card.Labels}
+	var err error
+	if p.Tokenizer, err = tokenizer.Load(strings.NewReader(card.Tokenizer)); err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	if p.Tokenizer.VocabSize() > cfg.VocabSize { // a model may have room for more (Hugging Face pads vocabularies)
+		return nil, fmt.Errorf("tokenizer has %d tokens, more than the model's vocabulary of %d", p.Tokenizer.VocabSize(), cfg.VocabSize)
+	}
+	if (card.Kind == KindClassifier) != (len(card.Labels) > 0) {
+		return nil, fmt.Errorf("a %s card with %d labels", card.Kind, len(card.Labels))
+	}
+	rng := rand.New(rand.NewPCG(0, 0))
+	if p.LM = base; base == nil {
+		if err := h.CheckSize(cfg.NumParams()); err != nil {
+			return nil, err
+		}
+		if p.LM, err = New(cfg, rng); err != nil {
+			return nil, err
+		}
+	}
+	if len(card.LoRA) > 0 {
+		var lc LoRAConfig
+		if err := json.Unmarshal(card.LoRA, &lc); err != nil {
+			return nil, fmt.Errorf("lora: %w", err)
+		}
+		if err := p.LM.AddLoRA(lc, rng); err != nil {
+			return nil, err
+		}
+	}
+	if card.Kind == KindClassifier {
+		if p.Classifier, err = NewClassifier(p.LM, len(card.Labels), rng); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// LoadAdapter puts the adapter file whose header is h (written by
+// SaveAdapter) on base, a language model without adapters that must have
+// the architecture the adapter was trained on, and loads the adapter's
+// weights (and a classifier's head). base's weights become part of the
+// result; base's tokenizer is kept.
+func LoadAdapter(base *Pretrained, h *checkpoint.Header) (*Pretrained, error) {
+	if base.Classifier != nil || base.LM.LoRA != nil {
+		return nil, fmt.Errorf("an adapter goes on the language model it was trained from, and the base is a %s", base.Describe())
+	}
+	card, err := checkpoint.ReadCard(h.Metadata, checkpoint.MetaAdapter)
+	if err != nil {
+		return nil, err
+	}
+	if len(card.LoRA) == 0 {
+		return nil, fmt.Errorf("no LoRA configuration in its %s metadata", checkpoint.MetaAdapter)
+	}
+	var want Config
+	if err := card.DecodeConfig(&want); err != nil {
+		return nil, err
+	}
+	have := base.LM.Config
+	have.Dropout, want.Dropout = 0, 0 // training-time only
+	if have != want {
+		return nil, fmt.Errorf("the adapter was trained on a %s; the base is a %s", want.Describe(), have.Describe())
+	}
+	p, err := build(card, base.LM, h)
+	if err != nil {
+		return nil, err
+	}
+	p.Tokenizer = base.Tokenizer
+	if err := h.LoadParams(trainable(nn.Params(p.Module()))); err != nil {
+		return nil, fmt.Errorf("the adapter does not fit this base model: %w", err)
+	}
+	return p, nil
+}
+
+// SaveAdapter writes the part of a parameter-efficient fine-tune that is
+// not the base model to path, atomically: p's trainable parameters (after
+// AddLoRA: the adapters, and a classifier's head) with p's card, whose
+// config is base, the architecture the adapters go on.
+func SaveAdapter(path string, p *Pretrained, base Config) error {
+	card, err := p.Card()
+	if err != nil {
+		return err
+	}
+	card.Config, _ = json.Marshal(base)
+	return checkpoint.SaveParams(path, trainable(nn.Params(p.Module())), card.Metadata(checkpoint.MetaAdapter))
+}
+
+// trainable returns the parameters that require a gradient.
+func trainable(params []nn.Param) []nn.Param {
+	return slices.DeleteFunc(params, func(p nn.Param) bool { return !p.RequiresGrad() })
+}

@@ -1,0 +1,197 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/optim"
+	"github.com/moxing/moxing/tensor"
+)
+
+// Run is a run folder, the one place both training loops keep a run:
+//
+//	config.json       the settings the run was started with (any JSON)
+//	metrics.jsonl     one Epoch record per evaluation, appended
+//	best.safetensors  the best weights so far, with the model's card
+//	last.safetensors  weights, optimizer state, card and loop state, to resume
+//
+// Every file is written atomically (temp file, fsync, rename), so a crash
+// leaves the last complete version. A Run is used by one loop at a time.
+type Run struct {
+	Dir string
+}
+
+// CreateRun makes a new run folder dir, which must not exist or be empty,
+// and writes settings into its config.json.
+func CreateRun(dir string, settings any) (*Run, error) {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("run folder %s is not empty: continue it with --resume %s, or choose another --run", dir, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	r := &Run{Dir: dir}
+	if err := r.WriteJSON("config.json", settings); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// OpenRun opens the run folder dir to continue it, reading its config.json
+// into settings (when settings is not nil).
+func OpenRun(dir string, settings any) (*Run, error) {
+	r := &Run{Dir: dir}
+	if settings == nil {
+		return r, nil
+	}
+	path := r.Path("config.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	if err := json.Unmarshal(raw, settings); err != nil {
+		return nil, fmt.Errorf("resume: %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Path is the path of the run's file name.
+func (r *Run) Path(name string) string { return filepath.Join(r.Dir, name) }
+
+// WriteJSON writes v as indented JSON to the run's file name, atomically.
+func (r *Run) WriteJSON(name string, v any) error {
+	return atomicfile.Write(r.Path(name), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}
+
+// logEpoch appends e to metrics.jsonl.
+func (r *Run) logEpoch(e Epoch) error {
+	f, err := os.OpenFile(r.Path("metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	line, _ := json.Marshal(e)
+	_, err = f.Write(append(line, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("train: metrics.jsonl: %w", err)
+	}
+	return nil
+}
+
+// saveBest writes best.safetensors: params with meta.
+func (r *Run) saveBest(params []nn.Param, meta map[string]string) error {
+	return checkpoint.SaveParams(r.Path("best.safetensors"), params, meta)
+}
+
+// stateKey is the metadata key of the loop state in last.safetensors.
+const stateKey = "moxing.train"
+
+// saveLast writes last.safetensors: params, opt's state (under
+// checkpoint.OptimPrefix), meta and the loop state as JSON.
+func (r *Run) saveLast(params []nn.Param, opt optim.Optimizer, meta map[string]string, state any) error {
+	tensors := map[string]*tensor.Tensor{}
+	for _, p := range params {
+		tensors[p.Name] = p.Tensor
+	}
+	for k, v := range opt.State() {
+		tensors[checkpoint.OptimPrefix+k] = v
+	}
+	all := maps.Clone(meta)
+	if all == nil {
+		all = map[string]string{}
+	}
+	raw, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("train: state: %w", err)
+	}
+	all[stateKey] = string(raw)
+	return checkpoint.Save(r.Path("last.safetensors"), tensors, all)
+}
+
+// loadLast restores params and opt's state from last.safetensors and
+// decodes the loop state into state. It returns the best weights of
+// best.safetensors by name (nil when there is none).
+func (r *Run) loadLast(params []nn.Param, opt optim.Optimizer, state any) (map[string][]float32, error) {
+	path := r.Path("last.safetensors")
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("resume: %s has no last.safetensors: the run saved nothing to resume from", r.Dir)
+		}
+		return nil, err
+	}
+	raw, ok := f.Metadata[stateKey]
+	if !ok {
+		return nil, fmt.Errorf("%s: no training state (%s metadata): not a last.safetensors of a run", path, stateKey)
+	}
+	if err := json.Unmarshal([]byte(raw), state); err != nil {
+		return nil, fmt.Errorf("%s: training state: %w", path, err)
+	}
+	weights, optState := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+	for name, t := range f.Tensors {
+		if rest, ok := strings.CutPrefix(name, checkpoint.OptimPrefix); ok {
+			optState[rest] = t
+		} else {
+			weights[name] = t
+		}
+	}
+	if err := checkpoint.Assign(params, weights, true); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := opt.LoadState(optState); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	best := map[string][]float32{}
+	if bf, err := checkpoint.Load(r.Path("best.safetensors")); err == nil {
+		for name, t := range bf.Tensors {
+			best[name] = t.Data
+		}
+	}
+	return best, nil
+}
+
+// snapshot copies the parameters' values by name.
+func snapshot(params []nn.Param) map[string][]float32 {
+	m := make(map[string][]float32, len(params))
+	for _, p := range params {
+		m[p.Name] = append([]float32(nil), p.Data...)
+	}
+	return m
+}
+
+// restore copies saved values (from snapshot or a run's best) back into
+// params.
+func restore(params []nn.Param, w map[string][]float32) {
+	for _, p := range params {
+		if v, ok := w[p.Name]; ok && len(v) == p.Numel() {
+			copy(p.Data, v)
+		}
+	}
+}
+
+// Trainable returns the parameters that require a gradient: what an
+// optimizer should update when part of a model is frozen.
+func Trainable(params []nn.Param) []nn.Param {
+	var out []nn.Param
+	for _, p := range params {
+		if p.RequiresGrad() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
