@@ -110,3 +110,41 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 	}
 	return s
 }
+
+// TableSplits is a table split three ways and encoded for training: the
+// schema is fitted on the training rows only.
+type TableSplits struct {
+	Schema           *Schema
+	Train, Val, Test *Dataset
+	Rows             map[string][]int // the rows of "train", "val" and "test", 0-based
+}
+
+// SplitTable decides t's schema (opt), splits its rows (stratified for
+// classification, drawn with rng: val and test of them for validation and
+// test), fits the preprocessing on the training rows and encodes all three.
+func SplitTable(t *Table, opt SchemaOptions, val, test float64, rng *rand.Rand) (*TableSplits, error) {
+	schema, err := NewSchemaUnfitted(t, opt)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := schema.Labels(t)
+	if err != nil {
+		return nil, err
+	}
+	tr, va, te, err := Split(len(t.Rows), labels, val, test, rng)
+	if err != nil {
+		return nil, err
+	}
+	if len(va) == 0 {
+		return nil, fmt.Errorf("%s: a validation share of %g leaves no validation rows out of %d", t.Source, val, len(t.Rows))
+	}
+	if err := schema.Fit(t, tr); err != nil {
+		return nil, err
+	}
+	all, err := schema.Encode(t, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	return &TableSplits{Schema: schema, Train: all.Subset(tr), Val: all.Subset(va), Test: all.Subset(te),
+		Rows: map[string][]int{"train": tr, "val": va, "test": te}}, nil
+}

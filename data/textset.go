@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 
@@ -142,4 +143,60 @@ func TrainValSplit(d *Dataset, val float64, rng *rand.Rand) (trainSet, valSet *D
 		return nil, nil, fmt.Errorf("data: a validation fraction of %g leaves no validation rows out of %d", val, d.Len())
 	}
 	return d.Subset(tr), d.Subset(va), nil
+}
+
+// TextSets are labelled texts encoded for a sequence classifier (see
+// ReadTextSets).
+type TextSets struct {
+	Train, Val *Dataset
+	Classes    []string // the training labels, sorted
+	Cut        int      // texts longer than the window, cut to it
+}
+
+// ReadTextSets reads the labelled texts of the file at path (see
+// ReadTextExamples), encodes them with tok for a window of window tokens
+// (see EncodeTexts) and splits them: the texts of valPath for validation
+// when it is not "", else val of them, stratified and drawn with rng.
+func ReadTextSets(tok tokenizer.Tokenizer, window int, path, valPath string, opt TextOptions, val float64, rng *rand.Rand) (*TextSets, error) {
+	ex, err := ReadTextFile(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	s := &TextSets{}
+	var labels []int
+	if s.Classes, labels, err = Labels(ex, path); err != nil {
+		return nil, err
+	}
+	all, cut, err := EncodeTexts(tok, ex, window, path)
+	if err != nil {
+		return nil, err
+	}
+	all.Labels, s.Cut = labels, cut
+	if valPath == "" {
+		s.Train, s.Val, err = TrainValSplit(all, val, rng)
+		return s, err
+	}
+	vex, err := ReadTextFile(valPath, opt)
+	if err != nil {
+		return nil, err
+	}
+	if s.Val, cut, err = EncodeTexts(tok, vex, window, valPath); err != nil {
+		return nil, err
+	}
+	s.Train, s.Cut = all, s.Cut+cut
+	if s.Val.Labels, err = LabelIndex(vex, s.Classes, valPath); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ReadTextFile reads the labelled (or, with NoLabels, plain) texts of the
+// file at path: see ReadTextExamples.
+func ReadTextFile(path string, opt TextOptions) ([]TextExample, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadTextExamples(f, path, opt)
 }

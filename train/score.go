@@ -7,9 +7,9 @@ import (
 )
 
 // ScoreText scores ids with a language model: the log-probability of each
-// token given those before it, in windows of window tokens that each start
-// afresh (the first token of a window is predicted from nothing and not
-// scored). each, when not nil, receives every scored token and its
+// token but the first given those before it, in windows of window tokens
+// that each start afresh (a token sees at most the window's tokens before
+// it). each, when not nil, receives every scored token and its
 // log-probability in order. It returns the mean cross-entropy in nats per
 // token and the number of tokens scored. The model is not changed.
 func ScoreText(m LanguageModel, ids []int, window int, each func(target int, logp float64)) (mean float64, n int, err error) {

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/metrics"
 	"github.com/moxing/moxing/tokenizer"
 	"github.com/moxing/moxing/train"
 )
@@ -46,7 +45,7 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var ex []data.TextExample
 	name := "--text"
 	if input != "" {
-		if ex, err = readTextFile(input, data.TextOptions{TextField: textField, NoLabels: true}); err != nil {
+		if ex, err = data.ReadTextFile(input, data.TextOptions{TextField: textField, NoLabels: true}); err != nil {
 			return err
 		}
 		name = input
@@ -66,23 +65,12 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return nil
 	}
-	write := func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		header := []string{"record", "text", "prediction"}
-		for _, l := range g.Labels {
-			header = append(header, "prob_"+l)
-		}
-		cw.Write(header)
-		for i, e := range ex {
-			rec := []string{e.Where, e.Text, g.Labels[pred.Classes[i]]}
-			for _, p := range pred.Probs[i*k : (i+1)*k] {
-				rec = append(rec, strconv.FormatFloat(p, 'f', 6, 64))
-			}
-			cw.Write(rec)
-		}
-		cw.Flush()
-		return cw.Error()
+	header := append([]string{"record", "text", "prediction"}, probColumns(g.Labels)...)
+	rows := make([][]string, len(ex))
+	for i, e := range ex {
+		rows[i] = append([]string{e.Where, e.Text, g.Labels[pred.Classes[i]]}, probCells(pred.Probs, i, k)...)
 	}
+	write := func(w io.Writer) error { return writeCSV(w, header, rows) }
 	return writeOut(stdout, outPath, write)
 }
 
@@ -106,7 +94,7 @@ func encodeTexts(tok tokenizer.Tokenizer, ex []data.TextExample, window int, nam
 // file: accuracy, precision, recall, F1, ROC AUC, log-loss and the
 // confusion matrix.
 func evalClassifier(stdout, stderr io.Writer, g *load.TextClassifier, path, textField, labelField string, asJSON bool) error {
-	ex, err := readTextFile(path, data.TextOptions{TextField: textField, LabelField: labelField})
+	ex, err := data.ReadTextFile(path, data.TextOptions{TextField: textField, LabelField: labelField})
 	if err != nil {
 		return err
 	}
@@ -124,6 +112,6 @@ func evalClassifier(stdout, stderr io.Writer, g *load.TextClassifier, path, text
 	if asJSON {
 		return printJSON(stdout, map[string]any{"texts": d.Len(), "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": g.Labels})
 	}
-	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, d.Len(), formatMetrics(rep.Metrics), rep.Confusion.Format(g.Labels))
+	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, d.Len(), metrics.Format(rep.Metrics), rep.Confusion.Format(g.Labels))
 	return nil
 }

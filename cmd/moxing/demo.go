@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
@@ -51,7 +51,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	corpus, files, err := readGoSource(root, corpusKB<<10)
+	corpus, files, err := data.ReadGoSource(root, corpusKB<<10)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	run, err := newRun(runDir, "demo", map[string]any{"steps": steps, "batch": batch, "seq": seq, "corpus_kb": corpusKB, "lr": lr, "seed": 1})
+	run, _, err := runFolder{dir: runDir}.open("demo", map[string]any{"steps": steps, "batch": batch, "seq": seq, "corpus_kb": corpusKB, "lr": lr, "seed": 1})
 	if err != nil {
 		return err
 	}
@@ -117,40 +117,4 @@ func goSourceRoot() (string, error) {
 		return "", fmt.Errorf("demo: cannot find the Go source tree (looked for %s): install Go or put its go command on PATH", src)
 	}
 	return src, nil
-}
-
-// readGoSource concatenates the non-test .go files under root, in path
-// order, skipping testdata and vendor folders, until limit bytes.
-func readGoSource(root string, limit int) (string, int, error) {
-	var b strings.Builder
-	files := 0
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // unreadable folders are skipped
-		}
-		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "vendor") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		if b.Len() >= limit {
-			return filepath.SkipAll
-		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return nil
-		}
-		b.Write(src)
-		b.WriteByte('\n')
-		files++
-		return nil
-	})
-	if err != nil {
-		return "", 0, err
-	}
-	if b.Len() == 0 {
-		return "", 0, fmt.Errorf("demo: no Go source under %s", root)
-	}
-	return b.String(), files, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/metrics"
 	"github.com/moxing/moxing/models/cnn"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/mlp"
@@ -85,7 +86,7 @@ func evalTabular(stdout io.Writer, fs *flag.FlagSet, md *modelData, t *load.Tabu
 		}
 		return printJSON(stdout, out)
 	}
-	fmt.Fprintf(stdout, "%s: %d rows\n%s\n", md.data, d.Len(), formatMetrics(rep.Metrics))
+	fmt.Fprintf(stdout, "%s: %d rows\n%s\n", md.data, d.Len(), metrics.Format(rep.Metrics))
 	if rep.Confusion != nil {
 		fmt.Fprint(stdout, rep.Confusion.Format(t.Schema.Classes))
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -22,33 +21,33 @@ import (
 // finetuneOptions are moxing finetune's settings; config.json in the run
 // folder holds them, and --resume reads them back.
 type finetuneOptions struct {
-	Task             string  `json:"task"`
-	Init             string  `json:"init"`
-	Data             string  `json:"data"`
-	ValData          string  `json:"val_data"`
-	TextField        string  `json:"text_field"`
-	LabelField       string  `json:"label_field"`
-	Val              float64 `json:"val"`
-	FromScratch      bool    `json:"from_scratch"`
-	FreezeEmbeddings bool    `json:"freeze_embeddings"`
-	FreezeBlocks     int     `json:"freeze_blocks"`
-	LoRARank         int     `json:"lora_rank"`
-	LoRAAlpha        float64 `json:"lora_alpha"`
-	LoRADropout      float64 `json:"lora_dropout"`
-	LoRATargets      string  `json:"lora_targets"`
-	Dropout          float64 `json:"dropout"`
-	Epochs           int     `json:"epochs"`
-	Steps            int     `json:"steps"`
-	Batch            int     `json:"batch"`
-	LR               float64 `json:"lr"`
-	WeightDecay      float64 `json:"weight_decay"`
-	Warmup           float64 `json:"warmup"`
-	Patience         int     `json:"patience"`
-	Monitor          string  `json:"monitor"`
-	ClassWeights     string  `json:"class_weights"`
-	EMAEpochs        float64 `json:"ema_epochs"`
-	EvalEvery        int     `json:"eval_every"`
-	Seed             uint64  `json:"seed"`
+	Task             string  `json:"task" flag:"task" def:"classify" help:"classify or lm"`
+	Init             string  `json:"init" flag:"init" help:"pretrained model: a checkpoint or run folder of moxing pretrain/demo, or a Hugging Face GPT-2 folder"`
+	Data             string  `json:"data" flag:"data" help:"classify: texts and labels (.csv, .tsv, .jsonl, .json); lm: a folder from moxing prepare"`
+	ValData          string  `json:"val_data" flag:"val-data" help:"classify: validation texts and labels (default: --val of --data, stratified)"`
+	TextField        string  `json:"text_field" flag:"text-field" def:"text" help:"classify: the field holding the text"`
+	LabelField       string  `json:"label_field" flag:"label-field" help:"classify: the field holding the label (default \"label\", or \"class\")"`
+	Val              float64 `json:"val" flag:"val" def:"0.2" help:"classify: fraction of --data for validation when there is no --val-data"`
+	FromScratch      bool    `json:"from_scratch" flag:"from-scratch" help:"random weights of --init's architecture (a baseline without pretraining)"`
+	FreezeEmbeddings bool    `json:"freeze_embeddings" flag:"freeze-embeddings" help:"do not train the token and position embeddings"`
+	FreezeBlocks     int     `json:"freeze_blocks" flag:"freeze-blocks" help:"do not train the first N transformer blocks"`
+	LoRARank         int     `json:"lora_rank" flag:"lora-rank" help:"train LoRA adapters of this rank instead of the weights (0: full fine-tuning)"`
+	LoRAAlpha        float64 `json:"lora_alpha" flag:"lora-alpha" help:"LoRA scale numerator: the update is alpha/rank·BA (default: 2·rank)"`
+	LoRADropout      float64 `json:"lora_dropout" flag:"lora-dropout" def:"0.05" help:"dropout on the adapters' input"`
+	LoRATargets      string  `json:"lora_targets" flag:"lora-targets" def:"attn.c_attn,attn.c_proj" help:"projections to adapt: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj, wte (the token embedding)"`
+	Dropout          float64 `json:"dropout" flag:"dropout" def:"0.1" help:"dropout in the transformer while fine-tuning"`
+	Epochs           int     `json:"epochs" flag:"epochs" def:"10" help:"classify: maximum epochs (with --resume: the new total)"`
+	Steps            int     `json:"steps" flag:"steps" def:"500" help:"lm: optimizer steps (with --resume: the new total)"`
+	Batch            int     `json:"batch" flag:"batch" def:"16" help:"texts (classify) or sequences (lm) per step"`
+	LR               float64 `json:"lr" flag:"lr" help:"peak learning rate (default 1e-4, or 1e-3 with --lora-rank)"`
+	WeightDecay      float64 `json:"weight_decay" flag:"weight-decay" def:"0.01" help:"AdamW weight decay, on matrices only (0: none)"`
+	Warmup           float64 `json:"warmup" flag:"warmup" def:"0.1" help:"fraction of the steps spent warming the learning rate up"`
+	Patience         int     `json:"patience" flag:"patience" def:"3" help:"classify: stop after this many epochs without improvement (0: never)"`
+	Monitor          string  `json:"monitor" flag:"monitor" def:"accuracy" help:"classify: validation metric deciding the best epoch: accuracy, f1, auc or loss"`
+	ClassWeights     string  `json:"class_weights" flag:"class-weights" help:"classify: \"balanced\" (inverse class frequency) or one weight per class, comma-separated, in label order"`
+	EMAEpochs        float64 `json:"ema_epochs" flag:"ema-epochs" def:"1" help:"classify: validate and keep an exponential moving average of the weights over about this many epochs (0: the weights as trained)"`
+	EvalEvery        int     `json:"eval_every" flag:"eval-every" help:"lm: steps between validation losses (0: steps/10)"`
+	Seed             uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
 }
 
 const finetuneExample = `  moxing finetune --task classify --init runs/brown/best.safetensors \
@@ -57,60 +56,29 @@ const finetuneExample = `  moxing finetune --task classify --init runs/brown/bes
       --lora-rank 8 --run runs/sentiment-lora          # adapters only: writes adapter.safetensors too
   moxing finetune --task lm --init runs/moby/best.safetensors --data data/brown --run runs/moby-brown`
 
-func (o *finetuneOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.Task, "task", "classify", "classify or lm")
-	fs.StringVar(&o.Init, "init", "", "pretrained model: a checkpoint or run folder of moxing pretrain/demo, or a Hugging Face GPT-2 folder")
-	fs.StringVar(&o.Data, "data", "", "classify: texts and labels (.csv, .tsv, .jsonl, .json); lm: a folder from moxing prepare")
-	fs.StringVar(&o.ValData, "val-data", "", "classify: validation texts and labels (default: --val of --data, stratified)")
-	fs.StringVar(&o.TextField, "text-field", "text", "classify: the field holding the text")
-	fs.StringVar(&o.LabelField, "label-field", "", `classify: the field holding the label (default "label", or "class")`)
-	fs.Float64Var(&o.Val, "val", 0.2, "classify: fraction of --data for validation when there is no --val-data")
-	fs.BoolVar(&o.FromScratch, "from-scratch", false, "random weights of --init's architecture (a baseline without pretraining)")
-	fs.BoolVar(&o.FreezeEmbeddings, "freeze-embeddings", false, "do not train the token and position embeddings")
-	fs.IntVar(&o.FreezeBlocks, "freeze-blocks", 0, "do not train the first N transformer blocks")
-	fs.IntVar(&o.LoRARank, "lora-rank", 0, "train LoRA adapters of this rank instead of the weights (0: full fine-tuning)")
-	fs.Float64Var(&o.LoRAAlpha, "lora-alpha", 0, "LoRA scale numerator: the update is alpha/rank·BA (default: 2·rank)")
-	fs.Float64Var(&o.LoRADropout, "lora-dropout", 0.05, "dropout on the adapters' input")
-	fs.StringVar(&o.LoRATargets, "lora-targets", "attn.c_attn,attn.c_proj", "projections to adapt: "+strings.Join(gpt.LoRATargets, ","))
-	fs.Float64Var(&o.Dropout, "dropout", 0.1, "dropout in the transformer while fine-tuning")
-	fs.IntVar(&o.Epochs, "epochs", 10, "classify: maximum epochs (with --resume: the new total)")
-	fs.IntVar(&o.Steps, "steps", 500, "lm: optimizer steps (with --resume: the new total)")
-	fs.IntVar(&o.Batch, "batch", 16, "texts (classify) or sequences (lm) per step")
-	fs.Float64Var(&o.LR, "lr", 0, "peak learning rate (default 1e-4, or 1e-3 with --lora-rank)")
-	fs.Float64Var(&o.WeightDecay, "weight-decay", 0.01, "AdamW weight decay, on matrices only (0: none)")
-	fs.Float64Var(&o.Warmup, "warmup", 0.1, "fraction of the steps spent warming the learning rate up")
-	fs.IntVar(&o.Patience, "patience", 3, "classify: stop after this many epochs without improvement (0: never)")
-	fs.StringVar(&o.Monitor, "monitor", "accuracy", "classify: validation metric deciding the best epoch: accuracy, f1, auc or loss")
-	fs.Float64Var(&o.EMAEpochs, "ema-epochs", 1, "classify: validate and keep an exponential moving average of the weights over about this many epochs (0: the weights as trained)")
-	fs.StringVar(&o.ClassWeights, "class-weights", "", `classify: "balanced" (inverse class frequency) or one weight per class, comma-separated, in label order`)
-	fs.IntVar(&o.EvalEvery, "eval-every", 0, "lm: steps between validation losses (0: steps/10)")
-	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
-}
-
 func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o finetuneOptions
-	var runDir, resume string
+	var rflags runFlags
 	fs := newFlags("finetune", "Fine-tunes a pretrained GPT (a moxing checkpoint or a Hugging Face GPT-2 folder) with its tokenizer.\n"+
 		"--task classify: a classification head on the last token of each text (see docs/cli.md), trained on a\n"+
 		"CSV/TSV/JSONL/JSON file of texts and labels, with early stopping on a validation metric and the best epoch kept.\n"+
 		"--task lm: continues training the language model on the token files of moxing prepare (same tokenizer).\n"+
 		"Full fine-tuning by default; --freeze-* freeze parts; --lora-rank trains low-rank adapters only.",
 		finetuneExample, stderr)
-	o.register(fs)
-	fs.StringVar(&runDir, "run", "", "run folder (default runs/finetune-<time>)")
-	fs.StringVar(&resume, "resume", "", "continue the run in this folder (--epochs or --steps may extend it)")
+	bindFlags(fs, &o)
+	rflags.register(fs, "finetune", "--epochs or --steps")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var run *train.Run
-	if resume != "" {
-		var err error
-		if run, err = resumeSettings(fs, resume, &o, "epochs", "steps"); err != nil {
-			return err
-		}
+	rf, err := rflags.folder(fs, &o, "epochs", "steps")
+	if err != nil {
+		return err
 	}
 	if o.Init == "" || o.Data == "" {
 		return usagef("--init and --data are required; see --help")
+	}
+	if o.Task != "classify" && o.Task != "lm" {
+		return usagef("--task %q: want classify or lm", o.Task)
 	}
 	if o.LR == 0 {
 		o.LR = 1e-4
@@ -125,19 +93,17 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if run == nil {
-		if run, err = newRun(runDir, "finetune", o); err != nil {
-			return err
-		}
+	run, resume, err := rf.open("finetune", o)
+	if err != nil {
+		return err
+	}
+	if !resume {
 		defer removeIfEmpty(run)
 	}
-	switch o.Task {
-	case "classify":
-		return finetuneClassifier(ctx, p, base, o, run, resume != "", stdout, stderr)
-	case "lm":
-		return finetuneLM(ctx, p, base, o, run, resume != "", stdout, stderr)
+	if o.Task == "lm" {
+		return finetuneLM(ctx, p, base, o, run, resume, stdout, stderr)
 	}
-	return usagef("--task %q: want classify or lm", o.Task)
+	return finetuneClassifier(ctx, p, base, o, run, resume, stdout, stderr)
 }
 
 // removeIfEmpty removes a run folder that holds only its config.json: a
@@ -168,17 +134,8 @@ func finetuneBase(o finetuneOptions) (*gpt.Pretrained, gpt.Config, error) {
 		}
 	}
 	p.LM.SetDropout(float32(o.Dropout))
-	if o.FreezeBlocks > len(p.LM.H) {
+	if err := p.LM.Freeze(o.FreezeEmbeddings, o.FreezeBlocks); err != nil {
 		return nil, base, usagef("--freeze-blocks %d: the model has %d blocks", o.FreezeBlocks, len(p.LM.H))
-	}
-	if o.FreezeEmbeddings {
-		p.LM.Wte.Weight.SetRequiresGrad(false)
-		p.LM.Wpe.Weight.SetRequiresGrad(false)
-	}
-	for _, blk := range p.LM.H[:o.FreezeBlocks] {
-		for _, w := range nn.Params(blk) {
-			w.SetRequiresGrad(false)
-		}
 	}
 	if o.LoRARank > 0 {
 		alpha := o.LoRAAlpha
@@ -279,52 +236,17 @@ func finetuneLM(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o finet
 	return saveAdapterFile(p, base, run, stdout)
 }
 
-// readTextFile reads labelled (or, with NoLabels, plain) texts.
-func readTextFile(path string, opt data.TextOptions) ([]data.TextExample, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return data.ReadTextExamples(f, path, opt)
-}
-
-// textSets reads the labelled texts of dataPath, encodes them with tok (cut
-// to window tokens) and returns the training and validation sets and the
-// classes: valPath's texts for validation when it is given, else a
-// stratified split keeping val of them, seeded by seed.
+// textSets is data.ReadTextSets with a note when texts were cut to the
+// window.
 func textSets(tok tokenizer.Tokenizer, window int, dataPath, valPath string, topt data.TextOptions, val float64, seed uint64, warn io.Writer) (trainSet, valSet *data.Dataset, classes []string, err error) {
-	ex, err := readTextFile(dataPath, topt)
+	s, err := data.ReadTextSets(tok, window, dataPath, valPath, topt, val, rand.New(rand.NewPCG(seed, 1)))
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	classes, labels, err := data.Labels(ex, dataPath)
-	if err != nil {
-		return nil, nil, nil, err
+	if s.Cut > 0 {
+		fmt.Fprintf(warn, "note: %d texts are longer than the model's window of %d tokens; their first %d tokens are used\n", s.Cut, window, window)
 	}
-	all, err := encodeTexts(tok, ex, window, dataPath, warn)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	all.Labels = labels
-	if valPath == "" {
-		trainSet, valSet, err = data.TrainValSplit(all, val, rand.New(rand.NewPCG(seed, 1)))
-		if err != nil {
-			return nil, nil, nil, usagef("--val %g: %v", val, err)
-		}
-		return trainSet, valSet, classes, nil
-	}
-	vex, err := readTextFile(valPath, topt)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if valSet, err = encodeTexts(tok, vex, window, valPath, warn); err != nil {
-		return nil, nil, nil, err
-	}
-	if valSet.Labels, err = data.LabelIndex(vex, classes, valPath); err != nil {
-		return nil, nil, nil, err
-	}
-	return all, valSet, classes, nil
+	return s.Train, s.Val, s.Classes, nil
 }
 
 // sameTokenizer reports whether two tokenizers are the same (same saved

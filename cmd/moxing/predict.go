@@ -60,31 +60,21 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	pred := tabularHead(t).Predict(t.Model, d)
 	schema := t.Schema
-	write := func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		header := append(append([]string(nil), table.Columns...), "prediction")
-		if schema.Task == data.Classification {
-			for _, k := range schema.Classes {
-				header = append(header, "prob_"+k)
-			}
-		}
-		cw.Write(header)
-		k := len(schema.Classes)
-		for i, row := range table.Rows {
-			rec := append([]string(nil), row...)
-			if schema.Task == data.Regression {
-				rec = append(rec, strconv.FormatFloat(pred.Values[i], 'g', 7, 64))
-			} else {
-				rec = append(rec, schema.Classes[pred.Classes[i]])
-				for _, p := range pred.Probs[i*k : (i+1)*k] {
-					rec = append(rec, strconv.FormatFloat(p, 'f', 6, 64))
-				}
-			}
-			cw.Write(rec)
-		}
-		cw.Flush()
-		return cw.Error()
+	header := append(append([]string(nil), table.Columns...), "prediction")
+	if schema.Task == data.Classification {
+		header = append(header, probColumns(schema.Classes)...)
 	}
+	rows := make([][]string, len(table.Rows))
+	for i, row := range table.Rows {
+		rec := append([]string(nil), row...)
+		if schema.Task == data.Regression {
+			rec = append(rec, strconv.FormatFloat(pred.Values[i], 'g', 7, 64))
+		} else {
+			rec = append(append(rec, schema.Classes[pred.Classes[i]]), probCells(pred.Probs, i, len(schema.Classes))...)
+		}
+		rows[i] = rec
+	}
+	write := func(w io.Writer) error { return writeCSV(w, header, rows) }
 	return writeOut(stdout, outPath, write)
 }
 
@@ -95,4 +85,30 @@ func writeOut(stdout io.Writer, path string, write func(io.Writer) error) error 
 		return write(stdout)
 	}
 	return atomicfile.Write(path, write)
+}
+
+// probColumns are the prob_<class> column names of a prediction CSV.
+func probColumns(classes []string) []string {
+	cols := make([]string, len(classes))
+	for i, k := range classes {
+		cols[i] = "prob_" + k
+	}
+	return cols
+}
+
+// probCells are row i's k class probabilities of probs (N, k), formatted.
+func probCells(probs []float64, i, k int) []string {
+	cells := make([]string, k)
+	for j, p := range probs[i*k : (i+1)*k] {
+		cells[j] = strconv.FormatFloat(p, 'f', 6, 64)
+	}
+	return cells
+}
+
+// writeCSV writes a header and rows as CSV.
+func writeCSV(w io.Writer, header []string, rows [][]string) error {
+	cw := csv.NewWriter(w)
+	cw.Write(header)
+	cw.WriteAll(rows)
+	return cw.Error()
 }

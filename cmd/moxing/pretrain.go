@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -102,74 +101,50 @@ const pretrainExample = `  moxing pretrain --data data/moby --config tiny --step
 // pretrainOptions are moxing pretrain's settings; config.json in the run
 // folder holds them, and --resume reads them back.
 type pretrainOptions struct {
-	Data        string  `json:"data"`
-	Config      string  `json:"config"`
-	Layers      int     `json:"layers"`
-	Heads       int     `json:"heads"`
-	Embd        int     `json:"embd"`
-	Seq         int     `json:"seq"`
-	Dropout     float64 `json:"dropout"`
-	Steps       int     `json:"steps"`
-	Batch       int     `json:"batch"`
-	GradAccum   int     `json:"grad_accum"`
-	LR          float64 `json:"lr"`
-	WeightDecay float64 `json:"weight_decay"`
-	Warmup      int     `json:"warmup"`
-	EvalEvery   int     `json:"eval_every"`
-	Seed        uint64  `json:"seed"`
-	Model       string  `json:"model"`
-	Hidden      int     `json:"hidden,omitempty"`
-}
-
-func (o *pretrainOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.Data, "data", "", "folder with tokenizer.json, train.tok, val.tok")
-	fs.StringVar(&o.Model, "model", "gpt", "gpt, or a recurrent language model: lstm, gru or rnn (then --layers, --embd, --hidden, --seq)")
-	fs.IntVar(&o.Hidden, "hidden", 0, "lstm/gru/rnn: hidden units (default 256)")
-	fs.StringVar(&o.Config, "config", "tiny", "tiny or gpt2-small (then --layers, --heads, --embd, --seq override)")
-	fs.IntVar(&o.Layers, "layers", 0, "transformer blocks (lstm/gru/rnn: recurrent layers, default 2)")
-	fs.IntVar(&o.Heads, "heads", 0, "attention heads")
-	fs.IntVar(&o.Embd, "embd", 0, "channels (lstm/gru/rnn: embedding width, default 64)")
-	fs.IntVar(&o.Seq, "seq", 0, "context window (lstm/gru/rnn: training sequence length, default 128)")
-	fs.Float64Var(&o.Dropout, "dropout", 0, "dropout")
-	fs.IntVar(&o.Steps, "steps", 1000, "optimizer steps (with --resume: the new total, to extend a run)")
-	fs.IntVar(&o.Batch, "batch", 8, "sequences per micro-batch")
-	fs.IntVar(&o.GradAccum, "grad-accum", 1, "micro-batches per step")
-	fs.Float64Var(&o.LR, "lr", 1e-3, "peak learning rate")
-	fs.Float64Var(&o.WeightDecay, "weight-decay", 0.1, "AdamW weight decay, on matrices only (0: none)")
-	fs.IntVar(&o.Warmup, "warmup", -1, "warmup steps (-1: steps/20)")
-	fs.IntVar(&o.EvalEvery, "eval-every", 0, "steps between validation losses (0: steps/10)")
-	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
+	Data        string  `json:"data" flag:"data" help:"folder with tokenizer.json, train.tok, val.tok"`
+	Config      string  `json:"config" flag:"config" def:"tiny" help:"tiny or gpt2-small (then --layers, --heads, --embd, --seq override)"`
+	Layers      int     `json:"layers" flag:"layers" help:"transformer blocks (lstm/gru/rnn: recurrent layers, default 2)"`
+	Heads       int     `json:"heads" flag:"heads" help:"attention heads"`
+	Embd        int     `json:"embd" flag:"embd" help:"channels (lstm/gru/rnn: embedding width, default 64)"`
+	Seq         int     `json:"seq" flag:"seq" help:"context window (lstm/gru/rnn: training sequence length, default 128)"`
+	Dropout     float64 `json:"dropout" flag:"dropout" help:"dropout"`
+	Steps       int     `json:"steps" flag:"steps" def:"1000" help:"optimizer steps (with --resume: the new total, to extend a run)"`
+	Batch       int     `json:"batch" flag:"batch" def:"8" help:"sequences per micro-batch"`
+	GradAccum   int     `json:"grad_accum" flag:"grad-accum" def:"1" help:"micro-batches per step"`
+	LR          float64 `json:"lr" flag:"lr" def:"1e-3" help:"peak learning rate"`
+	WeightDecay float64 `json:"weight_decay" flag:"weight-decay" def:"0.1" help:"AdamW weight decay, on matrices only (0: none)"`
+	Warmup      int     `json:"warmup" flag:"warmup" def:"-1" help:"warmup steps (-1: steps/20)"`
+	EvalEvery   int     `json:"eval_every" flag:"eval-every" help:"steps between validation losses (0: steps/10)"`
+	Seed        uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
+	Model       string  `json:"model" flag:"model" def:"gpt" help:"gpt, or a recurrent language model: lstm, gru or rnn (then --layers, --embd, --hidden, --seq)"`
+	Hidden      int     `json:"hidden,omitempty" flag:"hidden" help:"lstm/gru/rnn: hidden units (default 256)"`
 }
 
 // runPretrain trains a GPT on token files written by moxing prepare.
 func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o pretrainOptions
-	var runDir, resume string
+	var rflags runFlags
 	fs := newFlags("pretrain", "Trains a GPT language model on the token files of moxing prepare: AdamW (decay on matrices),\n"+
 		"linear warmup and cosine decay, gradient clipping and accumulation, the validation loss every --eval-every\n"+
 		"steps, the best weights kept in <run>/best.safetensors (with the tokenizer), last.safetensors to resume from,\n"+
 		"metrics.jsonl, config.json.", pretrainExample, stderr)
-	o.register(fs)
-	fs.StringVar(&runDir, "run", "", "run folder (default runs/pretrain-<time>)")
-	fs.StringVar(&resume, "resume", "", "continue the run in this folder from where it stopped (--steps may extend it)")
+	bindFlags(fs, &o)
+	rflags.register(fs, "pretrain", "--steps")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var run *train.Run
-	if resume != "" {
-		var err error
-		if run, err = resumeSettings(fs, resume, &o, "steps"); err != nil {
-			return err
-		}
+	rf, err := rflags.folder(fs, &o, "steps")
+	if err != nil {
+		return err
 	}
 	if o.Data == "" {
 		return usagef("--data is required (a folder written by moxing prepare)")
 	}
 	switch o.Model {
 	case "lstm", "gru", "rnn":
-		return pretrainRNN(ctx, o, runDir, run, stdout, stderr)
+		return pretrainRNN(ctx, o, rf, stdout, stderr)
 	case "gpt", "":
-		return pretrainGPT(ctx, o, runDir, run, stdout, stderr)
+		return pretrainGPT(ctx, o, rf, stdout, stderr)
 	}
 	return usagef("--model %q: want gpt, lstm, gru or rnn", o.Model)
 }
@@ -192,7 +167,7 @@ func (o pretrainOptions) gptConfig(vocab int) (gpt.Config, error) {
 }
 
 // pretrainGPT is moxing pretrain --model gpt.
-func pretrainGPT(ctx context.Context, o pretrainOptions, runDir string, run *train.Run, stdout, stderr io.Writer) error {
+func pretrainGPT(ctx context.Context, o pretrainOptions, rf runFolder, stdout, stderr io.Writer) error {
 	tok, trainIDs, valIDs, err := data.ReadPrepared(o.Data)
 	if err != nil {
 		return err
@@ -218,11 +193,9 @@ func pretrainGPT(ctx context.Context, o pretrainOptions, runDir string, run *tra
 	if err != nil {
 		return err
 	}
-	resume := run != nil
-	if run == nil {
-		if run, err = newRun(runDir, "pretrain", o); err != nil {
-			return err
-		}
+	run, resume, err := rf.open("pretrain", o)
+	if err != nil {
+		return err
 	}
 	loop.Run = run
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; GPT %d layers, %d heads, %d channels, window %d: %d parameters; run folder %s\n",

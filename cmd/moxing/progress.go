@@ -4,12 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/moxing/moxing/metrics"
 	"github.com/moxing/moxing/train"
 )
 
@@ -54,7 +53,7 @@ func (p *progress) Epoch(e train.Epoch) {
 			shown[k] = v
 		}
 	}
-	line := fmt.Sprintf("epoch %d  train_loss %.4f  %s", e.Epoch, e.TrainLoss, formatMetrics(shown))
+	line := fmt.Sprintf("epoch %d  train_loss %.4f  %s", e.Epoch, e.TrainLoss, metrics.Format(shown))
 	if e.Best {
 		line += "  *"
 	}
@@ -69,36 +68,4 @@ func (p *progress) finish() {
 	if p.bar != nil {
 		p.bar.Finish()
 	}
-}
-
-// metricOrder lists metrics in the order they are printed; others follow
-// alphabetically.
-var metricOrder = []string{"loss", "accuracy", "precision", "recall", "f1", "auc", "log_loss", "mse", "rmse", "mae", "r2"}
-
-// formatMetrics prints metrics as "name value" pairs in a stable order.
-func formatMetrics(m map[string]float64) string {
-	var names []string
-	for k := range m {
-		names = append(names, k)
-	}
-	rank := func(k string) int {
-		if i := slices.Index(metricOrder, strings.TrimPrefix(k, "val_")); i >= 0 {
-			return i
-		}
-		return len(metricOrder)
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		if ra, rb := rank(a), rank(b); ra != rb {
-			return ra - rb
-		}
-		return strings.Compare(a, b)
-	})
-	var b strings.Builder
-	for i, k := range names {
-		if i > 0 {
-			b.WriteString("  ")
-		}
-		fmt.Fprintf(&b, "%s %.4f", k, m[k])
-	}
-	return b.String()
 }

@@ -11,12 +11,11 @@ import (
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/nn"
-	"github.com/moxing/moxing/train"
 )
 
 // pretrainRNN is moxing pretrain --model lstm|gru|rnn: a recurrent
 // language model trained by the same loop as the GPT.
-func pretrainRNN(ctx context.Context, o pretrainOptions, runDir string, run *train.Run, stdout, stderr io.Writer) error {
+func pretrainRNN(ctx context.Context, o pretrainOptions, rf runFolder, stdout, stderr io.Writer) error {
 	tok, trainIDs, valIDs, err := data.ReadPrepared(o.Data)
 	if err != nil {
 		return err
@@ -39,11 +38,9 @@ func pretrainRNN(ctx context.Context, o pretrainOptions, runDir string, run *tra
 	if err != nil {
 		return err
 	}
-	resume := run != nil
-	if run == nil {
-		if run, err = newRun(runDir, "pretrain", o); err != nil {
-			return err
-		}
+	run, resume, err := rf.open("pretrain", o)
+	if err != nil {
+		return err
 	}
 	loop.Run = run
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; %s %d layers, embedding %d, hidden %d, sequences of %d: %d parameters; run folder %s\n",

@@ -43,13 +43,46 @@ func resumeSettings(fs *flag.FlagSet, dir string, opts any, extend ...string) (*
 	return run, nil
 }
 
-// newRun creates the run folder dir (runs/<name>-<time> when dir is ""),
-// which must be new or empty, with the settings in its config.json.
-func newRun(dir, name string, settings any) (*train.Run, error) {
+// runFlags are the --run and --resume flags of a training command.
+type runFlags struct{ dir, resume string }
+
+// register binds them; extend names the flags that may extend a resumed
+// run, and name the default folder.
+func (r *runFlags) register(fs *flag.FlagSet, name, extend string) {
+	fs.StringVar(&r.dir, "run", "", "run folder (default: runs/"+name+"-<time>)")
+	fs.StringVar(&r.resume, "resume", "", "continue the run in this folder from where it stopped ("+extend+" may extend it)")
+}
+
+// folder returns where the run goes, reading the settings of a resumed run
+// into opts (see resumeSettings).
+func (r *runFlags) folder(fs *flag.FlagSet, opts any, extend ...string) (runFolder, error) {
+	if r.resume == "" {
+		return runFolder{dir: r.dir}, nil
+	}
+	run, err := resumeSettings(fs, r.resume, opts, extend...)
+	return runFolder{resumed: run}, err
+}
+
+// runFolder is where a training command keeps its run: a run being
+// resumed (--resume), or a folder to create (--run; "" for
+// runs/<name>-<time>).
+type runFolder struct {
+	resumed *train.Run
+	dir     string
+}
+
+// open returns the run being resumed, or creates the new run folder, which
+// must be new or empty, with settings in its config.json.
+func (f runFolder) open(name string, settings any) (run *train.Run, resume bool, err error) {
+	if f.resumed != nil {
+		return f.resumed, true, nil
+	}
+	dir := f.dir
 	if dir == "" {
 		dir = filepath.Join("runs", name+"-"+time.Now().Format("20060102-150405"))
 	}
-	return train.CreateRun(dir, settings)
+	run, err = train.CreateRun(dir, settings)
+	return run, false, err
 }
 
 // dataStem is the name of a data file or folder without its extensions,

@@ -25,9 +25,9 @@ var textRNNDefaults = map[string]string{"hidden": "128", "epochs": "20", "patien
 
 // trainTextRNN is moxing train --model lstm|gru|rnn: a recurrent text
 // classifier trained from scratch on a labelled text file.
-func trainTextRNN(ctx context.Context, o trainOptions, runDir string, run *train.Run, stdout, stderr io.Writer) error {
+func trainTextRNN(ctx context.Context, o trainOptions, rf runFolder, stdout, stderr io.Writer) error {
 	topt := data.TextOptions{TextField: o.TextField, LabelField: o.LabelField}
-	ex, err := readTextFile(o.Data, topt)
+	ex, err := data.ReadTextFile(o.Data, topt)
 	if err != nil {
 		return err
 	}
@@ -73,11 +73,9 @@ func trainTextRNN(ctx context.Context, o trainOptions, runDir string, run *train
 	if err != nil {
 		return err
 	}
-	resume := run != nil
-	if run == nil {
-		if run, err = newRun(runDir, dataStem(o.Data), o); err != nil {
-			return err
-		}
+	run, resume, err := rf.open(dataStem(o.Data), o)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stderr, "%s: %d training and %d validation texts, classes %s; vocabulary %d; %s classifier of %d parameters; run folder %s\n",
 		o.Data, trainSet.Len(), valSet.Len(), strings.Join(classes, ", "), tok.VocabSize(), strings.ToUpper(o.Model),

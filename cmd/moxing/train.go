@@ -14,6 +14,7 @@ import (
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/metrics"
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
@@ -24,46 +25,46 @@ import (
 // trainOptions are moxing train's settings; config.json in the run folder
 // holds them, and --resume reads them back.
 type trainOptions struct {
-	Data        string         `json:"data"`
+	Data        string         `json:"data" flag:"data" help:"CSV file to train on (gzip is detected)"`
 	CSV         data.CSVFormat `json:"csv"`
-	Target      string         `json:"target"`
-	Task        string         `json:"task"`
-	Categorical string         `json:"categorical"`
-	Impute      string         `json:"impute"`
-	Hidden      string         `json:"hidden"`
-	Activation  string         `json:"activation"`
-	Dropout     float64        `json:"dropout"`
-	Optimizer   string         `json:"optimizer"`
-	LR          float64        `json:"lr"`
-	Momentum    float64        `json:"momentum"`
-	WeightDecay float64        `json:"weight_decay"`
-	BatchSize   int            `json:"batch_size"`
-	Epochs      int            `json:"epochs"`
-	Patience    int            `json:"patience"`
-	MinDelta    float64        `json:"min_delta"`
-	Monitor     string         `json:"monitor"`
-	Clip        float64        `json:"clip"`
-	Val         float64        `json:"val"`
-	Test        float64        `json:"test"`
-	Seed        uint64         `json:"seed"`
+	Target      string         `json:"target" flag:"target" help:"target column, by name or index (negative from the end; default: the last column)"`
+	Task        string         `json:"task" flag:"task" help:"classification or regression (default: inferred from the target)"`
+	Categorical string         `json:"categorical" flag:"categorical" help:"comma-separated columns to one-hot encode even if numeric"`
+	Impute      string         `json:"impute" flag:"impute" help:"\"mean\" fills missing cells (training mean, or most frequent category); default: missing cells are errors"`
+	Hidden      string         `json:"hidden" flag:"hidden" def:"64" help:"hidden layer widths, comma-separated (\"\" for a linear model)"`
+	Activation  string         `json:"activation" flag:"activation" def:"relu" help:"hidden activation: relu, tanh, sigmoid or gelu"`
+	Dropout     float64        `json:"dropout" flag:"dropout" help:"dropout probability after each hidden layer"`
+	Optimizer   string         `json:"optimizer" flag:"optimizer" def:"adam" help:"adam, adamw or sgd"`
+	LR          float64        `json:"lr" flag:"lr" def:"1e-3" help:"learning rate"`
+	Momentum    float64        `json:"momentum" flag:"momentum" def:"0.9" help:"SGD momentum"`
+	WeightDecay float64        `json:"weight_decay" flag:"weight-decay" help:"weight decay (L2 for adam and sgd, decoupled for adamw)"`
+	BatchSize   int            `json:"batch_size" flag:"batch-size" def:"32" help:"rows per optimizer step"`
+	Epochs      int            `json:"epochs" flag:"epochs" def:"200" help:"maximum epochs"`
+	Patience    int            `json:"patience" flag:"patience" def:"20" help:"stop after this many epochs without improvement (0: never)"`
+	MinDelta    float64        `json:"min_delta" flag:"min-delta" help:"smallest improvement of the monitored metric that counts"`
+	Monitor     string         `json:"monitor" flag:"monitor" def:"val_loss" help:"validation metric for early stopping and the best checkpoint: val_loss, val_accuracy, val_f1, val_auc, val_r2, …"`
+	Clip        float64        `json:"clip" flag:"clip" help:"clip the gradient norm to this (0: no clipping)"`
+	Val         float64        `json:"val" flag:"val" def:"0.15" help:"fraction of rows for validation"`
+	Test        float64        `json:"test" flag:"test" def:"0.15" help:"fraction of rows held out for the final test"`
+	Seed        uint64         `json:"seed" flag:"seed" def:"1" help:"random seed (split, initialisation, shuffling, dropout)"`
 	// --model cnn
-	Model     string `json:"model"`
-	Conv      string `json:"conv,omitempty"`
-	Kernel    int    `json:"kernel,omitempty"`
-	BatchNorm bool   `json:"batch_norm,omitempty"`
-	Shift     int    `json:"shift,omitempty"`
-	Image     string `json:"image,omitempty"`
-	Limit     int    `json:"limit,omitempty"`
+	Model     string `json:"model" flag:"model" def:"mlp" help:"mlp (tabular), cnn (images), or lstm, gru or rnn (text classification)"`
+	Conv      string `json:"conv,omitempty" flag:"conv" def:"32,64" help:"cnn: output channels of each convolution block (conv, ReLU, 2×2 max pool)"`
+	Kernel    int    `json:"kernel,omitempty" flag:"kernel" def:"3" help:"cnn: convolution kernel size (odd)"`
+	BatchNorm bool   `json:"batch_norm,omitempty" flag:"batch-norm" help:"cnn: batch normalisation after each convolution"`
+	Shift     int    `json:"shift,omitempty" flag:"shift" help:"cnn: augment training images by random shifts of up to this many pixels"`
+	Image     string `json:"image,omitempty" flag:"image" help:"cnn with a CSV: image size HxW or CxHxW of the pixel columns"`
+	Limit     int    `json:"limit,omitempty" flag:"limit" help:"cnn with MNIST or IDX files: train on only the first N training images (0: all), for a quick run"`
 	// --model lstm|gru|rnn (text classification)
-	TextField     string `json:"text_field,omitempty"`
-	LabelField    string `json:"label_field,omitempty"`
-	ValData       string `json:"val_data,omitempty"`
-	TokenizerFrom string `json:"tokenizer_from,omitempty"`
-	Vocab         int    `json:"vocab,omitempty"`
-	Window        int    `json:"window,omitempty"`
-	Embd          int    `json:"embd,omitempty"`
-	Layers        int    `json:"layers,omitempty"`
-	Bidirectional bool   `json:"bidirectional,omitempty"`
+	TextField     string `json:"text_field,omitempty" flag:"text-field" def:"text" help:"lstm/gru/rnn: the field of --data holding the text"`
+	LabelField    string `json:"label_field,omitempty" flag:"label-field" help:"lstm/gru/rnn: the field holding the label (default \"label\", or \"class\")"`
+	ValData       string `json:"val_data,omitempty" flag:"val-data" help:"lstm/gru/rnn: a labelled text file for validation (default: --val of --data)"`
+	TokenizerFrom string `json:"tokenizer_from,omitempty" flag:"tokenizer-from" help:"lstm/gru/rnn: use the tokenizer of this GPT checkpoint (default: a BPE learned from --data)"`
+	Vocab         int    `json:"vocab,omitempty" flag:"vocab" def:"2000" help:"lstm/gru/rnn: BPE vocabulary size learned from --data"`
+	Window        int    `json:"window,omitempty" flag:"window" def:"256" help:"lstm/gru/rnn: texts are cut to this many tokens"`
+	Embd          int    `json:"embd,omitempty" flag:"embd" def:"64" help:"lstm/gru/rnn: embedding width"`
+	Layers        int    `json:"layers,omitempty" flag:"layers" def:"1" help:"lstm/gru/rnn: recurrent layers"`
+	Bidirectional bool   `json:"bidirectional,omitempty" flag:"bidirectional" help:"lstm/gru/rnn: read the texts both ways"`
 }
 
 const trainExample = `  moxing train --data /usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv \
@@ -84,89 +85,43 @@ const trainSynopsis = "Trains an MLP on a CSV table: classification or regressio
 	"With --model lstm, gru or rnn it trains a recurrent text classifier from scratch on a labelled text file\n" +
 	"(CSV/TSV/JSONL/JSON, as moxing finetune reads); moxing classify and eval use its checkpoint."
 
-// register binds o to the flags of moxing train.
-func (o *trainOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.Model, "model", "mlp", "mlp (tabular), cnn (images), or lstm, gru or rnn (text classification)")
-	fs.StringVar(&o.TextField, "text-field", "text", "lstm/gru/rnn: the field of --data holding the text")
-	fs.StringVar(&o.LabelField, "label-field", "", `lstm/gru/rnn: the field holding the label (default "label", or "class")`)
-	fs.StringVar(&o.ValData, "val-data", "", "lstm/gru/rnn: a labelled text file for validation (default: --val of --data)")
-	fs.StringVar(&o.TokenizerFrom, "tokenizer-from", "", "lstm/gru/rnn: use the tokenizer of this GPT checkpoint (default: a BPE learned from --data)")
-	fs.IntVar(&o.Vocab, "vocab", 2000, "lstm/gru/rnn: BPE vocabulary size learned from --data")
-	fs.IntVar(&o.Window, "window", 256, "lstm/gru/rnn: texts are cut to this many tokens")
-	fs.IntVar(&o.Embd, "embd", 64, "lstm/gru/rnn: embedding width")
-	fs.IntVar(&o.Layers, "layers", 1, "lstm/gru/rnn: recurrent layers")
-	fs.BoolVar(&o.Bidirectional, "bidirectional", false, "lstm/gru/rnn: read the texts both ways")
-	fs.StringVar(&o.Conv, "conv", "32,64", "cnn: output channels of each convolution block (conv, ReLU, 2×2 max pool)")
-	fs.IntVar(&o.Kernel, "kernel", 3, "cnn: convolution kernel size (odd)")
-	fs.BoolVar(&o.BatchNorm, "batch-norm", false, "cnn: batch normalisation after each convolution")
-	fs.IntVar(&o.Shift, "shift", 0, "cnn: augment training images by random shifts of up to this many pixels")
-	fs.IntVar(&o.Limit, "limit", 0, "cnn with MNIST or IDX files: train on only the first N training images (0: all), for a quick run")
-	fs.StringVar(&o.Image, "image", "", "cnn with a CSV: image size HxW or CxHxW of the pixel columns")
-	fs.StringVar(&o.Data, "data", "", "CSV file to train on (gzip is detected)")
-	registerCSV(fs, &o.CSV)
-	fs.StringVar(&o.Target, "target", "", "target column, by name or index (negative from the end; default: the last column)")
-	fs.StringVar(&o.Task, "task", "", "classification or regression (default: inferred from the target)")
-	fs.StringVar(&o.Categorical, "categorical", "", "comma-separated columns to one-hot encode even if numeric")
-	fs.StringVar(&o.Impute, "impute", "", `"mean" fills missing cells (training mean, or most frequent category); default: missing cells are errors`)
-	fs.StringVar(&o.Hidden, "hidden", "64", `hidden layer widths, comma-separated ("" for a linear model)`)
-	fs.StringVar(&o.Activation, "activation", "relu", "hidden activation: relu, tanh, sigmoid or gelu")
-	fs.Float64Var(&o.Dropout, "dropout", 0, "dropout probability after each hidden layer")
-	fs.StringVar(&o.Optimizer, "optimizer", "adam", "adam, adamw or sgd")
-	fs.Float64Var(&o.LR, "lr", 1e-3, "learning rate")
-	fs.Float64Var(&o.Momentum, "momentum", 0.9, "SGD momentum")
-	fs.Float64Var(&o.WeightDecay, "weight-decay", 0, "weight decay (L2 for adam and sgd, decoupled for adamw)")
-	fs.IntVar(&o.BatchSize, "batch-size", 32, "rows per optimizer step")
-	fs.IntVar(&o.Epochs, "epochs", 200, "maximum epochs")
-	fs.IntVar(&o.Patience, "patience", 20, "stop after this many epochs without improvement (0: never)")
-	fs.Float64Var(&o.MinDelta, "min-delta", 0, "smallest improvement of the monitored metric that counts")
-	fs.StringVar(&o.Monitor, "monitor", "val_loss", "validation metric for early stopping and the best checkpoint: val_loss, val_accuracy, val_f1, val_auc, val_r2, …")
-	fs.Float64Var(&o.Clip, "clip", 0, "clip the gradient norm to this (0: no clipping)")
-	fs.Float64Var(&o.Val, "val", 0.15, "fraction of rows for validation")
-	fs.Float64Var(&o.Test, "test", 0.15, "fraction of rows held out for the final test")
-	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (split, initialisation, shuffling, dropout)")
-}
-
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o trainOptions
-	var runDir, resume string
+	var rflags runFlags
 	fs := newFlags("train", trainSynopsis, trainExample, stderr)
-	o.register(fs)
-	fs.StringVar(&runDir, "run", "", "run folder (default: runs/<data name>-<time>)")
-	fs.StringVar(&resume, "resume", "", "continue the run in this folder from its last.safetensors (--epochs may extend it)")
+	bindFlags(fs, &o)
+	registerCSV(fs, &o.CSV)
+	rflags.register(fs, "<data name>", "--epochs")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var run *train.Run
-	if resume != "" {
-		var err error
-		if run, err = resumeSettings(fs, resume, &o, "epochs"); err != nil {
-			return err
-		}
+	rf, err := rflags.folder(fs, &o, "epochs")
+	if err != nil {
+		return err
 	}
 	if o.Data == "" {
 		return usagef("--data is required (a CSV file); see --help")
 	}
 	switch o.Model {
 	case "cnn":
-		if run == nil {
+		if rf.resumed == nil {
 			defaultFlags(fs, cnnDefaults(o.Image == ""))
 		}
-		return trainCNN(ctx, o, runDir, run, stdout, stderr)
+		return trainCNN(ctx, o, rf, stdout, stderr)
 	case "lstm", "gru", "rnn":
-		if run == nil {
+		if rf.resumed == nil {
 			defaultFlags(fs, textRNNDefaults)
 		}
-		return trainTextRNN(ctx, o, runDir, run, stdout, stderr)
+		return trainTextRNN(ctx, o, rf, stdout, stderr)
 	case "mlp", "":
-		return trainMLP(ctx, o, runDir, run, stdout, stderr)
+		return trainMLP(ctx, o, rf, stdout, stderr)
 	}
 	return usagef("--model %q: want mlp, cnn, lstm, gru or rnn", o.Model)
 }
 
 // trainMLP is moxing train on a table: read, decide the schema, split, fit
 // the preprocessing on the training rows only, encode, train, test.
-func trainMLP(ctx context.Context, o trainOptions, runDir string, run *train.Run, stdout, stderr io.Writer) error {
-	resume := run != nil
+func trainMLP(ctx context.Context, o trainOptions, rf runFolder, stdout, stderr io.Writer) error {
 	table, err := readTable(o.Data, o.CSV)
 	if err != nil {
 		return err
@@ -175,30 +130,13 @@ func trainMLP(ctx context.Context, o trainOptions, runDir string, run *train.Run
 	if o.Categorical != "" {
 		sopt.Categorical = strings.Split(o.Categorical, ",")
 	}
-	schema, err := data.NewSchemaUnfitted(table, sopt)
+	sets, err := data.SplitTable(table, sopt, o.Val, o.Test, rand.New(rand.NewPCG(o.Seed, 1)))
 	if err != nil {
 		return err
 	}
-	labels, err := schema.Labels(table)
-	if err != nil {
-		return err
-	}
-	trainRows, valRows, testRows, err := data.Split(len(table.Rows), labels, o.Val, o.Test, rand.New(rand.NewPCG(o.Seed, 1)))
-	if err != nil {
-		return err
-	}
-	if len(valRows) == 0 {
-		return usagef("--val %g leaves no validation rows out of %d", o.Val, len(table.Rows))
-	}
-	if err := schema.Fit(table, trainRows); err != nil {
-		return err
-	}
+	schema := sets.Schema
 	for _, d := range schema.Dropped {
 		fmt.Fprintf(stderr, "note: column %q is constant in the training split; ignored\n", d)
-	}
-	all, err := schema.Encode(table, nil, true)
-	if err != nil {
-		return err
 	}
 	hidden, err := parseInts(o.Hidden)
 	if err != nil {
@@ -213,19 +151,19 @@ func trainMLP(ctx context.Context, o trainOptions, runDir string, run *train.Run
 	if err != nil {
 		return err
 	}
-	if run == nil {
-		if run, err = newRun(runDir, dataStem(o.Data), o); err != nil {
-			return err
-		}
-		split := map[string][]int{"train": trainRows, "val": valRows, "test": testRows}
-		if err := run.WriteJSON("split.json", split); err != nil {
+	run, resume, err := rf.open(dataStem(o.Data), o)
+	if err != nil {
+		return err
+	}
+	if !resume {
+		if err := run.WriteJSON("split.json", sets.Rows); err != nil {
 			return err
 		}
 	}
 	r := supervisedRun{
 		model: model, opt: opt, classes: schema.Classes, card: load.TabularCard(model, schema, o.CSV), run: run, resume: resume,
 		head:     train.Head{Task: schema.Task, Classes: len(schema.Classes), Mean: schema.TargetMean, Std: schema.TargetStd},
-		trainSet: all.Subset(trainRows), valSet: all.Subset(valRows), testSet: all.Subset(testRows),
+		trainSet: sets.Train, valSet: sets.Val, testSet: sets.Test,
 	}
 	fmt.Fprintf(stderr, "%s: %d rows (%d train, %d validation, %d test), %d inputs, %s", o.Data, len(table.Rows),
 		r.trainSet.Len(), r.valSet.Len(), r.testSet.Len(), schema.Inputs(), schema.Task)
@@ -264,7 +202,7 @@ func fitAndReport(ctx context.Context, o trainOptions, r supervisedRun, stdout, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "test (%d rows): %s\n", r.testSet.Len(), formatMetrics(rep.Metrics))
+	fmt.Fprintf(stdout, "test (%d rows): %s\n", r.testSet.Len(), metrics.Format(rep.Metrics))
 	if rep.Confusion != nil {
 		fmt.Fprint(stdout, rep.Confusion.Format(r.classes))
 	}

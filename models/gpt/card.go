@@ -199,3 +199,23 @@ func SaveAdapter(path string, p *Pretrained, base Config) error {
 func trainable(params []nn.Param) []nn.Param {
 	return slices.DeleteFunc(params, func(p nn.Param) bool { return !p.RequiresGrad() })
 }
+
+// Freeze stops training the token and position embeddings (when
+// embeddings) and the first blocks transformer blocks: their parameters
+// need no gradient, and optimizers given the trainable parameters leave
+// them as they are.
+func (m *Model) Freeze(embeddings bool, blocks int) error {
+	if blocks < 0 || blocks > len(m.H) {
+		return fmt.Errorf("gpt: freeze %d blocks of %d", blocks, len(m.H))
+	}
+	if embeddings {
+		m.Wte.Weight.SetRequiresGrad(false)
+		m.Wpe.Weight.SetRequiresGrad(false)
+	}
+	for _, blk := range m.H[:blocks] {
+		for _, p := range nn.Params(blk) {
+			p.SetRequiresGrad(false)
+		}
+	}
+	return nil
+}
