@@ -21,9 +21,10 @@ const module = "github.com/moxing/moxing/"
 // fail. examples/, tools/ and bench/ sit above everything and may import
 // any package but the test-only ones (tensortest, gpttest).
 var allowed = map[string][]string{
-	"cmd/moxing":         {"load", "train", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "sample", "tokenizer", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/atomicfile"},
+	"cmd/moxing":         {"load", "train", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "sample", "tokenizer", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/perf", "internal/atomicfile"},
 	"load":               {"models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
 	"train":              {"data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/atomicfile"},
+	"internal/perf":      {"models/gpt", "sample", "optim", "nn", "tensor"},
 	"models/gpt":         {"checkpoint", "tokenizer", "sample", "nn", "tensor"},
 	"models/mlp":         {"checkpoint", "nn", "tensor"},
 	"models/cnn":         {"checkpoint", "nn", "tensor"},
