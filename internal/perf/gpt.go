@@ -1,0 +1,135 @@
+package perf
+
+import (
+	"context"
+	"math/rand/v2"
+	"runtime"
+	"time"
+
+	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/optim"
+	"github.com/moxing/moxing/sample"
+	"github.com/moxing/moxing/tensor"
+)
+
+// TrainConfig is the batch of a GPT training step to time.
+type TrainConfig struct {
+	Batch   int     // B: sequences per step
+	Seq     int     // T: tokens per sequence, within 1..BlockSize
+	Seconds float64 // time steps for at least this long, and at least 3 steps
+}
+
+// TrainResult is the speed and memory of a GPT training step, measured after
+// one warm-up step.
+type TrainResult struct {
+	Kernels         string  // tensor.Kernels() at the time
+	Steps           int     // timed steps
+	MsPerStep       float64 // mean wall time of a step, in milliseconds
+	ActivationBytes int64   // the arena's storage: activations, what backward keeps, their gradients
+	AllocPerStep    float64 // heap bytes allocated per step besides the arena
+	GCs             uint32  // garbage collections during the timed steps
+	HeapInuse       uint64  // heap bytes in use at the end
+}
+
+// GPTTrain times training steps of a GPT of config cfg, with weights drawn
+// from rng, on random tokens and targets: forward, backward, AdamW (LR 1e-4,
+// weight decay 0.1 on matrices), with the activations in an arena as
+// train.Pretrain has them. It returns ctx.Err() when ctx is cancelled and
+// the error of gpt.New for a bad cfg.
+func GPTTrain(ctx context.Context, cfg gpt.Config, tc TrainConfig, rng *rand.Rand) (TrainResult, error) {
+	m, err := gpt.New(cfg, rng)
+	if err != nil {
+		return TrainResult{}, err
+	}
+	params := nn.Params(m)
+	opt := optim.NewAdamW(params, optim.AdamConfig{LR: 1e-4, WeightDecay: 0.1, Decay: func(p nn.Param) bool { return p.NDim() >= 2 }})
+	x, y := randomIDs(rng, tc.Batch*tc.Seq, cfg.VocabSize), randomIDs(rng, tc.Batch*tc.Seq, cfg.VocabSize) // (B·T), (B·T)
+	arena := tensor.NewArena()
+	nn.UseArena(m, arena)
+	step := func() {
+		_, loss := m.Forward(x, tc.Batch, tc.Seq, y)
+		opt.ZeroGrad()
+		loss.Backward()
+		loss.Item()
+		arena.Reset()
+		opt.Step()
+	}
+	step() // warm up
+	alloc0, gc0 := allocated()
+	n, start := 0, time.Now()
+	for n < 3 || time.Since(start).Seconds() < tc.Seconds {
+		if ctx.Err() != nil {
+			return TrainResult{}, ctx.Err()
+		}
+		step()
+		n++
+	}
+	per := time.Since(start).Seconds() * 1000 / float64(n)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return TrainResult{
+		Kernels:         tensor.Kernels(),
+		Steps:           n,
+		MsPerStep:       per,
+		ActivationBytes: arena.Bytes(),
+		AllocPerStep:    float64(ms.TotalAlloc-alloc0) / float64(n),
+		GCs:             ms.NumGC - gc0,
+		HeapInuse:       ms.HeapInuse,
+	}, nil
+}
+
+// GenerateResult is the speed and memory of batch-1 generation.
+type GenerateResult struct {
+	Kernels         string  // tensor.Kernels() at the time
+	Tokens          int     // tokens generated in the timed run
+	TokensPerSecond float64 // Tokens over the run's wall time
+	CacheBytes      int64   // the KV cache: CacheBytes(cfg)
+	AllocPerToken   float64 // heap bytes allocated per token besides the KV cache
+}
+
+// GPTGenerate times the generation of tokens tokens, greedily, from a
+// one-token random prompt by a GPT of config cfg with weights drawn from
+// rng, after a two-token warm-up. It returns ctx.Err() when ctx is cancelled
+// and the error of gpt.New for a bad cfg.
+func GPTGenerate(ctx context.Context, cfg gpt.Config, tokens int, rng *rand.Rand) (GenerateResult, error) {
+	m, err := gpt.New(cfg, rng)
+	if err != nil {
+		return GenerateResult{}, err
+	}
+	s := sample.New(sample.Config{}, nil)
+	prompt := randomIDs(rng, 1, cfg.VocabSize)
+	for range m.Generate(ctx, prompt, 2, s) { // warm up
+	}
+	alloc0, _ := allocated()
+	start, n := time.Now(), 0
+	for range m.Generate(ctx, prompt, tokens, s) {
+		n++
+	}
+	rate := float64(n) / time.Since(start).Seconds()
+	alloc1, _ := allocated()
+	if ctx.Err() != nil {
+		return GenerateResult{}, ctx.Err()
+	}
+	cache := CacheBytes(cfg)
+	return GenerateResult{
+		Kernels:         tensor.Kernels(),
+		Tokens:          n,
+		TokensPerSecond: rate,
+		CacheBytes:      cache,
+		AllocPerToken:   float64(int64(alloc1-alloc0)-cache) / float64(n),
+	}, nil
+}
+
+// CacheBytes is the size of a KV cache for cfg: float32 keys and values for
+// every layer and position.
+func CacheBytes(cfg gpt.Config) int64 { return int64(2 * cfg.NLayer * cfg.BlockSize * cfg.NEmbd * 4) }
+
+// randomIDs returns n tokens drawn uniformly from [0, vocab).
+func randomIDs(rng *rand.Rand, n, vocab int) []int {
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = rng.IntN(vocab)
+	}
+	return ids
+}

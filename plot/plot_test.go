@@ -1,0 +1,86 @@
+package plot_test
+
+import (
+	"bytes"
+	"image/png"
+	"strings"
+	"testing"
+
+	"github.com/moxing/moxing/plot"
+)
+
+const metricsJSONL = `{"epoch":1,"train_loss":0.9,"val_loss":1.0,"val_accuracy":0.5,"lr":0.001,"best":true}
+{"epoch":2,"train_loss":0.5,"val_loss":0.7,"val_accuracy":0.75,"lr":0.001,"best":true}
+`
+
+func TestReadMetrics(t *testing.T) {
+	epochs, err := plot.ReadMetrics(strings.NewReader(metricsJSONL), "metrics.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(epochs) != 2 || epochs[1]["epoch"] != 2 || epochs[1]["val_accuracy"] != 0.75 {
+		t.Errorf("ReadMetrics = %v", epochs)
+	}
+	if _, ok := epochs[0]["best"]; ok {
+		t.Errorf("ReadMetrics kept a field that is not a number: %v", epochs[0])
+	}
+	for _, tc := range []struct{ name, in, want string }{
+		{"empty", "", "run/metrics.jsonl: no epochs recorded"},
+		{"bad line", `{"epoch":1}` + "\n" + `{"epoch":` + "\n", "run/metrics.jsonl line 2: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := plot.ReadMetrics(strings.NewReader(tc.in), "run/metrics.jsonl"); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ReadMetrics: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// decodePNG returns the width and height of the PNG in b.
+func decodePNG(t *testing.T, b []byte) (w, h int) {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	return img.Bounds().Dx(), img.Bounds().Dy()
+}
+
+func TestCurves(t *testing.T) {
+	epochs, err := plot.ReadMetrics(strings.NewReader(metricsJSONL), "metrics.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := plot.Curves(&buf, epochs); err != nil {
+		t.Fatal(err)
+	}
+	if w, h := decodePNG(t, buf.Bytes()); w <= h || h == 0 {
+		t.Errorf("curves are %d×%d pixels, want wider than high", w, h)
+	}
+}
+
+func TestConfusion(t *testing.T) {
+	var buf bytes.Buffer
+	if err := plot.Confusion(&buf, [][]int{{5, 1}, {2, 7}}, []string{"cat", "dog"}); err != nil {
+		t.Fatal(err)
+	}
+	if w, h := decodePNG(t, buf.Bytes()); w == 0 || h == 0 {
+		t.Errorf("confusion matrix is %d×%d pixels", w, h)
+	}
+	for _, tc := range []struct {
+		name    string
+		counts  [][]int
+		classes []string
+	}{
+		{"empty", nil, nil},
+		{"names", [][]int{{1, 0}, {0, 1}}, []string{"cat"}},
+		{"ragged", [][]int{{1, 0}, {0}}, []string{"cat", "dog"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := plot.Confusion(&bytes.Buffer{}, tc.counts, tc.classes); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}
