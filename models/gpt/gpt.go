@@ -20,21 +20,22 @@ import (
 	"github.com/moxing/moxing/tensor"
 )
 
+// Projection is a learned linear map of the last axis, (..., in) to
+// (..., out): a Conv1D, or a LoRA adapter wrapping one (see AddLoRA).
+type Projection interface {
+	Forward(x *tensor.Tensor) *tensor.Tensor
+}
+
 // Conv1D is Hugging Face's GPT-2 linear layer: y = x·W + b with the weight
 // stored (in, out), the transpose of nn.Linear's layout.
 type Conv1D struct {
 	Weight *tensor.Tensor // (in, out)
 	Bias   *tensor.Tensor // (out)
-	LoRA   *LoRA          `nn:",inline"` // an adapter (see AddLoRA), or nil
 }
 
 // Forward maps x (..., in) to (..., out).
 func (l *Conv1D) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := x.Linear(l.Weight, l.Bias, false)
-	if l.LoRA != nil {
-		y = l.LoRA.forward(x, y)
-	}
-	return y
+	return x.Linear(l.Weight, l.Bias, false)
 }
 
 func newConv1D(in, out int, std float64, rng *rand.Rand) *Conv1D {
@@ -45,8 +46,8 @@ func newConv1D(in, out int, std float64, rng *rand.Rand) *Conv1D {
 
 // Attention is causal multi-head self-attention.
 type Attention struct {
-	CAttn     *Conv1D `nn:"c_attn"` // C → 3C: queries, keys, values
-	CProj     *Conv1D `nn:"c_proj"` // C → C
+	CAttn     Projection `nn:"c_attn"` // C → 3C: queries, keys, values
+	CProj     Projection `nn:"c_proj"` // C → C
 	AttnDrop  nn.Dropout
 	ResidDrop nn.Dropout
 	nHead     int
@@ -78,8 +79,8 @@ func (a *Attention) Forward(x *tensor.Tensor, cache *LayerCache) *tensor.Tensor 
 
 // MLP is the block's feed-forward part: C → 4C, GELU, 4C → C.
 type MLP struct {
-	CFc   *Conv1D `nn:"c_fc"`
-	CProj *Conv1D `nn:"c_proj"`
+	CFc   Projection `nn:"c_fc"`   // C → 4C
+	CProj Projection `nn:"c_proj"` // 4C → C
 	Drop  nn.Dropout
 }
 
