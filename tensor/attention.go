@@ -53,6 +53,65 @@ func CausalSelfAttentionDropout(qkv *Tensor, nHead int, p float32, rng *rand.Ran
 	return causalSelfAttention(qkv, nHead, p, rng.Uint64())
 }
 
+// CausalSelfAttentionCached is CausalSelfAttention for decoding with a KV
+// cache, for inference only. qkv (B, T, 3C) packs the queries, keys and
+// values of T new positions of each of B sequences, which follow pos
+// positions already held in keys and values (B, H, S, D), S ≥ pos+T. It
+// writes the new keys and values there, at positions pos … pos+T-1, and
+// returns (B, T, C), where new position i (pos+i overall) attends to every
+// held position j ≤ pos+i, per sequence and head:
+//
+//	P = causal_softmax(Q·K[0:pos+T]ᵀ/√D)    (T, pos+T), row i over j ≤ pos+i
+//	Y = P·V[0:pos+T]                         (T, D)
+//
+// With pos 0 and T new positions it computes what CausalSelfAttention
+// does on them. All B sequences are at the same position pos. It records
+// no backward and panics when qkv requires a gradient (see nn.Detach).
+func CausalSelfAttentionCached(qkv *Tensor, nHead int, keys, values *Tensor, pos int) *Tensor {
+	if qkv.requiresGrad {
+		panic("tensor: CausalSelfAttentionCached has no backward; its input must not require a gradient")
+	}
+	if qkv.NDim() != 3 || nHead < 1 || qkv.shape[2]%(3*nHead) != 0 {
+		panic(fmt.Sprintf("tensor: CausalSelfAttentionCached of shape %v with %d heads: want (B, T, 3C) with C a multiple of the heads", qkv.shape, nHead))
+	}
+	b, t, c3 := qkv.shape[0], qkv.shape[1], qkv.shape[2]
+	c := c3 / 3
+	d := c / nHead
+	if keys.NDim() != 4 || !sameShape(keys.shape, values.shape) || keys.shape[0] != b || keys.shape[1] != nHead ||
+		keys.shape[3] != d || pos < 0 || pos+t > keys.shape[2] {
+		panic(fmt.Sprintf("tensor: CausalSelfAttentionCached of %v at position %d with a cache of %v and %v: want (B, H, S, D) = (%d, %d, ≥ %d, %d)",
+			qkv.shape, pos, keys.shape, values.shape, b, nHead, pos+t, d))
+	}
+	s, n := keys.shape[2], pos+t // positions held, and attended to after this call
+	scale := float32(1 / math.Sqrt(float64(d)))
+	out := newOutDirty("CausalSelfAttentionCached", []int{b, t, c}, qkv)
+	x, y := qkv.Data, out.Data
+	kernel.Parallel(b*nHead, func(lo, hi int) {
+		buf := kernel.GetBuf(t * n)
+		defer kernel.PutBuf(buf)
+		p := *buf // (T, pos+T)
+		for bh := lo; bh < hi; bh++ {
+			bi, h := bh/nHead, bh%nHead
+			kc, vc := keys.Data[bh*s*d:(bh+1)*s*d], values.Data[bh*s*d:(bh+1)*s*d] // (S, D)
+
+			// Append this call's keys and values.
+			for i := range t {
+				row := x[(bi*t+i)*c3:]
+				copy(kc[(pos+i)*d:(pos+i+1)*d], row[c+h*d:])
+				copy(vc[(pos+i)*d:(pos+i+1)*d], row[2*c+h*d:])
+			}
+			kernel.GemmSerial(false, true, t, n, d, scale, x[bi*t*c3+h*d:], c3, kc, d, 0, p, n) // (T, pos+T) = Q·Kᵀ/√D
+			for i := range t {
+				row := p[i*n : (i+1)*n]
+				kernel.SoftmaxRows(row[:pos+i+1], row[:pos+i+1], pos+i+1)
+				clear(row[pos+i+1:])
+			}
+			kernel.GemmSerial(false, false, t, d, n, 1, p, n, vc, d, 0, y[bi*t*c+h*d:], c) // (T, D) = P·V
+		}
+	})
+	return out.record(nil)
+}
+
 // attentionDropMask fills the causal part of m (T, T) with the dropout mask
 // of sequence-and-head bh for seed: 0 for a dropped weight, 1/(1-p) for a
 // kept one, row by row, j ≤ i; the rest of m is 0.

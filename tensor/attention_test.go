@@ -61,6 +61,28 @@ func TestCausalSelfAttentionMatchesComposed(t *testing.T) {
 	mustPanic(t, func() { tensor.CausalSelfAttention(tensor.Zeros(2, 3, 10), 2) }, "CausalSelfAttention", "[2 3 10]")
 }
 
+// Attending in pieces with a KV cache (a prompt, then one position at a
+// time) gives what CausalSelfAttention gives on the whole sequence.
+func TestCausalSelfAttentionCached(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, sz := range [][4]int{{1, 1, 4, 1}, {2, 5, 12, 3}, {3, 17, 16, 2}} {
+		b, tt, c, h := sz[0], sz[1], sz[2], sz[3]
+		x := tensor.Randn(rng, b, tt, 3*c)
+		want := tensor.CausalSelfAttention(x, h) // (B, T, C)
+		keys, values := tensor.Zeros(b, h, tt+3, c/h), tensor.Zeros(b, h, tt+3, c/h)
+		var pieces []*tensor.Tensor
+		for pos, n := 0, (tt+1)/2; pos < tt; pos, n = pos+n, 1 {
+			pieces = append(pieces, tensor.CausalSelfAttentionCached(x.Slice(1, pos, pos+n), h, keys, values, pos))
+		}
+		if err := tensortest.AllClose(tensor.Concat(1, pieces...), want, 1e-5, 1e-5); err != nil {
+			t.Fatalf("%v: %v", sz, err)
+		}
+	}
+	small := tensor.Zeros(1, 2, 4, 2)
+	mustPanic(t, func() { tensor.CausalSelfAttentionCached(tensor.Zeros(1, 3, 12), 2, small, small, 2) }, "CausalSelfAttentionCached", "[1 2 4 2]")
+	mustPanic(t, func() { tensor.CausalSelfAttentionCached(tensor.Zeros(1, 1, 12).RequireGrad(), 2, small, small, 0) }, "CausalSelfAttentionCached", "gradient")
+}
+
 // attentionDropMasks are the masks (B, H, T, T) that
 // CausalSelfAttentionDropout draws for seed.
 func attentionDropMasks(b, h, t int, p float32, seed uint64) *tensor.Tensor {

@@ -2,7 +2,7 @@ package gpt
 
 import (
 	"context"
-	"math"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -21,29 +21,40 @@ func tinyModel(t *testing.T) *Model {
 }
 
 // Decoding with the KV cache, a prompt then one token at a time, gives the
-// logits that a full forward pass gives at every position.
+// logits that a full forward pass gives at every position, for one sequence
+// and for two decoded together.
 func TestCacheMatchesFullForward(t *testing.T) {
-	m := tinyModel(t)
+	const v, tt, prompt = 37, 16, 5
+	inf := nn.Detach(tinyModel(t))
 	rng := rand.New(rand.NewPCG(5, 6))
-	seq := make([]int, 16)
-	for i := range seq {
-		seq[i] = rng.IntN(37)
-	}
-	full, _ := nn.Detach(m).Forward(seq, 1, len(seq), nil) // (1, T, V)
-	inf := nn.Detach(m)
-	c := inf.newCache()
-	check := func(pos int, got []float32) {
-		t.Helper()
-		want := full.Data[pos*37 : (pos+1)*37]
-		for i := range want {
-			if math.Abs(float64(got[i]-want[i])) > 1e-4 {
-				t.Fatalf("position %d logit %d: cached %v, full %v", pos, i, got[i], want[i])
+	for _, b := range []int{1, 2} {
+		t.Run(fmt.Sprintf("B=%d", b), func(t *testing.T) {
+			seq := make([]int, b*tt) // (B, T)
+			for i := range seq {
+				seq[i] = rng.IntN(v)
 			}
-		}
-	}
-	check(4, inf.forwardCached(c, seq[:5]))
-	for p := 5; p < len(seq); p++ {
-		check(p, inf.forwardCached(c, seq[p:p+1]))
+			full, _ := inf.Forward(seq, b, tt, nil) // (B, T, V)
+			columns := func(lo, hi int) []int {     // (B, hi-lo)
+				var ids []int
+				for i := range b {
+					ids = append(ids, seq[i*tt+lo:i*tt+hi]...)
+				}
+				return ids
+			}
+			cache := inf.NewCache(b)
+			for lo, hi := 0, prompt; hi <= tt; lo, hi = hi, hi+1 {
+				got := inf.nextLogits(columns(lo, hi), b, hi-lo, cache) // (B, V)
+				for i := range b {
+					want := full.Data[(i*tt+hi-1)*v : (i*tt+hi)*v]
+					if d, _ := maxAbsDiff(got.Data[i*v:(i+1)*v], want); d > 1e-5 {
+						t.Fatalf("sequence %d, position %d: cached logits differ from the full forward by %g", i, hi-1, d)
+					}
+				}
+			}
+			if cache.Len() != tt {
+				t.Fatalf("cache holds %d positions after %d", cache.Len(), tt)
+			}
+		})
 	}
 }
 

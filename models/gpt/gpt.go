@@ -20,21 +20,22 @@ import (
 	"github.com/moxing/moxing/tensor"
 )
 
+// Projection is a learned linear map of the last axis, (..., in) to
+// (..., out): a Conv1D, or a LoRA adapter wrapping one (see AddLoRA).
+type Projection interface {
+	Forward(x *tensor.Tensor) *tensor.Tensor
+}
+
 // Conv1D is Hugging Face's GPT-2 linear layer: y = x·W + b with the weight
 // stored (in, out), the transpose of nn.Linear's layout.
 type Conv1D struct {
 	Weight *tensor.Tensor // (in, out)
 	Bias   *tensor.Tensor // (out)
-	LoRA   *LoRA          `nn:",inline"` // an adapter (see AddLoRA), or nil
 }
 
 // Forward maps x (..., in) to (..., out).
 func (l *Conv1D) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := x.Linear(l.Weight, l.Bias, false)
-	if l.LoRA != nil {
-		y = l.LoRA.forward(x, y)
-	}
-	return y
+	return x.Linear(l.Weight, l.Bias, false)
 }
 
 func newConv1D(in, out int, std float64, rng *rand.Rand) *Conv1D {
@@ -45,22 +46,32 @@ func newConv1D(in, out int, std float64, rng *rand.Rand) *Conv1D {
 
 // Attention is causal multi-head self-attention.
 type Attention struct {
-	CAttn     *Conv1D `nn:"c_attn"` // C → 3C: queries, keys, values
-	CProj     *Conv1D `nn:"c_proj"` // C → C
+	CAttn     Projection `nn:"c_attn"` // C → 3C: queries, keys, values
+	CProj     Projection `nn:"c_proj"` // C → C
 	AttnDrop  nn.Dropout
 	ResidDrop nn.Dropout
 	nHead     int
 }
 
-// Forward attends over x (B, T, C); position t sees positions ≤ t. It uses
-// the fused tensor.CausalSelfAttention, with its attention dropout in
-// training.
-func (a *Attention) Forward(x *tensor.Tensor) *tensor.Tensor {
+// Forward attends over x (B, T, C); position t sees positions ≤ t.
+//
+// Without a cache (nil) x is whole sequences, and Forward uses the fused
+// tensor.CausalSelfAttention, with its attention dropout in training. With
+// one, x is the T positions that follow the cache.Len held ones: their keys
+// and values are appended to the cache, and each attends to every held
+// position before it too (tensor.CausalSelfAttentionCached). That path is
+// for inference: the model must be detached (nn.Detach), and attention
+// dropout is not applied.
+func (a *Attention) Forward(x *tensor.Tensor, cache *LayerCache) *tensor.Tensor {
 	qkv := a.CAttn.Forward(x) // (B, T, 3C)
-	var y *tensor.Tensor
-	if a.AttnDrop.RNG == nil || a.AttnDrop.P == 0 {
-		y = tensor.CausalSelfAttention(qkv, a.nHead) // (B, T, C)
-	} else {
+	var y *tensor.Tensor      // (B, T, C)
+	switch {
+	case cache != nil:
+		y = tensor.CausalSelfAttentionCached(qkv, a.nHead, cache.K, cache.V, cache.Len)
+		cache.Len += x.Dim(1)
+	case a.AttnDrop.RNG == nil || a.AttnDrop.P == 0:
+		y = tensor.CausalSelfAttention(qkv, a.nHead)
+	default:
 		y = tensor.CausalSelfAttentionDropout(qkv, a.nHead, a.AttnDrop.P, a.AttnDrop.RNG)
 	}
 	return a.ResidDrop.Forward(a.CProj.Forward(y))
@@ -68,8 +79,8 @@ func (a *Attention) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // MLP is the block's feed-forward part: C → 4C, GELU, 4C → C.
 type MLP struct {
-	CFc   *Conv1D `nn:"c_fc"`
-	CProj *Conv1D `nn:"c_proj"`
+	CFc   Projection `nn:"c_fc"`   // C → 4C
+	CProj Projection `nn:"c_proj"` // 4C → C
 	Drop  nn.Dropout
 }
 
@@ -87,9 +98,10 @@ type Block struct {
 	MLP  *MLP          `nn:"mlp"`
 }
 
-// Forward maps x (B, T, C) to (B, T, C).
-func (blk *Block) Forward(x *tensor.Tensor) *tensor.Tensor {
-	x = x.Add(blk.Attn.Forward(blk.Ln1.Forward(x)))
+// Forward maps x (B, T, C) to (B, T, C), with the layer's KV cache or nil
+// (see Attention.Forward).
+func (blk *Block) Forward(x *tensor.Tensor, cache *LayerCache) *tensor.Tensor {
+	x = x.Add(blk.Attn.Forward(blk.Ln1.Forward(x), cache))
 	return x.Add(blk.MLP.Forward(blk.Ln2.Forward(x)))
 }
 
@@ -141,7 +153,7 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 // id outside the vocabulary.
 func (m *Model) Forward(idx []int, b, t int, targets []int) (logits, loss *tensor.Tensor) {
 	wte := m.embeddingMatrix()
-	logits = m.hidden(wte, idx, b, t).MatMulT(wte, false, true) // (B, T, C)·(V, C)ᵀ -> (B, T, V)
+	logits = m.forward(wte, idx, b, t, nil).MatMulT(wte, false, true) // (B, T, C)·(V, C)ᵀ -> (B, T, V)
 	if targets != nil {
 		loss = nn.CrossEntropy(logits, targets, 0)
 	}
@@ -164,23 +176,32 @@ func (m *Model) SetDropout(p float32) {
 // and of a classification head. It panics on T beyond the context window or
 // an id outside the vocabulary.
 func (m *Model) Hidden(idx []int, b, t int) *tensor.Tensor {
-	return m.hidden(m.embeddingMatrix(), idx, b, t)
+	return m.forward(m.embeddingMatrix(), idx, b, t, nil)
 }
 
-// hidden is Hidden with the token embedding wte (V, C).
-func (m *Model) hidden(wte *tensor.Tensor, idx []int, b, t int) *tensor.Tensor {
-	if t > m.Config.BlockSize || b*t != len(idx) {
-		panic(fmt.Sprintf("gpt: Forward with %d ids as (B=%d, T=%d); context window %d", len(idx), b, t, m.Config.BlockSize))
+// forward is the model's one forward pass, shared by training, prompt
+// processing and cached decoding: it runs the transformer on idx (B
+// sequences of T ids, row-major) with the token embedding wte (V, C) and
+// returns the final layer norm's output (B, T, C). With a cache (nil:
+// none), idx are the T positions that follow the cache.Len() held ones, and
+// their keys and values join the cache.
+func (m *Model) forward(wte *tensor.Tensor, idx []int, b, t int, cache *Cache) *tensor.Tensor {
+	p0 := cache.Len()
+	if p0+t > m.Config.BlockSize || b*t != len(idx) {
+		panic(fmt.Sprintf("gpt: Forward with %d ids as (B=%d, T=%d) after %d cached positions; context window %d", len(idx), b, t, p0, m.Config.BlockSize))
+	}
+	if cache != nil && cache.Batch() != b {
+		panic(fmt.Sprintf("gpt: Forward of %d sequences with a cache of %d", b, cache.Batch()))
 	}
 	c := m.Config.NEmbd
 	pos := make([]int, t)
 	for i := range pos {
-		pos[i] = i
+		pos[i] = p0 + i
 	}
 	x := wte.IndexSelect(0, idx).Reshape(b, t, c).Add(m.Wpe.Forward(pos)) // (B, T, C) + (T, C)
 	x = m.Drop.Forward(x)
-	for _, blk := range m.H {
-		x = blk.Forward(x)
+	for l, blk := range m.H {
+		x = blk.Forward(x, cache.layer(l))
 	}
 	return m.LnF.Forward(x)
 }

@@ -30,14 +30,34 @@ type LoRAConfig struct {
 // a block, and wte, the token embedding.
 var LoRATargets = []string{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "wte"}
 
-// LoRA is the adapter of one projection. Its parameters are named as
-// Hugging Face PEFT names them, beside the weight they adapt:
-// h.0.attn.c_attn.lora_A.weight (Rank, in) and lora_B.weight (out, Rank).
+// LoRA is a projection with an adapter: it wraps the Conv1D it adapts and
+// adds the low-rank term to its output. Its parameters are named as Hugging
+// Face PEFT names them, beside the weight they adapt:
+// h.0.attn.c_attn.weight and .bias (the base), lora_A.weight (Rank, in) and
+// lora_B.weight (out, Rank).
 type LoRA struct {
+	Base  *Conv1D    `nn:",inline"`
 	A     *nn.Linear `nn:"lora_A"`
 	B     *nn.Linear `nn:"lora_B"`
 	Drop  nn.Dropout `nn:"lora_dropout"`
 	Scale float32    `nn:"-"` // Alpha/Rank
+}
+
+// Forward maps x (..., in) to x·W + b + Scale·dropout(x)·Aᵀ·Bᵀ (..., out).
+func (a *LoRA) Forward(x *tensor.Tensor) *tensor.Tensor {
+	y := a.Base.Forward(x)
+	low := a.A.Forward(a.Drop.Forward(x)).MulScalar(a.Scale) // (..., Rank), scaled here where it is small
+	return low.Linear(a.B.Weight, y, true)                   // y + low·Bᵀ (..., out), accumulated into one tensor
+}
+
+// merge folds the adapter into the base weight, W += Scale·Aᵀ·Bᵀ (in, out),
+// and returns the base.
+func (a *LoRA) merge() *Conv1D {
+	delta := a.A.Weight.Detach().MatMulT(a.B.Weight.Detach(), true, true) // (in, out)
+	for i, v := range delta.Data {
+		a.Base.Weight.Data[i] += a.Scale * v
+	}
+	return a.Base
 }
 
 // EmbeddingLoRA is the adapter of the token embedding, PEFT's LoRA on an
@@ -93,10 +113,12 @@ func (m *Model) AddLoRA(cfg LoRAConfig, rng *rand.Rand) error {
 		m.WteLoRA = &EmbeddingLoRA{A: tensor.Zeros(cfg.Rank, v).RequireGrad(), B: tensor.Randn(rng, c, cfg.Rank).RequireGrad(),
 			Scale: cfg.Alpha / float32(cfg.Rank)}
 	}
-	for _, l := range m.loraTargets(cfg.Targets) {
-		in, out := l.Weight.Dim(0), l.Weight.Dim(1)
+	for _, p := range m.loraTargets(cfg.Targets) {
+		base := baseOf(*p)
+		in, out := base.Weight.Dim(0), base.Weight.Dim(1)
 		bound := 1 / math.Sqrt(float64(in))
-		l.LoRA = &LoRA{
+		*p = &LoRA{
+			Base:  base,
 			A:     &nn.Linear{Weight: tensor.Rand(rng, float32(-bound), float32(bound), cfg.Rank, in).RequireGrad()},
 			B:     &nn.Linear{Weight: tensor.Zeros(out, cfg.Rank).RequireGrad()},
 			Drop:  nn.Dropout{P: cfg.Dropout},
@@ -115,15 +137,10 @@ func (m *Model) MergeLoRA() {
 	if m.LoRA == nil {
 		return
 	}
-	for _, l := range m.loraTargets(m.LoRA.Targets) {
-		if l.LoRA == nil {
-			continue
+	for _, p := range m.loraTargets(m.LoRA.Targets) {
+		if a, ok := (*p).(*LoRA); ok {
+			*p = a.merge()
 		}
-		delta := l.LoRA.A.Weight.Detach().MatMulT(l.LoRA.B.Weight.Detach(), true, true) // (in, out)
-		for i, v := range delta.Data {
-			l.Weight.Data[i] += l.LoRA.Scale * v
-		}
-		l.LoRA = nil
 	}
 	if m.WteLoRA != nil {
 		m.Wte.Weight.Data = m.embeddingMatrix().Detach().Data
@@ -141,33 +158,36 @@ func (m *Model) embeddingMatrix() *tensor.Tensor {
 	return m.Wte.Weight
 }
 
-// loraTargets returns the projections named by targets in every block.
-func (m *Model) loraTargets(targets []string) []*Conv1D {
-	var ls []*Conv1D
+// loraTargets returns the fields of every block that hold the projections
+// named by targets, for AddLoRA and MergeLoRA to wrap and unwrap.
+func (m *Model) loraTargets(targets []string) []*Projection {
+	var ps []*Projection
 	for _, blk := range m.H {
 		for _, t := range targets {
 			switch t {
 			case "attn.c_attn":
-				ls = append(ls, blk.Attn.CAttn)
+				ps = append(ps, &blk.Attn.CAttn)
 			case "attn.c_proj":
-				ls = append(ls, blk.Attn.CProj)
+				ps = append(ps, &blk.Attn.CProj)
 			case "mlp.c_fc":
-				ls = append(ls, blk.MLP.CFc)
+				ps = append(ps, &blk.MLP.CFc)
 			case "mlp.c_proj":
-				ls = append(ls, blk.MLP.CProj)
+				ps = append(ps, &blk.MLP.CProj)
 			}
 		}
 	}
-	return ls
+	return ps
+}
+
+// baseOf returns the Conv1D of p: p itself, or the one a LoRA wraps.
+func baseOf(p Projection) *Conv1D {
+	if a, ok := p.(*LoRA); ok {
+		return a.Base
+	}
+	return p.(*Conv1D)
 }
 
 // IsLoRA reports whether a parameter name belongs to an adapter.
 func IsLoRA(name string) bool {
 	return strings.Contains(name, ".lora_A.") || strings.Contains(name, ".lora_B.") || strings.Contains(name, ".lora_embedding_")
-}
-
-// forward adds the adapter's term to y = x·W + b.
-func (a *LoRA) forward(x, y *tensor.Tensor) *tensor.Tensor {
-	low := a.A.Forward(a.Drop.Forward(x)).MulScalar(a.Scale) // (..., Rank), scaled here where it is small
-	return low.Linear(a.B.Weight, y, true)                   // y + low·Bᵀ (..., out), accumulated into one tensor
 }
