@@ -32,6 +32,7 @@ type Arena struct {
 	held int               // floats owned, lent or free
 	live int               // floats lent now
 	peak int               // the most floats ever lent at once
+	made int64             // floats ever allocated from the Go heap
 }
 
 // freeBuf is a returned buffer and the generation it was last lent in.
@@ -112,6 +113,11 @@ func (a *Arena) trim(limit int) {
 // Bytes returns the storage the arena owns, lent or free.
 func (a *Arena) Bytes() int64 { return int64(a.held) * 4 }
 
+// Allocated returns the bytes of storage the arena has ever allocated from
+// the Go heap, reused buffers not counted: a step that allocates nothing
+// new leaves it unchanged.
+func (a *Arena) Allocated() int64 { return a.made * 4 }
+
 // sizeClass rounds n up to one of 16 sizes per power of two, so that
 // buffers are shared between lengths that differ a little (at most 1/16 is
 // wasted).
@@ -153,6 +159,7 @@ func (a *Arena) allocSlot(n int, zero bool) ([]float32, int) {
 	if buf == nil {
 		buf = make([]float32, n, size)
 		a.held += size
+		a.made += int64(size)
 	}
 	a.lent = append(a.lent, buf)
 	a.live += cap(buf)
