@@ -126,7 +126,7 @@ def main():
     for name, b, t, flag in (("tiny (B=16, T=256)", 16, 256, "tiny"), ("GPT-2 small (B=4, T=64)", 4, 64, "gpt2-small")):
         out, pt_rss = run(me + ["--worker", "train", flag])
         pt = float(out[-1])
-        out, mx_rss = run([exe, "bench", "gpt", "--config", flag, "--batch", str(b), "--seq", str(t), "--threads", th, "--seconds", str(args.seconds)])
+        out, mx_rss = run([exe, "bench", "gpt", "--config", flag, "--batch-size", str(b), "--seq", str(t), "--threads", th, "--seconds", str(args.seconds)])
         mx = float(re.search(r"ms/step=([0-9.]+)", out[-1]).group(1))
         alloc = re.search(r"allocated per step ([0-9.]+ MB \([0-9.]+% of it\))", out[0]).group(1)
         rows.append(f"| train {name}, ms/step | {mx:.0f} | {pt:.0f} | {mx / pt:.2f} (≤ 1.0) |")

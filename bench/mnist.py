@@ -94,7 +94,7 @@ def main():
     subprocess.run(["go", "build", "-o", exe, "./cmd/moxing"], cwd=ROOT, check=True)
     run = os.path.join(work, "run")
     env = dict(os.environ, GOMAXPROCS=str(a.threads), MOXING_DATA=DATA)
-    out = subprocess.run([exe, "train", "--model", "cnn", "--data", "mnist", "--epochs", str(a.epochs), "--patience", "0",
+    out = subprocess.run([exe, "train", "--arch", "cnn", "--data", "mnist", "--epochs", str(a.epochs), "--patience", "0",
                           "--seed", str(a.seed), "--run", run], check=True, env=env, capture_output=True, text=True).stdout
     with open(os.path.join(run, "metrics.jsonl")) as f:
         mx_times = [json.loads(line)["seconds"] for line in f]

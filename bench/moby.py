@@ -106,7 +106,7 @@ def main():
     with open(os.path.join(tokdir, "tokenizer.json")) as f:
         vocab = len(json.load(f)["chars"])  # one token per code point
     subprocess.run([exe, "pretrain", "--data", tokdir, "--layers", "4", "--heads", "4", "--embd", "128", "--seq", "128",
-                    "--batch", "16", "--steps", str(args.steps), "--lr", "1e-3", "--eval-every", str(max(1, args.steps // 8)),
+                    "--batch-size", "16", "--steps", str(args.steps), "--lr", "1e-3", "--eval-every", str(max(1, args.steps // 8)),
                     "--run", run], check=True, capture_output=True, env=dict(os.environ, GOMAXPROCS=str(args.threads)))
     with open(os.path.join(run, "metrics.jsonl")) as f:
         mox = [(r["epoch"], r["val_loss"]) for r in map(json.loads, f)]

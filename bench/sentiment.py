@@ -136,20 +136,20 @@ def main():
         run([exe, "prepare", "--input", os.path.join(BROWN, "c[a-r][0-9][0-9]"), "--format", "brown",
              "--tokenizer", "bpe", "--vocab", "4096", "--out", prepared])
         run([exe, "pretrain", "--data", prepared, "--layers", "4", "--heads", "6", "--embd", "192", "--seq", "128",
-             "--batch", "32", "--steps", str(args.pretrain_steps), "--lr", "1e-3", "--eval-every", "200",
+             "--batch-size", "32", "--steps", str(args.pretrain_steps), "--lr", "1e-3", "--eval-every", "200",
              "--run", os.path.join(out, "pretrain")])
         pretrained = os.path.join(out, "pretrain", "best.safetensors")
         if args.continue_steps > 0:
             english = os.path.join(out, "english")
             run([exe, "prepare", "--input", f"brown:{os.path.join(BROWN, 'c[a-r][0-9][0-9]')},{SOTU}",
                  "--tokenizer-from", pretrained, "--out", english])
-            run([exe, "finetune", "--task", "lm", "--init", pretrained, "--data", english, "--batch", "32",
+            run([exe, "finetune", "--task", "lm", "--model", pretrained, "--data", english, "--batch-size", "32",
                  "--steps", str(args.continue_steps), "--lr", "3e-4", "--eval-every", str(max(1, args.continue_steps // 4)),
                  "--run", os.path.join(out, "pretrain-english")])
             pretrained = os.path.join(out, "pretrain-english", "best.safetensors")
 
     # 4-5. Fine-tuning and the test on Yelp.
-    common = ["--task", "classify", "--init", pretrained, "--data", os.path.join(out, "train.jsonl"),
+    common = ["--task", "classify", "--model", pretrained, "--data", os.path.join(out, "train.jsonl"),
               "--val-data", os.path.join(out, "val.jsonl")]
     full = ["--epochs", str(args.epochs), "--patience", "3"]
     seeds = [int(x) for x in args.seeds.split(",")]
@@ -175,7 +175,7 @@ def main():
     # 6. A recurrent classifier from scratch (issue 7), with the same
     # tokenizer: an LSTM over the Brown BPE tokens.
     run_dir = os.path.join(out, "lstm")
-    _, err, seconds, rss = run([exe, "train", "--model", "lstm", "--data", os.path.join(out, "train.jsonl"),
+    _, err, seconds, rss = run([exe, "train", "--arch", "lstm", "--data", os.path.join(out, "train.jsonl"),
                                 "--val-data", os.path.join(out, "val.jsonl"), "--tokenizer-from", pretrained, "--run", run_dir])
     params = int(re.search(r"classifier of (\d+) parameters", err)[1])
     epochs = len(open(os.path.join(run_dir, "metrics.jsonl")).read().splitlines())

@@ -55,7 +55,7 @@ func TestBadInput(t *testing.T) {
 		{"missing_cell", []string{"train", "--data", write("f.csv", "x,y\n1,0\n,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n")}, 1, []string{"f.csv line 3", `column "x"`, "missing value", "--impute mean"}},
 		{"missing_file", []string{"train", "--data", filepath.Join(dir, "nope.csv")}, 1, []string{"nope.csv", "no such file"}},
 		{"no_data_flag", []string{"train"}, 2, []string{"--data is required"}},
-		{"bad_flag", []string{"train", "--bogus"}, 2, []string{"flag provided but not defined: -bogus"}},
+		{"bad_flag", []string{"train", "--bogus"}, 2, []string{"unknown flag: --bogus", "moxing train --help"}},
 		{"bad_optimizer", []string{"train", "--data", good, "--optimizer", "lion"}, 2, []string{`--optimizer "lion"`}},
 		{"bad_hidden", []string{"train", "--data", good, "--hidden", "8,x"}, 2, []string{`--hidden "8,x"`}},
 		{"unseen_label", []string{"eval", "--model", best, "--data", write("g.csv", "x1,x2,colour,label\n1,2,red,cow\n")}, 1, []string{"g.csv line 2", `label "cow" was never seen in training`}},

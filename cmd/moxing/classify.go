@@ -10,68 +10,69 @@ import (
 	"github.com/moxing/moxing/metrics"
 	"github.com/moxing/moxing/tokenizer"
 	"github.com/moxing/moxing/train"
+	"github.com/spf13/pflag"
 )
 
 const classifyExample = `  moxing classify --model runs/sentiment/best.safetensors --text "The food was great."
   moxing classify --model runs/sentiment/best.safetensors --input reviews.jsonl --out predictions.csv
   moxing classify --model runs/brown/best.safetensors --adapter runs/sentiment-lora/adapter.safetensors --text "Awful."`
 
-func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+const classifySynopsis = "Classifies texts with a GPT classifier of moxing finetune --task classify or a recurrent one of\n" +
+	"moxing train --arch lstm|gru|rnn: --text prints the label\n" +
+	"and every class's probability; --input reads a CSV/TSV/JSONL/JSON file (labels not needed) and writes a CSV of\n" +
+	"the record, the predicted label and one prob_<label> column per class."
+
+func classifyCommand(fs *pflag.FlagSet) runner {
 	var modelPath, adapter, text, input, outPath, textField string
-	fs := newFlags("classify", "Classifies texts with a GPT classifier of moxing finetune --task classify or a recurrent one of\n"+
-		"moxing train --model lstm|gru|rnn: --text prints the label\n"+
-		"and every class's probability; --input reads a CSV/TSV/JSONL/JSON file (labels not needed) and writes a CSV of\n"+
-		"the record, the predicted label and one prob_<label> column per class.", classifyExample, stderr)
 	fs.StringVar(&modelPath, "model", "", "classifier checkpoint (best.safetensors of moxing finetune), or with --adapter its base model")
 	fs.StringVar(&adapter, "adapter", "", "LoRA adapter file (adapter.safetensors of moxing finetune --lora-rank) to apply to --model")
 	fs.StringVar(&text, "text", "", "a text to classify")
 	fs.StringVar(&input, "input", "", "a file of texts to classify (.csv, .tsv, .jsonl, .json)")
 	fs.StringVar(&textField, "text-field", "text", "with --input: the field holding the text")
 	fs.StringVar(&outPath, "out", "", "with --input: output CSV file (default: standard output)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if modelPath == "" || (text == "") == (input == "") {
-		return usagef("--model and one of --text or --input are required; see --help")
-	}
-	m, err := load.OpenAdapter(modelPath, adapter)
-	if err != nil {
-		return err
-	}
-	g, err := m.TextClassifier()
-	if err != nil {
-		return err
-	}
-	var ex []data.TextExample
-	name := "--text"
-	if input != "" {
-		if ex, err = data.ReadTextFile(input, data.TextOptions{TextField: textField, NoLabels: true}); err != nil {
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		if modelPath == "" || (text == "") == (input == "") {
+			return usagef("--model and one of --text or --input are required; see --help")
+		}
+		m, err := load.OpenAdapter(modelPath, adapter)
+		if err != nil {
 			return err
 		}
-		name = input
-	} else {
-		ex = []data.TextExample{{Text: text, Where: "--text"}}
-	}
-	d, err := encodeTexts(g.Tokenizer, ex, g.Window, name, stderr)
-	if err != nil {
-		return err
-	}
-	pred := classifierHead(g).Predict(g.Model, d)
-	k := len(g.Labels)
-	if input == "" {
-		fmt.Fprintln(stdout, g.Labels[pred.Classes[0]])
-		for i, l := range g.Labels {
-			fmt.Fprintf(stdout, "  %-12s %.4f\n", l, pred.Probs[i])
+		g, err := m.TextClassifier()
+		if err != nil {
+			return err
 		}
-		return nil
+		var ex []data.TextExample
+		name := "--text"
+		if input != "" {
+			if ex, err = data.ReadTextFile(input, data.TextOptions{TextField: textField, NoLabels: true}); err != nil {
+				return err
+			}
+			name = input
+		} else {
+			ex = []data.TextExample{{Text: text, Where: "--text"}}
+		}
+		d, err := encodeTexts(g.Tokenizer, ex, g.Window, name, stderr)
+		if err != nil {
+			return err
+		}
+		pred := classifierHead(g).Predict(g.Model, d)
+		k := len(g.Labels)
+		if input == "" {
+			fmt.Fprintln(stdout, g.Labels[pred.Classes[0]])
+			for i, l := range g.Labels {
+				fmt.Fprintf(stdout, "  %-12s %.4f\n", l, pred.Probs[i])
+			}
+			return nil
+		}
+		header := append([]string{"record", "text", "prediction"}, probColumns(g.Labels)...)
+		rows := make([][]string, len(ex))
+		for i, e := range ex {
+			rows[i] = append([]string{e.Where, e.Text, g.Labels[pred.Classes[i]]}, probCells(pred.Probs, i, k)...)
+		}
+		write := func(w io.Writer) error { return writeCSV(w, header, rows) }
+		return writeOut(stdout, outPath, write)
 	}
-	header := append([]string{"record", "text", "prediction"}, probColumns(g.Labels)...)
-	rows := make([][]string, len(ex))
-	for i, e := range ex {
-		rows[i] = append([]string{e.Where, e.Text, g.Labels[pred.Classes[i]]}, probCells(pred.Probs, i, k)...)
-	}
-	write := func(w io.Writer) error { return writeCSV(w, header, rows) }
-	return writeOut(stdout, outPath, write)
 }
 
 // classifierHead is the training head of a text classifier.

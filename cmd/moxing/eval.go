@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -16,22 +15,24 @@ import (
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/train"
+	"github.com/spf13/pflag"
 )
 
 const evalExample = `  moxing eval --model runs/cancer/best.safetensors \
-      --data /usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv`
+      --data /usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv
+  moxing eval --model runs/demo/best.safetensors --text some.go --per-token
+  moxing eval --model runs/sentiment/best.safetensors --data yelp.json
+  moxing eval --model runs/mnist/best.safetensors --data mnist    # the 10,000 test digits`
 
-func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+const evalSynopsis = "Evaluates a checkpoint written by moxing train on every row of a labelled CSV file, or a GPT\n" +
+	"classifier of moxing finetune on a labelled text file (CSV/TSV/JSONL/JSON):\n" +
+	"loss and accuracy, precision, recall, F1, ROC AUC, log-loss and the confusion matrix for classification;\n" +
+	"MSE, RMSE, MAE and R² for regression. The CSV is read as in training unless --sep/--header/--skip-rows say otherwise."
+
+func evalCommand(fs *pflag.FlagSet) runner {
 	var md modelData
 	var asJSON, perToken bool
 	var textPath, adapter, textField, labelField string
-	fs := newFlags("eval", "Evaluates a checkpoint written by moxing train on every row of a labelled CSV file, or a GPT\n"+
-		"classifier of moxing finetune on a labelled text file (CSV/TSV/JSONL/JSON):\n"+
-		"loss and accuracy, precision, recall, F1, ROC AUC, log-loss and the confusion matrix for classification;\n"+
-		"MSE, RMSE, MAE and R² for regression. The CSV is read as in training unless --sep/--header/--skip-rows say otherwise.",
-		evalExample+"\n  moxing eval --model runs/demo/best.safetensors --text some.go --per-token"+
-			"\n  moxing eval --model runs/sentiment/best.safetensors --data yelp.json"+
-			"\n  moxing eval --model runs/mnist/best.safetensors --data mnist    # the 10,000 test digits", stderr)
 	md.register(fs, "labelled CSV file")
 	fs.BoolVar(&asJSON, "json", false, "print the metrics as JSON")
 	fs.StringVar(&textPath, "text", "", "for a GPT checkpoint: a text file to score (mean cross-entropy per token, perplexity)")
@@ -39,38 +40,37 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&adapter, "adapter", "", "for a GPT classifier trained with LoRA: its adapter.safetensors, applied to --model")
 	fs.StringVar(&textField, "text-field", "text", "for a GPT classifier: the field of --data holding the text")
 	fs.StringVar(&labelField, "label-field", "", `for a GPT classifier: the field of --data holding the label (default "label", or "class")`)
-	if err := parse(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		if md.model == "" || (md.data == "") == (textPath == "") {
+			return usagef("--model and one of --data or --text are required; see --help")
+		}
+		kinds := []string{mlp.Kind, cnn.Kind, gpt.KindClassifier, rnn.KindClassifier}
+		if textPath != "" || adapter != "" {
+			kinds = []string{gpt.KindLM, rnn.KindLM}
+		}
+		m, err := load.OpenAdapter(md.model, adapter, kinds...)
+		if err != nil {
+			return err
+		}
+		if textPath != "" {
+			return evalText(stdout, m, textPath, perToken)
+		}
+		switch {
+		case m.Tabular != nil:
+			return evalTabular(stdout, fs, &md, m.Tabular, asJSON)
+		case m.Images != nil:
+			return evalImages(m.Images, md.data, md.csv, stdout, asJSON)
+		}
+		tc, err := m.TextClassifier()
+		if err != nil {
+			return err
+		}
+		return evalClassifier(stdout, stderr, tc, md.data, textField, labelField, asJSON)
 	}
-	if md.model == "" || (md.data == "") == (textPath == "") {
-		return usagef("--model and one of --data or --text are required; see --help")
-	}
-	kinds := []string{mlp.Kind, cnn.Kind, gpt.KindClassifier, rnn.KindClassifier}
-	if textPath != "" || adapter != "" {
-		kinds = []string{gpt.KindLM, rnn.KindLM}
-	}
-	m, err := load.OpenAdapter(md.model, adapter, kinds...)
-	if err != nil {
-		return err
-	}
-	if textPath != "" {
-		return evalText(stdout, m, textPath, perToken)
-	}
-	switch {
-	case m.Tabular != nil:
-		return evalTabular(stdout, fs, &md, m.Tabular, asJSON)
-	case m.Images != nil:
-		return evalImages(m.Images, md.data, md.csv, stdout, asJSON)
-	}
-	tc, err := m.TextClassifier()
-	if err != nil {
-		return err
-	}
-	return evalClassifier(stdout, stderr, tc, md.data, textField, labelField, asJSON)
 }
 
 // evalTabular reports a tabular model's metrics on --data.
-func evalTabular(stdout io.Writer, fs *flag.FlagSet, md *modelData, t *load.Tabular, asJSON bool) error {
+func evalTabular(stdout io.Writer, fs *pflag.FlagSet, md *modelData, t *load.Tabular, asJSON bool) error {
 	_, d, err := md.table(fs, t, true)
 	if err != nil {
 		return err

@@ -16,19 +16,20 @@ import (
 	"github.com/moxing/moxing/optim"
 	"github.com/moxing/moxing/tokenizer"
 	"github.com/moxing/moxing/train"
+	"github.com/spf13/pflag"
 )
 
 // finetuneOptions are moxing finetune's settings; config.json in the run
 // folder holds them, and --resume reads them back.
 type finetuneOptions struct {
 	Task             string  `json:"task" flag:"task" def:"classify" help:"classify or lm"`
-	Init             string  `json:"init" flag:"init" help:"pretrained model: a checkpoint or run folder of moxing pretrain/demo, or a Hugging Face GPT-2 folder"`
+	Init             string  `json:"init" flag:"model" help:"the pretrained model: a checkpoint or run folder of moxing pretrain/demo, or a Hugging Face GPT-2 folder"`
 	Data             string  `json:"data" flag:"data" help:"classify: texts and labels (.csv, .tsv, .jsonl, .json); lm: a folder from moxing prepare"`
 	ValData          string  `json:"val_data" flag:"val-data" help:"classify: validation texts and labels (default: --val of --data, stratified)"`
 	TextField        string  `json:"text_field" flag:"text-field" def:"text" help:"classify: the field holding the text"`
 	LabelField       string  `json:"label_field" flag:"label-field" help:"classify: the field holding the label (default \"label\", or \"class\")"`
 	Val              float64 `json:"val" flag:"val" def:"0.2" help:"classify: fraction of --data for validation when there is no --val-data"`
-	FromScratch      bool    `json:"from_scratch" flag:"from-scratch" help:"random weights of --init's architecture (a baseline without pretraining)"`
+	FromScratch      bool    `json:"from_scratch" flag:"from-scratch" help:"random weights of --model's architecture (a baseline without pretraining)"`
 	FreezeEmbeddings bool    `json:"freeze_embeddings" flag:"freeze-embeddings" help:"do not train the token and position embeddings"`
 	FreezeBlocks     int     `json:"freeze_blocks" flag:"freeze-blocks" help:"do not train the first N transformer blocks"`
 	LoRARank         int     `json:"lora_rank" flag:"lora-rank" help:"train LoRA adapters of this rank instead of the weights (0: full fine-tuning)"`
@@ -38,10 +39,10 @@ type finetuneOptions struct {
 	Dropout          float64 `json:"dropout" flag:"dropout" def:"0.1" help:"dropout in the transformer while fine-tuning"`
 	Epochs           int     `json:"epochs" flag:"epochs" def:"10" help:"classify: maximum epochs (with --resume: the new total)"`
 	Steps            int     `json:"steps" flag:"steps" def:"500" help:"lm: optimizer steps (with --resume: the new total)"`
-	Batch            int     `json:"batch" flag:"batch" def:"16" help:"texts (classify) or sequences (lm) per step"`
+	Batch            int     `json:"batch" flag:"batch-size" def:"16" help:"texts (classify) or sequences (lm) per step"`
 	LR               float64 `json:"lr" flag:"lr" help:"peak learning rate (default 1e-4, or 1e-3 with --lora-rank)"`
 	WeightDecay      float64 `json:"weight_decay" flag:"weight-decay" def:"0.01" help:"AdamW weight decay, on matrices only (0: none)"`
-	Warmup           float64 `json:"warmup" flag:"warmup" def:"0.1" help:"fraction of the steps spent warming the learning rate up"`
+	Warmup           int     `json:"warmup_steps" flag:"warmup" def:"-1" help:"optimizer steps warming the learning rate up (-1: a tenth of them)"`
 	Patience         int     `json:"patience" flag:"patience" def:"3" help:"classify: stop after this many epochs without improvement (0: never)"`
 	Monitor          string  `json:"monitor" flag:"monitor" def:"accuracy" help:"classify: validation metric deciding the best epoch: accuracy, f1, auc or loss"`
 	ClassWeights     string  `json:"class_weights" flag:"class-weights" help:"classify: \"balanced\" (inverse class frequency) or one weight per class, comma-separated, in label order"`
@@ -50,60 +51,59 @@ type finetuneOptions struct {
 	Seed             uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
 }
 
-const finetuneExample = `  moxing finetune --task classify --init runs/brown/best.safetensors \
+const finetuneExample = `  moxing finetune --task classify --model runs/brown/best.safetensors \
       --data reviews.csv --text-field text --label-field label --run runs/sentiment
-  moxing finetune --task classify --init runs/brown/best.safetensors --data train.jsonl \
+  moxing finetune --task classify --model runs/brown/best.safetensors --data train.jsonl \
       --lora-rank 8 --run runs/sentiment-lora          # adapters only: writes adapter.safetensors too
-  moxing finetune --task lm --init runs/moby/best.safetensors --data data/brown --run runs/moby-brown`
+  moxing finetune --task lm --model runs/moby/best.safetensors --data data/brown --run runs/moby-brown`
 
-func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+const finetuneSynopsis = "Fine-tunes a pretrained GPT (a moxing checkpoint or a Hugging Face GPT-2 folder) with its tokenizer.\n" +
+	"--task classify: a classification head on the last token of each text (see docs/cli.md), trained on a\n" +
+	"CSV/TSV/JSONL/JSON file of texts and labels, with early stopping on a validation metric and the best epoch kept.\n" +
+	"--task lm: continues training the language model on the token files of moxing prepare (same tokenizer).\n" +
+	"Full fine-tuning by default; --freeze-* freeze parts; --lora-rank trains low-rank adapters only."
+
+func finetuneCommand(fs *pflag.FlagSet) runner {
 	var o finetuneOptions
 	var rflags runFlags
-	fs := newFlags("finetune", "Fine-tunes a pretrained GPT (a moxing checkpoint or a Hugging Face GPT-2 folder) with its tokenizer.\n"+
-		"--task classify: a classification head on the last token of each text (see docs/cli.md), trained on a\n"+
-		"CSV/TSV/JSONL/JSON file of texts and labels, with early stopping on a validation metric and the best epoch kept.\n"+
-		"--task lm: continues training the language model on the token files of moxing prepare (same tokenizer).\n"+
-		"Full fine-tuning by default; --freeze-* freeze parts; --lora-rank trains low-rank adapters only.",
-		finetuneExample, stderr)
 	bindFlags(fs, &o)
 	rflags.register(fs, "finetune", "--epochs or --steps")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	rf, err := rflags.folder(fs, &o, "epochs", "steps")
-	if err != nil {
-		return err
-	}
-	if o.Init == "" || o.Data == "" {
-		return usagef("--init and --data are required; see --help")
-	}
-	if o.Task != "classify" && o.Task != "lm" {
-		return usagef("--task %q: want classify or lm", o.Task)
-	}
-	if o.LR == 0 {
-		o.LR = 1e-4
-		if o.LoRARank > 0 {
-			o.LR = 1e-3
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		rf, err := rflags.folder(fs, &o, "epochs", "steps")
+		if err != nil {
+			return err
 		}
+		if o.Init == "" || o.Data == "" {
+			return usagef("--model and --data are required; see --help")
+		}
+		if o.Task != "classify" && o.Task != "lm" {
+			return usagef("--task %q: want classify or lm", o.Task)
+		}
+		if o.LR == 0 {
+			o.LR = 1e-4
+			if o.LoRARank > 0 {
+				o.LR = 1e-3
+			}
+		}
+		if o.LR < 0 || o.Batch < 1 || o.Warmup < -1 || o.Dropout < 0 || o.Dropout >= 1 || o.FreezeBlocks < 0 || o.EMAEpochs < 0 || o.WeightDecay < 0 {
+			return usagef("--lr, --batch-size must be positive, --dropout in [0, 1), --warmup at least -1, --freeze-blocks, --ema-epochs and --weight-decay ≥ 0")
+		}
+		p, base, err := finetuneBase(o)
+		if err != nil {
+			return err
+		}
+		run, resume, err := rf.open("finetune", o)
+		if err != nil {
+			return err
+		}
+		if !resume {
+			defer removeIfEmpty(run)
+		}
+		if o.Task == "lm" {
+			return finetuneLM(ctx, p, base, o, run, resume, stdout, stderr)
+		}
+		return finetuneClassifier(ctx, p, base, o, run, resume, stdout, stderr)
 	}
-	if o.LR < 0 || o.Batch < 1 || o.Warmup < 0 || o.Warmup >= 1 || o.Dropout < 0 || o.Dropout >= 1 || o.FreezeBlocks < 0 || o.EMAEpochs < 0 || o.WeightDecay < 0 {
-		return usagef("--lr, --batch must be positive, --warmup and --dropout in [0, 1), --freeze-blocks, --ema-epochs and --weight-decay ≥ 0")
-	}
-	p, base, err := finetuneBase(o)
-	if err != nil {
-		return err
-	}
-	run, resume, err := rf.open("finetune", o)
-	if err != nil {
-		return err
-	}
-	if !resume {
-		defer removeIfEmpty(run)
-	}
-	if o.Task == "lm" {
-		return finetuneLM(ctx, p, base, o, run, resume, stdout, stderr)
-	}
-	return finetuneClassifier(ctx, p, base, o, run, resume, stdout, stderr)
 }
 
 // removeIfEmpty removes a run folder that holds only its config.json: a
@@ -114,7 +114,7 @@ func removeIfEmpty(run *train.Run) {
 	}
 }
 
-// finetuneBase opens --init, a GPT language model (its adapters merged),
+// finetuneBase opens --model, a GPT language model (its adapters merged),
 // and makes it ready to fine-tune as o says: random weights, dropout,
 // frozen parts, new adapters. It returns the base architecture too.
 func finetuneBase(o finetuneOptions) (*gpt.Pretrained, gpt.Config, error) {
@@ -124,7 +124,7 @@ func finetuneBase(o finetuneOptions) (*gpt.Pretrained, gpt.Config, error) {
 	}
 	p := m.GPT
 	if p == nil || p.Classifier != nil {
-		return nil, gpt.Config{}, fmt.Errorf("--init %s: a %s; fine-tuning starts from a language model", o.Init, m.Describe())
+		return nil, gpt.Config{}, fmt.Errorf("--model %s: a %s; fine-tuning starts from a language model", o.Init, m.Describe())
 	}
 	p.LM.MergeLoRA() // a language model fine-tuned with adapters is the base here
 	base := p.LM.Config
@@ -180,7 +180,7 @@ func finetuneClassifier(ctx context.Context, p *gpt.Pretrained, base gpt.Config,
 		Model: p.Classifier, Opt: opt, Run: run,
 		Head: train.Head{Task: data.Classification, Classes: len(classes), PerClassLogits: true, ClassWeights: weights},
 		Config: train.Config{Epochs: o.Epochs, BatchSize: o.Batch, Monitor: o.Monitor, Patience: o.Patience, ClipNorm: 1, Seed: o.Seed,
-			Schedule: train.LMSchedule(float32(o.LR), int(o.Warmup*float64(steps)), steps), Meta: card.Metadata(checkpoint.MetaCard)},
+			Schedule: train.LMSchedule(float32(o.LR), warmupSteps(o.Warmup, steps), steps), Meta: card.Metadata(checkpoint.MetaCard)},
 	}
 	fmt.Fprintf(stderr, "%d training and %d validation texts, classes %s; %d of %d parameters trained; run folder %s\n",
 		trainSet.Len(), valSet.Len(), strings.Join(classes, ", "), nn.NumParams(trainable), nn.NumParams(nn.Params(p.Classifier)), run.Dir)
@@ -225,7 +225,7 @@ func finetuneLM(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o finet
 	cfg := train.DefaultLMConfig()
 	cfg.Steps, cfg.BatchSize, cfg.SeqLen, cfg.Seed, cfg.Meta = o.Steps, o.Batch, base.BlockSize, o.Seed, card.Metadata(checkpoint.MetaCard)
 	cfg.EvalEvery = orDefault(o.EvalEvery, max(1, o.Steps/10))
-	cfg.Schedule = train.LMSchedule(float32(o.LR), max(1, int(o.Warmup*float64(o.Steps))), o.Steps)
+	cfg.Schedule = train.LMSchedule(float32(o.LR), warmupSteps(o.Warmup, o.Steps), o.Steps)
 	trainable := train.Trainable(nn.Params(p.LM))
 	loop := &train.LM{Model: p.LM, Opt: train.NewLMOptimizer(trainable, float32(o.LR), float32(o.WeightDecay)), Config: cfg, Run: run}
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; %d of %d parameters trained; run folder %s\n",
@@ -254,4 +254,13 @@ func textSets(tok tokenizer.Tokenizer, window int, dataPath, valPath string, top
 func sameTokenizer(a, b tokenizer.Tokenizer) bool {
 	var sa, sb strings.Builder
 	return tokenizer.Save(&sa, a) == nil && tokenizer.Save(&sb, b) == nil && sa.String() == sb.String()
+}
+
+// warmupSteps is --warmup for a run of steps optimizer steps: -1 means a
+// tenth of them.
+func warmupSteps(warmup, steps int) int {
+	if warmup < 0 {
+		return steps / 10
+	}
+	return warmup
 }

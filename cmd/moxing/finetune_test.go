@@ -35,7 +35,7 @@ func tinyLM(t *testing.T, dir, name string, seed int) string {
 	}
 	run := filepath.Join(dir, name)
 	if code, _, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--layers", "1", "--heads", "2", "--embd", "32",
-		"--seq", "48", "--steps", "20", "--batch", "8", "--eval-every", "10", "--seed", fmt.Sprint(seed), "--run", run); code != 0 {
+		"--seq", "48", "--steps", "20", "--batch-size", "8", "--eval-every", "10", "--seed", fmt.Sprint(seed), "--run", run); code != 0 {
 		t.Fatal(e)
 	}
 	return filepath.Join(run, "best.safetensors")
@@ -77,8 +77,8 @@ func TestFinetuneClassify(t *testing.T) {
 	sentences(t, data, 160, 1)
 	test := filepath.Join(dir, "test.csv")
 	sentences(t, test, 40, 2)
-	flags := []string{"--task", "classify", "--init", base, "--data", data, "--text-field", "review", "--label-field", "sentiment",
-		"--epochs", "6", "--batch", "16", "--patience", "0", "--dropout", "0"}
+	flags := []string{"--task", "classify", "--model", base, "--data", data, "--text-field", "review", "--label-field", "sentiment",
+		"--epochs", "6", "--batch-size", "16", "--patience", "0", "--dropout", "0"}
 
 	full := filepath.Join(dir, "full")
 	code, out, e := moxing(t, context.Background(), append([]string{"finetune"}, append(flags, "--lr", "3e-3", "--run", full)...)...)
@@ -141,7 +141,7 @@ func TestFinetuneClassify(t *testing.T) {
 	other := tinyLM(t, dir, "other", 2) // same architecture, other weights: the adapter still fits
 	bigger := filepath.Join(dir, "bigger")
 	moxing(t, context.Background(), "pretrain", "--data", filepath.Join(dir, "base-data"), "--layers", "2", "--heads", "2", "--embd", "32",
-		"--seq", "48", "--steps", "1", "--batch", "2", "--run", bigger)
+		"--seq", "48", "--steps", "1", "--batch-size", "2", "--run", bigger)
 	oneClass := filepath.Join(dir, "one.jsonl")
 	os.WriteFile(oneClass, []byte("{\"text\":\"good\",\"label\":\"pos\"}\n{\"text\":\"very good\",\"label\":\"pos\"}\n"), 0o644)
 	empty := filepath.Join(dir, "empty.jsonl")
@@ -150,12 +150,12 @@ func TestFinetuneClassify(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"finetune", "--init", base, "--data", data, "--run", filepath.Join(dir, "x1")}, `text field "text" is missing`},
-		{[]string{"finetune", "--init", base, "--data", data, "--text-field", "review", "--label-field", "stars", "--run", filepath.Join(dir, "x2")}, `label field "stars" is missing`},
-		{[]string{"finetune", "--init", base, "--data", oneClass, "--run", filepath.Join(dir, "x3")}, `every text has the label "pos"`},
-		{[]string{"finetune", "--init", base, "--data", empty, "--run", filepath.Join(dir, "x4")}, "empty.jsonl line 2: empty text"},
-		{[]string{"finetune", "--init", model, "--data", data, "--run", filepath.Join(dir, "x5")}, "fine-tuning starts from a language model"},
-		{[]string{"finetune", "--init", base, "--data", data, "--text-field", "review", "--label-field", "sentiment", "--class-weights", "1,2,3", "--run", filepath.Join(dir, "x6")}, "3 weights for 2 classes"},
+		{[]string{"finetune", "--model", base, "--data", data, "--run", filepath.Join(dir, "x1")}, `text field "text" is missing`},
+		{[]string{"finetune", "--model", base, "--data", data, "--text-field", "review", "--label-field", "stars", "--run", filepath.Join(dir, "x2")}, `label field "stars" is missing`},
+		{[]string{"finetune", "--model", base, "--data", oneClass, "--run", filepath.Join(dir, "x3")}, `every text has the label "pos"`},
+		{[]string{"finetune", "--model", base, "--data", empty, "--run", filepath.Join(dir, "x4")}, "empty.jsonl line 2: empty text"},
+		{[]string{"finetune", "--model", model, "--data", data, "--run", filepath.Join(dir, "x5")}, "fine-tuning starts from a language model"},
+		{[]string{"finetune", "--model", base, "--data", data, "--text-field", "review", "--label-field", "sentiment", "--class-weights", "1,2,3", "--run", filepath.Join(dir, "x6")}, "3 weights for 2 classes"},
 		{[]string{"generate", "--model", model, "--prompt", "the"}, "not a language model: use moxing classify"},
 		{[]string{"classify", "--model", base, "--text", "good"}, "not a classifier: fine-tune one"},
 		{[]string{"classify", "--model", filepath.Join(bigger, "best.safetensors"), "--adapter", adapter, "--text", "good"}, "the adapter was trained on a GPT of 1 layers"},
@@ -190,8 +190,8 @@ func TestFinetuneLM(t *testing.T) {
 	var before, after float64
 	fmt.Sscanf(out[strings.LastIndex(out, "cross-entropy"):], "cross-entropy %f", &before)
 	run := filepath.Join(dir, "ft")
-	code, out, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--init", base, "--data", prepared, "--steps", "30",
-		"--batch", "8", "--lr", "3e-3", "--freeze-embeddings", "--run", run)
+	code, out, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--model", base, "--data", prepared, "--steps", "30",
+		"--batch-size", "8", "--lr", "3e-3", "--freeze-embeddings", "--run", run)
 	if code != 0 || !strings.Contains(out, "best validation loss") {
 		t.Fatalf("finetune --task lm: exit %d %s %s", code, out, e)
 	}
@@ -204,8 +204,8 @@ func TestFinetuneLM(t *testing.T) {
 	// the run's own checkpoint and from the base with --adapter (merged on
 	// load) gives the same text.
 	lora := filepath.Join(dir, "lora")
-	code, out, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--init", base, "--data", prepared, "--steps", "10",
-		"--batch", "8", "--lr", "1e-2", "--lora-rank", "4", "--lora-targets", "attn.c_attn,wte", "--run", lora)
+	code, out, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--model", base, "--data", prepared, "--steps", "10",
+		"--batch-size", "8", "--lr", "1e-2", "--lora-rank", "4", "--lora-targets", "attn.c_attn,wte", "--run", lora)
 	if code != 0 || !strings.Contains(out, "adapter.safetensors") {
 		t.Fatalf("finetune --task lm --lora-rank: exit %d %s %s", code, out, e)
 	}
@@ -223,8 +223,8 @@ func TestFinetuneLM(t *testing.T) {
 	decayed := func(wd string) []float32 {
 		run := filepath.Join(dir, "wd-"+wd+"-"+fmt.Sprint(len(wd)))
 		os.RemoveAll(run)
-		if code, _, e := moxing(t, context.Background(), "finetune", "--task", "lm", "--init", base, "--data", prepared, "--steps", "3",
-			"--batch", "2", "--lr", "1e-2", "--weight-decay", wd, "--eval-every", "3", "--run", run); code != 0 {
+		if code, _, e := moxing(t, context.Background(), "finetune", "--task", "lm", "--model", base, "--data", prepared, "--steps", "3",
+			"--batch-size", "2", "--lr", "1e-2", "--weight-decay", wd, "--eval-every", "3", "--run", run); code != 0 {
 			t.Fatalf("finetune --weight-decay %s: %s", wd, e)
 		}
 		f, err := checkpoint.Load(filepath.Join(run, "best.safetensors"))
@@ -240,7 +240,7 @@ func TestFinetuneLM(t *testing.T) {
 
 	other := filepath.Join(dir, "other-data")
 	moxing(t, context.Background(), "prepare", "--input", second, "--out", other, "--tokenizer", "bpe", "--vocab", "270")
-	code, _, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--init", base, "--data", other, "--run", filepath.Join(dir, "x"))
+	code, _, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--model", base, "--data", other, "--run", filepath.Join(dir, "x"))
 	if code == 0 || !strings.Contains(e, "another tokenizer") {
 		t.Fatalf("a corpus with another tokenizer: exit %d %s", code, e)
 	}
@@ -262,10 +262,10 @@ func TestFinetuneFromHuggingFace(t *testing.T) {
 	data := filepath.Join(dir, "train.csv")
 	sentences(t, data, 40, 1)
 	run := filepath.Join(dir, "cls")
-	code, out, e := moxing(t, context.Background(), "finetune", "--init", hf, "--data", data, "--text-field", "review",
+	code, out, e := moxing(t, context.Background(), "finetune", "--model", hf, "--data", data, "--text-field", "review",
 		"--label-field", "sentiment", "--epochs", "1", "--run", run)
 	if code != 0 || !strings.Contains(out, "best epoch") {
-		t.Fatalf("finetune --init <Hugging Face folder>: exit %d %s %s", code, out, e)
+		t.Fatalf("finetune --model <Hugging Face folder>: exit %d %s %s", code, out, e)
 	}
 	if code, out, e := moxing(t, context.Background(), "classify", "--model", filepath.Join(run, "best.safetensors"), "--text", "the food was good"); code != 0 || out == "" {
 		t.Fatalf("classify: exit %d %s", code, e)
@@ -276,9 +276,9 @@ func TestFinetuneFromHuggingFace(t *testing.T) {
 	if code, _, e := moxing(t, context.Background(), "prepare", "--input", corpus, "--tokenizer-from", hf, "--out", prepared); code != 0 {
 		t.Fatal(e)
 	}
-	code, out, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--init", hf, "--data", prepared, "--steps", "2",
-		"--batch", "2", "--run", filepath.Join(dir, "lm"))
+	code, out, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--model", hf, "--data", prepared, "--steps", "2",
+		"--batch-size", "2", "--run", filepath.Join(dir, "lm"))
 	if code != 0 || !strings.Contains(out, "best validation loss") {
-		t.Fatalf("finetune --task lm --init <Hugging Face folder>: exit %d %s %s", code, out, e)
+		t.Fatalf("finetune --task lm --model <Hugging Face folder>: exit %d %s %s", code, out, e)
 	}
 }

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"reflect"
 	"strconv"
+
+	"github.com/spf13/pflag"
 )
 
 // bindFlags registers a flag for each field of the struct *opts that has a
@@ -13,7 +14,7 @@ import (
 // struct is thus the one place that names a setting's flag, its config.json
 // key (the json tag), its default and its help. Fields of other types than
 // string, bool, int, uint64 and float64 are a programming error.
-func bindFlags(fs *flag.FlagSet, opts any) {
+func bindFlags(fs *pflag.FlagSet, opts any) {
 	v := reflect.ValueOf(opts).Elem()
 	for i := range v.NumField() {
 		f := v.Type().Field(i)

@@ -18,7 +18,7 @@ func TestDemoAndGenerate(t *testing.T) {
 	}
 	dir := t.TempDir()
 	run := filepath.Join(dir, "demo")
-	code, stdout, stderr := moxing(t, context.Background(), "demo", "--steps", "4", "--batch", "2", "--seq", "32",
+	code, stdout, stderr := moxing(t, context.Background(), "demo", "--steps", "4", "--batch-size", "2", "--seq", "32",
 		"--corpus-kb", "64", "--generate", "30", "--run", run)
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s", code, stderr)
@@ -75,7 +75,7 @@ func TestPreparePretrainEvalText(t *testing.T) {
 	}
 	run := filepath.Join(dir, "run")
 	code, out, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--layers", "1", "--heads", "2", "--embd", "16",
-		"--seq", "16", "--steps", "6", "--batch", "2", "--eval-every", "3", "--run", run)
+		"--seq", "16", "--steps", "6", "--batch-size", "2", "--eval-every", "3", "--run", run)
 	if code != 0 || !strings.Contains(out, "best validation loss") {
 		t.Fatalf("pretrain exit %d: %s %s", code, out, e)
 	}
@@ -139,7 +139,7 @@ func TestPreparePretrainEvalText(t *testing.T) {
 func TestGenerateStop(t *testing.T) {
 	dir := t.TempDir()
 	run := filepath.Join(dir, "demo")
-	if code, _, e := moxing(t, context.Background(), "demo", "--steps", "2", "--batch", "2", "--seq", "32", "--corpus-kb", "32", "--generate", "5", "--run", run); code != 0 {
+	if code, _, e := moxing(t, context.Background(), "demo", "--steps", "2", "--batch-size", "2", "--seq", "32", "--corpus-kb", "32", "--generate", "5", "--run", run); code != 0 {
 		t.Fatal(e)
 	}
 	best := filepath.Join(run, "best.safetensors")
@@ -168,7 +168,7 @@ func TestGenerateFromLastCheckpoint(t *testing.T) {
 		t.Fatal(e)
 	}
 	if code, _, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--layers", "1", "--heads", "1", "--embd", "8",
-		"--seq", "8", "--steps", "2", "--batch", "2", "--run", run); code != 0 {
+		"--seq", "8", "--steps", "2", "--batch-size", "2", "--run", run); code != 0 {
 		t.Fatal(e)
 	}
 	if code, out, e := moxing(t, context.Background(), "generate", "--model", filepath.Join(run, "last.safetensors"), "--prompt", "abc", "--max-tokens", "5"); code != 0 || !strings.HasPrefix(out, "abc") {

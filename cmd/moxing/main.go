@@ -17,35 +17,51 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
+
+	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/tensor"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-// command is one subcommand: run parses args (after the command name) and
-// does the work, writing results to stdout and progress to stderr.
+// runner runs a command once its flags are parsed: it reads stdin (where a
+// flag says "-"), writes results to stdout and progress to stderr.
+type runner func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error
+
+// command is one subcommand: flags registers its flags and returns what
+// runs it.
 type command struct {
-	name, summary string
-	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	name, summary, synopsis, example string
+	flags                            func(fs *pflag.FlagSet) runner
+	positional                       bool // takes arguments besides its flags (fs.Args())
 }
 
 var commands = []command{
-	{"train", "train a model: MLP on a CSV table, ConvNet on images, LSTM/GRU text classifier", runTrain},
-	{"eval", "metrics of a checkpoint on labelled data", runEval},
-	{"predict", "predict a CSV or images with a checkpoint, writing a CSV", runPredict},
-	{"plot", "PNG charts of a run: loss and metric curves, confusion matrix", runPlot},
-	{"bench", "time a kernel: moxing bench matmul", runBench},
-	{"prepare", "text corpus -> tokenizer and token files", runPrepare},
-	{"pretrain", "train a GPT or LSTM/GRU language model on token files", runPretrain},
-	{"demo", "train a small GPT on Go's own source code and generate Go (no download)", runDemo},
-	{"generate", "continue a prompt with a GPT or LSTM/GRU language model", runGenerate},
-	{"finetune", "fine-tune a GPT: a text classifier, or the language model on new text; full or LoRA", runFinetune},
-	{"classify", "classify texts with a GPT or recurrent text classifier", runClassify},
+	{"train", "train a model: MLP on a CSV table, ConvNet on images, LSTM/GRU text classifier", trainSynopsis, trainExample, trainCommand, false},
+	{"eval", "metrics of a model on labelled data, or the perplexity of a language model on a text", evalSynopsis, evalExample, evalCommand, false},
+	{"predict", "predict a CSV or images with a model, writing a CSV", predictSynopsis, predictExample, predictCommand, true},
+	{"plot", "PNG charts of a run: loss and metric curves, confusion matrix", plotSynopsis, plotExample, plotCommand, false},
+	{"prepare", "text corpus -> tokenizer and token files", prepareSynopsis, prepareExample, prepareCommand, false},
+	{"pretrain", "train a GPT or LSTM/GRU language model on token files", pretrainSynopsis, pretrainExample, pretrainCommand, false},
+	{"demo", "train a small GPT on Go's own source code and generate Go (no download)", demoSynopsis, demoExample, demoCommand, false},
+	{"generate", "continue a prompt with a GPT or LSTM/GRU language model", generateSynopsis, generateExample, generateCommand, false},
+	{"finetune", "fine-tune a GPT: a text classifier, or the language model on new text; full or LoRA", finetuneSynopsis, finetuneExample, finetuneCommand, false},
+	{"classify", "classify texts with a GPT or recurrent text classifier", classifySynopsis, classifyExample, classifyCommand, false},
+}
+
+// benchCommands are the subcommands of moxing bench.
+var benchCommands = []command{
+	{"matmul", "time a matrix product (GFLOPS)", benchMatmulSynopsis, benchExample, benchMatmulCommand, false},
+	{"gpt", "time a GPT training step or generation", benchGPTSynopsis, benchGPTExample, benchGPTCommand, false},
 }
 
 func main() {
@@ -64,7 +80,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "moxing: %v\n", err)
 		os.Exit(1)
 	}
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	if err := stopProfiles(); err != nil {
 		fmt.Fprintf(os.Stderr, "moxing: %v\n", err)
 		code = max(code, 1)
@@ -106,45 +122,78 @@ func startProfiles(cpuPath, memPath string) (stop func() error, err error) {
 }
 
 // run executes the command line args and returns the exit status: 0 on
-// success, 1 on an error, 2 on a usage error.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
+// success (help included), 1 on an error, 2 on a usage error. Help goes to
+// stdout; errors are one line on stderr.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	c, err := root.ExecuteContextC(ctx)
+	if err == nil {
 		return 0
 	}
-	for _, c := range commands {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(ctx, args[1:], stdout, stderr)
-		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.As(err, new(usageError)):
-			fmt.Fprintf(stderr, "moxing %s: %v\n", c.name, err)
-			return 2
-		}
-		fmt.Fprintf(stderr, "moxing %s: %v\n", c.name, err)
-		return 1
+	fmt.Fprintf(stderr, "%s: %v\n", c.CommandPath(), err)
+	if errors.As(err, new(usageError)) {
+		return 2
 	}
-	fmt.Fprintf(stderr, "moxing: unknown command %q\n", args[0])
-	usage(stderr)
-	return 2
+	return 1
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: moxing <command> [flags]")
-	fmt.Fprintln(w)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+// newRoot builds the command tree.
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "moxing",
+		Short: "moxing (模型): build, train, evaluate and run neural networks, in Go",
+		Long: "moxing (模型) takes a model through its whole life: data, training, evaluation, generation.\n" +
+			"Start with \"moxing demo\"; \"moxing help <command>\" shows a command's flags and examples.",
+		Version:           version(),
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "moxing <command> --help" for its flags and an example.`)
+	root.SetVersionTemplate("moxing {{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("%v (see %s --help)", err, c.CommandPath())
+	})
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q", args[0])
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %s?", strings.Join(s, " or "))
+		}
+		return usageError{msg + " (see moxing --help)"}
+	}
+	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	for _, cmd := range commands {
+		root.AddCommand(cmd.cobra(cmd.name))
+	}
+	bench := &cobra.Command{Use: "bench", Short: "time a kernel or a model: moxing bench matmul|gpt, for the side-by-side benchmarks",
+		Args: root.Args, RunE: root.RunE}
+	for _, cmd := range benchCommands {
+		bench.AddCommand(cmd.cobra("bench " + cmd.name))
+	}
+	root.AddCommand(bench, versionCommand())
+	return root
+}
+
+// cobra makes the cobra command of c.
+func (c command) cobra(path string) *cobra.Command {
+	cc := &cobra.Command{Use: c.name, Short: c.summary, Long: c.synopsis, Example: c.example,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 && !c.positional {
+				return usagef("unexpected argument %q (flags come as --name value; see moxing %s --help)", args[0], path)
+			}
+			return nil
+		}}
+	run := c.flags(cc.Flags())
+	cc.RunE = func(cc *cobra.Command, _ []string) error {
+		return run(cc.Context(), cc.InOrStdin(), cc.OutOrStdout(), cc.ErrOrStderr())
+	}
+	return cc
 }
 
 // usageError is a mistake in the command line itself.
@@ -154,30 +203,23 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// newFlags returns a flag set for a command whose --help prints the
-// command's synopsis, its example and its flags.
-func newFlags(name, synopsis, example string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("moxing "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: moxing %s [flags]\n\n%s\n\nExample:\n%s\n\nFlags:\n", name, synopsis, example)
-		fs.PrintDefaults()
-		fmt.Fprintln(stderr)
-	}
-	return fs
+// version is this binary's version: moxing's module version and VCS
+// revision, the Go version, and the kernels chosen on this CPU.
+func version() string {
+	return fmt.Sprintf("%s (%s, %s/%s, kernels %s)", checkpoint.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, tensor.Kernels())
 }
 
-// parse parses args, turning a flag error into a usage error (the flag
-// package has already printed it) and rejecting stray arguments.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+func versionCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{Use: "version", Short: "print the version: moxing's, its VCS revision, Go's, and the kernels chosen on this CPU", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if asJSON {
+				return printJSON(c.OutOrStdout(), map[string]string{"moxing": checkpoint.Version(), "go": runtime.Version(),
+					"os": runtime.GOOS, "arch": runtime.GOARCH, "kernels": tensor.Kernels()})
+			}
+			_, err := fmt.Fprintf(c.OutOrStdout(), "moxing %s\n", version())
 			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (flags come as --name value)", fs.Arg(0))
-	}
-	return nil
+		}}
+	c.Flags().BoolVar(&asJSON, "json", false, "print it as JSON")
+	return c
 }

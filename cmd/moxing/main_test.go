@@ -16,7 +16,7 @@ import (
 func moxing(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(ctx, args, &out, &errOut)
+	code = run(ctx, args, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

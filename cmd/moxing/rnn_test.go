@@ -22,8 +22,8 @@ func TestRNNLanguageModel(t *testing.T) {
 	}
 	for _, kind := range []string{"lstm", "gru"} {
 		run := filepath.Join(dir, kind)
-		code, stdout, stderr := moxing(t, context.Background(), "pretrain", "--model", kind, "--data", prep, "--layers", "1",
-			"--embd", "16", "--hidden", "32", "--seq", "32", "--batch", "8", "--steps", "120", "--lr", "0.01", "--run", run)
+		code, stdout, stderr := moxing(t, context.Background(), "pretrain", "--arch", kind, "--data", prep, "--layers", "1",
+			"--embd", "16", "--hidden", "32", "--seq", "32", "--batch-size", "8", "--steps", "120", "--lr", "0.01", "--run", run)
 		if code != 0 {
 			t.Fatalf("%s pretrain: %s", kind, stderr)
 		}
@@ -68,7 +68,7 @@ func TestRNNTextClassifier(t *testing.T) {
 	path := filepath.Join(dir, "reviews.jsonl")
 	os.WriteFile(path, []byte(b.String()), 0o644)
 	run := filepath.Join(dir, "run")
-	code, _, stderr := moxing(t, context.Background(), "train", "--model", "lstm", "--data", path, "--vocab", "300",
+	code, _, stderr := moxing(t, context.Background(), "train", "--arch", "lstm", "--data", path, "--vocab", "300",
 		"--embd", "16", "--hidden", "16", "--epochs", "15", "--lr", "0.01", "--bidirectional", "--run", run)
 	if code != 0 {
 		t.Fatalf("train: %s", stderr)

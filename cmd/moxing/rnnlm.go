@@ -13,14 +13,14 @@ import (
 	"github.com/moxing/moxing/nn"
 )
 
-// pretrainRNN is moxing pretrain --model lstm|gru|rnn: a recurrent
+// pretrainRNN is moxing pretrain --arch lstm|gru|rnn: a recurrent
 // language model trained by the same loop as the GPT.
 func pretrainRNN(ctx context.Context, o pretrainOptions, rf runFolder, stdout, stderr io.Writer) error {
 	tok, trainIDs, valIDs, err := data.ReadPrepared(o.Data)
 	if err != nil {
 		return err
 	}
-	mc := rnn.Config{Kind: nn.RNNKind(o.Model), Vocab: tok.VocabSize(), Embed: o.Embd, Hidden: o.Hidden, Layers: o.Layers, Dropout: float32(o.Dropout)}
+	mc := rnn.Config{Kind: nn.RNNKind(o.Arch), Vocab: tok.VocabSize(), Embed: o.Embd, Hidden: o.Hidden, Layers: o.Layers, Dropout: float32(o.Dropout)}
 	mc.Embed, mc.Hidden, mc.Layers = orDefault(mc.Embed, 64), orDefault(mc.Hidden, 256), orDefault(mc.Layers, 2)
 	window := orDefault(o.Seq, 128)
 	if err := data.CheckWindows(o.Data, window, trainIDs, valIDs); err != nil {
@@ -44,7 +44,7 @@ func pretrainRNN(ctx context.Context, o pretrainOptions, rf runFolder, stdout, s
 	}
 	loop.Run = run
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; %s %d layers, embedding %d, hidden %d, sequences of %d: %d parameters; run folder %s\n",
-		len(trainIDs), len(valIDs), strings.ToUpper(o.Model), mc.Layers, mc.Embed, mc.Hidden, window, nn.NumParams(nn.Params(m)), run.Dir)
+		len(trainIDs), len(valIDs), strings.ToUpper(o.Arch), mc.Layers, mc.Embed, mc.Hidden, window, nn.NumParams(nn.Params(m)), run.Dir)
 	_, err = fitLM(ctx, loop, resume, trainIDs, valIDs, "moxing pretrain", stdout, stderr)
 	return err
 }

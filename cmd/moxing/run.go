@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/moxing/moxing/train"
+	"github.com/spf13/pflag"
 )
 
 // resumeSettings reads the config.json of the run folder being resumed into
@@ -20,9 +20,9 @@ import (
 // given on the command line, then override it (--epochs, --steps: a run is
 // extended by asking for more); any other flag besides --resume is a usage
 // error, since the run's settings cannot change half way.
-func resumeSettings(fs *flag.FlagSet, dir string, opts any, extend ...string) (*train.Run, error) {
+func resumeSettings(fs *pflag.FlagSet, dir string, opts any, extend ...string) (*train.Run, error) {
 	set := map[string]string{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
+	fs.Visit(func(f *pflag.Flag) { set[f.Name] = f.Value.String() })
 	for name := range set {
 		if name != "resume" && !slices.Contains(extend, name) {
 			return nil, usagef("--%s cannot change when resuming (the run keeps the settings in %s); only %s can",
@@ -48,14 +48,14 @@ type runFlags struct{ dir, resume string }
 
 // register binds them; extend names the flags that may extend a resumed
 // run, and name the default folder.
-func (r *runFlags) register(fs *flag.FlagSet, name, extend string) {
+func (r *runFlags) register(fs *pflag.FlagSet, name, extend string) {
 	fs.StringVar(&r.dir, "run", "", "run folder (default: runs/"+name+"-<time>)")
 	fs.StringVar(&r.resume, "resume", "", "continue the run in this folder from where it stopped ("+extend+" may extend it)")
 }
 
 // folder returns where the run goes, reading the settings of a resumed run
 // into opts (see resumeSettings).
-func (r *runFlags) folder(fs *flag.FlagSet, opts any, extend ...string) (runFolder, error) {
+func (r *runFlags) folder(fs *pflag.FlagSet, opts any, extend ...string) (runFolder, error) {
 	if r.resume == "" {
 		return runFolder{dir: r.dir}, nil
 	}

@@ -1,16 +1,16 @@
 package main
 
 import (
-	"flag"
 	"os"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/train"
+	"github.com/spf13/pflag"
 )
 
 // registerCSV binds c to the flags that say how to read a CSV file.
-func registerCSV(fs *flag.FlagSet, c *data.CSVFormat) {
+func registerCSV(fs *pflag.FlagSet, c *data.CSVFormat) {
 	fs.StringVar(&c.Sep, "sep", "auto", `field separator: auto, ",", "tab" or "space"`)
 	fs.StringVar(&c.Header, "header", "auto", "whether the first row names the columns: auto, yes or no")
 	fs.IntVar(&c.SkipRows, "skip-rows", 0, "lines to skip at the start of the file (1 for scikit-learn's bundled CSVs)")
@@ -42,7 +42,7 @@ type modelData struct {
 	csv         data.CSVFormat
 }
 
-func (md *modelData) register(fs *flag.FlagSet, dataUsage string) {
+func (md *modelData) register(fs *pflag.FlagSet, dataUsage string) {
 	fs.StringVar(&md.model, "model", "", "model: a checkpoint, a run folder (its best.safetensors) or a Hugging Face folder")
 	fs.StringVar(&md.data, "data", "", dataUsage)
 	registerCSV(fs, &md.csv)
@@ -51,9 +51,9 @@ func (md *modelData) register(fs *flag.FlagSet, dataUsage string) {
 // table reads --data for the tabular model t, as in training except for
 // the CSV flags given on the command line, and encodes it, with the target
 // column when withTarget.
-func (md *modelData) table(fs *flag.FlagSet, t *load.Tabular, withTarget bool) (*data.Table, *data.Dataset, error) {
+func (md *modelData) table(fs *pflag.FlagSet, t *load.Tabular, withTarget bool) (*data.Table, *data.Dataset, error) {
 	c := t.CSV
-	fs.Visit(func(f *flag.Flag) {
+	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
 		case "sep":
 			c.Sep = md.csv.Sep

@@ -19,11 +19,11 @@ import (
 // classes (Config.Classes 1), else one per class.
 func rnnHead(classes int) train.Head { return train.Head{Task: data.Classification, Classes: classes} }
 
-// textRNNDefaults are the flag values --model lstm|gru|rnn uses where the
+// textRNNDefaults are the flag values --arch lstm|gru|rnn uses where the
 // command line sets none.
 var textRNNDefaults = map[string]string{"hidden": "128", "epochs": "20", "patience": "5", "monitor": "val_accuracy", "dropout": "0.3", "val": "0.2"}
 
-// trainTextRNN is moxing train --model lstm|gru|rnn: a recurrent text
+// trainTextRNN is moxing train --arch lstm|gru|rnn: a recurrent text
 // classifier trained from scratch on a labelled text file.
 func trainTextRNN(ctx context.Context, o trainOptions, rf runFolder, stdout, stderr io.Writer) error {
 	topt := data.TextOptions{TextField: o.TextField, LabelField: o.LabelField}
@@ -54,9 +54,9 @@ func trainTextRNN(ctx context.Context, o trainOptions, rf runFolder, stdout, std
 	}
 	hidden, err := parseInts(o.Hidden)
 	if err != nil || len(hidden) != 1 {
-		return usagef("--hidden %q: want one number of hidden units for --model %s", o.Hidden, o.Model)
+		return usagef("--hidden %q: want one number of hidden units for --model %s", o.Hidden, o.Arch)
 	}
-	cfg := rnn.Config{Kind: nn.RNNKind(o.Model), Vocab: tok.VocabSize(), Embed: o.Embd, Hidden: hidden[0], Layers: o.Layers,
+	cfg := rnn.Config{Kind: nn.RNNKind(o.Arch), Vocab: tok.VocabSize(), Embed: o.Embd, Hidden: hidden[0], Layers: o.Layers,
 		Bidirectional: o.Bidirectional, Dropout: float32(o.Dropout), Classes: len(classes)}
 	if cfg.Classes == 2 {
 		cfg.Classes = 1
@@ -78,7 +78,7 @@ func trainTextRNN(ctx context.Context, o trainOptions, rf runFolder, stdout, std
 		return err
 	}
 	fmt.Fprintf(stderr, "%s: %d training and %d validation texts, classes %s; vocabulary %d; %s classifier of %d parameters; run folder %s\n",
-		o.Data, trainSet.Len(), valSet.Len(), strings.Join(classes, ", "), tok.VocabSize(), strings.ToUpper(o.Model),
+		o.Data, trainSet.Len(), valSet.Len(), strings.Join(classes, ", "), tok.VocabSize(), strings.ToUpper(o.Arch),
 		nn.NumParams(nn.Params(model)), run.Dir)
 	return fitAndReport(ctx, o, supervisedRun{
 		model: model, opt: opt, head: rnnHead(len(classes)), classes: classes, card: card,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,6 +19,7 @@ import (
 	"github.com/moxing/moxing/optim"
 	"github.com/moxing/moxing/tensor"
 	"github.com/moxing/moxing/train"
+	"github.com/spf13/pflag"
 )
 
 // trainOptions are moxing train's settings; config.json in the run folder
@@ -47,15 +47,15 @@ type trainOptions struct {
 	Val         float64        `json:"val" flag:"val" def:"0.15" help:"fraction of rows for validation"`
 	Test        float64        `json:"test" flag:"test" def:"0.15" help:"fraction of rows held out for the final test"`
 	Seed        uint64         `json:"seed" flag:"seed" def:"1" help:"random seed (split, initialisation, shuffling, dropout)"`
-	// --model cnn
-	Model     string `json:"model" flag:"model" def:"mlp" help:"mlp (tabular), cnn (images), or lstm, gru or rnn (text classification)"`
+	// --arch cnn
+	Arch      string `json:"model" flag:"arch" def:"mlp" help:"mlp (tabular), cnn (images), or lstm, gru or rnn (text classification)"`
 	Conv      string `json:"conv,omitempty" flag:"conv" def:"32,64" help:"cnn: output channels of each convolution block (conv, ReLU, 2×2 max pool)"`
 	Kernel    int    `json:"kernel,omitempty" flag:"kernel" def:"3" help:"cnn: convolution kernel size (odd)"`
 	BatchNorm bool   `json:"batch_norm,omitempty" flag:"batch-norm" help:"cnn: batch normalisation after each convolution"`
 	Shift     int    `json:"shift,omitempty" flag:"shift" help:"cnn: augment training images by random shifts of up to this many pixels"`
 	Image     string `json:"image,omitempty" flag:"image" help:"cnn with a CSV: image size HxW or CxHxW of the pixel columns"`
 	Limit     int    `json:"limit,omitempty" flag:"limit" help:"cnn with MNIST or IDX files: train on only the first N training images (0: all), for a quick run"`
-	// --model lstm|gru|rnn (text classification)
+	// --arch lstm|gru|rnn (text classification)
 	TextField     string `json:"text_field,omitempty" flag:"text-field" def:"text" help:"lstm/gru/rnn: the field of --data holding the text"`
 	LabelField    string `json:"label_field,omitempty" flag:"label-field" help:"lstm/gru/rnn: the field holding the label (default \"label\", or \"class\")"`
 	ValData       string `json:"val_data,omitempty" flag:"val-data" help:"lstm/gru/rnn: a labelled text file for validation (default: --val of --data)"`
@@ -70,53 +70,51 @@ type trainOptions struct {
 const trainExample = `  moxing train --data /usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv \
       --skip-rows 1 --hidden 32 --epochs 200 --patience 20 --run runs/cancer
   moxing train --resume runs/cancer --epochs 300     # continue a run
-  moxing train --model cnn --data mnist --run runs/mnist   # a ConvNet on MNIST (scripts/fetch-data.sh installs it)
-  moxing train --model cnn --data digits.csv.gz --image 8x8 --conv 16,32 --hidden 64
-  moxing train --model lstm --data train.jsonl --val-data val.jsonl --bidirectional --run runs/sentiment-lstm`
+  moxing train --arch cnn --data mnist --run runs/mnist   # a ConvNet on MNIST (scripts/fetch-data.sh installs it)
+  moxing train --arch cnn --data digits.csv.gz --image 8x8 --conv 16,32 --hidden 64
+  moxing train --arch lstm --data train.jsonl --val-data val.jsonl --bidirectional --run runs/sentiment-lstm`
 
 const trainSynopsis = "Trains an MLP on a CSV table: classification or regression, inferred from the target column.\n" +
 	"Splits the rows (stratified for classification) into train/validation/test, standardises features on the\n" +
 	"training split, trains with early stopping on a validation metric, keeps the best epoch, and reports the\n" +
 	"test split. The run folder gets config.json, split.json, metrics.jsonl, best.safetensors, last.safetensors\n" +
 	"and test_metrics.json.\n" +
-	"With --model cnn it trains a ConvNet image classifier instead, on MNIST (--data mnist), a folder of\n" +
+	"With --arch cnn it trains a ConvNet image classifier instead, on MNIST (--data mnist), a folder of\n" +
 	"IDX files named as MNIST's, or a CSV of pixel rows (--image HxW): the official test set (or a\n" +
 	"split) is the test, and validation comes out of the training images.\n" +
-	"With --model lstm, gru or rnn it trains a recurrent text classifier from scratch on a labelled text file\n" +
+	"With --arch lstm, gru or rnn it trains a recurrent text classifier from scratch on a labelled text file\n" +
 	"(CSV/TSV/JSONL/JSON, as moxing finetune reads); moxing classify and eval use its checkpoint."
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func trainCommand(fs *pflag.FlagSet) runner {
 	var o trainOptions
 	var rflags runFlags
-	fs := newFlags("train", trainSynopsis, trainExample, stderr)
 	bindFlags(fs, &o)
 	registerCSV(fs, &o.CSV)
 	rflags.register(fs, "<data name>", "--epochs")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	rf, err := rflags.folder(fs, &o, "epochs")
-	if err != nil {
-		return err
-	}
-	if o.Data == "" {
-		return usagef("--data is required (a CSV file); see --help")
-	}
-	switch o.Model {
-	case "cnn":
-		if rf.resumed == nil {
-			defaultFlags(fs, cnnDefaults(o.Image == ""))
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		rf, err := rflags.folder(fs, &o, "epochs")
+		if err != nil {
+			return err
 		}
-		return trainCNN(ctx, o, rf, stdout, stderr)
-	case "lstm", "gru", "rnn":
-		if rf.resumed == nil {
-			defaultFlags(fs, textRNNDefaults)
+		if o.Data == "" {
+			return usagef("--data is required (a CSV file); see --help")
 		}
-		return trainTextRNN(ctx, o, rf, stdout, stderr)
-	case "mlp", "":
-		return trainMLP(ctx, o, rf, stdout, stderr)
+		switch o.Arch {
+		case "cnn":
+			if rf.resumed == nil {
+				defaultFlags(fs, cnnDefaults(o.Image == ""))
+			}
+			return trainCNN(ctx, o, rf, stdout, stderr)
+		case "lstm", "gru", "rnn":
+			if rf.resumed == nil {
+				defaultFlags(fs, textRNNDefaults)
+			}
+			return trainTextRNN(ctx, o, rf, stdout, stderr)
+		case "mlp", "":
+			return trainMLP(ctx, o, rf, stdout, stderr)
+		}
+		return usagef("--arch %q: want mlp, cnn, lstm, gru or rnn", o.Arch)
 	}
-	return usagef("--model %q: want mlp, cnn, lstm, gru or rnn", o.Model)
 }
 
 // trainMLP is moxing train on a table: read, decide the schema, split, fit
@@ -245,9 +243,9 @@ func fitSupervised(ctx context.Context, loop *train.Supervised, resume bool, tra
 
 // defaultFlags sets each flag of fs named in values that the command line
 // did not set (so into the options the flags are bound to).
-func defaultFlags(fs *flag.FlagSet, values map[string]string) {
+func defaultFlags(fs *pflag.FlagSet, values map[string]string) {
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fs.Visit(func(f *pflag.Flag) { set[f.Name] = true })
 	for name, v := range values {
 		if !set[name] {
 			if err := fs.Set(name, v); err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/moxing/moxing/train"
 )
 
-// cnnDefaults are the flag values --model cnn uses where the command line
+// cnnDefaults are the flag values --arch cnn uses where the command line
 // sets none (the MLP's defaults suit tables, not images); idx is true for
 // MNIST-style IDX data, whose validation share is 5000 of 60000 images.
 func cnnDefaults(idx bool) map[string]string {
@@ -29,7 +29,7 @@ func cnnDefaults(idx bool) map[string]string {
 	return d
 }
 
-// trainCNN is moxing train --model cnn.
+// trainCNN is moxing train --arch cnn.
 func trainCNN(ctx context.Context, o trainOptions, rf runFolder, stdout, stderr io.Writer) error {
 	sets, err := loadImageSets(o)
 	if err != nil {

@@ -25,7 +25,7 @@ func TestCNNDigits(t *testing.T) {
 	digits := dataDir(t, "tabular/digits.csv.gz")
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
-	code, stdout, stderr := moxing(t, context.Background(), "train", "--model", "cnn", "--data", digits, "--image", "8x8",
+	code, stdout, stderr := moxing(t, context.Background(), "train", "--arch", "cnn", "--data", digits, "--image", "8x8",
 		"--conv", "32,64", "--hidden", "128", "--batch-size", "16", "--epochs", "40", "--patience", "8", "--val", "0.15", "--run", run)
 	if code != 0 {
 		t.Fatalf("train exit %d: %s", code, stderr)
@@ -117,7 +117,7 @@ func TestCNNMNISTQuick(t *testing.T) {
 	dataDir(t, "mnist")
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
-	code, stdout, stderr := moxing(t, context.Background(), "train", "--model", "cnn", "--data", "mnist", "--limit", "3000",
+	code, stdout, stderr := moxing(t, context.Background(), "train", "--arch", "cnn", "--data", "mnist", "--limit", "3000",
 		"--conv", "8,16", "--hidden", "32", "--epochs", "5", "--lr", "0.003", "--run", run)
 	if code != 0 {
 		t.Fatalf("train exit %d: %s", code, stderr)
@@ -175,11 +175,11 @@ func TestCNNBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"train", "--model", "cnn", "--data", pixels, "--image", "4x4", "--conv", "4,4,4", "--run", filepath.Join(dir, "r1")}, "block 3"},
-		{[]string{"train", "--model", "cnn", "--data", pixels, "--image", "5x5", "--run", filepath.Join(dir, "r2")}, "needs 25"},
-		{[]string{"train", "--model", "cnn", "--data", pixels, "--image", "4by4", "--run", filepath.Join(dir, "r3")}, "--image"},
-		{[]string{"train", "--model", "cnn", "--data", filepath.Join(dir, "nowhere"), "--run", filepath.Join(dir, "r4")}, "nowhere"},
-		{[]string{"train", "--model", "cnn", "--data", dir, "--run", filepath.Join(dir, "r5")}, "train-images-idx3-ubyte"},
+		{[]string{"train", "--arch", "cnn", "--data", pixels, "--image", "4x4", "--conv", "4,4,4", "--run", filepath.Join(dir, "r1")}, "block 3"},
+		{[]string{"train", "--arch", "cnn", "--data", pixels, "--image", "5x5", "--run", filepath.Join(dir, "r2")}, "needs 25"},
+		{[]string{"train", "--arch", "cnn", "--data", pixels, "--image", "4by4", "--run", filepath.Join(dir, "r3")}, "--image"},
+		{[]string{"train", "--arch", "cnn", "--data", filepath.Join(dir, "nowhere"), "--run", filepath.Join(dir, "r4")}, "nowhere"},
+		{[]string{"train", "--arch", "cnn", "--data", dir, "--run", filepath.Join(dir, "r5")}, "train-images-idx3-ubyte"},
 		{[]string{"train", "--model", "transformer", "--data", pixels}, "--model"},
 	} {
 		code, _, stderr := moxing(t, context.Background(), c.args...)
@@ -188,7 +188,7 @@ func TestCNNBadInput(t *testing.T) {
 		}
 	}
 	run := filepath.Join(dir, "ok")
-	if code, _, stderr := moxing(t, context.Background(), "train", "--model", "cnn", "--data", pixels, "--image", "4x4",
+	if code, _, stderr := moxing(t, context.Background(), "train", "--arch", "cnn", "--data", pixels, "--image", "4x4",
 		"--conv", "4", "--hidden", "", "--epochs", "1", "--run", run); code != 0 {
 		t.Fatalf("train: %s", stderr)
 	}
