@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
@@ -20,16 +22,19 @@ const classifyExample = `  moxing classify --model runs/sentiment/best.safetenso
 const classifySynopsis = "Classifies texts with a GPT classifier of moxing finetune --task classify or a recurrent one of\n" +
 	"moxing train --arch lstm|gru|rnn: --text prints the label\n" +
 	"and every class's probability; --input reads a CSV/TSV/JSONL/JSON file (labels not needed) and writes a CSV of\n" +
-	"the record, the predicted label and one prob_<label> column per class."
+	"the record, the predicted label and one prob_<label> column per class. --text - classifies standard input\n" +
+	"as one text; --input - reads one text per line from it."
 
 func classifyCommand(fs *pflag.FlagSet) runner {
 	var modelPath, adapter, text, input, outPath, textField string
+	var asJSON bool
 	fs.StringVar(&modelPath, "model", "", "classifier checkpoint (best.safetensors of moxing finetune), or with --adapter its base model")
 	fs.StringVar(&adapter, "adapter", "", "LoRA adapter file (adapter.safetensors of moxing finetune --lora-rank) to apply to --model")
 	fs.StringVar(&text, "text", "", "a text to classify")
 	fs.StringVar(&input, "input", "", "a file of texts to classify (.csv, .tsv, .jsonl, .json)")
 	fs.StringVar(&textField, "text-field", "text", "with --input: the field holding the text")
 	fs.StringVar(&outPath, "out", "", "with --input: output CSV file (default: standard output)")
+	fs.BoolVar(&asJSON, "json", false, "print the predictions as JSON: label and probabilities per text")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 		if modelPath == "" || (text == "") == (input == "") {
 			return usagef("--model and one of --text or --input are required; see --help")
@@ -42,15 +47,9 @@ func classifyCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		var ex []data.TextExample
-		name := "--text"
-		if input != "" {
-			if ex, err = data.ReadTextFile(input, data.TextOptions{TextField: textField, NoLabels: true}); err != nil {
-				return err
-			}
-			name = input
-		} else {
-			ex = []data.TextExample{{Text: text, Where: "--text"}}
+		ex, name, err := classifyInputs(text, input, textField, stdin)
+		if err != nil {
+			return err
 		}
 		d, err := encodeTexts(g.Tokenizer, ex, g.Window, name, stderr)
 		if err != nil {
@@ -58,6 +57,17 @@ func classifyCommand(fs *pflag.FlagSet) runner {
 		}
 		pred := classifierHead(g).Predict(g.Model, d)
 		k := len(g.Labels)
+		if asJSON {
+			out := make([]map[string]any, len(ex))
+			for i, e := range ex {
+				probs := map[string]float64{}
+				for j, l := range g.Labels {
+					probs[l] = pred.Probs[i*k+j]
+				}
+				out[i] = map[string]any{"text": e.Text, "label": g.Labels[pred.Classes[i]], "probabilities": probs}
+			}
+			return printJSON(stdout, out)
+		}
 		if input == "" {
 			fmt.Fprintln(stdout, g.Labels[pred.Classes[0]])
 			for i, l := range g.Labels {
@@ -115,4 +125,29 @@ func evalClassifier(stdout, stderr io.Writer, g *load.TextClassifier, path, text
 	}
 	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, d.Len(), metrics.Format(rep.Metrics), rep.Confusion.Format(g.Labels))
 	return nil
+}
+
+// classifyInputs are the texts of --text (- for standard input, as one
+// text) or --input (a file, or - for standard input, one text per line).
+func classifyInputs(text, input, textField string, stdin io.Reader) ([]data.TextExample, string, error) {
+	switch {
+	case input == "-":
+		var ex []data.TextExample
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(nil, 1<<20)
+		for n := 1; sc.Scan(); n++ {
+			if line := strings.TrimSpace(sc.Text()); line != "" {
+				ex = append(ex, data.TextExample{Text: line, Where: fmt.Sprintf("line %d", n)})
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, "", fmt.Errorf("standard input: %w", err)
+		}
+		return ex, "standard input", nil
+	case input != "":
+		ex, err := data.ReadTextFile(input, data.TextOptions{TextField: textField, NoLabels: true})
+		return ex, input, err
+	}
+	t, err := readArg(text, stdin)
+	return []data.TextExample{{Text: t, Where: "--text"}}, "--text", err
 }

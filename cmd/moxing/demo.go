@@ -84,7 +84,7 @@ func demoCommand(fs *pflag.FlagSet) runner {
 		lc.Steps, lc.BatchSize, lc.SeqLen, lc.EvalEvery, lc.Seed, lc.Meta = steps, batch, seq, max(1, steps/10), 1, card.Metadata(checkpoint.MetaCard)
 		lc.Schedule = train.LMSchedule(float32(lr), max(1, steps/20), steps)
 		loop := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), float32(lr), 0.1), Config: lc, Run: run}
-		res, err := fitLM(ctx, loop, false, ids[:split], ids[split:], "moxing demo", io.Discard, stderr)
+		res, err := fitLM(ctx, loop, false, ids[:split], ids[split:], "moxing demo", false, io.Discard, stderr)
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			fmt.Fprintf(stderr, "interrupted after %d steps; generating from the best weights so far\n", res.Steps)
 		} else if err != nil {

@@ -35,7 +35,7 @@ func evalCommand(fs *pflag.FlagSet) runner {
 	var textPath, adapter, textField, labelField string
 	md.register(fs, "labelled CSV file")
 	fs.BoolVar(&asJSON, "json", false, "print the metrics as JSON")
-	fs.StringVar(&textPath, "text", "", "for a GPT checkpoint: a text file to score (mean cross-entropy per token, perplexity)")
+	fs.StringVar(&textPath, "text", "", "for a language model: a text file to score (mean cross-entropy per token, perplexity); - reads standard input")
 	fs.BoolVar(&perToken, "per-token", false, "with --text: one line per predicted position: its token id and log-probability")
 	fs.StringVar(&adapter, "adapter", "", "for a GPT classifier trained with LoRA: its adapter.safetensors, applied to --model")
 	fs.StringVar(&textField, "text-field", "text", "for a GPT classifier: the field of --data holding the text")
@@ -53,7 +53,7 @@ func evalCommand(fs *pflag.FlagSet) runner {
 			return err
 		}
 		if textPath != "" {
-			return evalText(stdout, m, textPath, perToken)
+			return evalText(stdin, stdout, m, textPath, perToken, asJSON)
 		}
 		switch {
 		case m.Tabular != nil:
@@ -104,12 +104,17 @@ func printJSON(w io.Writer, v any) error {
 // mean cross-entropy of each token given those before it (in windows of the
 // model's context, or of a recurrent model's training length, each starting
 // afresh with its first token unscored), and the perplexity.
-func evalText(w io.Writer, m *load.Model, textPath string, perToken bool) error {
+func evalText(stdin io.Reader, w io.Writer, m *load.Model, textPath string, perToken, asJSON bool) error {
 	lm, err := m.LanguageModel()
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(textPath)
+	var raw []byte
+	if textPath == "-" {
+		raw, err = io.ReadAll(stdin)
+	} else {
+		raw, err = os.ReadFile(textPath)
+	}
 	if err != nil {
 		return err
 	}
@@ -124,6 +129,9 @@ func evalText(w io.Writer, m *load.Model, textPath string, perToken bool) error 
 	mean, n, err := train.ScoreText(lm.Model, ids, lm.Window, each)
 	if err != nil {
 		return fmt.Errorf("%s: %w", textPath, err)
+	}
+	if asJSON {
+		return printJSON(w, map[string]any{"tokens": n, "cross_entropy": mean, "perplexity": math.Exp(mean)})
 	}
 	fmt.Fprintf(w, "%s: %d tokens scored; cross-entropy %.4f nats/token; perplexity %.3f\n", textPath, n, mean, math.Exp(mean))
 	return nil

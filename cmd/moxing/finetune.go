@@ -49,6 +49,7 @@ type finetuneOptions struct {
 	EMAEpochs        float64 `json:"ema_epochs" flag:"ema-epochs" def:"1" help:"classify: validate and keep an exponential moving average of the weights over about this many epochs (0: the weights as trained)"`
 	EvalEvery        int     `json:"eval_every" flag:"eval-every" help:"lm: steps between validation losses (0: steps/10)"`
 	Seed             uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
+	JSON             bool    `json:"-" flag:"json" help:"print the result as JSON"`
 }
 
 const finetuneExample = `  moxing finetune --task classify --model runs/brown/best.safetensors \
@@ -184,11 +185,20 @@ func finetuneClassifier(ctx context.Context, p *gpt.Pretrained, base gpt.Config,
 	}
 	fmt.Fprintf(stderr, "%d training and %d validation texts, classes %s; %d of %d parameters trained; run folder %s\n",
 		trainSet.Len(), valSet.Len(), strings.Join(classes, ", "), nn.NumParams(trainable), nn.NumParams(nn.Params(p.Classifier)), run.Dir)
-	if _, err := fitSupervised(ctx, loop, resume, trainSet, valSet, "moxing finetune", stdout, stderr); err != nil {
+	out := stdout
+	if o.JSON {
+		out = io.Discard
+	}
+	res, err := fitSupervised(ctx, loop, resume, trainSet, valSet, "moxing finetune", out, stderr)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "best checkpoint: %s\n", run.Path("best.safetensors"))
-	return saveAdapterFile(p, base, run, stdout)
+	fmt.Fprintf(out, "best checkpoint: %s\n", run.Path("best.safetensors"))
+	if err := saveAdapterFile(p, base, run, out); err != nil || !o.JSON {
+		return err
+	}
+	return printJSON(stdout, map[string]any{"epochs": res.Epochs, "best_epoch": res.BestEpoch, "stopped": res.Stopped, "monitor": loop.Config.Monitor,
+		"best": res.Best, "run": run.Dir, "checkpoint": run.Path("best.safetensors")})
 }
 
 // saveAdapterFile writes <run>/adapter.safetensors for a LoRA run: the
@@ -230,8 +240,11 @@ func finetuneLM(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o finet
 	loop := &train.LM{Model: p.LM, Opt: train.NewLMOptimizer(trainable, float32(o.LR), float32(o.WeightDecay)), Config: cfg, Run: run}
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; %d of %d parameters trained; run folder %s\n",
 		len(trainIDs), len(valIDs), nn.NumParams(trainable), nn.NumParams(nn.Params(p.LM)), run.Dir)
-	if _, err := fitLM(ctx, loop, resume, trainIDs, valIDs, "moxing finetune", stdout, stderr); err != nil {
+	if _, err := fitLM(ctx, loop, resume, trainIDs, valIDs, "moxing finetune", o.JSON, stdout, stderr); err != nil {
 		return err
+	}
+	if o.JSON {
+		return saveAdapterFile(p, base, run, io.Discard)
 	}
 	return saveAdapterFile(p, base, run, stdout)
 }

@@ -2,42 +2,73 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
 
 // bindFlags registers a flag for each field of the struct *opts that has a
 // flag tag: the flag's name, its default (`def`, parsed as the command line
-// would be; none is the zero value) and its help (`help`). An options
-// struct is thus the one place that names a setting's flag, its config.json
-// key (the json tag), its default and its help. Fields of other types than
-// string, bool, int, uint64 and float64 are a programming error.
+// would be; none is the zero value), its help (`help`), a one-letter
+// shorthand (`short`) and other names it answers to (`alias`, comma-separated:
+// llama.cpp's --temp for --temperature). An options struct is thus the one
+// place that names a setting's flag, its config.json key (the json tag),
+// its default and its help. Fields of other types than string, bool, int,
+// uint64 and float64 are a programming error.
 func bindFlags(fs *pflag.FlagSet, opts any) {
 	v := reflect.ValueOf(opts).Elem()
+	aliases := map[string]string{}
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
 		name := f.Tag.Get("flag")
 		if name == "" {
 			continue
 		}
-		def, help := f.Tag.Get("def"), f.Tag.Get("help")
+		def, help, short := f.Tag.Get("def"), f.Tag.Get("help"), f.Tag.Get("short")
+		if a := f.Tag.Get("alias"); a != "" {
+			for _, alias := range strings.Split(a, ",") {
+				aliases[alias] = name
+			}
+			help += " (also --" + strings.ReplaceAll(a, ",", ", --") + ")"
+		}
 		switch p := v.Field(i).Addr().Interface().(type) {
 		case *string:
-			fs.StringVar(p, name, def, help)
+			fs.StringVarP(p, name, short, def, help)
 		case *bool:
-			fs.BoolVar(p, name, def == "true", help)
+			fs.BoolVarP(p, name, short, def == "true", help)
 		case *int:
-			fs.IntVar(p, name, must(strconv.Atoi, name, def), help)
+			fs.IntVarP(p, name, short, must(strconv.Atoi, name, def), help)
 		case *uint64:
-			fs.Uint64Var(p, name, must(func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) }, name, def), help)
+			fs.Uint64VarP(p, name, short, must(func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) }, name, def), help)
 		case *float64:
-			fs.Float64Var(p, name, must(func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, name, def), help)
+			fs.Float64VarP(p, name, short, must(func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, name, def), help)
 		default:
 			panic(fmt.Sprintf("moxing: flag --%s: field %s of type %s", name, f.Name, f.Type))
 		}
 	}
+	if len(aliases) > 0 {
+		fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+			if to, ok := aliases[name]; ok {
+				return pflag.NormalizedName(to)
+			}
+			return pflag.NormalizedName(name)
+		})
+	}
+}
+
+// readArg returns the flag's value, or all of stdin when it is "-".
+func readArg(value string, stdin io.Reader) (string, error) {
+	if value != "-" {
+		return value, nil
+	}
+	b, err := io.ReadAll(stdin)
+	if err != nil {
+		return "", fmt.Errorf("reading standard input: %w", err)
+	}
+	return string(b), nil
 }
 
 // must parses a flag's default, "" as the zero value.

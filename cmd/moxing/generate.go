@@ -4,45 +4,55 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/sample"
 	"github.com/spf13/pflag"
 )
 
-const generateExample = `  moxing generate --model runs/demo/best.safetensors --prompt 'func main() {' --max-tokens 300 --temperature 0.8 --top-k 40`
+const generateExample = `  moxing generate --model runs/demo/best.safetensors --prompt 'func main() {' --max-tokens 300 --temperature 0.8 --top-k 40
+  moxing generate -m runs/demo -p 'package ' -n 100 --temp 0.7 --repeat-penalty 1.1 -s 42   # llama.cpp's flags
+  echo 'func main() {' | moxing generate -m runs/demo -p -                                    # the prompt from stdin`
 
-const generateSynopsis = "Continues a prompt with a GPT checkpoint (from moxing demo or pretrain) or a recurrent language\n" +
-	"model (moxing pretrain --arch lstm), streaming the text as it is generated. Ctrl-C stops it."
+const generateSynopsis = "Continues a prompt with a GPT checkpoint (from moxing demo or pretrain), a Hugging Face GPT-2\n" +
+	"folder or a recurrent language model (moxing pretrain --arch lstm), streaming the text as it is generated.\n" +
+	"Ctrl-C stops it. llama.cpp's short flags work too."
+
+// generateOptions are moxing generate's settings.
+type generateOptions struct {
+	Model       string  `flag:"model" short:"m" help:"language model: a checkpoint, a run folder or a Hugging Face GPT-2 folder"`
+	Adapter     string  `flag:"adapter" help:"LoRA adapter file (adapter.safetensors of moxing finetune) to apply to --model"`
+	Prompt      string  `flag:"prompt" short:"p" help:"text to continue (-: read it from standard input)"`
+	MaxTokens   int     `flag:"max-tokens" short:"n" def:"200" alias:"n-predict" help:"tokens to generate at most"`
+	Temperature float64 `flag:"temperature" def:"0.8" alias:"temp" help:"sampling temperature (0: greedy)"`
+	TopK        int     `flag:"top-k" def:"40" help:"sample from the k most likely tokens (0: all)"`
+	TopP        float64 `flag:"top-p" help:"sample from the smallest set of tokens with this much probability (0: all)"`
+	Repetition  float64 `flag:"repetition-penalty" def:"1" alias:"repeat-penalty" help:"penalty > 1 for tokens already generated"`
+	Stop        string  `flag:"stop" help:"stop when the generated text contains this"`
+	Seed        uint64  `flag:"seed" short:"s" def:"1" help:"random seed"`
+	JSON        bool    `flag:"json" help:"print {\"prompt\", \"completion\"} as JSON once done, instead of streaming the text"`
+}
 
 func generateCommand(fs *pflag.FlagSet) runner {
-	var modelPath, adapter, prompt, stop string
-	var maxTokens int
-	var seed uint64
-	var cfg sample.Config
-	var temp, topP, rep float64
-	fs.StringVar(&modelPath, "model", "", "language model checkpoint (best.safetensors of a run) or Hugging Face GPT-2 folder")
-	fs.StringVar(&adapter, "adapter", "", "LoRA adapter file (adapter.safetensors of moxing finetune) to apply to --model")
-	fs.StringVar(&prompt, "prompt", "", "text to continue")
-	fs.IntVar(&maxTokens, "max-tokens", 200, "tokens to generate at most")
-	fs.Float64Var(&temp, "temperature", 0.8, "sampling temperature (0: greedy)")
-	fs.IntVar(&cfg.TopK, "top-k", 40, "sample from the k most likely tokens (0: all)")
-	fs.Float64Var(&topP, "top-p", 0, "sample from the smallest set of tokens with this much probability (0: all)")
-	fs.Float64Var(&rep, "repetition-penalty", 1, "penalty > 1 for tokens already generated")
-	fs.StringVar(&stop, "stop", "", "stop when the generated text contains this")
-	fs.Uint64Var(&seed, "seed", 1, "random seed")
+	var o generateOptions
+	bindFlags(fs, &o)
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
-		cfg.Temperature, cfg.TopP, cfg.RepetitionPenalty = float32(temp), float32(topP), float32(rep)
+		cfg := sample.Config{Temperature: float32(o.Temperature), TopK: o.TopK, TopP: float32(o.TopP), RepetitionPenalty: float32(o.Repetition)}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}
-		if modelPath == "" || prompt == "" {
+		if o.Model == "" || o.Prompt == "" {
 			return usagef("--model and --prompt are required; see --help")
 		}
-		if maxTokens < 1 {
-			return usagef("--max-tokens %d: want at least 1", maxTokens)
+		if o.MaxTokens < 1 {
+			return usagef("--max-tokens %d: want at least 1", o.MaxTokens)
 		}
-		m, err := load.OpenAdapter(modelPath, adapter)
+		prompt, err := readArg(o.Prompt, stdin)
+		if err != nil {
+			return err
+		}
+		m, err := load.OpenAdapter(o.Model, o.Adapter)
 		if err != nil {
 			return err
 		}
@@ -50,8 +60,15 @@ func generateCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
+		if o.JSON {
+			var b strings.Builder
+			if err := generateText(ctx, &b, stderr, lm, prompt, o.MaxTokens, cfg, o.Seed, o.Stop); err != nil {
+				return err
+			}
+			return printJSON(stdout, map[string]string{"prompt": prompt, "completion": b.String()})
+		}
 		fmt.Fprint(stdout, prompt)
-		if err := generateText(ctx, stdout, stderr, lm, prompt, maxTokens, cfg, seed, stop); err != nil {
+		if err := generateText(ctx, stdout, stderr, lm, prompt, o.MaxTokens, cfg, o.Seed, o.Stop); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout)

@@ -152,6 +152,10 @@ func newRoot() *cobra.Command {
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+		// A mistyped command with its flags ("genrate -m x") is answered
+		// about the command, not about the flags the root does not know.
+		FParseErrWhitelist:         cobra.FParseErrWhitelist{UnknownFlags: true},
+		SuggestionsMinimumDistance: 2,
 	}
 	root.SetVersionTemplate("moxing {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -165,14 +169,14 @@ func newRoot() *cobra.Command {
 		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
 			msg += fmt.Sprintf("; did you mean %s?", strings.Join(s, " or "))
 		}
-		return usageError{msg + " (see moxing --help)"}
+		return usageError{msg + " (see " + c.CommandPath() + " --help)"}
 	}
 	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	for _, cmd := range commands {
 		root.AddCommand(cmd.cobra(cmd.name))
 	}
 	bench := &cobra.Command{Use: "bench", Short: "time a kernel or a model: moxing bench matmul|gpt, for the side-by-side benchmarks",
-		Args: root.Args, RunE: root.RunE}
+		Args: root.Args, RunE: root.RunE, SuggestionsMinimumDistance: 2}
 	for _, cmd := range benchCommands {
 		bench.AddCommand(cmd.cobra("bench " + cmd.name))
 	}

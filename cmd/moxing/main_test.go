@@ -15,8 +15,14 @@ import (
 // moxing runs the CLI in-process and returns its exit status and output.
 func moxing(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return moxingIn(t, ctx, "", args...)
+}
+
+// moxingIn is moxing with stdin as standard input.
+func moxingIn(t *testing.T, ctx context.Context, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(ctx, args, strings.NewReader(""), &out, &errOut)
+	code = run(ctx, args, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

@@ -31,6 +31,7 @@ const prepareSynopsis = "Reads a text corpus (files, folders, globs; comma-separ
 
 func prepareCommand(fs *pflag.FlagSet) runner {
 	var input, kind, from, format, out, exts string
+	var asJSON bool
 	var vocab int
 	var val float64
 	fs.StringVar(&input, "input", "", "corpus: files, folders (their --ext files) or globs, comma-separated; FORMAT:PATH sets one item's format")
@@ -41,6 +42,7 @@ func prepareCommand(fs *pflag.FlagSet) runner {
 	fs.IntVar(&vocab, "vocab", 1024, "vocabulary size for bpe")
 	fs.Float64Var(&val, "val", 0.1, "fraction of the corpus (its end) kept for validation")
 	fs.StringVar(&out, "out", "", "output folder")
+	fs.BoolVar(&asJSON, "json", false, "print what was written as JSON")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 		if input == "" || out == "" {
 			return usagef("--input and --out are required; see --help")
@@ -71,6 +73,10 @@ func prepareCommand(fs *pflag.FlagSet) runner {
 		}
 		if err := data.WritePrepared(out, tok, trainIDs, valIDs); err != nil {
 			return err
+		}
+		if asJSON {
+			return printJSON(stdout, map[string]any{"files": corpus.Files, "skipped": corpus.Skipped, "bytes": len(corpus.Text()),
+				"train_tokens": len(trainIDs), "val_tokens": len(valIDs), "vocab": tok.VocabSize(), "out": out})
 		}
 		fmt.Fprintf(stdout, "%d files, %d bytes -> %d tokens (%d train, %d validation), vocabulary %d; wrote %s\n",
 			corpus.Files, len(corpus.Text()), len(trainIDs)+len(valIDs), len(trainIDs), len(valIDs), tok.VocabSize(), out)
@@ -117,6 +123,7 @@ type pretrainOptions struct {
 	Warmup      int     `json:"warmup" flag:"warmup" def:"-1" help:"warmup steps (-1: steps/20)"`
 	EvalEvery   int     `json:"eval_every" flag:"eval-every" help:"steps between validation losses (0: steps/10)"`
 	Seed        uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
+	JSON        bool    `json:"-" flag:"json" help:"print the result (best validation loss, step, checkpoint) as JSON"`
 	Arch        string  `json:"model" flag:"arch" def:"gpt" help:"gpt, or a recurrent language model: lstm, gru or rnn (then --layers, --embd, --hidden, --seq)"`
 	Hidden      int     `json:"hidden,omitempty" flag:"hidden" help:"lstm/gru/rnn: hidden units (default 256)"`
 }
@@ -201,7 +208,7 @@ func pretrainGPT(ctx context.Context, o pretrainOptions, rf runFolder, stdout, s
 	loop.Run = run
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; GPT %d layers, %d heads, %d channels, window %d: %d parameters; run folder %s\n",
 		len(trainIDs), len(valIDs), mc.NLayer, mc.NHead, mc.NEmbd, mc.BlockSize, nn.NumParams(nn.Params(m)), run.Dir)
-	_, err = fitLM(ctx, loop, resume, trainIDs, valIDs, "moxing pretrain", stdout, stderr)
+	_, err = fitLM(ctx, loop, resume, trainIDs, valIDs, "moxing pretrain", o.JSON, stdout, stderr)
 	return err
 }
 

@@ -45,7 +45,7 @@ func pretrainRNN(ctx context.Context, o pretrainOptions, rf runFolder, stdout, s
 	loop.Run = run
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; %s %d layers, embedding %d, hidden %d, sequences of %d: %d parameters; run folder %s\n",
 		len(trainIDs), len(valIDs), strings.ToUpper(o.Arch), mc.Layers, mc.Embed, mc.Hidden, window, nn.NumParams(nn.Params(m)), run.Dir)
-	_, err = fitLM(ctx, loop, resume, trainIDs, valIDs, "moxing pretrain", stdout, stderr)
+	_, err = fitLM(ctx, loop, resume, trainIDs, valIDs, "moxing pretrain", o.JSON, stdout, stderr)
 	return err
 }
 

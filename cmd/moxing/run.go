@@ -24,7 +24,7 @@ func resumeSettings(fs *pflag.FlagSet, dir string, opts any, extend ...string) (
 	set := map[string]string{}
 	fs.Visit(func(f *pflag.Flag) { set[f.Name] = f.Value.String() })
 	for name := range set {
-		if name != "resume" && !slices.Contains(extend, name) {
+		if name != "resume" && name != "json" && !slices.Contains(extend, name) {
 			return nil, usagef("--%s cannot change when resuming (the run keeps the settings in %s); only %s can",
 				name, filepath.Join(dir, "config.json"), "--"+strings.Join(extend, ", --"))
 		}
@@ -94,7 +94,7 @@ func dataStem(path string) string {
 // fitLM runs a language-model loop with a progress display and prints the
 // best validation loss, or the command that resumes an interrupted run
 // (cmd, e.g. "moxing pretrain").
-func fitLM(ctx context.Context, loop *train.LM, resume bool, trainIDs, valIDs []int, cmd string, stdout, stderr io.Writer) (train.LMResult, error) {
+func fitLM(ctx context.Context, loop *train.LM, resume bool, trainIDs, valIDs []int, cmd string, asJSON bool, stdout, stderr io.Writer) (train.LMResult, error) {
 	if resume {
 		if err := loop.Resume(); err != nil {
 			return train.LMResult{}, err
@@ -112,6 +112,10 @@ func fitLM(ctx context.Context, loop *train.LM, resume bool, trainIDs, valIDs []
 	}
 	if err != nil {
 		return res, err
+	}
+	if asJSON {
+		return res, printJSON(stdout, map[string]any{"steps": res.Steps, "best_step": res.BestStep, "best_loss": res.BestLoss,
+			"perplexity": math.Exp(res.BestLoss), "run": loop.Run.Dir, "checkpoint": loop.Run.Path("best.safetensors")})
 	}
 	fmt.Fprintf(stdout, "best validation loss %.4f (perplexity %.2f) at step %d; checkpoint %s\n",
 		res.BestLoss, math.Exp(res.BestLoss), res.BestStep, loop.Run.Path("best.safetensors"))

@@ -47,6 +47,7 @@ type trainOptions struct {
 	Val         float64        `json:"val" flag:"val" def:"0.15" help:"fraction of rows for validation"`
 	Test        float64        `json:"test" flag:"test" def:"0.15" help:"fraction of rows held out for the final test"`
 	Seed        uint64         `json:"seed" flag:"seed" def:"1" help:"random seed (split, initialisation, shuffling, dropout)"`
+	JSON        bool           `json:"-" flag:"json" help:"print the result (epochs, best score, test metrics, checkpoint) as JSON"`
 	// --arch cnn
 	Arch      string `json:"model" flag:"arch" def:"mlp" help:"mlp (tabular), cnn (images), or lstm, gru or rnn (text classification)"`
 	Conv      string `json:"conv,omitempty" flag:"conv" def:"32,64" help:"cnn: output channels of each convolution block (conv, ReLU, 2×2 max pool)"`
@@ -183,16 +184,28 @@ type supervisedRun struct {
 	run                       *train.Run
 	resume                    bool // continue from the run's last.safetensors
 	trainSet, valSet, testSet *data.Dataset
+	summary                   map[string]any // the result, for --json
 }
 
 // fitAndReport trains r with train.Supervised (early stopping, best and last
 // checkpoints in the run folder), then reports the test split and writes
 // test_metrics.json.
-func fitAndReport(ctx context.Context, o trainOptions, r supervisedRun, stdout, stderr io.Writer) error {
+func fitAndReport(ctx context.Context, o trainOptions, r supervisedRun, stdout, stderr io.Writer) (err error) {
+	if o.JSON {
+		out := stdout
+		defer func() {
+			if err == nil {
+				err = printJSON(out, r.summary)
+			}
+		}()
+		stdout = io.Discard
+	}
 	cfg := train.Config{Epochs: o.Epochs, BatchSize: o.BatchSize, Monitor: o.Monitor, Patience: o.Patience,
 		MinDelta: o.MinDelta, ClipNorm: o.Clip, Seed: o.Seed, Meta: r.card.Metadata(checkpoint.MetaCard), Augment: r.augment}
 	res, err := fitSupervised(ctx, &train.Supervised{Model: r.model, Opt: r.opt, Head: r.head, Config: cfg, Run: r.run},
 		r.resume, r.trainSet, r.valSet, "moxing train", stdout, stderr)
+	r.summary = map[string]any{"epochs": res.Epochs, "best_epoch": res.BestEpoch, "stopped": res.Stopped, "monitor": cfg.Monitor,
+		"best": res.Best, "run": r.run.Dir, "checkpoint": r.run.Path("best.safetensors")}
 	if err != nil || r.testSet.Len() == 0 {
 		return err
 	}
@@ -211,6 +224,7 @@ func fitAndReport(ctx context.Context, o trainOptions, r supervisedRun, stdout, 
 	if err := r.run.WriteJSON("test_metrics.json", out); err != nil {
 		return err
 	}
+	r.summary["test"] = out
 	fmt.Fprintf(stdout, "best checkpoint: %s\n", r.run.Path("best.safetensors"))
 	return nil
 }

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Help goes to stdout with exit 0, for CMD --help and help CMD alike, and
+// shows the command's flags and examples.
+func TestHelpOnStdout(t *testing.T) {
+	for _, args := range [][]string{{"train", "--help"}, {"help", "train"}, {"train", "-h"}, {"--help"}, {}, {"bench", "gpt", "--help"}} {
+		code, out, errOut := moxing(t, context.Background(), args...)
+		if code != 0 || errOut != "" || !strings.Contains(out, "Usage:") {
+			t.Errorf("%v: exit %d, stdout %d bytes, stderr %q", args, code, len(out), errOut)
+		}
+	}
+	_, out, _ := moxing(t, context.Background(), "help", "train")
+	for _, want := range []string{"--batch-size", "--arch", "Examples:", "moxing train --data"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("moxing help train lacks %q", want)
+		}
+	}
+}
+
+// version and --version name moxing's version, Go's and the kernels.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, _ := moxing(t, context.Background(), args...)
+		if code != 0 || !strings.HasPrefix(out, "moxing ") || !strings.Contains(out, "go1.") || !strings.Contains(out, "kernels ") {
+			t.Errorf("%v: exit %d, %q", args, code, out)
+		}
+	}
+	code, out, _ := moxing(t, context.Background(), "version", "--json")
+	var v map[string]string
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["go"] == "" || v["kernels"] == "" {
+		t.Errorf("version --json: exit %d, %q", code, out)
+	}
+}
+
+// A mistyped command or flag is one line on stderr, exit 2, with a
+// suggestion or a pointer to --help, not pages of usage.
+func TestMistakesAreOneLine(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"trian"}, []string{`unknown command "trian"`, "did you mean train?"}},
+		{[]string{"genrate", "-m", "x"}, []string{"did you mean generate?"}},
+		{[]string{"train", "--epoch", "3"}, []string{"unknown flag: --epoch", "moxing train --help"}},
+		{[]string{"train", "--epochs", "many"}, []string{`"many"`, "--epochs", "moxing train --help"}},
+		{[]string{"eval", "stray"}, []string{`unexpected argument "stray"`}},
+		{[]string{"bench", "gpu"}, []string{`unknown command "gpu"`, "did you mean gpt?"}},
+	} {
+		code, out, errOut := moxing(t, context.Background(), tc.args...)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if code != 2 || out != "" || len(lines) != 1 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q: want exit 2 and one line", tc.args, code, out, errOut)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(lines[0], w) {
+				t.Errorf("%v: %q lacks %q", tc.args, lines[0], w)
+			}
+		}
+	}
+}
+
+// One meaning per flag name across commands: --model is always a model to
+// load (the architecture is --arch), --batch-size is the only batch flag,
+// --warmup counts steps, --json is a switch.
+func TestOneMeaningPerFlag(t *testing.T) {
+	var walk func(c *cobra.Command)
+	seen := 0
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			seen++
+			where := c.CommandPath() + " --" + f.Name
+			switch f.Name {
+			case "model":
+				if !strings.Contains(f.Usage, "model") || strings.Contains(f.Usage, "mlp") {
+					t.Errorf("%s: %q does not read as a model to load", where, f.Usage)
+				}
+			case "batch", "init":
+				t.Errorf("%s: use --batch-size and --model", where)
+			case "warmup":
+				if !strings.Contains(f.Usage, "steps") {
+					t.Errorf("%s: %q is not in steps", where, f.Usage)
+				}
+			case "json":
+				if f.Value.Type() != "bool" {
+					t.Errorf("%s is a %s", where, f.Value.Type())
+				}
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot())
+	if seen < 100 {
+		t.Fatalf("saw only %d flags", seen)
+	}
+}
+
+// generate takes llama.cpp's short flags and reads a prompt of - from
+// stdin; --json wraps the result.
+func TestGenerateFlagsAndStdin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a small GPT")
+	}
+	run := filepath.Join(t.TempDir(), "demo")
+	if code, _, e := moxing(t, context.Background(), "demo", "--steps", "2", "--batch-size", "2", "--seq", "32", "--corpus-kb", "32", "--generate", "5", "--run", run); code != 0 {
+		t.Fatal(e)
+	}
+	_, long, _ := moxing(t, context.Background(), "generate", "--model", run, "--prompt", "package ", "--max-tokens", "30", "--seed", "3",
+		"--temperature", "0.7", "--repetition-penalty", "1.1")
+	code, short, e := moxing(t, context.Background(), "generate", "-m", run, "-p", "package ", "-n", "30", "-s", "3", "--temp", "0.7", "--repeat-penalty", "1.1")
+	if code != 0 || short != long || !strings.HasPrefix(short, "package ") {
+		t.Fatalf("llama.cpp flags: exit %d %q (%s), long flags %q", code, short, e, long)
+	}
+	code, piped, e := moxingIn(t, context.Background(), "package ", "generate", "-m", run, "-p", "-", "-n", "30", "-s", "3", "--temp", "0.7", "--repeat-penalty", "1.1")
+	if code != 0 || piped != long {
+		t.Fatalf("prompt from stdin: exit %d %q (%s), want %q", code, piped, e, long)
+	}
+	code, out, e := moxing(t, context.Background(), "generate", "-m", run, "-p", "package ", "-n", "30", "-s", "3", "--temp", "0.7", "--repeat-penalty", "1.1", "--json")
+	var r struct{ Prompt, Completion string }
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.Prompt+r.Completion+"\n" != long {
+		t.Fatalf("--json: exit %d %q (%s)", code, out, e)
+	}
+}
