@@ -14,8 +14,13 @@ type Char struct {
 	ids   map[rune]int // character -> id
 }
 
+// Unknown is the character that stands for those a Char's vocabulary
+// lacks: U+FFFD, the Unicode replacement character. NewChar puts it in
+// every vocabulary it builds; see Lossy.
+const Unknown = '\uFFFD'
+
 // NewChar builds a Char whose vocabulary is the distinct code points of
-// corpus, sorted. It fails on invalid UTF-8 or an empty corpus.
+// corpus and Unknown, sorted. It fails on invalid UTF-8 or an empty corpus.
 func NewChar(corpus string) (*Char, error) {
 	if corpus == "" {
 		return nil, fmt.Errorf("tokenizer: NewChar: empty corpus")
@@ -23,7 +28,7 @@ func NewChar(corpus string) (*Char, error) {
 	if err := checkUTF8(corpus); err != nil {
 		return nil, fmt.Errorf("tokenizer: NewChar: corpus: %w", err)
 	}
-	seen := map[rune]bool{}
+	seen := map[rune]bool{Unknown: true}
 	for _, r := range corpus {
 		seen[r] = true
 	}
@@ -51,7 +56,7 @@ func (c *Char) Encode(text string) ([]int, error) {
 	}
 	ids := make([]int, 0, utf8.RuneCountInString(text))
 	for i, r := range text {
-		id, ok := c.ids[r]
+		id, ok := c.id(r, false)
 		if !ok {
 			return nil, fmt.Errorf("tokenizer: character %q (U+%04X) at byte %d is not in the vocabulary", r, r, i)
 		}
@@ -83,3 +88,13 @@ func (c *Char) TokenBytes(id int) []byte {
 
 // VocabSize is the number of distinct characters.
 func (c *Char) VocabSize() int { return len(c.chars) }
+
+// id returns the id of r, or of Unknown when the vocabulary lacks r and
+// lossy (ok false when it lacks both).
+func (c *Char) id(r rune, lossy bool) (id int, ok bool) {
+	if id, ok = c.ids[r]; ok || !lossy {
+		return id, ok
+	}
+	id, ok = c.ids[Unknown]
+	return id, ok
+}

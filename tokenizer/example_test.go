@@ -14,7 +14,7 @@ func ExampleChar() {
 	ids, _ := tok.Encode("hello")
 	text, _ := tok.Decode(ids)
 	fmt.Println(tok.VocabSize(), ids, text)
-	// Output: 8 [3 2 4 4 5] hello
+	// Output: 9 [3 2 4 4 5] hello
 }
 
 func ExampleGPT2() {

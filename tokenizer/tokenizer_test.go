@@ -167,9 +167,9 @@ func TestCharVocabulary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Sorted code points: ' ' a b 地 天 玄 黄
-	if c.VocabSize() != 7 {
-		t.Errorf("VocabSize = %d, want 7", c.VocabSize())
+	// Sorted code points: ' ' a b 地 天 玄 黄 and the unknown U+FFFD
+	if c.VocabSize() != 8 {
+		t.Errorf("VocabSize = %d, want 8", c.VocabSize())
 	}
 	ids, err := c.Encode("天地 ab")
 	if err != nil {
@@ -201,7 +201,7 @@ func TestBadInput(t *testing.T) {
 		{"char unknown", func() error { _, err := char.Encode("abz"); return err }, `'z' (U+007A) at byte 2`},
 		{"char unknown chinese", func() error { _, err := char.Encode("a天"); return err }, `'天' (U+5929) at byte 1`},
 		{"char decode negative", func() error { _, err := char.Decode([]int{0, -1}); return err }, "id -1 at position 1"},
-		{"char decode too big", func() error { _, err := char.Decode([]int{3}); return err }, "outside [0, 3)"},
+		{"char decode too big", func() error { _, err := char.Decode([]int{4}); return err }, "outside [0, 4)"},
 		{"bpe decode too big", func() error { _, err := bpe.Decode([]int{1, 300}); return err }, "id 300 at position 1"},
 		{"new char empty", func() error { _, err := tokenizer.NewChar(""); return err }, "empty corpus"},
 		{"new char invalid", func() error { _, err := tokenizer.NewChar("a\xff"); return err }, "byte 1"},
@@ -368,5 +368,39 @@ func TestAddSpecial(t *testing.T) {
 	plain, _ := b.Encode("<|endoftext|>")
 	if slices.Contains(plain, eot) {
 		t.Errorf("Encode produced the special token: %v", plain)
+	}
+}
+
+// A Lossy tokenizer encodes the characters a character vocabulary lacks as
+// the unknown token and counts them; the plain one refuses them.
+func TestLossy(t *testing.T) {
+	c, err := tokenizer.NewChar("abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := tokenizer.NewLossy(c)
+	ids, err := l.Encode("ab!\tc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := c.Decode(ids)
+	if text != "ab\uFFFD\uFFFDc" || l.Replaced() != 2 {
+		t.Fatalf("lossy encoding decodes to %q with %d replaced", text, l.Replaced())
+	}
+	if _, err := c.Encode("ab!"); err == nil {
+		t.Fatal("the strict Char accepted an unknown character")
+	}
+	if _, err := l.Encode("a\xff"); err == nil {
+		t.Fatal("invalid UTF-8 accepted")
+	}
+	bpe, err := tokenizer.TrainBPE("abc abc", 260)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := tokenizer.NewLossy(bpe)
+	got, _ := lb.Encode("zz!")
+	want, _ := bpe.Encode("zz!")
+	if !slices.Equal(got, want) || lb.Replaced() != 0 {
+		t.Fatalf("a byte-level BPE through Lossy: %v (%d replaced), want %v", got, lb.Replaced(), want)
 	}
 }

@@ -93,7 +93,9 @@ func classifierHead(g *load.TextClassifier) train.Head {
 // encodeTexts is data.EncodeTexts with a note when texts were cut to the
 // window.
 func encodeTexts(tok tokenizer.Tokenizer, ex []data.TextExample, window int, name string, warn io.Writer) (*data.Dataset, error) {
-	d, cut, err := data.EncodeTexts(tok, ex, window, name)
+	lossy := tokenizer.NewLossy(tok)
+	d, cut, err := data.EncodeTexts(lossy, ex, window, name)
+	noteReplaced(warn, lossy, name)
 	if cut > 0 {
 		fmt.Fprintf(warn, "note: %d of %d texts in %s are longer than the model's window of %d tokens; their first %d tokens are used\n",
 			cut, len(ex), name, window, window)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,5 +133,39 @@ func TestGenerateFlagsAndStdin(t *testing.T) {
 	var r struct{ Prompt, Completion string }
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.Prompt+r.Completion+"\n" != long {
 		t.Fatalf("--json: exit %d %q (%s)", code, out, e)
+	}
+}
+
+// Characters a character vocabulary lacks are read as the unknown
+// character, with a one-line note of how many; prepare reads the
+// extensions it is told and says what it skipped.
+func TestUnknownTextAndExtensions(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "demo")
+	if code, _, e := moxing(t, context.Background(), "demo", "--steps", "2", "--batch-size", "2", "--seq", "32", "--corpus-kb", "16", "--generate", "5", "--run", run); code != 0 {
+		t.Fatal(e)
+	}
+	code, out, e := moxing(t, context.Background(), "generate", "-m", run, "-p", "ℵ\tℶ", "-n", "5")
+	if code != 0 || !strings.HasPrefix(out, "ℵ\tℶ") || !strings.Contains(e, "2 characters of the prompt") || strings.Count(e, "\n") != 1 {
+		t.Fatalf("a prompt with characters outside the vocabulary: exit %d, %q, stderr %q", code, out, e)
+	}
+
+	src := filepath.Join(dir, "src")
+	os.Mkdir(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a.go"), []byte(strings.Repeat("package a\n\nfunc A() int { return 1 }\n", 20)), 0o644)
+	os.WriteFile(filepath.Join(src, "notes.txt"), []byte(strings.Repeat("some notes. ", 40)), 0o644)
+	code, _, e = moxing(t, context.Background(), "prepare", "--input", src, "--out", filepath.Join(dir, "p1"))
+	if code != 0 || !strings.Contains(e, "1 files in the folders were skipped") {
+		t.Fatalf("prepare of a folder with a .go and a .txt file: exit %d, %q", code, e)
+	}
+	code, out, e = moxing(t, context.Background(), "prepare", "--input", src, "--ext", ".go,.txt", "--out", filepath.Join(dir, "p2"), "--json")
+	var r struct{ Files, Skipped int }
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.Files != 2 || r.Skipped != 0 {
+		t.Fatalf("prepare --ext .go,.txt: exit %d, %q %q", code, out, e)
+	}
+	os.Remove(filepath.Join(src, "notes.txt"))
+	code, _, e = moxing(t, context.Background(), "prepare", "--input", src, "--out", filepath.Join(dir, "p3"))
+	if code == 0 || !strings.Contains(e, ".go") || !strings.Contains(e, "--ext") {
+		t.Fatalf("prepare of a folder of .go files only: exit %d, %q", code, e)
 	}
 }

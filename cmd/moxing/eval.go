@@ -14,6 +14,7 @@ import (
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/models/rnn"
+	"github.com/moxing/moxing/tokenizer"
 	"github.com/moxing/moxing/train"
 	"github.com/spf13/pflag"
 )
@@ -53,7 +54,7 @@ func evalCommand(fs *pflag.FlagSet) runner {
 			return err
 		}
 		if textPath != "" {
-			return evalText(stdin, stdout, m, textPath, perToken, asJSON)
+			return evalText(stdin, stdout, stderr, m, textPath, perToken, asJSON)
 		}
 		switch {
 		case m.Tabular != nil:
@@ -104,7 +105,7 @@ func printJSON(w io.Writer, v any) error {
 // mean cross-entropy of each token given those before it (in windows of the
 // model's context, or of a recurrent model's training length, each starting
 // afresh with its first token unscored), and the perplexity.
-func evalText(stdin io.Reader, w io.Writer, m *load.Model, textPath string, perToken, asJSON bool) error {
+func evalText(stdin io.Reader, w, warn io.Writer, m *load.Model, textPath string, perToken, asJSON bool) error {
 	lm, err := m.LanguageModel()
 	if err != nil {
 		return err
@@ -118,7 +119,9 @@ func evalText(stdin io.Reader, w io.Writer, m *load.Model, textPath string, perT
 	if err != nil {
 		return err
 	}
-	ids, err := lm.Tokenizer.Encode(string(raw))
+	lossy := tokenizer.NewLossy(lm.Tokenizer)
+	ids, err := lossy.Encode(string(raw))
+	noteReplaced(warn, lossy, textPath)
 	if err != nil {
 		return fmt.Errorf("%s: %w", textPath, err)
 	}

@@ -252,7 +252,9 @@ func finetuneLM(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o finet
 // textSets is data.ReadTextSets with a note when texts were cut to the
 // window.
 func textSets(tok tokenizer.Tokenizer, window int, dataPath, valPath string, topt data.TextOptions, val float64, seed uint64, warn io.Writer) (trainSet, valSet *data.Dataset, classes []string, err error) {
-	s, err := data.ReadTextSets(tok, window, dataPath, valPath, topt, val, rand.New(rand.NewPCG(seed, 1)))
+	lossy := tokenizer.NewLossy(tok)
+	s, err := data.ReadTextSets(lossy, window, dataPath, valPath, topt, val, rand.New(rand.NewPCG(seed, 1)))
+	noteReplaced(warn, lossy, dataPath)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -17,7 +17,9 @@ import (
 // maxTokens, at stop (which is not printed), or when ctx is cancelled (not
 // an error: the user asked). Warnings go to warn.
 func generateText(ctx context.Context, w, warn io.Writer, lm *load.LanguageModel, prompt string, maxTokens int, cfg sample.Config, seed uint64, stop string) error {
-	ids, err := lm.Tokenizer.Encode(prompt)
+	lossy := tokenizer.NewLossy(lm.Tokenizer)
+	ids, err := lossy.Encode(prompt)
+	noteReplaced(warn, lossy, "the prompt")
 	if err != nil {
 		return fmt.Errorf("prompt: %w", err)
 	}
@@ -56,4 +58,12 @@ func (l lmProgress) Epoch(e train.Epoch) {
 		return
 	}
 	fmt.Fprintf(l.p.w, "%s  (%.0fs)\n", line, e.Seconds)
+}
+
+// noteReplaced says, in one line, how many characters of what a
+// character vocabulary lacked (they became tokenizer.Unknown).
+func noteReplaced(w io.Writer, l *tokenizer.Lossy, what string) {
+	if n := l.Replaced(); n > 0 {
+		fmt.Fprintf(w, "note: %d characters of %s are not in the model's vocabulary; they were read as the unknown character U+FFFD\n", n, what)
+	}
 }

@@ -67,7 +67,9 @@ func prepareCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		trainIDs, valIDs, err := corpus.Encode(tok, val)
+		lossy := tokenizer.NewLossy(tok)
+		trainIDs, valIDs, err := corpus.Encode(lossy, val)
+		noteReplaced(stderr, lossy, "the corpus")
 		if err != nil {
 			return err
 		}
