@@ -29,7 +29,7 @@ MODEL = ["--layers", "4", "--heads", "4", "--embd", "128", "--seq", "128"]
 
 def curve(run):
     with open(os.path.join(run, "metrics.jsonl")) as f:
-        return [(r["epoch"], r["val_loss"]) for r in map(json.loads, f)]
+        return [(r.get("step", r.get("epoch")), r["val_loss"]) for r in map(json.loads, f)]
 
 
 def main():

@@ -109,7 +109,7 @@ def main():
                     "--batch-size", "16", "--steps", str(args.steps), "--lr", "1e-3", "--eval-every", str(max(1, args.steps // 8)),
                     "--run", run], check=True, capture_output=True, env=dict(os.environ, GOMAXPROCS=str(args.threads)))
     with open(os.path.join(run, "metrics.jsonl")) as f:
-        mox = [(r["epoch"], r["val_loss"]) for r in map(json.loads, f)]
+        mox = [(r.get("step", r.get("epoch")), r["val_loss"]) for r in map(json.loads, f)]
     pt = torch_run(tokdir, vocab, args.steps, args.threads)
     print("| step | moxing val loss | PyTorch val loss |")
     print("|---|---|---|")

@@ -23,8 +23,10 @@ import (
 )
 
 // ReadMetrics reads a run's metrics.jsonl: one JSON object per line, one
-// line per epoch ({"epoch":1,"train_loss":…,"val_loss":…,"val_accuracy":…}).
-// It keeps each object's numbers by name and drops its other fields. A line
+// line per epoch ({"epoch":1,"train_loss":…,"val_loss":…,"val_accuracy":…})
+// or, for a language model, per evaluation ({"step":100,…}). It keeps each
+// object's numbers by name (true and false as 1 and 0: "best") and drops
+// its other fields. A line
 // that is not a JSON object is an error naming source (a path, say) and the
 // line; so is a stream of no lines.
 func ReadMetrics(r io.Reader, source string) ([]map[string]float64, error) {
@@ -37,8 +39,14 @@ func ReadMetrics(r io.Reader, source string) ([]map[string]float64, error) {
 		}
 		m := map[string]float64{}
 		for k, v := range raw {
-			if x, ok := v.(float64); ok {
+			switch x := v.(type) {
+			case float64:
 				m[k] = x
+			case bool:
+				m[k] = 0
+				if x {
+					m[k] = 1
+				}
 			}
 		}
 		out = append(out, m)
@@ -52,51 +60,99 @@ func ReadMetrics(r io.Reader, source string) ([]map[string]float64, error) {
 	return out, nil
 }
 
-// series returns the (epoch, m[key]) points of the epochs that have key.
-func series(epochs []map[string]float64, key string) plotter.XYs {
+// xKey is the records' x axis: "step" for a language model's, else
+// "epoch".
+func xKey(epochs []map[string]float64) string {
+	if _, ok := epochs[0]["step"]; ok {
+		return "step"
+	}
+	return "epoch"
+}
+
+// series returns the (x, m[key]) points of the records that have key.
+func series(epochs []map[string]float64, x, key string) plotter.XYs {
 	var xy plotter.XYs
 	for _, e := range epochs {
 		if v, ok := e[key]; ok {
-			xy = append(xy, plotter.XY{X: e["epoch"], Y: v})
+			xy = append(xy, plotter.XY{X: e[x], Y: v})
 		}
 	}
 	return xy
 }
 
-// Curves writes a 10×4-inch PNG of two charts side by side: train_loss and
-// val_loss by epoch, and the validation metrics the epochs have (accuracy,
-// F1, AUC, R²) by epoch. epochs are ReadMetrics's records.
+// Curves writes a PNG of the learning curves: train_loss and val_loss by
+// epoch (or step, for a language model's records), with the best record
+// (the weights kept) marked, and beside it, when the records have any,
+// the validation metrics (accuracy, F1, AUC, R²). Legends sit above the
+// curves, in room added for them. epochs are ReadMetrics's records.
 func Curves(w io.Writer, epochs []map[string]float64) error {
+	if len(epochs) == 0 {
+		return fmt.Errorf("plot: no records to draw")
+	}
+	x := xKey(epochs)
 	loss := gonum.New()
 	loss.Title.Text = "loss"
-	loss.X.Label.Text = "epoch"
-	if err := plotutil.AddLines(loss, "train", series(epochs, "train_loss"), "validation", series(epochs, "val_loss")); err != nil {
+	loss.X.Label.Text = x
+	if err := plotutil.AddLines(loss, "train", series(epochs, x, "train_loss"), "validation", series(epochs, x, "val_loss")); err != nil {
 		return err
 	}
-	scores := gonum.New()
-	scores.Title.Text = "validation metrics"
-	scores.X.Label.Text = "epoch"
+	if err := markBest(loss, epochs, x); err != nil {
+		return err
+	}
+	plots := []*gonum.Plot{loss}
 	var lines []any
 	for _, k := range []string{"val_accuracy", "val_f1", "val_auc", "val_r2"} {
-		if xy := series(epochs, k); len(xy) > 0 {
+		if xy := series(epochs, x, k); len(xy) > 0 {
 			lines = append(lines, strings.TrimPrefix(k, "val_"), xy)
 		}
 	}
-	if err := plotutil.AddLines(scores, lines...); err != nil {
-		return err
+	if len(lines) > 0 {
+		scores := gonum.New()
+		scores.Title.Text = "validation metrics"
+		scores.X.Label.Text = x
+		if err := plotutil.AddLines(scores, lines...); err != nil {
+			return err
+		}
+		plots = append(plots, scores)
 	}
-	for _, p := range []*gonum.Plot{loss, scores} {
+	for _, p := range plots {
 		p.Legend.Top = true
 		p.Add(plotter.NewGrid())
+		p.Y.Max += 0.3 * (p.Y.Max - p.Y.Min) // room for the legend above the curves
 	}
-	const width, height = 10 * vg.Inch, 4 * vg.Inch
+	width, height := 5*vg.Inch*vg.Length(len(plots)), 4*vg.Inch
 	img := vgimg.New(width, height)
 	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
-	c := gonum.Align([][]*gonum.Plot{{loss, scores}}, tiles, dc)
-	loss.Draw(c[0][0])
-	scores.Draw(c[0][1])
+	tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
+	c := gonum.Align([][]*gonum.Plot{plots}, tiles, dc)
+	for i, p := range plots {
+		p.Draw(c[0][i])
+	}
 	return writePNG(w, img)
+}
+
+// markBest marks the last record flagged best (the weights the run kept)
+// on its validation loss.
+func markBest(p *gonum.Plot, epochs []map[string]float64, x string) error {
+	var best plotter.XYs
+	for _, e := range epochs {
+		if v, ok := e["val_loss"]; ok && e["best"] == 1 {
+			best = plotter.XYs{{X: e[x], Y: v}}
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	s, err := plotter.NewScatter(best)
+	if err != nil {
+		return err
+	}
+	s.GlyphStyle.Shape = draw.CircleGlyph{}
+	s.GlyphStyle.Radius = vg.Points(4)
+	s.GlyphStyle.Color = color.RGBA{R: 200, A: 255}
+	p.Add(s)
+	p.Legend.Add(fmt.Sprintf("best (%s %g)", x, best[0].X), s)
+	return nil
 }
 
 // confusionGrid shows counts[t][p] with predicted classes left to right and

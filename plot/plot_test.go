@@ -9,8 +9,8 @@ import (
 	"github.com/moxing/moxing/plot"
 )
 
-const metricsJSONL = `{"epoch":1,"train_loss":0.9,"val_loss":1.0,"val_accuracy":0.5,"lr":0.001,"best":true}
-{"epoch":2,"train_loss":0.5,"val_loss":0.7,"val_accuracy":0.75,"lr":0.001,"best":true}
+const metricsJSONL = `{"epoch":1,"train_loss":0.9,"val_loss":1.0,"val_accuracy":0.5,"lr":0.001,"best":true,"note":"x"}
+{"epoch":2,"train_loss":0.5,"val_loss":0.7,"val_accuracy":0.75,"lr":0.001,"best":false}
 `
 
 func TestReadMetrics(t *testing.T) {
@@ -21,8 +21,8 @@ func TestReadMetrics(t *testing.T) {
 	if len(epochs) != 2 || epochs[1]["epoch"] != 2 || epochs[1]["val_accuracy"] != 0.75 {
 		t.Errorf("ReadMetrics = %v", epochs)
 	}
-	if _, ok := epochs[0]["best"]; ok {
-		t.Errorf("ReadMetrics kept a field that is not a number: %v", epochs[0])
+	if _, ok := epochs[0]["note"]; ok || epochs[0]["best"] != 1 || epochs[1]["best"] != 0 {
+		t.Errorf("ReadMetrics kept a field that is neither a number nor a boolean, or lost best: %v", epochs)
 	}
 	for _, tc := range []struct{ name, in, want string }{
 		{"empty", "", "run/metrics.jsonl: no epochs recorded"},
@@ -55,8 +55,22 @@ func TestCurves(t *testing.T) {
 	if err := plot.Curves(&buf, epochs); err != nil {
 		t.Fatal(err)
 	}
-	if w, h := decodePNG(t, buf.Bytes()); w <= h || h == 0 {
-		t.Errorf("curves are %d×%d pixels, want wider than high", w, h)
+	w2, h := decodePNG(t, buf.Bytes())
+	if w2 <= h || h == 0 {
+		t.Errorf("curves are %d×%d pixels, want wider than high", w2, h)
+	}
+	// A language model's records are by step and have no metrics but the
+	// loss: one panel, not an empty second one.
+	lm, err := plot.ReadMetrics(strings.NewReader(`{"step":100,"train_loss":3,"val_loss":3.1,"best":true}`+"\n"+`{"step":200,"train_loss":2,"val_loss":2.5,"best":true}`), "lm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := plot.Curves(&buf, lm); err != nil {
+		t.Fatal(err)
+	}
+	if w1, _ := decodePNG(t, buf.Bytes()); 2*w1 != w2 {
+		t.Errorf("a language model's curves are %d pixels wide, want one panel (half of %d)", w1, w2)
 	}
 }
 

@@ -223,7 +223,7 @@ func (l *LM) Fit(ctx context.Context, trainTokens, val []int) (LMResult, error) 
 			continue
 		}
 		vl := evalLoss(l.Model, val, b, t, cfg.EvalBatches, evalRNG)
-		e := Epoch{Epoch: step + 1, TrainLoss: lossSum / float64(lossN), Val: map[string]float64{"val_loss": vl},
+		e := Epoch{Epoch: step + 1, Unit: "step", TrainLoss: lossSum / float64(lossN), Val: map[string]float64{"val_loss": vl},
 			LR: float64(l.Opt.LR()), Seconds: time.Since(start).Seconds()}
 		lossSum, lossN = 0, 0
 		if vl < l.st.BestLoss {

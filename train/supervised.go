@@ -88,9 +88,11 @@ type Batch struct {
 	Loss           float64
 }
 
-// Epoch is the record of one epoch, as written to metrics.jsonl.
+// Epoch is the record of one epoch, as written to metrics.jsonl; for the
+// language-model loop, of one evaluation, and Epoch is the step.
 type Epoch struct {
 	Epoch     int                `json:"epoch"`
+	Unit      string             `json:"-"` // what Epoch counts: "epoch" (or "") or "step"
 	TrainLoss float64            `json:"train_loss"`
 	Val       map[string]float64 `json:"-"` // val_loss, val_accuracy, …
 	LR        float64            `json:"lr"`
@@ -98,9 +100,14 @@ type Epoch struct {
 	Best      bool               `json:"best"` // this epoch improved the monitored metric
 }
 
-// MarshalJSON flattens Val into the record: {"epoch":1,"train_loss":…,"val_loss":…}.
+// MarshalJSON flattens Val into the record: {"epoch":1,"train_loss":…,"val_loss":…}
+// ({"step":100,…} for the language-model loop).
 func (e Epoch) MarshalJSON() ([]byte, error) {
-	m := map[string]any{"epoch": e.Epoch, "train_loss": e.TrainLoss, "lr": e.LR, "seconds": e.Seconds, "best": e.Best}
+	unit := e.Unit
+	if unit == "" {
+		unit = "epoch"
+	}
+	m := map[string]any{unit: e.Epoch, "train_loss": e.TrainLoss, "lr": e.LR, "seconds": e.Seconds, "best": e.Best}
 	for k, v := range e.Val {
 		m[k] = v
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/sample"
 	"github.com/moxing/moxing/tokenizer"
-	"github.com/moxing/moxing/train"
 )
 
 // generateText streams the continuation of prompt to w as the tokens come
@@ -40,24 +39,6 @@ func generateText(ctx context.Context, w, warn io.Writer, lm *load.LanguageModel
 	text, _ := st.Flush()
 	_, err = io.WriteString(w, text)
 	return err
-}
-
-// lmProgress reports pretraining: a bar on a terminal, else a line per
-// evaluation.
-type lmProgress struct{ p *progress }
-
-func (l lmProgress) Batch(b train.Batch) { l.p.Batch(b) }
-
-func (l lmProgress) Epoch(e train.Epoch) {
-	line := fmt.Sprintf("step %d  train_loss %.4f  val_loss %.4f  lr %.2g", e.Epoch, e.TrainLoss, e.Val["val_loss"], e.LR)
-	if e.Best {
-		line += "  *"
-	}
-	if l.p.bar != nil {
-		l.p.bar.Describe(line)
-		return
-	}
-	fmt.Fprintf(l.p.w, "%s  (%.0fs)\n", line, e.Seconds)
 }
 
 // noteReplaced says, in one line, how many characters of what a

@@ -88,7 +88,7 @@ func TestPreparePretrainEvalText(t *testing.T) {
 		t.Fatalf("pretrain --resume --steps 12: exit %d: %s %s", code, out, e)
 	}
 	metrics, _ := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
-	if lines := strings.Split(strings.TrimSpace(string(metrics)), "\n"); len(lines) != 4 || !strings.Contains(lines[3], `"epoch":12`) {
+	if lines := strings.Split(strings.TrimSpace(string(metrics)), "\n"); len(lines) != 4 || !strings.Contains(lines[3], `"step":12`) {
 		t.Fatalf("metrics after extending to 12 steps:\n%s", metrics)
 	}
 	if code, _, e := moxing(t, context.Background(), "pretrain", "--resume", run, "--lr", "1"); code != 2 || !strings.Contains(e, "--lr cannot change when resuming") {

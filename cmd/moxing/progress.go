@@ -12,29 +12,77 @@ import (
 	"github.com/moxing/moxing/train"
 )
 
-// progress reports training: a progress bar with rate and ETA when stderr is
-// a terminal, plain log lines (one per epoch) otherwise.
+// progress reports training. On a terminal a bar shows the current epoch's
+// batches (or, for a language model, all its steps) with rate and ETA, and
+// each evaluation's line is printed above it, where it stays; elsewhere
+// only the lines are printed. With early stopping the bar says how much of
+// the patience is used, since the run may end long before its last epoch.
 type progress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar // nil when not a terminal
+	w        io.Writer
+	bar      *progressbar.ProgressBar // nil when not a terminal
+	width    int                      // the terminal's columns
+	steps    bool                     // a language model's loop: one bar over every step
+	epochs   int                      // the most epochs (or steps) the run may take
+	patience int                      // epochs without improvement that stop the run; 0: none
+	bad      int                      // epochs since the best
 }
 
-func newProgress(w io.Writer, epochs, batchesPerEpoch int) *progress {
-	p := &progress{w: w}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.bar = progressbar.NewOptions(epochs*batchesPerEpoch,
-			progressbar.OptionSetWriter(w),
-			progressbar.OptionSetDescription("training"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("steps"),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(100_000_000), // 0.1 s
-			progressbar.OptionClearOnFinish(),
-		)
+// newProgress reports a supervised loop of epochs epochs of batches
+// batches, stopped early after patience epochs without improvement.
+func newProgress(w io.Writer, epochs, batches, patience int) *progress {
+	p := &progress{w: w, epochs: epochs, patience: patience}
+	p.width = terminalWidth(w)
+	if p.width > 0 {
+		p.bar = p.newBar(batches, p.describe(1))
 	}
 	return p
+}
+
+// newStepProgress reports a language model's loop of steps steps.
+func newStepProgress(w io.Writer, steps int) *progress {
+	p := &progress{w: w, epochs: steps, steps: true}
+	p.width = terminalWidth(w)
+	if p.width > 0 {
+		p.bar = p.newBar(steps, "training")
+	}
+	return p
+}
+
+// terminalWidth is w's width in columns when w is a terminal, else 0.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	if err != nil || cols < 40 {
+		return 80
+	}
+	return cols
+}
+
+// newBar is a bar of total steps that fits the terminal: the description,
+// count, rate and ETA take about 60 columns, the bar the rest (10 to 40).
+func (p *progress) newBar(total int, desc string) *progressbar.ProgressBar {
+	return progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(p.w),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("steps"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetWidth(min(40, max(10, p.width-len(desc)-50))),
+		progressbar.OptionThrottle(100_000_000), // 0.1 s
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+// describe is the bar's description for epoch.
+func (p *progress) describe(epoch int) string {
+	if p.patience > 0 {
+		return fmt.Sprintf("epoch %d (patience %d/%d)", epoch, p.bad, p.patience)
+	}
+	return fmt.Sprintf("epoch %d/%d", epoch, p.epochs)
 }
 
 // Batch advances the bar.
@@ -44,24 +92,37 @@ func (p *progress) Batch(b train.Batch) {
 	}
 }
 
-// Epoch logs the epoch's metrics: as the bar's description on a terminal,
-// else as a line.
+// Epoch prints the evaluation's line (above the bar on a terminal) and
+// starts the next epoch's bar.
 func (p *progress) Epoch(e train.Epoch) {
-	shown := map[string]float64{}
-	for _, k := range []string{"val_loss", "val_accuracy", "val_f1", "val_auc", "val_rmse", "val_r2"} {
-		if v, ok := e.Val[k]; ok {
-			shown[k] = v
+	var line string
+	if p.steps {
+		line = fmt.Sprintf("step %d  train_loss %.4f  val_loss %.4f  lr %.2g", e.Epoch, e.TrainLoss, e.Val["val_loss"], e.LR)
+	} else {
+		shown := map[string]float64{}
+		for _, k := range []string{"val_loss", "val_accuracy", "val_f1", "val_auc", "val_rmse", "val_r2"} {
+			if v, ok := e.Val[k]; ok {
+				shown[k] = v
+			}
 		}
+		line = fmt.Sprintf("epoch %d  train_loss %.4f  %s", e.Epoch, e.TrainLoss, metrics.Format(shown))
 	}
-	line := fmt.Sprintf("epoch %d  train_loss %.4f  %s", e.Epoch, e.TrainLoss, metrics.Format(shown))
+	p.bad++
 	if e.Best {
 		line += "  *"
+		p.bad = 0
 	}
-	if p.bar != nil {
-		p.bar.Describe(line)
+	if p.bar == nil {
+		fmt.Fprintf(p.w, "%s  (%.1fs)\n", line, e.Seconds)
 		return
 	}
-	fmt.Fprintf(p.w, "%s  (%.2fs)\n", line, e.Seconds)
+	p.bar.Clear()
+	fmt.Fprintln(p.w, line)
+	if !p.steps {
+		p.bar.Reset()
+		p.bar.Describe(p.describe(e.Epoch + 1))
+	}
+	p.bar.RenderBlank()
 }
 
 func (p *progress) finish() {

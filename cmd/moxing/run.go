@@ -100,11 +100,8 @@ func fitLM(ctx context.Context, loop *train.LM, resume bool, trainIDs, valIDs []
 			return train.LMResult{}, err
 		}
 	}
-	prog := &progress{w: stderr}
-	if p := newProgress(stderr, 1, loop.Config.Steps); p.bar != nil {
-		prog = p
-	}
-	loop.Observer = lmProgress{prog}
+	prog := newStepProgress(stderr, loop.Config.Steps)
+	loop.Observer = prog
 	res, err := loop.Fit(ctx, trainIDs, valIDs)
 	prog.finish()
 	if errors.Is(err, context.Canceled) {

@@ -238,7 +238,7 @@ func fitSupervised(ctx context.Context, loop *train.Supervised, resume bool, tra
 			return train.Result{}, err
 		}
 	}
-	prog := newProgress(stderr, loop.Config.Epochs, (trainSet.Len()+loop.Config.BatchSize-1)/max(loop.Config.BatchSize, 1))
+	prog := newProgress(stderr, loop.Config.Epochs, (trainSet.Len()+loop.Config.BatchSize-1)/max(loop.Config.BatchSize, 1), loop.Config.Patience)
 	loop.Observer = prog
 	start := time.Now()
 	res, err := loop.Fit(ctx, trainSet, valSet)
