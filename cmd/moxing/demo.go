@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
@@ -24,37 +26,52 @@ import (
 	"github.com/spf13/pflag"
 )
 
-const demoExample = `  moxing demo                      # a few minutes on two cores
-  moxing demo --steps 100          # a quick look`
+const demoExample = `  moxing demo                                  # about 3 minutes on two cores
+  moxing demo --steps 100                      # a quick look
+  moxing demo --resume runs/demo-… --steps 1200   # train the same model longer`
 
-const demoSynopsis = "Trains a small character-level GPT on the Go standard library's source code (from the Go\n" +
-	"toolchain, $(go env GOROOT)/src: no download), keeps the best checkpoint, and prints Go code it generates."
+const demoSynopsis = "Trains a small GPT on the Go standard library's source code (from the Go toolchain,\n" +
+	"$(go env GOROOT)/src: no download) with a byte-level BPE vocabulary learned from it, keeps the best\n" +
+	"checkpoint in a run folder, prints Go code it generates and how many of the words it wrote occur in\n" +
+	"the source it read, and the commands to try next."
+
+// demoOptions are moxing demo's settings; config.json in the run folder
+// holds them, and --resume reads them back.
+type demoOptions struct {
+	Steps     int     `json:"steps" flag:"steps" def:"600" help:"optimizer steps (with --resume: the new total)"`
+	BatchSize int     `json:"batch_size" flag:"batch-size" def:"16" help:"sequences per step"`
+	Seq       int     `json:"seq" flag:"seq" def:"128" help:"tokens per sequence (the context window)"`
+	CorpusKB  int     `json:"corpus_kb" flag:"corpus-kb" def:"2048" help:"how much Go source to read, in KiB"`
+	Tokenizer string  `json:"tokenizer" flag:"tokenizer" def:"bpe" help:"bpe (byte-level BPE learned from the corpus) or char (one token per character)"`
+	Vocab     int     `json:"vocab" flag:"vocab" def:"1024" help:"BPE vocabulary size"`
+	LR        float64 `json:"lr" flag:"lr" def:"2e-3" help:"peak learning rate"`
+	Seed      uint64  `json:"seed" flag:"seed" def:"1337" help:"random seed (initialisation, batches)"`
+	Generate  int     `json:"-" flag:"generate" def:"300" help:"tokens to generate at the end"`
+	Prompt    string  `json:"-" flag:"prompt" def:"func " help:"start of the generated text"`
+}
 
 func demoCommand(fs *pflag.FlagSet) runner {
-	var steps, batch, seq, corpusKB, maxTokens int
-	var lr float64
-	var runDir, prompt string
-	fs.IntVar(&steps, "steps", 600, "optimizer steps")
-	fs.IntVar(&batch, "batch-size", 16, "sequences per step")
-	fs.IntVar(&seq, "seq", 128, "characters per sequence (the context window)")
-	fs.IntVar(&corpusKB, "corpus-kb", 2048, "how much Go source to read, in KiB")
-	fs.Float64Var(&lr, "lr", 1e-3, "peak learning rate")
-	fs.IntVar(&maxTokens, "generate", 500, "characters to generate at the end")
-	fs.StringVar(&prompt, "prompt", "func ", "start of the generated text")
-	fs.StringVar(&runDir, "run", "", "run folder (default: runs/demo-<time>)")
+	var o demoOptions
+	var rflags runFlags
+	bindFlags(fs, &o)
+	rflags.register(fs, "demo", "--steps")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
-		if steps < 1 || batch < 1 || seq < 2 || corpusKB < 1 || lr <= 0 {
-			return usagef("--steps, --batch-size, --corpus-kb and --lr must be positive and --seq at least 2")
+		rf, err := rflags.folder(fs, &o, "steps", "generate", "prompt")
+		if err != nil {
+			return err
+		}
+		if o.Steps < 1 || o.BatchSize < 1 || o.Seq < 2 || o.CorpusKB < 1 || o.LR <= 0 || o.Generate < 1 {
+			return usagef("--steps, --batch-size, --corpus-kb, --generate and --lr must be positive and --seq at least 2")
 		}
 		root, err := goSourceRoot()
 		if err != nil {
 			return err
 		}
-		corpus, files, err := data.ReadGoSource(root, corpusKB<<10)
+		corpus, files, err := data.ReadGoSource(root, o.CorpusKB<<10)
 		if err != nil {
 			return err
 		}
-		tok, err := tokenizer.NewChar(corpus)
+		tok, err := demoTokenizer(o, corpus)
 		if err != nil {
 			return err
 		}
@@ -64,8 +81,8 @@ func demoCommand(fs *pflag.FlagSet) runner {
 		}
 		split := len(ids) * 9 / 10
 		cfg := gpt.Tiny()
-		cfg.VocabSize, cfg.BlockSize = tok.VocabSize(), seq
-		m, err := gpt.New(cfg, rand.New(rand.NewPCG(1337, 0)))
+		cfg.VocabSize, cfg.BlockSize = tok.VocabSize(), o.Seq
+		m, err := gpt.New(cfg, rand.New(rand.NewPCG(o.Seed, 0)))
 		if err != nil {
 			return err
 		}
@@ -73,18 +90,20 @@ func demoCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		run, _, err := runFolder{dir: runDir}.open("demo", map[string]any{"steps": steps, "batch": batch, "seq": seq, "corpus_kb": corpusKB, "lr": lr, "seed": 1})
+		run, resume, err := rf.open("demo", o)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "corpus: %d files, %d KiB of Go from %s; %d distinct characters\n", files, len(corpus)>>10, root, tok.VocabSize())
-		fmt.Fprintf(stderr, "model: GPT, %d layers, %d heads, %d channels, window %d, %d parameters; %d steps of %d×%d characters (kernels: %s)\n",
-			cfg.NLayer, cfg.NHead, cfg.NEmbd, cfg.BlockSize, nn.NumParams(nn.Params(m)), steps, batch, seq, tensor.Kernels())
+		fmt.Fprintf(stderr, "corpus: %d files, %d KiB of Go from %s; %s tokenizer of %d tokens, %d tokens (%.1f bytes each)\n",
+			files, len(corpus)>>10, root, o.Tokenizer, tok.VocabSize(), len(ids), float64(len(corpus))/float64(len(ids)))
+		fmt.Fprintf(stderr, "model: GPT, %d layers, %d heads, %d channels, window %d, %d parameters (kernels %s)\n",
+			cfg.NLayer, cfg.NHead, cfg.NEmbd, cfg.BlockSize, nn.NumParams(nn.Params(m)), tensor.Kernels())
 		lc := train.DefaultLMConfig()
-		lc.Steps, lc.BatchSize, lc.SeqLen, lc.EvalEvery, lc.Seed, lc.Meta = steps, batch, seq, max(1, steps/10), 1, card.Metadata(checkpoint.MetaCard)
-		lc.Schedule = train.LMSchedule(float32(lr), max(1, steps/20), steps)
-		loop := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), float32(lr), 0.1), Config: lc, Run: run}
-		res, err := fitLM(ctx, loop, false, ids[:split], ids[split:], "moxing demo", false, io.Discard, stderr)
+		lc.Steps, lc.BatchSize, lc.SeqLen, lc.EvalEvery, lc.Seed, lc.Meta = o.Steps, o.BatchSize, o.Seq, max(1, o.Steps/10), o.Seed, card.Metadata(checkpoint.MetaCard)
+		lc.Schedule = train.LMSchedule(float32(o.LR), max(1, o.Steps/20), o.Steps)
+		loop := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), float32(o.LR), 0.1), Config: lc, Run: run}
+		fmt.Fprintf(stderr, "training: %d steps of %d×%d tokens into %s; the time it takes follows after the first steps\n", o.Steps, o.BatchSize, o.Seq, run.Dir)
+		res, err := fitLM(ctx, loop, resume, ids[:split], ids[split:], "moxing demo", false, io.Discard, stderr)
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			fmt.Fprintf(stderr, "interrupted after %d steps; generating from the best weights so far\n", res.Steps)
 		} else if err != nil {
@@ -92,15 +111,53 @@ func demoCommand(fs *pflag.FlagSet) runner {
 		}
 		best := run.Path("best.safetensors")
 		fmt.Fprintf(stderr, "best validation loss %.4f at step %d; checkpoint %s\n\n", res.BestLoss, res.BestStep, best)
-		fmt.Fprint(stdout, prompt)
+		var text strings.Builder
 		lm := &load.LanguageModel{Model: m, Tokenizer: tok, Window: cfg.BlockSize, Vocab: cfg.VocabSize}
-		if err := generateText(context.WithoutCancel(ctx), stdout, stderr, lm, prompt, maxTokens,
+		fmt.Fprint(stdout, o.Prompt)
+		if err := generateText(context.WithoutCancel(ctx), io.MultiWriter(stdout, &text), stderr, lm, o.Prompt, o.Generate,
 			sample.Config{Temperature: 0.8, TopK: 40}, 1, ""); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\n\n(more: moxing generate --model %s --prompt 'package main')\n", best)
+		seen, words := wordsSeen(text.String(), corpus)
+		fmt.Fprintf(stdout, "\n\n%d of the %d words it wrote (%.0f%%) occur in the Go source it read.\n", seen, words, 100*float64(seen)/float64(max(words, 1)))
+		fmt.Fprintf(stdout, "Next:\n  moxing generate -m %[1]s -p 'func main() {' -n 200\n  moxing eval --model %[1]s --text $(go env GOROOT)/src/fmt/print.go\n"+
+			"  moxing plot --run %[2]s\n  moxing demo --resume %[2]s --steps %[3]d    # train it longer\n", run.Dir, run.Dir, 2*o.Steps)
 		return nil
 	}
+}
+
+// demoTokenizer is the demo's tokenizer, learned from corpus.
+func demoTokenizer(o demoOptions, corpus string) (tokenizer.Tokenizer, error) {
+	switch o.Tokenizer {
+	case "bpe":
+		return tokenizer.TrainBPE(corpus, o.Vocab)
+	case "char":
+		return tokenizer.NewChar(corpus)
+	}
+	return nil, usagef("--tokenizer %q: want bpe or char", o.Tokenizer)
+}
+
+// wordsSeen counts the identifier-like words of text (letters, digits and
+// underscores, starting with a letter or underscore) and how many of them
+// occur in corpus as words.
+func wordsSeen(text, corpus string) (seen, words int) {
+	known := map[string]bool{}
+	for _, w := range identifiers(corpus) {
+		known[w] = true
+	}
+	for _, w := range identifiers(text) {
+		words++
+		if known[w] {
+			seen++
+		}
+	}
+	return seen, words
+}
+
+// identifiers splits s into its identifier-like words.
+func identifiers(s string) []string {
+	words := strings.FieldsFunc(s, func(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') })
+	return slices.DeleteFunc(words, func(w string) bool { return unicode.IsDigit([]rune(w)[0]) })
 }
 
 // goSourceRoot finds $(go env GOROOT)/src.

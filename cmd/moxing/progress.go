@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -25,6 +26,7 @@ type progress struct {
 	epochs   int                      // the most epochs (or steps) the run may take
 	patience int                      // epochs without improvement that stop the run; 0: none
 	bad      int                      // epochs since the best
+	start    time.Time                // the first step's end, to estimate the rest
 }
 
 // newProgress reports a supervised loop of epochs epochs of batches
@@ -85,10 +87,32 @@ func (p *progress) describe(epoch int) string {
 	return fmt.Sprintf("epoch %d/%d", epoch, p.epochs)
 }
 
-// Batch advances the bar.
+// Batch advances the bar. A language model's loop of many steps gets a
+// line with the time the run will take, from its first steps.
 func (p *progress) Batch(b train.Batch) {
 	if p.bar != nil {
 		p.bar.Add(1)
+	}
+	const first, timed = 1, 5
+	switch {
+	case !p.steps || p.epochs < 50:
+	case b.Batch == first:
+		p.start = time.Now()
+	case b.Batch == first+timed && !p.start.IsZero():
+		per := time.Since(p.start) / timed
+		p.println(fmt.Sprintf("%d steps took %.1fs: about %s for the %d steps", timed, (per * timed).Seconds(),
+			(per * time.Duration(p.epochs-b.Batch)).Round(time.Second), p.epochs-b.Batch))
+	}
+}
+
+// println prints a line, above the bar on a terminal.
+func (p *progress) println(line string) {
+	if p.bar != nil {
+		p.bar.Clear()
+	}
+	fmt.Fprintln(p.w, line)
+	if p.bar != nil {
+		p.bar.RenderBlank()
 	}
 }
 
@@ -116,13 +140,12 @@ func (p *progress) Epoch(e train.Epoch) {
 		fmt.Fprintf(p.w, "%s  (%.1fs)\n", line, e.Seconds)
 		return
 	}
-	p.bar.Clear()
-	fmt.Fprintln(p.w, line)
 	if !p.steps {
+		p.bar.Clear()
 		p.bar.Reset()
 		p.bar.Describe(p.describe(e.Epoch + 1))
 	}
-	p.bar.RenderBlank()
+	p.println(line)
 }
 
 func (p *progress) finish() {
