@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	"load":               {"models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
 	"train":              {"data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/atomicfile"},
 	"internal/perf":      {"models/gpt", "sample", "optim", "nn", "tensor"},
-	"models/gpt":         {"checkpoint", "tokenizer", "sample", "nn", "tensor"},
+	"models/gpt":         {"checkpoint", "tokenizer", "sample", "nn", "tensor", "internal/atomicfile"},
 	"models/mlp":         {"checkpoint", "nn", "tensor"},
 	"models/cnn":         {"checkpoint", "nn", "tensor"},
 	"models/rnn":         {"checkpoint", "tokenizer", "sample", "nn", "tensor"},

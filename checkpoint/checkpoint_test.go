@@ -45,6 +45,16 @@ func sameTensors(t *testing.T, got, want map[string]*tensor.Tensor) {
 	}
 }
 
+// withFormat is metadata as Write stores it: with "format": "pt" unless
+// metadata has a format of its own.
+func withFormat(metadata map[string]string) map[string]string {
+	out := map[string]string{"format": "pt"}
+	for k, v := range metadata {
+		out[k] = v
+	}
+	return out
+}
+
 func sampleTensors() map[string]*tensor.Tensor {
 	nan := math.Float32frombits(0x7fc00123) // NaN with a payload
 	return map[string]*tensor.Tensor{
@@ -66,6 +76,7 @@ func TestRoundTrip(t *testing.T) {
 		{"no metadata", sampleTensors(), nil},
 		{"no tensors", map[string]*tensor.Tensor{}, map[string]string{"format": "pt"}},
 		{"nothing", nil, nil},
+		{"caller's format", sampleTensors(), map[string]string{"format": "np"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,9 +89,8 @@ func TestRoundTrip(t *testing.T) {
 			if (8+n)%8 != 0 {
 				t.Errorf("data starts at %d, not 8-byte aligned", 8+n)
 			}
-			header := string(b[8 : 8+n])
-			if hasMeta := strings.Contains(header, metadataKey); hasMeta != (len(tt.metadata) > 0) {
-				t.Errorf("header %s: __metadata__ present = %v with %d metadata entries", header, hasMeta, len(tt.metadata))
+			if header := string(b[8 : 8+n]); !strings.Contains(header, metadataKey) {
+				t.Errorf("header %s: no __metadata__", header)
 			}
 			var again bytes.Buffer
 			if err := Write(&again, tt.tensors, tt.metadata); err != nil {
@@ -98,10 +108,11 @@ func TestRoundTrip(t *testing.T) {
 			if f.Metadata == nil || f.Tensors == nil {
 				t.Error("Read returned a nil map")
 			}
-			if len(f.Metadata) != len(tt.metadata) {
-				t.Errorf("metadata %v, want %v", f.Metadata, tt.metadata)
+			want := withFormat(tt.metadata)
+			if len(f.Metadata) != len(want) {
+				t.Errorf("metadata %v, want %v", f.Metadata, want)
 			}
-			for k, v := range tt.metadata {
+			for k, v := range want {
 				if f.Metadata[k] != v {
 					t.Errorf("metadata %q = %q, want %q", k, f.Metadata[k], v)
 				}
@@ -120,7 +131,7 @@ func TestWriteLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	header := `{"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}`
+	header := `{"__metadata__":{"format":"pt","k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}`
 	header += strings.Repeat(" ", (8-len(header)%8)%8)
 	data := binary.LittleEndian.AppendUint32(nil, math.Float32bits(2))
 	data = binary.LittleEndian.AppendUint32(data, math.Float32bits(3))

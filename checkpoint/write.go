@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -14,13 +15,23 @@ import (
 	"github.com/moxing/moxing/tensor"
 )
 
+// FormatKey is the metadata key that says which framework's layout the
+// tensors follow; Hugging Face transformers loads a safetensors file only
+// when it is FormatPT.
+const (
+	FormatKey = "format"
+	FormatPT  = "pt"
+)
+
 // Write writes tensors (all float32, dtype "F32") and metadata to w in the
 // safetensors format. Tensors are laid out sorted by name and the header is
 // padded with spaces so that the data starts at an 8-byte aligned offset;
-// the same input always gives the same bytes. The "__metadata__" block is
-// omitted when metadata is empty. Names and metadata must be valid UTF-8, a
-// tensor may not be called "__metadata__", and no tensor may be nil. Write
-// does not modify or retain the tensors.
+// the same input always gives the same bytes. The "__metadata__" block
+// always holds "format": "pt", which Hugging Face transformers requires of
+// a safetensors checkpoint, unless metadata sets "format" itself. Names and
+// metadata must be valid UTF-8, a tensor may not be called "__metadata__",
+// and no tensor may be nil. Write does not modify or retain the tensors or
+// metadata.
 func Write(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]string) error {
 	if err := write(w, tensors, metadata); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -29,6 +40,13 @@ func Write(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]s
 }
 
 func write(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]string) error {
+	if _, ok := metadata[FormatKey]; !ok {
+		metadata = maps.Clone(metadata)
+		if metadata == nil {
+			metadata = map[string]string{}
+		}
+		metadata[FormatKey] = FormatPT
+	}
 	names := make([]string, 0, len(tensors))
 	for name := range tensors {
 		names = append(names, name)

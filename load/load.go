@@ -1,6 +1,7 @@
 // Package load opens any model moxing can run: a moxing checkpoint (a
 // .safetensors file with a model card), a run folder (its best.safetensors)
-// or a Hugging Face GPT-2 folder. It reads the card from the header alone,
+// or a Hugging Face GPT-2 folder (a language model or a sequence
+// classifier, sharded or not). It reads the card from the header alone,
 // maps the card's kind to the model package that builds and loads it, and
 // reads the tensors once. The CLI, the examples and the server all open
 // models here.
@@ -77,10 +78,10 @@ func Resolve(path string) (file string, hf bool, err error) {
 	if best := filepath.Join(path, "best.safetensors"); exists(best) {
 		return best, false, nil
 	}
-	if exists(filepath.Join(path, "config.json")) && exists(filepath.Join(path, "model.safetensors")) {
+	if exists(filepath.Join(path, gpt.HFConfigFile)) && (exists(filepath.Join(path, gpt.HFWeightsFile)) || exists(filepath.Join(path, gpt.HFIndexFile))) {
 		return path, true, nil
 	}
-	return "", false, fmt.Errorf("%s: a folder with neither best.safetensors (a moxing run) nor config.json and model.safetensors (Hugging Face)", path)
+	return "", false, fmt.Errorf("%s: a folder with neither best.safetensors (a moxing run) nor config.json and model.safetensors or model.safetensors.index.json (Hugging Face)", path)
 }
 
 func exists(p string) bool {
@@ -89,14 +90,19 @@ func exists(p string) bool {
 }
 
 // Kind returns the kind of the model at path from its header alone
-// (no tensor is read): a card's kind, or "gpt" for a Hugging Face folder.
+// (no tensor is read): a card's kind, or for a Hugging Face folder "gpt" or
+// "gpt-classifier" as its config.json says.
 func Kind(path string) (string, error) {
 	file, hf, err := Resolve(path)
 	if err != nil {
 		return "", err
 	}
 	if hf {
-		return gpt.KindLM, nil
+		kind, err := gpt.HFKind(os.DirFS(file))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", file, err)
+		}
+		return kind, nil
 	}
 	h, err := checkpoint.LoadHeader(file)
 	if err != nil {
@@ -119,8 +125,12 @@ func Open(path string, kinds ...string) (*Model, error) {
 		return nil, err
 	}
 	if hf {
-		if len(kinds) > 0 && !slices.Contains(kinds, gpt.KindLM) {
-			return nil, fmt.Errorf("%s: a Hugging Face GPT-2 language model, not one of %s", file, strings.Join(kinds, ", "))
+		kind, err := gpt.HFKind(os.DirFS(file))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if len(kinds) > 0 && !slices.Contains(kinds, kind) {
+			return nil, fmt.Errorf("%s: a Hugging Face GPT-2 (%s), not one of %s", file, kind, strings.Join(kinds, ", "))
 		}
 		return openHF(file)
 	}
@@ -181,14 +191,10 @@ func open(file string, h *checkpoint.Header, kinds []string) (*Model, error) {
 }
 
 func openHF(dir string) (*Model, error) {
-	lm, tok, err := gpt.LoadHF(os.DirFS(dir))
+	p, err := gpt.LoadHF(os.DirFS(dir))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	if tok == nil {
-		return nil, fmt.Errorf("%s: no vocab.json and merges.txt: the tokenizer is needed", dir)
-	}
-	p := &gpt.Pretrained{LM: lm, Tokenizer: tok}
 	card, err := p.Card()
 	if err != nil {
 		return nil, err
@@ -266,9 +272,10 @@ func ImagesCard(im *Images) *checkpoint.Card {
 }
 
 // OpenAdapter opens the model at path (as Open, of one of kinds when
-// given) and, when adapter is not "", puts the LoRA adapter file at adapter
-// (moxing finetune --lora-rank) on it: the model must then be the GPT
-// language model the adapter was trained on.
+// given) and, when adapter is not "", puts the LoRA adapter at adapter on
+// it: a moxing adapter file (moxing finetune --lora-rank) or a PEFT adapter
+// folder (a directory with adapter_config.json; see gpt.LoadPEFT). The model
+// must then be the GPT language model the adapter was trained on.
 func OpenAdapter(path, adapter string, kinds ...string) (*Model, error) {
 	m, err := Open(path, kinds...)
 	if err != nil {
@@ -280,14 +287,20 @@ func OpenAdapter(path, adapter string, kinds ...string) (*Model, error) {
 	if m.GPT == nil {
 		return nil, fmt.Errorf("%s: a %s model takes no adapter", m.Path, m.Card.Kind)
 	}
-	h, err := checkpoint.Open(adapter)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	p, err := gpt.LoadAdapter(m.GPT, h)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", adapter, err)
+	var p *gpt.Pretrained
+	if st, err := os.Stat(adapter); err == nil && st.IsDir() {
+		if p, err = gpt.LoadPEFT(m.GPT, os.DirFS(adapter)); err != nil {
+			return nil, fmt.Errorf("%s: %w", adapter, err)
+		}
+	} else {
+		h, err := checkpoint.Open(adapter)
+		if err != nil {
+			return nil, err
+		}
+		defer h.Close()
+		if p, err = gpt.LoadAdapter(m.GPT, h); err != nil {
+			return nil, fmt.Errorf("%s: %w", adapter, err)
+		}
 	}
 	card, err := p.Card()
 	if err != nil {

@@ -235,3 +235,58 @@ func TestReadRejectsBeforeReadingData(t *testing.T) {
 		t.Fatalf("read %d bytes of tensor data, want each of the %d once", got, want)
 	}
 }
+
+// Hugging Face folders open by their config: a classifier (its kind read
+// from config.json alone) and a language model with a PEFT adapter folder
+// on it, as OpenAdapter opens a moxing adapter file.
+func TestOpenHFAndPEFT(t *testing.T) {
+	dir := t.TempDir()
+	g := tinyGPT(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	lmDir := filepath.Join(dir, "lm")
+	if err := gpt.SaveHF(lmDir, g); err != nil {
+		t.Fatal(err)
+	}
+	cls := &gpt.Pretrained{LM: g.LM, Labels: []string{"a", "b"}, Tokenizer: g.Tokenizer}
+	cls.Classifier, _ = gpt.NewClassifier(g.LM, 2, rng)
+	clsDir := filepath.Join(dir, "cls")
+	if err := gpt.SaveHF(clsDir, cls); err != nil {
+		t.Fatal(err)
+	}
+	if kind, err := load.Kind(clsDir); err != nil || kind != gpt.KindClassifier {
+		t.Fatalf("Kind = %q, %v", kind, err)
+	}
+	if _, err := load.Open(clsDir, gpt.KindLM); err == nil || !strings.Contains(err.Error(), gpt.KindClassifier) {
+		t.Fatalf("a classifier opened as a language model: %v", err)
+	}
+	m, err := load.Open(clsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameParams(t, "classifier", nn.Params(m.GPT.Classifier), nn.Params(cls.Classifier))
+
+	base, err := load.Open(lmDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := base.GPT.LM.AddLoRA(gpt.LoRAConfig{Rank: 2, Targets: []string{"attn.c_attn"}}, rng); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range nn.Params(base.GPT.LM) {
+		if gpt.IsLoRA(p.Name) {
+			nn.Normal(p.Tensor, 0, 0.5, rng)
+		}
+	}
+	peftDir := filepath.Join(dir, "adapter")
+	if err := gpt.SavePEFT(peftDir, base.GPT, lmDir); err != nil {
+		t.Fatal(err)
+	}
+	m, err = load.OpenAdapter(lmDir, peftDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.GPT.LM.LoRA == nil || m.Card.Kind != gpt.KindLM {
+		t.Fatalf("%s: %s", peftDir, m.Describe())
+	}
+	sameParams(t, "adapted", nn.Params(m.GPT.LM), nn.Params(base.GPT.LM))
+}

@@ -144,22 +144,8 @@ func FromHF(vocabJSON, mergesTXT io.Reader) (*BPE, error) {
 	if err := json.NewDecoder(vocabJSON).Decode(&vocab); err != nil {
 		return nil, fmt.Errorf("tokenizer: FromHF: vocab.json: %w", err)
 	}
-	tokens := make([][]byte, len(vocab))
-	for s, id := range vocab {
-		if id < 0 || id >= len(vocab) {
-			return nil, fmt.Errorf("tokenizer: FromHF: vocab.json: %q has id %d, outside [0, %d)", s, id, len(vocab))
-		}
-		if tokens[id] != nil {
-			return nil, fmt.Errorf("tokenizer: FromHF: vocab.json: id %d is given twice", id)
-		}
-		tok, err := decodeBytes(s)
-		if err != nil {
-			return nil, fmt.Errorf("tokenizer: FromHF: vocab.json: %w", err)
-		}
-		tokens[id] = tok
-	}
-	var merges [][2]int
-	made := map[int]bool{}
+	var merges [][2]string
+	var lines []int // merges.txt line of each merge
 	sc := bufio.NewScanner(mergesTXT)
 	sc.Buffer(nil, 1<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -171,31 +157,13 @@ func FromHF(vocabJSON, mergesTXT io.Reader) (*BPE, error) {
 		if len(f) != 2 {
 			return nil, fmt.Errorf("tokenizer: FromHF: merges.txt line %d: want two tokens separated by a space, got %q", line, text)
 		}
-		var m [2]int
-		for i, s := range f {
-			id, ok := vocab[s]
-			if !ok {
-				return nil, fmt.Errorf("tokenizer: FromHF: merges.txt line %d: %q is not in vocab.json", line, s)
-			}
-			m[i] = id
-		}
-		id, ok := vocab[f[0]+f[1]]
-		if !ok {
-			return nil, fmt.Errorf("tokenizer: FromHF: merges.txt line %d: %q is not in vocab.json", line, f[0]+f[1])
-		}
-		made[id] = true
-		merges = append(merges, m)
+		merges = append(merges, [2]string{f[0], f[1]})
+		lines = append(lines, line)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("tokenizer: FromHF: merges.txt: %w", err)
 	}
-	var special []int
-	for id, tok := range tokens {
-		if len(tok) > 1 && !made[id] {
-			special = append(special, id)
-		}
-	}
-	b, err := newBPE(tokens, merges, special)
+	b, err := fromVocab(vocab, "vocab.json", merges, func(i int) string { return fmt.Sprintf("merges.txt line %d", lines[i]) }, nil)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: FromHF: %w", err)
 	}

@@ -3,8 +3,9 @@
 // Two kinds implement [Tokenizer]: [Char], one token per Unicode code point,
 // and [BPE], GPT-2's byte-level byte-pair encoding, either trained here
 // ([TrainBPE]), OpenAI's GPT-2 vocabulary ([GPT2]) or loaded from Hugging
-// Face's files ([FromHF]). [Save] and [Load] write and read both in one JSON
-// format. [Stream] decodes generated ids one at a time into printable text,
+// Face's files ([FromHF], [FromHFJSON]). [Save] and [Load] write and read
+// both in one JSON format; [WriteHF] and [WriteHFJSON] write them as Hugging
+// Face's vocab.json and merges.txt or tokenizer.json. [Stream] decodes generated ids one at a time into printable text,
 // ending at stop strings.
 //
 // Text is UTF-8. Everything that takes user input returns an error naming

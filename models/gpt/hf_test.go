@@ -28,11 +28,12 @@ func TestLoadHF(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeHF(t, dir, m)
-	got, tok, err := gpt.LoadHF(os.DirFS(dir))
+	p, err := gpt.LoadHF(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := tok.Encode(" the")
+	got := p.LM
+	ids, err := p.Tokenizer.Encode(" the")
 	if err != nil || len(ids) != 2 || ids[0] != 256 || ids[1] != 257 { // "Ġt" + "he"
 		t.Fatalf("tokenizer: %v %v", ids, err)
 	}
@@ -53,7 +54,7 @@ func TestLoadHF(t *testing.T) {
 	}{
 		{"no config", func(d string) { os.Remove(filepath.Join(d, "config.json")) }, "config.json"},
 		{"bad config", func(d string) {
-			os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"vocab_size": 260, "n_positions": 8, "n_layer": 1, "n_embd": 10, "n_head": 3}`), 0o644)
+			os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"model_type": "gpt2", "vocab_size": 260, "n_positions": 8, "n_layer": 1, "n_embd": 10, "n_head": 3}`), 0o644)
 		}, "n_embd 10"},
 		{"missing tensor", func(d string) {
 			f, _ := checkpoint.Load(filepath.Join(d, "model.safetensors"))
@@ -61,8 +62,8 @@ func TestLoadHF(t *testing.T) {
 			checkpoint.Save(filepath.Join(d, "model.safetensors"), f.Tensors, nil)
 		}, "h.0.mlp.c_fc.weight"},
 		{"other architecture", func(d string) {
-			os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"vocab_size": 260, "n_positions": 8, "n_embd": 32, "n_layer": 1, "n_head": 2}`), 0o644)
-		}, "shape"},
+			os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"model_type": "gpt2", "vocab_size": 260, "n_positions": 8, "n_embd": 32, "n_layer": 1, "n_head": 2}`), 0o644)
+		}, "parameters"},
 		{"merges without vocab", func(d string) { os.Remove(filepath.Join(d, "vocab.json")) }, "vocab.json"},
 		{"not safetensors", func(d string) { os.WriteFile(filepath.Join(d, "model.safetensors"), []byte("PK\x03\x04 a zip"), 0o644) }, "model.safetensors"},
 	} {
@@ -70,7 +71,7 @@ func TestLoadHF(t *testing.T) {
 			d := t.TempDir()
 			writeHF(t, d, m)
 			tc.breaks(d)
-			_, _, err := gpt.LoadHF(os.DirFS(d))
+			_, err := gpt.LoadHF(os.DirFS(d))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
