@@ -306,7 +306,7 @@ func charFromVocab(vocab map[string]int) (*Char, error) {
 	seen := make([]bool, len(vocab))
 	for s, id := range vocab {
 		r, n := utf8.DecodeRuneInString(s)
-		if s == "" || n != len(s) || r == utf8.RuneError {
+		if s == "" || n != len(s) || (r == utf8.RuneError && n == 1) {
 			return nil, fmt.Errorf("model.vocab: %q is not one character, and there is no pre_tokenizer: moxing reads a vocabulary without merges as characters", s)
 		}
 		if id < 0 || id >= len(vocab) || seen[id] {

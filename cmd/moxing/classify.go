@@ -17,7 +17,7 @@ import (
 
 const classifyExample = `  moxing classify --model runs/sentiment/best.safetensors --text "The food was great."
   moxing classify --model runs/sentiment/best.safetensors --input reviews.jsonl --out predictions.csv
-  moxing classify --model runs/brown/best.safetensors --adapter runs/sentiment-lora/adapter.safetensors --text "Awful."`
+  moxing classify --model runs/brown/best.safetensors --adapter runs/sentiment-lora/adapter --text "Awful."`
 
 const classifySynopsis = "Classifies texts with a GPT classifier of moxing finetune --task classify or a recurrent one of\n" +
 	"moxing train --arch lstm|gru|rnn: --text prints the label\n" +
@@ -29,7 +29,7 @@ func classifyCommand(fs *pflag.FlagSet) runner {
 	var modelPath, adapter, text, input, outPath, textField string
 	var asJSON bool
 	fs.StringVar(&modelPath, "model", "", "classifier checkpoint (best.safetensors of moxing finetune), or with --adapter its base model")
-	fs.StringVar(&adapter, "adapter", "", "LoRA adapter file (adapter.safetensors of moxing finetune --lora-rank) to apply to --model")
+	fs.StringVar(&adapter, "adapter", "", "LoRA adapter to apply to --model: a PEFT folder (the adapter/ of moxing finetune --lora-rank) or a moxing adapter file")
 	fs.StringVar(&text, "text", "", "a text to classify")
 	fs.StringVar(&input, "input", "", "a file of texts to classify (.csv, .tsv, .jsonl, .json)")
 	fs.StringVar(&textField, "text-field", "text", "with --input: the field holding the text")

@@ -142,7 +142,7 @@ func TestGenerateFlagsAndStdin(t *testing.T) {
 func TestUnknownTextAndExtensions(t *testing.T) {
 	dir := t.TempDir()
 	run := filepath.Join(dir, "demo")
-	if code, _, e := moxing(t, context.Background(), "demo", "--steps", "2", "--batch-size", "2", "--seq", "32", "--corpus-kb", "16", "--generate", "5", "--run", run); code != 0 {
+	if code, _, e := moxing(t, context.Background(), "demo", "--tokenizer", "char", "--steps", "2", "--batch-size", "2", "--seq", "32", "--corpus-kb", "16", "--generate", "5", "--run", run); code != 0 {
 		t.Fatal(e)
 	}
 	code, out, e := moxing(t, context.Background(), "generate", "-m", run, "-p", "ℵ\tℶ", "-n", "5")
@@ -167,5 +167,47 @@ func TestUnknownTextAndExtensions(t *testing.T) {
 	code, _, e = moxing(t, context.Background(), "prepare", "--input", src, "--out", filepath.Join(dir, "p3"))
 	if code == 0 || !strings.Contains(e, ".go") || !strings.Contains(e, "--ext") {
 		t.Fatalf("prepare of a folder of .go files only: exit %d, %q", code, e)
+	}
+}
+
+// export --format hf writes a Hugging Face folder that moxing loads back
+// to the same model: the same text from the same seed, the same perplexity.
+func TestExportHFRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a small GPT")
+	}
+	dir := t.TempDir()
+	run := filepath.Join(dir, "demo")
+	if code, _, e := moxing(t, context.Background(), "demo", "--steps", "3", "--batch-size", "2", "--seq", "32", "--corpus-kb", "32", "--vocab", "300", "--generate", "5", "--run", run); code != 0 {
+		t.Fatal(e)
+	}
+	hf := filepath.Join(dir, "hf")
+	code, out, e := moxing(t, context.Background(), "export", "--format", "hf", run, hf)
+	if code != 0 || !strings.Contains(out, "Hugging Face") {
+		t.Fatalf("export: exit %d %q %q", code, out, e)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "vocab.json", "merges.txt"} {
+		if _, err := os.Stat(filepath.Join(hf, f)); err != nil {
+			t.Errorf("the export lacks %s", f)
+		}
+	}
+	gen := []string{"-p", "func ", "-n", "20", "-s", "5"}
+	_, a, _ := moxing(t, context.Background(), append([]string{"generate", "-m", run}, gen...)...)
+	code, b, e := moxing(t, context.Background(), append([]string{"generate", "-m", hf}, gen...)...)
+	if code != 0 || a != b {
+		t.Fatalf("generate from the export: exit %d %q (%s), from the run %q", code, b, e, a)
+	}
+	text := filepath.Join(dir, "t.go")
+	os.WriteFile(text, []byte("package main\n\nfunc main() {\n\tprintln(\"hi\")\n}\n"), 0o644)
+	_, pa, _ := moxing(t, context.Background(), "eval", "--model", run, "--text", text, "--json")
+	_, pb, _ := moxing(t, context.Background(), "eval", "--model", hf, "--text", text, "--json")
+	if pa != pb || pa == "" {
+		t.Fatalf("perplexity from the run %s, from the export %s", pa, pb)
+	}
+	if code, _, e := moxing(t, context.Background(), "export", "--format", "peft", run, filepath.Join(dir, "peft")); code != 1 || !strings.Contains(e, "without adapters") {
+		t.Fatalf("export --format peft of a model without adapters: exit %d %q", code, e)
+	}
+	if code, _, e := moxing(t, context.Background(), "export", run); code != 2 || !strings.Contains(e, "want MODEL and DIR") {
+		t.Fatalf("export with one argument: exit %d %q", code, e)
 	}
 }

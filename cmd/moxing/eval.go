@@ -38,7 +38,7 @@ func evalCommand(fs *pflag.FlagSet) runner {
 	fs.BoolVar(&asJSON, "json", false, "print the metrics as JSON")
 	fs.StringVar(&textPath, "text", "", "for a language model: a text file to score (mean cross-entropy per token, perplexity); - reads standard input")
 	fs.BoolVar(&perToken, "per-token", false, "with --text: one line per predicted position: its token id and log-probability")
-	fs.StringVar(&adapter, "adapter", "", "for a GPT classifier trained with LoRA: its adapter.safetensors, applied to --model")
+	fs.StringVar(&adapter, "adapter", "", "a LoRA adapter (a PEFT folder, the adapter/ of moxing finetune --lora-rank) to apply to --model")
 	fs.StringVar(&textField, "text-field", "text", "for a GPT classifier: the field of --data holding the text")
 	fs.StringVar(&labelField, "label-field", "", `for a GPT classifier: the field of --data holding the label (default "label", or "class")`)
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {

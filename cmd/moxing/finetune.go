@@ -55,7 +55,7 @@ type finetuneOptions struct {
 const finetuneExample = `  moxing finetune --task classify --model runs/brown/best.safetensors \
       --data reviews.csv --text-field text --label-field label --run runs/sentiment
   moxing finetune --task classify --model runs/brown/best.safetensors --data train.jsonl \
-      --lora-rank 8 --run runs/sentiment-lora          # adapters only: writes adapter.safetensors too
+      --lora-rank 8 --run runs/sentiment-lora          # adapters only: writes the PEFT folder adapter/ too
   moxing finetune --task lm --model runs/moby/best.safetensors --data data/brown --run runs/moby-brown`
 
 const finetuneSynopsis = "Fine-tunes a pretrained GPT (a moxing checkpoint or a Hugging Face GPT-2 folder) with its tokenizer.\n" +
@@ -194,24 +194,25 @@ func finetuneClassifier(ctx context.Context, p *gpt.Pretrained, base gpt.Config,
 		return err
 	}
 	fmt.Fprintf(out, "best checkpoint: %s\n", run.Path("best.safetensors"))
-	if err := saveAdapterFile(p, base, run, out); err != nil || !o.JSON {
+	if err := saveAdapterFile(p, o.Init, run, out); err != nil || !o.JSON {
 		return err
 	}
 	return printJSON(stdout, map[string]any{"epochs": res.Epochs, "best_epoch": res.BestEpoch, "stopped": res.Stopped, "monitor": loop.Config.Monitor,
 		"best": res.Best, "run": run.Dir, "checkpoint": run.Path("best.safetensors")})
 }
 
-// saveAdapterFile writes <run>/adapter.safetensors for a LoRA run: the
-// adapters and any head, to load onto the base with --adapter.
-func saveAdapterFile(p *gpt.Pretrained, base gpt.Config, run *train.Run, stdout io.Writer) error {
+// saveAdapterFile writes <run>/adapter for a LoRA run: a PEFT folder
+// (adapter_config.json, adapter_model.safetensors) of the adapters and any
+// head, which --adapter puts on the base model, and PEFT reads.
+func saveAdapterFile(p *gpt.Pretrained, init string, run *train.Run, stdout io.Writer) error {
 	if p.LM.LoRA == nil {
 		return nil
 	}
-	path := run.Path("adapter.safetensors")
-	if err := gpt.SaveAdapter(path, p, base); err != nil {
+	dir := run.Path("adapter")
+	if err := gpt.SavePEFT(dir, p, init); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "adapter: %s (apply it to the base model with --adapter)\n", path)
+	fmt.Fprintf(stdout, "adapter: %s (a PEFT folder: apply it to the base model with --adapter)\n", dir)
 	return nil
 }
 
@@ -244,9 +245,9 @@ func finetuneLM(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o finet
 		return err
 	}
 	if o.JSON {
-		return saveAdapterFile(p, base, run, io.Discard)
+		return saveAdapterFile(p, o.Init, run, io.Discard)
 	}
-	return saveAdapterFile(p, base, run, stdout)
+	return saveAdapterFile(p, o.Init, run, stdout)
 }
 
 // textSets is data.ReadTextSets with a note when texts were cut to the

@@ -113,7 +113,7 @@ func TestFinetuneClassify(t *testing.T) {
 	// the parameters.
 	lora := filepath.Join(dir, "lora")
 	code, out, e = moxing(t, context.Background(), append([]string{"finetune"}, append(flags, "--lora-rank", "4", "--lora-targets", "attn.c_attn,wte", "--lr", "1e-2", "--run", lora)...)...)
-	if code != 0 || !strings.Contains(out, "adapter.safetensors") {
+	if code != 0 || !strings.Contains(out, "adapter (a PEFT folder") {
 		t.Fatalf("finetune --lora-rank exit %d: %s %s", code, out, e)
 	}
 	var trained, total int
@@ -121,7 +121,7 @@ func TestFinetuneClassify(t *testing.T) {
 	if trained == 0 || trained*10 > total {
 		t.Fatalf("LoRA trained %d of %d parameters", trained, total)
 	}
-	adapter := filepath.Join(lora, "adapter.safetensors")
+	adapter := filepath.Join(lora, "adapter")
 	whole, _ := os.Stat(filepath.Join(lora, "best.safetensors"))
 	small, _ := os.Stat(adapter)
 	if small.Size()*5 > whole.Size() {
@@ -206,12 +206,12 @@ func TestFinetuneLM(t *testing.T) {
 	lora := filepath.Join(dir, "lora")
 	code, out, e = moxing(t, context.Background(), "finetune", "--task", "lm", "--model", base, "--data", prepared, "--steps", "10",
 		"--batch-size", "8", "--lr", "1e-2", "--lora-rank", "4", "--lora-targets", "attn.c_attn,wte", "--run", lora)
-	if code != 0 || !strings.Contains(out, "adapter.safetensors") {
+	if code != 0 || !strings.Contains(out, "adapter (a PEFT folder") {
 		t.Fatalf("finetune --task lm --lora-rank: exit %d %s %s", code, out, e)
 	}
 	gen := []string{"--prompt", "the ", "--max-tokens", "20", "--seed", "3"}
 	_, viaBest, e1 := moxing(t, context.Background(), append([]string{"generate", "--model", filepath.Join(lora, "best.safetensors")}, gen...)...)
-	code, viaAdapter, e2 := moxing(t, context.Background(), append([]string{"generate", "--model", base, "--adapter", filepath.Join(lora, "adapter.safetensors")}, gen...)...)
+	code, viaAdapter, e2 := moxing(t, context.Background(), append([]string{"generate", "--model", base, "--adapter", filepath.Join(lora, "adapter")}, gen...)...)
 	_, plain, _ := moxing(t, context.Background(), append([]string{"generate", "--model", base}, gen...)...)
 	if code != 0 || viaBest == "" || viaAdapter != viaBest || viaAdapter == plain {
 		t.Fatalf("generate with adapters: exit %d\n%q (%s)\nvs the run's checkpoint\n%q (%s)\nbase alone %q", code, viaAdapter, e2, viaBest, e1, plain)

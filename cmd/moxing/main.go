@@ -42,26 +42,27 @@ type runner func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 type command struct {
 	name, summary, synopsis, example string
 	flags                            func(fs *pflag.FlagSet) runner
-	positional                       bool // takes arguments besides its flags (fs.Args())
+	args                             string // the arguments it takes besides its flags (fs.Args()), for its usage line; "" for none
 }
 
 var commands = []command{
-	{"train", "train a model: MLP on a CSV table, ConvNet on images, LSTM/GRU text classifier", trainSynopsis, trainExample, trainCommand, false},
-	{"eval", "metrics of a model on labelled data, or the perplexity of a language model on a text", evalSynopsis, evalExample, evalCommand, false},
-	{"predict", "predict a CSV or images with a model, writing a CSV", predictSynopsis, predictExample, predictCommand, true},
-	{"plot", "PNG charts of a run: loss and metric curves, confusion matrix", plotSynopsis, plotExample, plotCommand, false},
-	{"prepare", "text corpus -> tokenizer and token files", prepareSynopsis, prepareExample, prepareCommand, false},
-	{"pretrain", "train a GPT or LSTM/GRU language model on token files", pretrainSynopsis, pretrainExample, pretrainCommand, false},
-	{"demo", "train a small GPT on Go's own source code and generate Go (no download)", demoSynopsis, demoExample, demoCommand, false},
-	{"generate", "continue a prompt with a GPT or LSTM/GRU language model", generateSynopsis, generateExample, generateCommand, false},
-	{"finetune", "fine-tune a GPT: a text classifier, or the language model on new text; full or LoRA", finetuneSynopsis, finetuneExample, finetuneCommand, false},
-	{"classify", "classify texts with a GPT or recurrent text classifier", classifySynopsis, classifyExample, classifyCommand, false},
+	{"train", "train a model: MLP on a CSV table, ConvNet on images, LSTM/GRU text classifier", trainSynopsis, trainExample, trainCommand, ""},
+	{"eval", "metrics of a model on labelled data, or the perplexity of a language model on a text", evalSynopsis, evalExample, evalCommand, ""},
+	{"predict", "predict a CSV or images with a model, writing a CSV", predictSynopsis, predictExample, predictCommand, "[IMAGE…]"},
+	{"plot", "PNG charts of a run: loss and metric curves, confusion matrix", plotSynopsis, plotExample, plotCommand, ""},
+	{"prepare", "text corpus -> tokenizer and token files", prepareSynopsis, prepareExample, prepareCommand, ""},
+	{"pretrain", "train a GPT or LSTM/GRU language model on token files", pretrainSynopsis, pretrainExample, pretrainCommand, ""},
+	{"demo", "train a small GPT on Go's own source code and generate Go (no download)", demoSynopsis, demoExample, demoCommand, ""},
+	{"generate", "continue a prompt with a GPT or LSTM/GRU language model", generateSynopsis, generateExample, generateCommand, ""},
+	{"finetune", "fine-tune a GPT: a text classifier, or the language model on new text; full or LoRA", finetuneSynopsis, finetuneExample, finetuneCommand, ""},
+	{"classify", "classify texts with a GPT or recurrent text classifier", classifySynopsis, classifyExample, classifyCommand, ""},
+	{"export", "write a GPT as a Hugging Face folder, or its adapters as a PEFT folder", exportSynopsis, exportExample, exportCommand, "MODEL DIR"},
 }
 
 // benchCommands are the subcommands of moxing bench.
 var benchCommands = []command{
-	{"matmul", "time a matrix product (GFLOPS)", benchMatmulSynopsis, benchExample, benchMatmulCommand, false},
-	{"gpt", "time a GPT training step or generation", benchGPTSynopsis, benchGPTExample, benchGPTCommand, false},
+	{"matmul", "time a matrix product (GFLOPS)", benchMatmulSynopsis, benchExample, benchMatmulCommand, ""},
+	{"gpt", "time a GPT training step or generation", benchGPTSynopsis, benchGPTExample, benchGPTCommand, ""},
 }
 
 func main() {
@@ -186,9 +187,13 @@ func newRoot() *cobra.Command {
 
 // cobra makes the cobra command of c.
 func (c command) cobra(path string) *cobra.Command {
-	cc := &cobra.Command{Use: c.name, Short: c.summary, Long: c.synopsis, Example: c.example,
+	use := c.name
+	if c.args != "" {
+		use += " [flags] " + c.args
+	}
+	cc := &cobra.Command{Use: use, Short: c.summary, Long: c.synopsis, Example: c.example,
 		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 && !c.positional {
+			if len(args) > 0 && c.args == "" {
 				return usagef("unexpected argument %q (flags come as --name value; see moxing %s --help)", args[0], path)
 			}
 			return nil

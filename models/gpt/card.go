@@ -146,8 +146,9 @@ func build(card *checkpoint.Card, base *Model, h *checkpoint.Header) (*Pretraine
 	return p, nil
 }
 
-// LoadAdapter puts the adapter file whose header is h (written by
-// SaveAdapter) on base, a language model without adapters that must have
+// LoadAdapter puts the moxing adapter file whose header is h (written by
+// moxing finetune --lora-rank before it wrote PEFT folders; see LoadPEFT)
+// on base, a language model without adapters that must have
 // the architecture the adapter was trained on, and loads the adapter's
 // weights (and a classifier's head). base's weights become part of the
 // result; base's tokenizer is kept.
@@ -182,18 +183,6 @@ func LoadAdapter(base *Pretrained, h *checkpoint.Header) (*Pretrained, error) {
 	return p, nil
 }
 
-// SaveAdapter writes the part of a parameter-efficient fine-tune that is
-// not the base model to path, atomically: p's trainable parameters (after
-// AddLoRA: the adapters, and a classifier's head) with p's card, whose
-// config is base, the architecture the adapters go on.
-func SaveAdapter(path string, p *Pretrained, base Config) error {
-	card, err := p.Card()
-	if err != nil {
-		return err
-	}
-	card.Config, _ = json.Marshal(base)
-	return checkpoint.SaveParams(path, trainable(nn.Params(p.Module())), card.Metadata(checkpoint.MetaAdapter))
-}
 
 // trainable returns the parameters that require a gradient.
 func trainable(params []nn.Param) []nn.Param {

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+
+	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/models/gpt"
+)
+
+const exportExample = `  moxing export --format hf runs/demo-… gpt2-go          # a Hugging Face GPT-2 folder
+  moxing export --format hf runs/brown --adapter runs/sentiment-lora/adapter sentiment-hf   # adapters merged
+  moxing export --format peft runs/sentiment-lora/best.safetensors sentiment-peft           # the adapters as a PEFT folder`
+
+const exportSynopsis = "Writes a GPT (a checkpoint, run folder or Hugging Face folder, with --adapter its adapters) in\n" +
+	"another tool's layout, into the folder DIR:\n" +
+	"--format hf: a Hugging Face folder that transformers loads (config.json with GPT2Config's fields,\n" +
+	"model.safetensors, and vocab.json + merges.txt or tokenizer.json); adapters are merged into the weights.\n" +
+	"A classifier becomes GPT2ForSequenceClassification. Tokenizer files in DIR that the export does not write\n" +
+	"are removed, so that no stale one is read with the new weights.\n" +
+	"--format peft: the model's LoRA adapters (and a classifier's head) as a PEFT folder\n" +
+	"(adapter_config.json + adapter_model.safetensors), for PEFT or moxing's --adapter."
+
+func exportCommand(fs *pflag.FlagSet) runner {
+	var format, adapter string
+	var asJSON bool
+	fs.StringVar(&format, "format", "hf", "hf (a Hugging Face GPT-2 folder) or peft (the adapters as a PEFT folder)")
+	fs.StringVar(&adapter, "adapter", "", "a LoRA adapter (PEFT folder or moxing adapter file) to put on MODEL first")
+	fs.BoolVar(&asJSON, "json", false, "print what was written as JSON")
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		args := fs.Args()
+		if len(args) != 2 {
+			return usagef("want MODEL and DIR, got %d arguments; see --help", len(args))
+		}
+		if format != "hf" && format != "peft" {
+			return usagef("--format %q: want hf or peft", format)
+		}
+		m, err := load.OpenAdapter(args[0], adapter)
+		if err != nil {
+			return err
+		}
+		p := m.GPT
+		if p == nil {
+			return fmt.Errorf("%s: a %s: moxing export writes GPTs", m.Path, m.Describe())
+		}
+		what := p.Describe()
+		if format == "peft" {
+			if p.LM.LoRA == nil {
+				return fmt.Errorf("%s: a %s without adapters: nothing to write as a PEFT folder", m.Path, what)
+			}
+			err = gpt.SavePEFT(args[1], p, args[0])
+		} else {
+			p.LM.MergeLoRA()
+			err = gpt.SaveHF(args[1], p)
+		}
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(stdout, map[string]string{"model": m.Path, "format": format, "dir": args[1]})
+		}
+		fmt.Fprintf(stdout, "wrote %s as a %s folder: %s\n", what, map[string]string{"hf": "Hugging Face", "peft": "PEFT"}[format], args[1])
+		return nil
+	}
+}
