@@ -183,7 +183,6 @@ func LoadAdapter(base *Pretrained, h *checkpoint.Header) (*Pretrained, error) {
 	return p, nil
 }
 
-
 // trainable returns the parameters that require a gradient.
 func trainable(params []nn.Param) []nn.Param {
 	return slices.DeleteFunc(params, func(p nn.Param) bool { return !p.RequiresGrad() })
