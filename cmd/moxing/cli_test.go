@@ -211,3 +211,40 @@ func TestExportHFRoundTrip(t *testing.T) {
 		t.Fatalf("export with one argument: exit %d %q", code, e)
 	}
 }
+
+// eval on the table a run was trained on says which rows it scores, and
+// --split test scores the run's test rows: the metrics train reported.
+func TestEvalKnowsTheRunsSplit(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := toyCSV(t, dir, 120)
+	run := filepath.Join(dir, "run")
+	if code, _, e := moxing(t, context.Background(), "train", "--data", csvPath, "--run", run, "--epochs", "5"); code != 0 {
+		t.Fatal(e)
+	}
+	code, _, e := moxing(t, context.Background(), "eval", "--model", run, "--data", csvPath)
+	if code != 0 || !strings.Contains(e, "trained on this table") || !strings.Contains(e, "scoring all of them") {
+		t.Fatalf("eval on the training table: exit %d, %q", code, e)
+	}
+	code, out, e := moxing(t, context.Background(), "eval", "--model", run, "--data", csvPath, "--split", "test", "--json")
+	var got struct {
+		Rows    int
+		Metrics map[string]float64
+	}
+	raw, _ := os.ReadFile(filepath.Join(run, "test_metrics.json"))
+	var want struct {
+		Rows    int
+		Metrics map[string]float64
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil || json.Unmarshal(raw, &want) != nil {
+		t.Fatalf("eval --split test: exit %d %q %q", code, out, e)
+	}
+	if got.Rows != want.Rows || got.Metrics["accuracy"] != want.Metrics["accuracy"] {
+		t.Fatalf("--split test scored %d rows, accuracy %v; train's test split had %d, %v", got.Rows, got.Metrics["accuracy"], want.Rows, want.Metrics["accuracy"])
+	}
+	other := filepath.Join(dir, "other.csv")
+	b, _ := os.ReadFile(csvPath)
+	os.WriteFile(other, b, 0o644)
+	if code, _, e := moxing(t, context.Background(), "eval", "--model", run, "--data", other, "--split", "test"); code != 2 || !strings.Contains(e, "was not trained on") {
+		t.Fatalf("--split on another table: exit %d %q", code, e)
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 
+	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/metrics"
 	"github.com/moxing/moxing/models/cnn"
@@ -33,9 +35,11 @@ const evalSynopsis = "Evaluates a checkpoint written by moxing train on every ro
 func evalCommand(fs *pflag.FlagSet) runner {
 	var md modelData
 	var asJSON, perToken bool
+	var split string
 	var textPath, adapter, textField, labelField string
 	md.register(fs, "labelled CSV file")
 	fs.BoolVar(&asJSON, "json", false, "print the metrics as JSON")
+	fs.StringVar(&split, "split", "all", "for a table the model's run was trained on: the rows to score, all, train, val or test (its split.json)")
 	fs.StringVar(&textPath, "text", "", "for a language model: a text file to score (mean cross-entropy per token, perplexity); - reads standard input")
 	fs.BoolVar(&perToken, "per-token", false, "with --text: one line per predicted position: its token id and log-probability")
 	fs.StringVar(&adapter, "adapter", "", "a LoRA adapter (a PEFT folder, the adapter/ of moxing finetune --lora-rank) to apply to --model")
@@ -58,7 +62,7 @@ func evalCommand(fs *pflag.FlagSet) runner {
 		}
 		switch {
 		case m.Tabular != nil:
-			return evalTabular(stdout, fs, &md, m.Tabular, asJSON)
+			return evalTabular(stdout, stderr, fs, &md, m, split, asJSON)
 		case m.Images != nil:
 			return evalImages(m.Images, md.data, md.csv, stdout, asJSON)
 		}
@@ -71,9 +75,13 @@ func evalCommand(fs *pflag.FlagSet) runner {
 }
 
 // evalTabular reports a tabular model's metrics on --data.
-func evalTabular(stdout io.Writer, fs *pflag.FlagSet, md *modelData, t *load.Tabular, asJSON bool) error {
+func evalTabular(stdout, stderr io.Writer, fs *pflag.FlagSet, md *modelData, m *load.Model, split string, asJSON bool) error {
+	t := m.Tabular
 	_, d, err := md.table(fs, t, true)
 	if err != nil {
+		return err
+	}
+	if d, err = runSplit(stderr, m.Path, md.data, d, split); err != nil {
 		return err
 	}
 	rep, err := tabularHead(t).Evaluate(t.Model, d)
@@ -81,17 +89,60 @@ func evalTabular(stdout io.Writer, fs *pflag.FlagSet, md *modelData, t *load.Tab
 		return err
 	}
 	if asJSON {
-		out := map[string]any{"rows": d.Len(), "metrics": rep.Metrics}
+		out := map[string]any{"rows": d.Len(), "split": split, "metrics": rep.Metrics}
 		if rep.Confusion != nil {
 			out["confusion"], out["classes"] = rep.Confusion.Counts, t.Schema.Classes
 		}
 		return printJSON(stdout, out)
 	}
-	fmt.Fprintf(stdout, "%s: %d rows\n%s\n", md.data, d.Len(), metrics.Format(rep.Metrics))
+	fmt.Fprintf(stdout, "%s: %d rows (%s)\n%s\n", md.data, d.Len(), split, metrics.Format(rep.Metrics))
 	if rep.Confusion != nil {
 		fmt.Fprint(stdout, rep.Confusion.Format(t.Schema.Classes))
 	}
 	return nil
+}
+
+// runSplit returns the rows of d that split names when the model at
+// modelPath comes from a run folder trained on dataPath (its config.json
+// says so; split.json holds its rows), saying which rows it scores; for
+// another table, split must be "all".
+func runSplit(stderr io.Writer, modelPath, dataPath string, d *data.Dataset, split string) (*data.Dataset, error) {
+	if split != "all" && split != "train" && split != "val" && split != "test" {
+		return nil, usagef("--split %q: want all, train, val or test", split)
+	}
+	dir := filepath.Dir(modelPath)
+	var cfg trainOptions
+	var rows map[string][]int
+	_, cerr := train.OpenRun(dir, &cfg)
+	raw, serr := os.ReadFile(filepath.Join(dir, "split.json"))
+	same := cerr == nil && serr == nil && sameFile(cfg.Data, dataPath) && json.Unmarshal(raw, &rows) == nil
+	if !same {
+		if split != "all" {
+			return nil, usagef("--split %s: %s was not trained on %s (its run folder's config.json and split.json say so)", split, modelPath, dataPath)
+		}
+		return d, nil
+	}
+	for _, idx := range rows {
+		for _, i := range idx {
+			if i < 0 || i >= d.Len() {
+				return nil, fmt.Errorf("%s: row %d is outside the %d rows of %s", filepath.Join(dir, "split.json"), i, d.Len(), dataPath)
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "note: the model was trained on this table: %d rows for training, %d for validation, %d for the test; scoring %s (--split)\n",
+		len(rows["train"]), len(rows["val"]), len(rows["test"]), map[string]string{"all": "all of them", "train": "the training rows",
+			"val": "the validation rows", "test": "the test rows"}[split])
+	if split == "all" {
+		return d, nil
+	}
+	return d.Subset(rows[split]), nil
+}
+
+// sameFile reports whether two paths name the same file.
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }
 
 // printJSON prints v as indented JSON.
