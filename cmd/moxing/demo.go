@@ -38,12 +38,12 @@ const demoSynopsis = "Trains a small GPT on the Go standard library's source cod
 // demoOptions are moxing demo's settings; config.json in the run folder
 // holds them, and --resume reads them back.
 type demoOptions struct {
-	Steps     int     `json:"steps" flag:"steps" def:"600" help:"optimizer steps (with --resume: the new total)"`
+	Steps     int     `json:"steps" flag:"steps" def:"900" help:"optimizer steps (with --resume: the new total)"`
 	BatchSize int     `json:"batch_size" flag:"batch-size" def:"16" help:"sequences per step"`
 	Seq       int     `json:"seq" flag:"seq" def:"128" help:"tokens per sequence (the context window)"`
 	CorpusKB  int     `json:"corpus_kb" flag:"corpus-kb" def:"2048" help:"how much Go source to read, in KiB"`
 	Tokenizer string  `json:"tokenizer" flag:"tokenizer" def:"bpe" help:"bpe (byte-level BPE learned from the corpus) or char (one token per character)"`
-	Vocab     int     `json:"vocab" flag:"vocab" def:"1024" help:"BPE vocabulary size"`
+	Vocab     int     `json:"vocab" flag:"vocab" def:"2048" help:"BPE vocabulary size"`
 	LR        float64 `json:"lr" flag:"lr" def:"2e-3" help:"peak learning rate"`
 	Seed      uint64  `json:"seed" flag:"seed" def:"1337" help:"random seed (initialisation, batches)"`
 	Generate  int     `json:"-" flag:"generate" def:"300" help:"tokens to generate at the end"`

@@ -199,19 +199,8 @@ func pretrainGPT(ctx context.Context, o pretrainOptions, rf runFolder, stdout, s
 	if err != nil {
 		return err
 	}
-	loop, err := lmLoop(m, o, mc.BlockSize, card.Metadata(checkpoint.MetaCard))
-	if err != nil {
-		return err
-	}
-	run, resume, err := rf.open("pretrain", o)
-	if err != nil {
-		return err
-	}
-	loop.Run = run
-	fmt.Fprintf(stderr, "%d training and %d validation tokens; GPT %d layers, %d heads, %d channels, window %d: %d parameters; run folder %s\n",
-		len(trainIDs), len(valIDs), mc.NLayer, mc.NHead, mc.NEmbd, mc.BlockSize, nn.NumParams(nn.Params(m)), run.Dir)
-	_, err = fitLM(ctx, loop, resume, trainIDs, valIDs, "moxing pretrain", o.JSON, stdout, stderr)
-	return err
+	desc := fmt.Sprintf("GPT %d layers, %d heads, %d channels, window %d", mc.NLayer, mc.NHead, mc.NEmbd, mc.BlockSize)
+	return pretrainModel(ctx, o, rf, m, card, mc.BlockSize, desc, trainIDs, valIDs, stdout, stderr)
 }
 
 // lmLoop is the training loop of moxing pretrain for m on sequences of
@@ -230,4 +219,24 @@ func lmLoop(m train.LanguageModel, o pretrainOptions, seqLen int, meta map[strin
 	cfg.EvalEvery = orDefault(o.EvalEvery, max(1, o.Steps/10))
 	cfg.Schedule = train.LMSchedule(float32(o.LR), warmup, o.Steps)
 	return &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), float32(o.LR), float32(o.WeightDecay)), Config: cfg}, nil
+}
+
+// pretrainModel trains m (a GPT or a recurrent model, described by desc
+// for the log) on sequences of seqLen tokens, with its card in the run
+// folder's checkpoints.
+func pretrainModel(ctx context.Context, o pretrainOptions, rf runFolder, m train.LanguageModel, card *checkpoint.Card, seqLen int, desc string,
+	trainIDs, valIDs []int, stdout, stderr io.Writer) error {
+	loop, err := lmLoop(m, o, seqLen, card.Metadata(checkpoint.MetaCard))
+	if err != nil {
+		return err
+	}
+	run, resume, err := rf.open("pretrain", o)
+	if err != nil {
+		return err
+	}
+	loop.Run = run
+	fmt.Fprintf(stderr, "%d training and %d validation tokens; %s: %d parameters; run folder %s\n",
+		len(trainIDs), len(valIDs), desc, nn.NumParams(nn.Params(m)), run.Dir)
+	_, err = fitLM(ctx, loop, resume, trainIDs, valIDs, "moxing pretrain", o.JSON, stdout, stderr)
+	return err
 }

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"strings"
 
-	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/nn"
@@ -34,19 +33,8 @@ func pretrainRNN(ctx context.Context, o pretrainOptions, rf runFolder, stdout, s
 	if err != nil {
 		return err
 	}
-	loop, err := lmLoop(m, o, window, card.Metadata(checkpoint.MetaCard))
-	if err != nil {
-		return err
-	}
-	run, resume, err := rf.open("pretrain", o)
-	if err != nil {
-		return err
-	}
-	loop.Run = run
-	fmt.Fprintf(stderr, "%d training and %d validation tokens; %s %d layers, embedding %d, hidden %d, sequences of %d: %d parameters; run folder %s\n",
-		len(trainIDs), len(valIDs), strings.ToUpper(o.Arch), mc.Layers, mc.Embed, mc.Hidden, window, nn.NumParams(nn.Params(m)), run.Dir)
-	_, err = fitLM(ctx, loop, resume, trainIDs, valIDs, "moxing pretrain", o.JSON, stdout, stderr)
-	return err
+	desc := fmt.Sprintf("%s %d layers, embedding %d, hidden %d, sequences of %d", strings.ToUpper(o.Arch), mc.Layers, mc.Embed, mc.Hidden, window)
+	return pretrainModel(ctx, o, rf, m, card, window, desc, trainIDs, valIDs, stdout, stderr)
 }
 
 // orDefault is v, or def when v is 0 (a flag whose default depends on the
