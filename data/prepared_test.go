@@ -26,7 +26,7 @@ func TestPreparedRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(tr, trainIDs) || !slices.Equal(va, valIDs) || got.VocabSize() != 3 {
+	if !slices.Equal(tr, trainIDs) || !slices.Equal(va, valIDs) || got.VocabSize() != 4 { // a, b, c and the unknown U+FFFD
 		t.Errorf("read back %v %v (vocabulary %d)", tr, va, got.VocabSize())
 	}
 	entries, _ := os.ReadDir(dir)
@@ -42,7 +42,7 @@ func TestPreparedRoundTrip(t *testing.T) {
 func TestWritePreparedErrors(t *testing.T) {
 	tok, _ := tokenizer.NewChar("abc")
 	dir := filepath.Join(t.TempDir(), "p")
-	if err := data.WritePrepared(dir, tok, []int{0, 1}, []int{3}); err == nil || !strings.Contains(err.Error(), "validation token 3 at position 0") {
+	if err := data.WritePrepared(dir, tok, []int{0, 1}, []int{4}); err == nil || !strings.Contains(err.Error(), "validation token 4 at position 0") {
 		t.Errorf("an id outside the vocabulary: %v", err)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -83,7 +83,7 @@ func TestReadPreparedErrors(t *testing.T) {
 		{"bad_tokenizer", with("tokenizer.json", "{"), "tokenizer.json: "},
 		{"no_val", with("val.tok", ""), "val.tok: no such file"},
 		{"bad_train", with("train.tok", "MXTK"), "train.tok: not a token file"},
-		{"outside_vocabulary", with("train.tok", tokens([]int{0, 7}, 8)), "train.tok: token 7 at position 1 is outside the tokenizer's vocabulary of 3"},
+		{"outside_vocabulary", with("train.tok", tokens([]int{0, 7}, 8)), "train.tok: token 7 at position 1 is outside the tokenizer's vocabulary of 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := corpusDir(t, tc.files)
