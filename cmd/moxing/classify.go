@@ -80,7 +80,7 @@ func classifyCommand(fs *pflag.FlagSet) runner {
 		for i, e := range ex {
 			rows[i] = append([]string{e.Where, e.Text, g.Labels[pred.Classes[i]]}, probCells(pred.Probs, i, k)...)
 		}
-		write := func(w io.Writer) error { return writeCSV(w, header, rows) }
+		write := func(w io.Writer) error { return writeTable(w, header, rows, false) }
 		return writeOut(stdout, outPath, write)
 	}
 }

@@ -241,6 +241,19 @@ func TestEvalKnowsTheRunsSplit(t *testing.T) {
 	if got.Rows != want.Rows || got.Metrics["accuracy"] != want.Metrics["accuracy"] {
 		t.Fatalf("--split test scored %d rows, accuracy %v; train's test split had %d, %v", got.Rows, got.Metrics["accuracy"], want.Rows, want.Metrics["accuracy"])
 	}
+	code, out, e = moxing(t, context.Background(), "predict", "--model", run, "--data", csvPath, "--json")
+	var recs []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &recs) != nil || len(recs) != 120 || recs[0]["prediction"] == nil {
+		t.Fatalf("predict --json: exit %d, %d records (%s)", code, len(recs), e)
+	}
+	if _, ok := recs[0]["prob_cat"].(float64); !ok {
+		t.Fatalf("predict --json: prob_cat is %T, want a number", recs[0]["prob_cat"])
+	}
+	code, out, _ = moxing(t, context.Background(), "plot", "--run", run, "--json")
+	var wrote struct{ Wrote []string }
+	if code != 0 || json.Unmarshal([]byte(out), &wrote) != nil || len(wrote.Wrote) != 2 {
+		t.Fatalf("plot --json: exit %d %q", code, out)
+	}
 	other := filepath.Join(dir, "other.csv")
 	b, _ := os.ReadFile(csvPath)
 	os.WriteFile(other, b, 0o644)

@@ -21,7 +21,9 @@ const plotSynopsis = "Draws a run's learning curves (train and validation loss; 
 
 func plotCommand(fs *pflag.FlagSet) runner {
 	var runDir, outDir string
-	fs.StringVar(&runDir, "run", "", "run folder written by moxing train")
+	var asJSON bool
+	fs.StringVar(&runDir, "run", "", "run folder of moxing train, pretrain, finetune or demo")
+	fs.BoolVar(&asJSON, "json", false, "print the files written as JSON")
 	fs.StringVar(&outDir, "out", "", "folder for the PNG files (default: the run folder)")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 		if runDir == "" {
@@ -38,12 +40,20 @@ func plotCommand(fs *pflag.FlagSet) runner {
 		if err := atomicfile.Write(curves, func(w io.Writer) error { return plot.Curves(w, epochs) }); err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, "wrote", curves)
-
+		wrote := []string{curves}
+		report := func() error {
+			if asJSON {
+				return printJSON(stdout, map[string][]string{"wrote": wrote})
+			}
+			for _, f := range wrote {
+				fmt.Fprintln(stdout, "wrote", f)
+			}
+			return nil
+		}
 		path := filepath.Join(runDir, "test_metrics.json")
 		raw, err := os.ReadFile(path)
 		if os.IsNotExist(err) {
-			return nil
+			return report()
 		} else if err != nil {
 			return err
 		}
@@ -55,14 +65,14 @@ func plotCommand(fs *pflag.FlagSet) runner {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		if test.Confusion == nil {
-			return nil
+			return report()
 		}
 		cm := filepath.Join(outDir, "confusion.png")
 		if err := atomicfile.Write(cm, func(w io.Writer) error { return plot.Confusion(w, test.Confusion, test.Classes) }); err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, "wrote", cm)
-		return nil
+		wrote = append(wrote, cm)
+		return report()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/internal/atomicfile"
@@ -30,8 +31,10 @@ const predictSynopsis = "Predicts every row of a CSV file with a checkpoint writ
 func predictCommand(fs *pflag.FlagSet) runner {
 	var md modelData
 	var outPath string
+	var asJSON bool
 	md.register(fs, "CSV file to predict")
 	fs.StringVar(&outPath, "out", "", "output CSV file (default: standard output)")
+	fs.BoolVar(&asJSON, "json", false, "write the predictions as a JSON array of records instead of a CSV")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 		if md.model == "" {
 			return usagef("--model is required; see --help")
@@ -48,7 +51,7 @@ func predictCommand(fs *pflag.FlagSet) runner {
 			if len(paths) == 0 {
 				return usagef("give the images to predict: --data FILE (PNG, JPEG, GIF or IDX), more as arguments")
 			}
-			return writeOut(stdout, outPath, func(w io.Writer) error { return predictImages(m.Images, paths, w) })
+			return writeOut(stdout, outPath, func(w io.Writer) error { return predictImages(m.Images, paths, w, asJSON) })
 		}
 		if md.data == "" {
 			return usagef("--data is required; see --help")
@@ -74,7 +77,7 @@ func predictCommand(fs *pflag.FlagSet) runner {
 			}
 			rows[i] = rec
 		}
-		write := func(w io.Writer) error { return writeCSV(w, header, rows) }
+		write := func(w io.Writer) error { return writeTable(w, header, rows, asJSON) }
 		return writeOut(stdout, outPath, write)
 	}
 }
@@ -106,10 +109,24 @@ func probCells(probs []float64, i, k int) []string {
 	return cells
 }
 
-// writeCSV writes a header and rows as CSV.
-func writeCSV(w io.Writer, header []string, rows [][]string) error {
-	cw := csv.NewWriter(w)
-	cw.Write(header)
-	cw.WriteAll(rows)
-	return cw.Error()
+// writeTable writes a header and rows as CSV or, asJSON, as an array of
+// records keyed by the header (prob_ columns as numbers).
+func writeTable(w io.Writer, header []string, rows [][]string, asJSON bool) error {
+	if !asJSON {
+		cw := csv.NewWriter(w)
+		cw.Write(header)
+		cw.WriteAll(rows)
+		return cw.Error()
+	}
+	recs := make([]map[string]any, len(rows))
+	for i, row := range rows {
+		recs[i] = map[string]any{}
+		for j, cell := range row {
+			recs[i][header[j]] = cell
+			if v, err := strconv.ParseFloat(cell, 64); err == nil && strings.HasPrefix(header[j], "prob_") {
+				recs[i][header[j]] = v
+			}
+		}
+	}
+	return printJSON(w, recs)
 }

@@ -126,7 +126,7 @@ func loadImageSets(o trainOptions) (*data.ImageSplits, error) {
 
 // predictImages is moxing predict with a ConvNet checkpoint: a CSV of
 // image, prediction and one prob_<class> column per class.
-func predictImages(m *load.Images, paths []string, out io.Writer) error {
+func predictImages(m *load.Images, paths []string, out io.Writer, asJSON bool) error {
 	c := m.Model.Config
 	x, names, err := data.ReadImagesOfShape(paths, [3]int{c.Channels, c.Height, c.Width})
 	if err != nil {
@@ -141,7 +141,7 @@ func predictImages(m *load.Images, paths []string, out io.Writer) error {
 	for i, name := range names {
 		rows[i] = append([]string{name, m.Classes[pred.Classes[i]]}, probCells(pred.Probs, i, len(m.Classes))...)
 	}
-	return writeCSV(out, header, rows)
+	return writeTable(out, header, rows, asJSON)
 }
 
 // evalImages is moxing eval with a ConvNet checkpoint on MNIST's test
