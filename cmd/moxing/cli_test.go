@@ -261,3 +261,30 @@ func TestEvalKnowsTheRunsSplit(t *testing.T) {
 		t.Fatalf("--split on another table: exit %d %q", code, e)
 	}
 }
+
+// Every numeric flag is range-checked, NaN and infinities included: one
+// line naming the flag, exit 2, before any work.
+func TestFlagRanges(t *testing.T) {
+	for _, args := range [][]string{
+		{"train", "--data", "x.csv", "--val", "NaN"},
+		{"train", "--data", "x.csv", "--test", "1"},
+		{"train", "--data", "x.csv", "--batch-size", "-1"},
+		{"train", "--data", "x.csv", "--epochs", "0"},
+		{"train", "--data", "x.csv", "--lr", "Inf"},
+		{"pretrain", "--data", "d", "--batch-size", "-2"},
+		{"pretrain", "--data", "d", "--grad-accum", "-1"},
+		{"pretrain", "--data", "d", "--lr", "-1"},
+		{"pretrain", "--data", "d", "--steps", "-1"},
+		{"finetune", "--model", "m", "--data", "d", "--dropout", "1"},
+		{"demo", "--seq", "1"},
+		{"generate", "-m", "m", "-p", "x", "--top-p", "NaN"},
+		{"generate", "-m", "m", "-p", "x", "--repetition-penalty", "NaN"},
+		{"generate", "-m", "m", "-p", "x", "--max-tokens", "0"},
+	} {
+		code, _, e := moxing(t, context.Background(), args...)
+		flagName := args[len(args)-2]
+		if code != 2 || strings.Count(strings.TrimSpace(e), "\n") != 0 || !strings.Contains(e, flagName+" ") {
+			t.Errorf("%v: exit %d, %q: want exit 2 and one line naming %s", args, code, e, flagName)
+		}
+	}
+}

@@ -38,15 +38,15 @@ const demoSynopsis = "Trains a small GPT on the Go standard library's source cod
 // demoOptions are moxing demo's settings; config.json in the run folder
 // holds them, and --resume reads them back.
 type demoOptions struct {
-	Steps     int     `json:"steps" flag:"steps" def:"900" help:"optimizer steps (with --resume: the new total)"`
-	BatchSize int     `json:"batch_size" flag:"batch-size" def:"16" help:"sequences per step"`
-	Seq       int     `json:"seq" flag:"seq" def:"128" help:"tokens per sequence (the context window)"`
-	CorpusKB  int     `json:"corpus_kb" flag:"corpus-kb" def:"2048" help:"how much Go source to read, in KiB"`
+	Steps     int     `json:"steps" flag:"steps" def:"900" help:"optimizer steps (with --resume: the new total)" range:"(0,)"`
+	BatchSize int     `json:"batch_size" flag:"batch-size" def:"16" help:"sequences per step" range:"(0,)"`
+	Seq       int     `json:"seq" flag:"seq" def:"128" help:"tokens per sequence (the context window)" range:"[2,)"`
+	CorpusKB  int     `json:"corpus_kb" flag:"corpus-kb" def:"2048" help:"how much Go source to read, in KiB" range:"(0,)"`
 	Tokenizer string  `json:"tokenizer" flag:"tokenizer" def:"bpe" help:"bpe (byte-level BPE learned from the corpus) or char (one token per character)"`
-	Vocab     int     `json:"vocab" flag:"vocab" def:"2048" help:"BPE vocabulary size"`
-	LR        float64 `json:"lr" flag:"lr" def:"2e-3" help:"peak learning rate"`
+	Vocab     int     `json:"vocab" flag:"vocab" def:"2048" help:"BPE vocabulary size" range:"(0,)"`
+	LR        float64 `json:"lr" flag:"lr" def:"2e-3" help:"peak learning rate" range:"(0,)"`
 	Seed      uint64  `json:"seed" flag:"seed" def:"1337" help:"random seed (initialisation, batches)"`
-	Generate  int     `json:"-" flag:"generate" def:"300" help:"tokens to generate at the end"`
+	Generate  int     `json:"-" flag:"generate" def:"300" help:"tokens to generate at the end" range:"(0,)"`
 	Prompt    string  `json:"-" flag:"prompt" def:"func " help:"start of the generated text"`
 }
 
@@ -60,8 +60,8 @@ func demoCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		if o.Steps < 1 || o.BatchSize < 1 || o.Seq < 2 || o.CorpusKB < 1 || o.LR <= 0 || o.Generate < 1 {
-			return usagef("--steps, --batch-size, --corpus-kb, --generate and --lr must be positive and --seq at least 2")
+		if err := checkFlags(&o); err != nil {
+			return err
 		}
 		root, err := goSourceRoot()
 		if err != nil {

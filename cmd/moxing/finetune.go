@@ -28,26 +28,26 @@ type finetuneOptions struct {
 	ValData          string  `json:"val_data" flag:"val-data" help:"classify: validation texts and labels (default: --val of --data, stratified)"`
 	TextField        string  `json:"text_field" flag:"text-field" def:"text" help:"classify: the field holding the text"`
 	LabelField       string  `json:"label_field" flag:"label-field" help:"classify: the field holding the label (default \"label\", or \"class\")"`
-	Val              float64 `json:"val" flag:"val" def:"0.2" help:"classify: fraction of --data for validation when there is no --val-data"`
+	Val              float64 `json:"val" flag:"val" def:"0.2" help:"classify: fraction of --data for validation when there is no --val-data" range:"(0,1)"`
 	FromScratch      bool    `json:"from_scratch" flag:"from-scratch" help:"random weights of --model's architecture (a baseline without pretraining)"`
 	FreezeEmbeddings bool    `json:"freeze_embeddings" flag:"freeze-embeddings" help:"do not train the token and position embeddings"`
-	FreezeBlocks     int     `json:"freeze_blocks" flag:"freeze-blocks" help:"do not train the first N transformer blocks"`
-	LoRARank         int     `json:"lora_rank" flag:"lora-rank" help:"train LoRA adapters of this rank instead of the weights (0: full fine-tuning)"`
-	LoRAAlpha        float64 `json:"lora_alpha" flag:"lora-alpha" help:"LoRA scale numerator: the update is alpha/rank·BA (default: 2·rank)"`
-	LoRADropout      float64 `json:"lora_dropout" flag:"lora-dropout" def:"0.05" help:"dropout on the adapters' input"`
+	FreezeBlocks     int     `json:"freeze_blocks" flag:"freeze-blocks" help:"do not train the first N transformer blocks" range:"[0,)"`
+	LoRARank         int     `json:"lora_rank" flag:"lora-rank" help:"train LoRA adapters of this rank instead of the weights (0: full fine-tuning)" range:"[0,)"`
+	LoRAAlpha        float64 `json:"lora_alpha" flag:"lora-alpha" help:"LoRA scale numerator: the update is alpha/rank·BA (default: 2·rank)" range:"[0,)"`
+	LoRADropout      float64 `json:"lora_dropout" flag:"lora-dropout" def:"0.05" help:"dropout on the adapters' input" range:"[0,1)"`
 	LoRATargets      string  `json:"lora_targets" flag:"lora-targets" def:"attn.c_attn,attn.c_proj" help:"projections to adapt: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj, wte (the token embedding)"`
-	Dropout          float64 `json:"dropout" flag:"dropout" def:"0.1" help:"dropout in the transformer while fine-tuning"`
-	Epochs           int     `json:"epochs" flag:"epochs" def:"10" help:"classify: maximum epochs (with --resume: the new total)"`
-	Steps            int     `json:"steps" flag:"steps" def:"500" help:"lm: optimizer steps (with --resume: the new total)"`
-	Batch            int     `json:"batch" flag:"batch-size" def:"16" help:"texts (classify) or sequences (lm) per step"`
-	LR               float64 `json:"lr" flag:"lr" help:"peak learning rate (default 1e-4, or 1e-3 with --lora-rank)"`
-	WeightDecay      float64 `json:"weight_decay" flag:"weight-decay" def:"0.01" help:"AdamW weight decay, on matrices only (0: none)"`
-	Warmup           int     `json:"warmup_steps" flag:"warmup" def:"-1" help:"optimizer steps warming the learning rate up (-1: a tenth of them)"`
-	Patience         int     `json:"patience" flag:"patience" def:"3" help:"classify: stop after this many epochs without improvement (0: never)"`
+	Dropout          float64 `json:"dropout" flag:"dropout" def:"0.1" help:"dropout in the transformer while fine-tuning" range:"[0,1)"`
+	Epochs           int     `json:"epochs" flag:"epochs" def:"10" help:"classify: maximum epochs (with --resume: the new total)" range:"(0,)"`
+	Steps            int     `json:"steps" flag:"steps" def:"500" help:"lm: optimizer steps (with --resume: the new total)" range:"(0,)"`
+	Batch            int     `json:"batch" flag:"batch-size" def:"16" help:"texts (classify) or sequences (lm) per step" range:"(0,)"`
+	LR               float64 `json:"lr" flag:"lr" help:"peak learning rate (default 1e-4, or 1e-3 with --lora-rank)" range:"[0,)"`
+	WeightDecay      float64 `json:"weight_decay" flag:"weight-decay" def:"0.01" help:"AdamW weight decay, on matrices only (0: none)" range:"[0,)"`
+	Warmup           int     `json:"warmup_steps" flag:"warmup" def:"-1" help:"optimizer steps warming the learning rate up (-1: a tenth of them)" range:"[-1,)"`
+	Patience         int     `json:"patience" flag:"patience" def:"3" help:"classify: stop after this many epochs without improvement (0: never)" range:"[0,)"`
 	Monitor          string  `json:"monitor" flag:"monitor" def:"accuracy" help:"classify: validation metric deciding the best epoch: accuracy, f1, auc or loss"`
 	ClassWeights     string  `json:"class_weights" flag:"class-weights" help:"classify: \"balanced\" (inverse class frequency) or one weight per class, comma-separated, in label order"`
-	EMAEpochs        float64 `json:"ema_epochs" flag:"ema-epochs" def:"1" help:"classify: validate and keep an exponential moving average of the weights over about this many epochs (0: the weights as trained)"`
-	EvalEvery        int     `json:"eval_every" flag:"eval-every" help:"lm: steps between validation losses (0: steps/10)"`
+	EMAEpochs        float64 `json:"ema_epochs" flag:"ema-epochs" def:"1" help:"classify: validate and keep an exponential moving average of the weights over about this many epochs (0: the weights as trained)" range:"[0,)"`
+	EvalEvery        int     `json:"eval_every" flag:"eval-every" help:"lm: steps between validation losses (0: steps/10)" range:"[0,)"`
 	Seed             uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
 	JSON             bool    `json:"-" flag:"json" help:"print the result as JSON"`
 }
@@ -74,6 +74,9 @@ func finetuneCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
+		if err := checkFlags(&o); err != nil {
+			return err
+		}
 		if o.Init == "" || o.Data == "" {
 			return usagef("--model and --data are required; see --help")
 		}
@@ -85,9 +88,6 @@ func finetuneCommand(fs *pflag.FlagSet) runner {
 			if o.LoRARank > 0 {
 				o.LR = 1e-3
 			}
-		}
-		if o.LR < 0 || o.Batch < 1 || o.Warmup < -1 || o.Dropout < 0 || o.Dropout >= 1 || o.FreezeBlocks < 0 || o.EMAEpochs < 0 || o.WeightDecay < 0 {
-			return usagef("--lr, --batch-size must be positive, --dropout in [0, 1), --warmup at least -1, --freeze-blocks, --ema-epochs and --weight-decay ≥ 0")
 		}
 		p, base, err := finetuneBase(o)
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -82,4 +83,68 @@ func must[T any](parse func(string) (T, error), name, def string) T {
 		panic(fmt.Sprintf("moxing: the default of --%s: %v", name, err))
 	}
 	return v
+}
+
+// checkFlags checks the fields of the struct *opts against their range
+// tags, an interval such as `range:"(0,1)"`, `range:"[0,)"` (an empty bound
+// is unbounded): a value outside it, and a float that is NaN or infinite,
+// is a usage error naming the flag. Fields without a range only have their
+// floats checked for being finite.
+func checkFlags(opts any) error {
+	v := reflect.ValueOf(opts).Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		name := f.Tag.Get("flag")
+		if name == "" {
+			continue
+		}
+		var x float64
+		switch p := v.Field(i).Addr().Interface().(type) {
+		case *int:
+			x = float64(*p)
+		case *uint64:
+			x = float64(*p)
+		case *float64:
+			x = *p
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return usagef("--%s %v: want a finite number", name, x)
+			}
+		default:
+			continue
+		}
+		r := f.Tag.Get("range")
+		if r == "" {
+			continue
+		}
+		if !inRange(x, r) {
+			return usagef("--%s %v: want a value in %s", name, x, r)
+		}
+	}
+	return nil
+}
+
+// inRange reports whether x lies in the interval r, "[a,b)" and the like;
+// a malformed r is a programming error.
+func inRange(x float64, r string) bool {
+	lo, hi, ok := strings.Cut(r[1:len(r)-1], ",")
+	if !ok || len(r) < 3 || !strings.ContainsRune("[(", rune(r[0])) || !strings.ContainsRune("])", rune(r[len(r)-1])) {
+		panic("moxing: range tag " + r)
+	}
+	bound := func(s string) (float64, bool) {
+		if s == "" {
+			return 0, false
+		}
+		b, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			panic("moxing: range tag " + r)
+		}
+		return b, true
+	}
+	if b, ok := bound(lo); ok && (x < b || (x == b && r[0] == '(')) {
+		return false
+	}
+	if b, ok := bound(hi); ok && (x > b || (x == b && r[len(r)-1] == ')')) {
+		return false
+	}
+	return true
 }

@@ -24,11 +24,11 @@ type generateOptions struct {
 	Model       string  `flag:"model" short:"m" help:"language model: a checkpoint, a run folder or a Hugging Face GPT-2 folder"`
 	Adapter     string  `flag:"adapter" help:"LoRA adapter to apply to --model: a PEFT folder (the adapter/ of moxing finetune --lora-rank) or a moxing adapter file"`
 	Prompt      string  `flag:"prompt" short:"p" help:"text to continue (-: read it from standard input)"`
-	MaxTokens   int     `flag:"max-tokens" short:"n" def:"200" alias:"n-predict" help:"tokens to generate at most"`
-	Temperature float64 `flag:"temperature" def:"0.8" alias:"temp" help:"sampling temperature (0: greedy)"`
-	TopK        int     `flag:"top-k" def:"40" help:"sample from the k most likely tokens (0: all)"`
-	TopP        float64 `flag:"top-p" help:"sample from the smallest set of tokens with this much probability (0: all)"`
-	Repetition  float64 `flag:"repetition-penalty" def:"1" alias:"repeat-penalty" help:"penalty > 1 for tokens already generated"`
+	MaxTokens   int     `flag:"max-tokens" short:"n" def:"200" alias:"n-predict" help:"tokens to generate at most" range:"(0,)"`
+	Temperature float64 `flag:"temperature" def:"0.8" alias:"temp" help:"sampling temperature (0: greedy)" range:"[0,)"`
+	TopK        int     `flag:"top-k" def:"40" help:"sample from the k most likely tokens (0: all)" range:"[0,)"`
+	TopP        float64 `flag:"top-p" help:"sample from the smallest set of tokens with this much probability (0: all)" range:"[0,1]"`
+	Repetition  float64 `flag:"repetition-penalty" def:"1" alias:"repeat-penalty" help:"penalty > 1 for tokens already generated" range:"(0,)"`
 	Stop        string  `flag:"stop" help:"stop when the generated text contains this"`
 	Seed        uint64  `flag:"seed" short:"s" def:"1" help:"random seed"`
 	JSON        bool    `flag:"json" help:"print {\"prompt\", \"completion\"} as JSON once done, instead of streaming the text"`
@@ -38,15 +38,15 @@ func generateCommand(fs *pflag.FlagSet) runner {
 	var o generateOptions
 	bindFlags(fs, &o)
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		if err := checkFlags(&o); err != nil {
+			return err
+		}
 		cfg := sample.Config{Temperature: float32(o.Temperature), TopK: o.TopK, TopP: float32(o.TopP), RepetitionPenalty: float32(o.Repetition)}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
 		}
 		if o.Model == "" || o.Prompt == "" {
 			return usagef("--model and --prompt are required; see --help")
-		}
-		if o.MaxTokens < 1 {
-			return usagef("--max-tokens %d: want at least 1", o.MaxTokens)
 		}
 		prompt, err := readArg(o.Prompt, stdin)
 		if err != nil {

@@ -112,22 +112,22 @@ const pretrainExample = `  moxing pretrain --data data/moby --config tiny --step
 type pretrainOptions struct {
 	Data        string  `json:"data" flag:"data" help:"folder with tokenizer.json, train.tok, val.tok"`
 	Config      string  `json:"config" flag:"config" def:"tiny" help:"tiny or gpt2-small (then --layers, --heads, --embd, --seq override)"`
-	Layers      int     `json:"layers" flag:"layers" help:"transformer blocks (lstm/gru/rnn: recurrent layers, default 2)"`
-	Heads       int     `json:"heads" flag:"heads" help:"attention heads"`
-	Embd        int     `json:"embd" flag:"embd" help:"channels (lstm/gru/rnn: embedding width, default 64)"`
-	Seq         int     `json:"seq" flag:"seq" help:"context window (lstm/gru/rnn: training sequence length, default 128)"`
-	Dropout     float64 `json:"dropout" flag:"dropout" help:"dropout"`
-	Steps       int     `json:"steps" flag:"steps" def:"1000" help:"optimizer steps (with --resume: the new total, to extend a run)"`
-	Batch       int     `json:"batch" flag:"batch-size" def:"8" help:"sequences per micro-batch"`
-	GradAccum   int     `json:"grad_accum" flag:"grad-accum" def:"1" help:"micro-batches per step"`
-	LR          float64 `json:"lr" flag:"lr" def:"1e-3" help:"peak learning rate"`
-	WeightDecay float64 `json:"weight_decay" flag:"weight-decay" def:"0.1" help:"AdamW weight decay, on matrices only (0: none)"`
-	Warmup      int     `json:"warmup" flag:"warmup" def:"-1" help:"warmup steps (-1: steps/20)"`
-	EvalEvery   int     `json:"eval_every" flag:"eval-every" help:"steps between validation losses (0: steps/10)"`
+	Layers      int     `json:"layers" flag:"layers" help:"transformer blocks (lstm/gru/rnn: recurrent layers, default 2)" range:"[0,)"`
+	Heads       int     `json:"heads" flag:"heads" help:"attention heads" range:"[0,)"`
+	Embd        int     `json:"embd" flag:"embd" help:"channels (lstm/gru/rnn: embedding width, default 64)" range:"[0,)"`
+	Seq         int     `json:"seq" flag:"seq" help:"context window (lstm/gru/rnn: training sequence length, default 128)" range:"[0,)"`
+	Dropout     float64 `json:"dropout" flag:"dropout" help:"dropout" range:"[0,1)"`
+	Steps       int     `json:"steps" flag:"steps" def:"1000" help:"optimizer steps (with --resume: the new total, to extend a run)" range:"(0,)"`
+	Batch       int     `json:"batch" flag:"batch-size" def:"8" help:"sequences per micro-batch" range:"(0,)"`
+	GradAccum   int     `json:"grad_accum" flag:"grad-accum" def:"1" help:"micro-batches per step" range:"(0,)"`
+	LR          float64 `json:"lr" flag:"lr" def:"1e-3" help:"peak learning rate" range:"(0,)"`
+	WeightDecay float64 `json:"weight_decay" flag:"weight-decay" def:"0.1" help:"AdamW weight decay, on matrices only (0: none)" range:"[0,)"`
+	Warmup      int     `json:"warmup" flag:"warmup" def:"-1" help:"warmup steps (-1: steps/20)" range:"[-1,)"`
+	EvalEvery   int     `json:"eval_every" flag:"eval-every" help:"steps between validation losses (0: steps/10)" range:"[0,)"`
 	Seed        uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
 	JSON        bool    `json:"-" flag:"json" help:"print the result (best validation loss, step, checkpoint) as JSON"`
 	Arch        string  `json:"model" flag:"arch" def:"gpt" help:"gpt, or a recurrent language model: lstm, gru or rnn (then --layers, --embd, --hidden, --seq)"`
-	Hidden      int     `json:"hidden,omitempty" flag:"hidden" help:"lstm/gru/rnn: hidden units (default 256)"`
+	Hidden      int     `json:"hidden,omitempty" flag:"hidden" help:"lstm/gru/rnn: hidden units (default 256)" range:"[0,)"`
 }
 
 // runPretrain trains a GPT on token files written by moxing prepare.
@@ -144,6 +144,9 @@ func pretrainCommand(fs *pflag.FlagSet) runner {
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 		rf, err := rflags.folder(fs, &o, "steps")
 		if err != nil {
+			return err
+		}
+		if err := checkFlags(&o); err != nil {
 			return err
 		}
 		if o.Data == "" {
@@ -207,9 +210,6 @@ func pretrainGPT(ctx context.Context, o pretrainOptions, rf runFolder, stdout, s
 // seqLen tokens: AdamW (β2 0.95, decay on matrices), warmup and cosine
 // decay, the gradient norm clipped to 1.
 func lmLoop(m train.LanguageModel, o pretrainOptions, seqLen int, meta map[string]string) (*train.LM, error) {
-	if o.LR <= 0 || o.WeightDecay < 0 || o.Steps < 1 || o.Batch < 1 || o.GradAccum < 1 || o.Warmup < -1 || o.EvalEvery < 0 {
-		return nil, usagef("--lr, --steps, --batch-size and --grad-accum must be positive, --weight-decay and --eval-every at least 0, --warmup at least -1")
-	}
 	warmup := o.Warmup
 	if warmup < 0 {
 		warmup = max(1, o.Steps/20)

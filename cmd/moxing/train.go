@@ -33,38 +33,38 @@ type trainOptions struct {
 	Impute      string         `json:"impute" flag:"impute" help:"\"mean\" fills missing cells (training mean, or most frequent category); default: missing cells are errors"`
 	Hidden      string         `json:"hidden" flag:"hidden" def:"64" help:"hidden layer widths, comma-separated (\"\" for a linear model)"`
 	Activation  string         `json:"activation" flag:"activation" def:"relu" help:"hidden activation: relu, tanh, sigmoid or gelu"`
-	Dropout     float64        `json:"dropout" flag:"dropout" help:"dropout probability after each hidden layer"`
+	Dropout     float64        `json:"dropout" flag:"dropout" help:"dropout probability after each hidden layer" range:"[0,1)"`
 	Optimizer   string         `json:"optimizer" flag:"optimizer" def:"adam" help:"adam, adamw or sgd"`
-	LR          float64        `json:"lr" flag:"lr" def:"1e-3" help:"learning rate"`
-	Momentum    float64        `json:"momentum" flag:"momentum" def:"0.9" help:"SGD momentum"`
-	WeightDecay float64        `json:"weight_decay" flag:"weight-decay" help:"weight decay (L2 for adam and sgd, decoupled for adamw)"`
-	BatchSize   int            `json:"batch_size" flag:"batch-size" def:"32" help:"rows per optimizer step"`
-	Epochs      int            `json:"epochs" flag:"epochs" def:"200" help:"maximum epochs"`
-	Patience    int            `json:"patience" flag:"patience" def:"20" help:"stop after this many epochs without improvement (0: never)"`
-	MinDelta    float64        `json:"min_delta" flag:"min-delta" help:"smallest improvement of the monitored metric that counts"`
+	LR          float64        `json:"lr" flag:"lr" def:"1e-3" help:"learning rate" range:"(0,)"`
+	Momentum    float64        `json:"momentum" flag:"momentum" def:"0.9" help:"SGD momentum" range:"[0,1)"`
+	WeightDecay float64        `json:"weight_decay" flag:"weight-decay" help:"weight decay (L2 for adam and sgd, decoupled for adamw)" range:"[0,)"`
+	BatchSize   int            `json:"batch_size" flag:"batch-size" def:"32" help:"rows per optimizer step" range:"(0,)"`
+	Epochs      int            `json:"epochs" flag:"epochs" def:"200" help:"maximum epochs" range:"(0,)"`
+	Patience    int            `json:"patience" flag:"patience" def:"20" help:"stop after this many epochs without improvement (0: never)" range:"[0,)"`
+	MinDelta    float64        `json:"min_delta" flag:"min-delta" help:"smallest improvement of the monitored metric that counts" range:"[0,)"`
 	Monitor     string         `json:"monitor" flag:"monitor" def:"val_loss" help:"validation metric for early stopping and the best checkpoint: val_loss, val_accuracy, val_f1, val_auc, val_r2, …"`
-	Clip        float64        `json:"clip" flag:"clip" help:"clip the gradient norm to this (0: no clipping)"`
-	Val         float64        `json:"val" flag:"val" def:"0.15" help:"fraction of rows for validation"`
-	Test        float64        `json:"test" flag:"test" def:"0.15" help:"fraction of rows held out for the final test"`
+	Clip        float64        `json:"clip" flag:"clip" help:"clip the gradient norm to this (0: no clipping)" range:"[0,)"`
+	Val         float64        `json:"val" flag:"val" def:"0.15" help:"fraction of rows for validation" range:"(0,1)"`
+	Test        float64        `json:"test" flag:"test" def:"0.15" help:"fraction of rows held out for the final test" range:"[0,1)"`
 	Seed        uint64         `json:"seed" flag:"seed" def:"1" help:"random seed (split, initialisation, shuffling, dropout)"`
 	JSON        bool           `json:"-" flag:"json" help:"print the result (epochs, best score, test metrics, checkpoint) as JSON"`
 	// --arch cnn
 	Arch      string `json:"model" flag:"arch" def:"mlp" help:"mlp (tabular), cnn (images), or lstm, gru or rnn (text classification)"`
 	Conv      string `json:"conv,omitempty" flag:"conv" def:"32,64" help:"cnn: output channels of each convolution block (conv, ReLU, 2×2 max pool)"`
-	Kernel    int    `json:"kernel,omitempty" flag:"kernel" def:"3" help:"cnn: convolution kernel size (odd)"`
+	Kernel    int    `json:"kernel,omitempty" flag:"kernel" def:"3" help:"cnn: convolution kernel size (odd)" range:"(0,)"`
 	BatchNorm bool   `json:"batch_norm,omitempty" flag:"batch-norm" help:"cnn: batch normalisation after each convolution"`
-	Shift     int    `json:"shift,omitempty" flag:"shift" help:"cnn: augment training images by random shifts of up to this many pixels"`
+	Shift     int    `json:"shift,omitempty" flag:"shift" help:"cnn: augment training images by random shifts of up to this many pixels" range:"[0,)"`
 	Image     string `json:"image,omitempty" flag:"image" help:"cnn with a CSV: image size HxW or CxHxW of the pixel columns"`
-	Limit     int    `json:"limit,omitempty" flag:"limit" help:"cnn with MNIST or IDX files: train on only the first N training images (0: all), for a quick run"`
+	Limit     int    `json:"limit,omitempty" flag:"limit" help:"cnn with MNIST or IDX files: train on only the first N training images (0: all), for a quick run" range:"[0,)"`
 	// --arch lstm|gru|rnn (text classification)
 	TextField     string `json:"text_field,omitempty" flag:"text-field" def:"text" help:"lstm/gru/rnn: the field of --data holding the text"`
 	LabelField    string `json:"label_field,omitempty" flag:"label-field" help:"lstm/gru/rnn: the field holding the label (default \"label\", or \"class\")"`
 	ValData       string `json:"val_data,omitempty" flag:"val-data" help:"lstm/gru/rnn: a labelled text file for validation (default: --val of --data)"`
 	TokenizerFrom string `json:"tokenizer_from,omitempty" flag:"tokenizer-from" help:"lstm/gru/rnn: use the tokenizer of this GPT checkpoint (default: a BPE learned from --data)"`
-	Vocab         int    `json:"vocab,omitempty" flag:"vocab" def:"2000" help:"lstm/gru/rnn: BPE vocabulary size learned from --data"`
-	Window        int    `json:"window,omitempty" flag:"window" def:"256" help:"lstm/gru/rnn: texts are cut to this many tokens"`
-	Embd          int    `json:"embd,omitempty" flag:"embd" def:"64" help:"lstm/gru/rnn: embedding width"`
-	Layers        int    `json:"layers,omitempty" flag:"layers" def:"1" help:"lstm/gru/rnn: recurrent layers"`
+	Vocab         int    `json:"vocab,omitempty" flag:"vocab" def:"2000" help:"lstm/gru/rnn: BPE vocabulary size learned from --data" range:"(0,)"`
+	Window        int    `json:"window,omitempty" flag:"window" def:"256" help:"lstm/gru/rnn: texts are cut to this many tokens" range:"(0,)"`
+	Embd          int    `json:"embd,omitempty" flag:"embd" def:"64" help:"lstm/gru/rnn: embedding width" range:"(0,)"`
+	Layers        int    `json:"layers,omitempty" flag:"layers" def:"1" help:"lstm/gru/rnn: recurrent layers" range:"(0,)"`
 	Bidirectional bool   `json:"bidirectional,omitempty" flag:"bidirectional" help:"lstm/gru/rnn: read the texts both ways"`
 }
 
@@ -95,6 +95,9 @@ func trainCommand(fs *pflag.FlagSet) runner {
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 		rf, err := rflags.folder(fs, &o, "epochs")
 		if err != nil {
+			return err
+		}
+		if err := checkFlags(&o); err != nil {
 			return err
 		}
 		if o.Data == "" {
