@@ -206,6 +206,9 @@ func (l *LM) Fit(ctx context.Context, trainTokens, val []int) (LMResult, error) 
 			stepLoss += float64(loss.Item())
 			arena.Reset()
 		}
+		if math.IsNaN(stepLoss) || math.IsInf(stepLoss, 0) {
+			return finish(), diverged(fmt.Sprintf("step %d", step+1), stepLoss)
+		}
 		if cfg.ClipNorm > 0 {
 			optim.ClipGradNorm(params, cfg.ClipNorm)
 		}

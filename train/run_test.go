@@ -1,6 +1,7 @@
 package train_test
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/train"
 )
 
@@ -64,5 +66,28 @@ func TestScoreText(t *testing.T) {
 	}
 	if _, _, err := train.ScoreText(m, ids[:1], 8, nil); err == nil {
 		t.Fatal("one token scored")
+	}
+}
+
+// A loss that becomes NaN stops either loop with an error naming where,
+// and no checkpoint is written from it.
+func TestDivergedLossStops(t *testing.T) {
+	m, err := gpt.New(gpt.Config{VocabSize: 11, BlockSize: 8, NEmbd: 8, NLayer: 1, NHead: 2}, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Wte.Weight.Data[3] = float32(math.NaN())
+	ids := make([]int, 200)
+	for i := range ids {
+		ids[i] = i % 11
+	}
+	cfg := train.LMConfig{Steps: 5, BatchSize: 2, SeqLen: 8, GradAccum: 1, EvalEvery: 1, EvalBatches: 1}
+	dir := t.TempDir()
+	loop := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), 1e-3, 0), Config: cfg, Run: &train.Run{Dir: dir}}
+	if _, err := loop.Fit(context.Background(), ids, ids); err == nil || !strings.Contains(err.Error(), "NaN at step 1") {
+		t.Fatalf("a NaN weight: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "best.safetensors")); !os.IsNotExist(err) {
+		t.Fatal("a diverged run wrote best.safetensors")
 	}
 }

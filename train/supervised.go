@@ -242,6 +242,9 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 			loss.Backward()
 			l := float64(loss.Item())
 			arena.Reset()
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				return s.finish(res, params), diverged(fmt.Sprintf("epoch %d, batch %d", epoch, bi+1), l)
+			}
 			if cfg.ClipNorm > 0 {
 				optim.ClipGradNorm(params, cfg.ClipNorm)
 			}
@@ -342,4 +345,11 @@ func (s *Supervised) saveLast(params []nn.Param) error {
 
 func keys(m map[string]float64) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// diverged is the error of a loop whose loss became NaN or infinite at
+// where: it stops before the optimizer step, so no checkpoint holds what
+// the step would have made.
+func diverged(where string, loss float64) error {
+	return fmt.Errorf("train: the loss is %v at %s: training diverged (a lower learning rate, gradient clipping, or inputs with NaN or huge values?); the best checkpoint so far is kept", loss, where)
 }

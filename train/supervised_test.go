@@ -4,6 +4,9 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/moxing/moxing/data"
@@ -169,5 +172,23 @@ func TestSupervisedKeepsTheAverage(t *testing.T) {
 			}
 			i++
 		}
+	}
+}
+
+// A NaN input makes the loss NaN: the loop stops at that batch with an
+// error, and keeps no checkpoint from it.
+func TestSupervisedStopsOnNaN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	m, _ := mlp.New(mlp.Config{Inputs: 2, Outputs: 1}, rng)
+	d := blobs(40, rng)
+	d.X.Data[7] = float32(math.NaN())
+	dir := t.TempDir()
+	loop := &train.Supervised{Model: m, Opt: optim.NewSGD(nn.Params(m), optim.SGDConfig{LR: 0.1}), Head: train.Head{Task: data.Classification, Classes: 2},
+		Config: train.Config{Epochs: 3, BatchSize: 40, Monitor: "val_loss"}, Run: &train.Run{Dir: dir}}
+	if _, err := loop.Fit(context.Background(), d, blobs(10, rng)); err == nil || !strings.Contains(err.Error(), "NaN at epoch 1, batch 1") {
+		t.Fatalf("a NaN input: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "best.safetensors")); !os.IsNotExist(err) {
+		t.Fatal("a diverged run wrote best.safetensors")
 	}
 }
