@@ -17,7 +17,14 @@ import (
 // any error before the rename the temporary file is removed and an existing
 // file at path is left as it was. After the rename the directory is synced,
 // so the rename survives a crash.
+//
+// Only a regular file is ever replaced: a device or a named pipe at path
+// (/dev/null, a FIFO another program reads) is written to directly, and a
+// symbolic link, a directory or anything else is an error naming it.
 func Write(path string, write func(w io.Writer) error) (err error) {
+	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
+		return writeSpecial(path, st.Mode(), write)
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -63,4 +70,29 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// writeSpecial writes to the device or named pipe at path, and refuses
+// anything else that is not a regular file.
+func writeSpecial(path string, mode os.FileMode, write func(w io.Writer) error) error {
+	switch {
+	case mode&os.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: moxing writes its output only as a regular file; name the file itself", path)
+	case mode&(os.ModeDevice|os.ModeCharDevice|os.ModeNamedPipe) == 0:
+		return fmt.Errorf("%s is not a regular file (%v): moxing will not replace it", path, mode.Type())
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := write(bw); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
