@@ -23,14 +23,14 @@ const module = "github.com/moxing/moxing/"
 var allowed = map[string][]string{
 	"cmd/moxing":         {"load", "train", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "sample", "tokenizer", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/perf", "plot", "internal/atomicfile"},
 	"load":               {"models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
-	"train":              {"data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/atomicfile"},
+	"train":              {"data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/atomicfile", "internal/folderlock"},
 	"internal/perf":      {"models/gpt", "sample", "optim", "nn", "tensor"},
 	"models/gpt":         {"checkpoint", "tokenizer", "sample", "nn", "tensor", "internal/atomicfile"},
 	"models/mlp":         {"checkpoint", "nn", "tensor"},
 	"models/cnn":         {"checkpoint", "nn", "tensor"},
 	"models/rnn":         {"checkpoint", "tokenizer", "sample", "nn", "tensor"},
 	"models/gpt/gpttest": {"models/gpt", "checkpoint", "nn", "tensor"},
-	"data":               {"tokenizer", "tensor", "internal/atomicfile"},
+	"data":               {"tokenizer", "tensor", "internal/atomicfile", "internal/folderlock"},
 	"checkpoint":         {"nn", "tensor", "internal/atomicfile"},
 	"optim":              {"nn", "tensor", "internal/kernel"},
 	"nn":                 {"tensor"},
@@ -43,10 +43,11 @@ var allowed = map[string][]string{
 	"metrics":             {},
 	"internal/kernel":     {},
 	"internal/atomicfile": {},
+	"internal/folderlock": {},
 }
 
 // leaves must stay leaves.
-var leaves = []string{"plot", "tokenizer", "sample", "metrics", "internal/kernel", "internal/atomicfile"}
+var leaves = []string{"plot", "tokenizer", "sample", "metrics", "internal/kernel", "internal/atomicfile", "internal/folderlock"}
 
 // testOnly may be imported by _test.go files alone.
 var testOnly = []string{"tensor/tensortest", "models/gpt/gpttest"}

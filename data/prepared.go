@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/internal/folderlock"
 	"github.com/moxing/moxing/tokenizer"
 )
 
@@ -38,6 +39,11 @@ func WritePrepared(dir string, tok tokenizer.Tokenizer, trainIDs, valIDs []int) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	unlock, err := folderlock.Lock(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := atomicfile.Write(filepath.Join(dir, preparedTokenizer), func(w io.Writer) error { return tokenizer.Save(w, tok) }); err != nil {
 		return err
 	}
@@ -54,6 +60,15 @@ func WritePrepared(dir string, tok tokenizer.Tokenizer, trainIDs, valIDs []int) 
 // a missing one, a tokenizer or token file that does not parse, a token
 // outside the tokenizer's vocabulary.
 func ReadPrepared(dir string) (tok tokenizer.Tokenizer, trainIDs, valIDs []int, err error) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		_, err = os.Open(filepath.Join(dir, preparedTokenizer)) // names what is missing
+		return nil, nil, nil, err
+	}
+	unlock, err := folderlock.LockShared(dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer unlock()
 	path := filepath.Join(dir, preparedTokenizer)
 	tf, err := os.Open(path)
 	if err != nil {

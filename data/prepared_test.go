@@ -34,8 +34,8 @@ func TestPreparedRoundTrip(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if !slices.Equal(names, []string{"tokenizer.json", "train.tok", "val.tok"}) {
-		t.Errorf("files %v: want only the three, no temporary files", names)
+	if !slices.Equal(names, []string{".lock", "tokenizer.json", "train.tok", "val.tok"}) {
+		t.Errorf("files %v: want only the three and the lock file, no temporary files", names)
 	}
 }
 

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,10 +9,12 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/internal/atomicfile"
+	"github.com/moxing/moxing/internal/folderlock"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
 	"github.com/moxing/moxing/tensor"
@@ -25,43 +28,91 @@ import (
 //	last.safetensors  weights, optimizer state, card and loop state, to resume
 //
 // Every file is written atomically (temp file, fsync, rename), so a crash
-// leaves the last complete version. A Run is used by one loop at a time.
+// leaves the last complete version. CreateRun and OpenRun lock the folder
+// (internal/folderlock) until Close or the process's end, so a second run
+// on it fails with "in use by process N" instead of mixing files. A Run is
+// used by one loop at a time.
 type Run struct {
-	Dir string
+	Dir    string
+	unlock func() error // nil for a Run made without CreateRun or OpenRun
 }
 
 // CreateRun makes a new run folder dir, which must not exist or be empty,
-// and writes settings into its config.json.
+// locks it and writes settings into its config.json.
 func CreateRun(dir string, settings any) (*Run, error) {
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("run folder %s is not empty: continue it with --resume %s, or choose another --run", dir, dir)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &Run{Dir: dir}
+	r, err := lockRun(dir)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err == nil && slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() != folderlock.Name }) {
+		r.Close()
+		return nil, fmt.Errorf("run folder %s is not empty: continue it with --resume %s, or choose another --run", dir, dir)
+	}
 	if err := r.WriteJSON("config.json", settings); err != nil {
+		r.Close()
 		return nil, err
 	}
 	return r, nil
 }
 
-// OpenRun opens the run folder dir to continue it, reading its config.json
-// into settings (when settings is not nil).
+// OpenRun opens and locks the run folder dir to continue it, reading its
+// config.json into settings (when settings is not nil).
 func OpenRun(dir string, settings any) (*Run, error) {
-	r := &Run{Dir: dir}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("resume: %s is not a run folder: %w", dir, cmp.Or(err, os.ErrNotExist))
+	}
+	r, err := lockRun(dir)
+	if err != nil {
+		return nil, err
+	}
 	if settings == nil {
 		return r, nil
 	}
-	path := r.Path("config.json")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("resume: %w", err)
-	}
-	if err := json.Unmarshal(raw, settings); err != nil {
-		return nil, fmt.Errorf("resume: %s: %w", path, err)
+	if err := ReadSettings(dir, settings); err != nil {
+		r.Close()
+		return nil, err
 	}
 	return r, nil
+}
+
+// ReadSettings reads the config.json of the run folder dir into settings,
+// without locking the folder (a run may be writing it).
+func ReadSettings(dir string, settings any) error {
+	path := filepath.Join(dir, "config.json")
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(raw, settings)
+	}
+	if err != nil {
+		return fmt.Errorf("resume: %s: %w", path, err)
+	}
+	return nil
+}
+
+// lockRun locks dir for a run.
+func lockRun(dir string) (*Run, error) {
+	unlock, err := folderlock.Lock(dir)
+	if errors.Is(err, folderlock.ErrInUse) {
+		return nil, fmt.Errorf("run folder %w: wait for it to finish, or choose another --run", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Run{Dir: dir, unlock: unlock}, nil
+}
+
+// Close releases the run folder's lock.
+func (r *Run) Close() error {
+	if r.unlock == nil {
+		return nil
+	}
+	u := r.unlock
+	r.unlock = nil
+	return u()
 }
 
 // Path is the path of the run's file name.

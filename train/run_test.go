@@ -19,16 +19,27 @@ import (
 func TestCreateAndOpenRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	type settings struct{ Steps int }
-	if _, err := train.CreateRun(dir, settings{7}); err != nil {
+	run, err := train.CreateRun(dir, settings{7})
+	if err != nil {
 		t.Fatal(err)
 	}
+	// While it runs, the folder is locked: another run on it fails.
+	if _, err := train.OpenRun(dir, nil); err == nil || !strings.Contains(err.Error(), "in use by process") {
+		t.Fatalf("resuming a run in use: %v", err)
+	}
+	if _, err := train.CreateRun(dir, settings{8}); err == nil || !strings.Contains(err.Error(), "in use by process") {
+		t.Fatalf("creating a run in a folder in use: %v", err)
+	}
+	run.Close()
 	if _, err := train.CreateRun(dir, settings{8}); err == nil || !strings.Contains(err.Error(), "--resume") {
 		t.Fatalf("creating a run over a used folder: %v", err)
 	}
 	var s settings
-	if _, err := train.OpenRun(dir, &s); err != nil || s.Steps != 7 {
+	resumed, err := train.OpenRun(dir, &s)
+	if err != nil || s.Steps != 7 {
 		t.Fatalf("OpenRun: %+v, %v", s, err)
 	}
+	resumed.Close()
 	if _, err := train.OpenRun(filepath.Join(dir, "missing"), &s); err == nil || !os.IsNotExist(errorsUnwrapAll(err)) {
 		t.Fatalf("OpenRun of a missing folder: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moxing/moxing/internal/folderlock"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -286,5 +287,35 @@ func TestFlagRanges(t *testing.T) {
 		if code != 2 || strings.Count(strings.TrimSpace(e), "\n") != 0 || !strings.Contains(e, flagName+" ") {
 			t.Errorf("%v: exit %d, %q: want exit 2 and one line naming %s", args, code, e, flagName)
 		}
+	}
+}
+
+// A run folder or a prepared-data folder in use by another process is
+// refused with a message naming it, instead of mixing two runs' files.
+func TestFolderInUse(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := toyCSV(t, dir, 60)
+	run := filepath.Join(dir, "run")
+	os.Mkdir(run, 0o755)
+	unlock, err := folderlock.Lock(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, e := moxing(t, context.Background(), "train", "--data", csvPath, "--run", run, "--epochs", "2")
+	if code != 1 || !strings.Contains(e, "in use by process") {
+		t.Fatalf("train into a folder in use: exit %d %q", code, e)
+	}
+	unlock()
+	if code, _, e := moxing(t, context.Background(), "train", "--data", csvPath, "--run", run, "--epochs", "2"); code != 0 {
+		t.Fatalf("train once the folder is free: %q", e)
+	}
+	corpus := filepath.Join(dir, "c.txt")
+	os.WriteFile(corpus, []byte(strings.Repeat("some text to prepare. ", 50)), 0o644)
+	out := filepath.Join(dir, "prepared")
+	os.Mkdir(out, 0o755)
+	unlock, _ = folderlock.Lock(out)
+	defer unlock()
+	if code, _, e := moxing(t, context.Background(), "prepare", "--input", corpus, "--out", out); code != 1 || !strings.Contains(e, "in use by process") {
+		t.Fatalf("prepare into a folder in use: exit %d %q", code, e)
 	}
 }

@@ -94,6 +94,7 @@ func demoCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
+		defer run.Close()
 		fmt.Fprintf(stderr, "corpus: %d files, %d KiB of Go from %s; %s tokenizer of %d tokens, %d tokens (%.1f bytes each)\n",
 			files, len(corpus)>>10, root, o.Tokenizer, tok.VocabSize(), len(ids), float64(len(corpus))/float64(len(ids)))
 		fmt.Fprintf(stderr, "model: GPT, %d layers, %d heads, %d channels, window %d, %d parameters (kernels %s)\n",

@@ -113,7 +113,7 @@ func runSplit(stderr io.Writer, modelPath, dataPath string, d *data.Dataset, spl
 	dir := filepath.Dir(modelPath)
 	var cfg trainOptions
 	var rows map[string][]int
-	_, cerr := train.OpenRun(dir, &cfg)
+	cerr := train.ReadSettings(dir, &cfg)
 	raw, serr := os.ReadFile(filepath.Join(dir, "split.json"))
 	same := cerr == nil && serr == nil && sameFile(cfg.Data, dataPath) && json.Unmarshal(raw, &rows) == nil
 	if !same {

@@ -97,6 +97,7 @@ func finetuneCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
+		defer run.Close()
 		if !resume {
 			defer removeIfEmpty(run)
 		}

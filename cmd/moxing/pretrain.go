@@ -234,6 +234,7 @@ func pretrainModel(ctx context.Context, o pretrainOptions, rf runFolder, m train
 	if err != nil {
 		return err
 	}
+	defer run.Close()
 	loop.Run = run
 	fmt.Fprintf(stderr, "%d training and %d validation tokens; %s: %d parameters; run folder %s\n",
 		len(trainIDs), len(valIDs), desc, nn.NumParams(nn.Params(m)), run.Dir)

@@ -20,27 +20,26 @@ import (
 // given on the command line, then override it (--epochs, --steps: a run is
 // extended by asking for more); any other flag besides --resume is a usage
 // error, since the run's settings cannot change half way.
-func resumeSettings(fs *pflag.FlagSet, dir string, opts any, extend ...string) (*train.Run, error) {
+func resumeSettings(fs *pflag.FlagSet, dir string, opts any, extend ...string) error {
 	set := map[string]string{}
 	fs.Visit(func(f *pflag.Flag) { set[f.Name] = f.Value.String() })
 	for name := range set {
 		if name != "resume" && name != "json" && !slices.Contains(extend, name) {
-			return nil, usagef("--%s cannot change when resuming (the run keeps the settings in %s); only %s can",
+			return usagef("--%s cannot change when resuming (the run keeps the settings in %s); only %s can",
 				name, filepath.Join(dir, "config.json"), "--"+strings.Join(extend, ", --"))
 		}
 	}
-	run, err := train.OpenRun(dir, opts)
-	if err != nil {
-		return nil, err
+	if err := train.ReadSettings(dir, opts); err != nil {
+		return err
 	}
 	for _, name := range extend {
 		if v, ok := set[name]; ok {
 			if err := fs.Set(name, v); err != nil {
-				return nil, usageError{err.Error()}
+				return usageError{err.Error()}
 			}
 		}
 	}
-	return run, nil
+	return nil
 }
 
 // runFlags are the --run and --resume flags of a training command.
@@ -59,23 +58,24 @@ func (r *runFlags) folder(fs *pflag.FlagSet, opts any, extend ...string) (runFol
 	if r.resume == "" {
 		return runFolder{dir: r.dir}, nil
 	}
-	run, err := resumeSettings(fs, r.resume, opts, extend...)
-	return runFolder{resumed: run}, err
+	return runFolder{resume: r.resume}, resumeSettings(fs, r.resume, opts, extend...)
 }
 
 // runFolder is where a training command keeps its run: a run being
 // resumed (--resume), or a folder to create (--run; "" for
 // runs/<name>-<time>).
 type runFolder struct {
-	resumed *train.Run
-	dir     string
+	resume string // the run folder to continue
+	dir    string
 }
 
-// open returns the run being resumed, or creates the new run folder, which
-// must be new or empty, with settings in its config.json.
+// open locks and returns the run being resumed, or creates the new run
+// folder, which must be new or empty, with settings in its config.json.
+// The caller closes the run when done.
 func (f runFolder) open(name string, settings any) (run *train.Run, resume bool, err error) {
-	if f.resumed != nil {
-		return f.resumed, true, nil
+	if f.resume != "" {
+		run, err = train.OpenRun(f.resume, nil)
+		return run, true, err
 	}
 	dir := f.dir
 	if dir == "" {

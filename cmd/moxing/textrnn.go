@@ -77,6 +77,7 @@ func trainTextRNN(ctx context.Context, o trainOptions, rf runFolder, stdout, std
 	if err != nil {
 		return err
 	}
+	defer run.Close()
 	fmt.Fprintf(stderr, "%s: %d training and %d validation texts, classes %s; vocabulary %d; %s classifier of %d parameters; run folder %s\n",
 		o.Data, trainSet.Len(), valSet.Len(), strings.Join(classes, ", "), tok.VocabSize(), strings.ToUpper(o.Arch),
 		nn.NumParams(nn.Params(model)), run.Dir)

@@ -105,12 +105,12 @@ func trainCommand(fs *pflag.FlagSet) runner {
 		}
 		switch o.Arch {
 		case "cnn":
-			if rf.resumed == nil {
+			if rf.resume == "" {
 				defaultFlags(fs, cnnDefaults(o.Image == ""))
 			}
 			return trainCNN(ctx, o, rf, stdout, stderr)
 		case "lstm", "gru", "rnn":
-			if rf.resumed == nil {
+			if rf.resume == "" {
 				defaultFlags(fs, textRNNDefaults)
 			}
 			return trainTextRNN(ctx, o, rf, stdout, stderr)
@@ -157,6 +157,7 @@ func trainMLP(ctx context.Context, o trainOptions, rf runFolder, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	defer run.Close()
 	if !resume {
 		if err := run.WriteJSON("split.json", sets.Rows); err != nil {
 			return err

@@ -67,6 +67,7 @@ func trainCNN(ctx context.Context, o trainOptions, rf runFolder, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	defer run.Close()
 	var augment func(*tensor.Tensor, *rand.Rand) *tensor.Tensor
 	if o.Shift > 0 {
 		fill := norm.Background()
