@@ -226,3 +226,12 @@ func FuzzReadIDX(f *testing.F) {
 		}
 	})
 }
+
+// An IDX file of no images is an error naming it, not a panic later.
+func TestReadImagesOfShapeEmptyIDX(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none-idx3-ubyte")
+	os.WriteFile(path, idxBytes([]int{0, 4, 4}, nil), 0o644)
+	if _, _, err := data.ReadImagesOfShape([]string{path}, [3]int{1, 4, 4}); err == nil || !strings.Contains(err.Error(), "holds no images") {
+		t.Fatalf("an IDX file of 0 images: %v", err)
+	}
+}

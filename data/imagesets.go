@@ -121,6 +121,9 @@ func ReadImagesOfShape(paths []string, shape [3]int) (*tensor.Tensor, []string, 
 		if err != nil {
 			return nil, nil, err
 		}
+		if d.Len() == 0 {
+			return nil, nil, fmt.Errorf("%s holds no images", p)
+		}
 		if err := check(p, d.X.Shape()[1:]); err != nil {
 			return nil, nil, err
 		}

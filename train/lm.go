@@ -154,7 +154,7 @@ func (l *LM) Resume() error {
 		return fmt.Errorf("%s: rng: %w", l.Run.Dir, err)
 	}
 	l.st, l.best = st, best
-	return nil
+	return l.Run.trimMetrics(st.Step)
 }
 
 // Fit trains for the remaining steps of Config.Steps on trainTokens,

@@ -3,6 +3,8 @@ package train_test
 import (
 	"context"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -96,9 +98,19 @@ func TestLMResume(t *testing.T) {
 	if _, err := newLoop(dir, 8, stopAfter{5, cancel}).Fit(ctx, ids[:2000], ids[2000:]); err == nil {
 		t.Fatal("cancelled run returned no error")
 	}
+	// A kill after a metrics line but before its checkpoint, and a torn
+	// temporary file: resuming drops the line and the file.
+	f, _ := os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"step":6,"val_loss":1}` + "\n")
+	f.Close()
+	os.WriteFile(filepath.Join(dir, ".last.safetensors.tmp-123"), []byte("torn"), 0o644)
 	resumed := newLoop(dir, 8, nil)
+	resumed.Run, _ = train.OpenRun(dir, nil)
 	if err := resumed.Resume(); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".last.safetensors.tmp-123")); !os.IsNotExist(err) {
+		t.Error("a torn temporary file survived opening the run")
 	}
 	b, err := resumed.Fit(context.Background(), ids[:2000], ids[2000:])
 	if err != nil {
@@ -106,6 +118,10 @@ func TestLMResume(t *testing.T) {
 	}
 	if a.BestLoss != b.BestLoss || a.BestStep != b.BestStep || b.Steps != 8 {
 		t.Fatalf("straight %+v, resumed %+v", a, b)
+	}
+	metrics, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if got := strings.Count(string(metrics), `"step":`); got != 4 || strings.Contains(string(metrics), `"val_loss":1}`) {
+		t.Errorf("metrics after the resume (want steps 2, 4, 6, 8 once each):\n%s", metrics)
 	}
 	pa, pb := straight.Model.(*gpt.Model).Wte.Weight.Data, resumed.Model.(*gpt.Model).Wte.Weight.Data
 	for i := range pa {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -102,7 +103,47 @@ func lockRun(dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Temporary files of a write a crash interrupted: nobody else can be
+	// writing them, since the folder is ours now.
+	if tmps, err := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); err == nil {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}
 	return &Run{Dir: dir, unlock: unlock}, nil
+}
+
+// trimMetrics drops the records of metrics.jsonl past the epoch (or step)
+// upTo that the run resumes from: a run killed after logging an epoch but
+// before saving its checkpoint redoes that epoch, and its line must not
+// appear twice.
+func (r *Run) trimMetrics(upTo int) error {
+	path := r.Path("metrics.jsonl")
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var kept []byte
+	for _, line := range bytes.SplitAfter(raw, []byte("\n")) {
+		var rec struct {
+			Epoch *int `json:"epoch"`
+			Step  *int `json:"step"`
+		}
+		if len(bytes.TrimSpace(line)) == 0 || json.Unmarshal(line, &rec) != nil {
+			continue // a torn last line
+		}
+		if n := cmp.Or(rec.Epoch, rec.Step); n != nil && *n > upTo {
+			continue
+		}
+		kept = append(kept, line...)
+	}
+	if len(kept) == len(raw) {
+		return nil
+	}
+	return atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(kept); return err })
 }
 
 // Close releases the run folder's lock.

@@ -195,7 +195,7 @@ func (s *Supervised) Resume() error {
 		return fmt.Errorf("%s: rng state: %w", s.Run.Dir, err)
 	}
 	s.st, s.best = st, best
-	return nil
+	return s.Run.trimMetrics(st.Epoch)
 }
 
 // Fit trains for the remaining epochs of Config.Epochs, validating on val
