@@ -83,6 +83,9 @@ func TestScoreText(t *testing.T) {
 // A loss that becomes NaN stops either loop with an error naming where,
 // and no checkpoint is written from it.
 func TestDivergedLossStops(t *testing.T) {
+	if invariants {
+		t.Skip("-tags invariants panics on the NaN this test feeds, by design")
+	}
 	m, err := gpt.New(gpt.Config{VocabSize: 11, BlockSize: 8, NEmbd: 8, NLayer: 1, NHead: 2}, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)

@@ -178,6 +178,9 @@ func TestSupervisedKeepsTheAverage(t *testing.T) {
 // A NaN input makes the loss NaN: the loop stops at that batch with an
 // error, and keeps no checkpoint from it.
 func TestSupervisedStopsOnNaN(t *testing.T) {
+	if invariants {
+		t.Skip("-tags invariants panics on the NaN this test feeds, by design")
+	}
 	rng := rand.New(rand.NewPCG(5, 5))
 	m, _ := mlp.New(mlp.Config{Inputs: 2, Outputs: 1}, rng)
 	d := blobs(40, rng)
