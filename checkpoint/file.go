@@ -30,6 +30,9 @@ func save(path string, write func(io.Writer) error) error {
 
 // Load opens the file at path and Reads it. Its errors name the path.
 func Load(path string) (*File, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("checkpoint: %s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err) // names the path
@@ -58,6 +61,10 @@ func Load(path string) (*File, error) {
 // wants (ReadTensors, LoadParams) and closes the header. Errors name the
 // path.
 func Open(path string) (*Header, error) {
+	// Stat before opening: opening a named pipe would wait for a writer.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("checkpoint: %s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)

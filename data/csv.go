@@ -66,6 +66,11 @@ func ReadCSV(r io.Reader, name string, opt CSVOptions) (*Table, error) {
 		defer zr.Close()
 		br = bufio.NewReader(zr)
 	}
+	// A UTF-8 byte order mark (Excel writes one) is not part of the first
+	// column's name.
+	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
+		br.Discard(3)
+	}
 	rows, lines, err := readRecords(br, name, opt)
 	if err != nil {
 		return nil, err

@@ -300,3 +300,15 @@ func TestBatchesByLength(t *testing.T) {
 		t.Fatalf("grouping by length pads %d tokens, random batches %d", padded, random)
 	}
 }
+
+// A byte order mark before the header is not part of the first column's
+// name.
+func TestReadCSVByteOrderMark(t *testing.T) {
+	tab, err := data.ReadCSV(strings.NewReader("\uFEFFx,y\n1,2\n"), "bom.csv", data.CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Columns[0] != "x" {
+		t.Fatalf("first column %q", tab.Columns[0])
+	}
+}

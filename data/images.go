@@ -176,6 +176,9 @@ func MNIST(dir string) (trainSet, testSet *Dataset, err error) {
 	return trainSet, testSet, nil
 }
 
+// MaxImagePixels bounds the images ReadImage decodes (4096×4096).
+const MaxImagePixels = 1 << 24
+
 // ReadImage decodes a PNG, JPEG or GIF file into a (1, H, W) tensor of
 // gray levels in [0, 1] (ITU-R 601 luma, as image/color.GrayModel).
 func ReadImage(path string) (*tensor.Tensor, error) {
@@ -184,6 +187,15 @@ func ReadImage(path string) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// The header's size is checked before anything is decoded: a small
+	// file may declare 65535×65535 pixels.
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	if err == nil && int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
+		return nil, fmt.Errorf("%s: %d×%d pixels, over the %d this reads", path, cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	img, _, err := image.Decode(bufio.NewReader(f))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {

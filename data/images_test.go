@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -233,5 +234,22 @@ func TestReadImagesOfShapeEmptyIDX(t *testing.T) {
 	os.WriteFile(path, idxBytes([]int{0, 4, 4}, nil), 0o644)
 	if _, _, err := data.ReadImagesOfShape([]string{path}, [3]int{1, 4, 4}); err == nil || !strings.Contains(err.Error(), "holds no images") {
 		t.Fatalf("an IDX file of 0 images: %v", err)
+	}
+}
+
+// A small PNG that declares a huge image is refused from its header,
+// before anything is decoded.
+func TestReadImageRefusesHugeHeader(t *testing.T) {
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1)))
+	b := buf.Bytes()
+	// IHDR follows the 8-byte signature: length, "IHDR", width, height, …, CRC.
+	binary.BigEndian.PutUint32(b[16:], 65535)
+	binary.BigEndian.PutUint32(b[20:], 65535)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	path := filepath.Join(t.TempDir(), "bomb.png")
+	os.WriteFile(path, b, 0o644)
+	if _, err := data.ReadImage(path); err == nil || !strings.Contains(err.Error(), "65535×65535 pixels") {
+		t.Fatalf("a 65535×65535 PNG of %d bytes: %v", len(b), err)
 	}
 }

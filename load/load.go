@@ -134,6 +134,9 @@ func Open(path string, kinds ...string) (*Model, error) {
 		}
 		return openHF(file)
 	}
+	if st, err := os.Stat(file); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (a model is read from a file, not a pipe or a device)", file) // opening a pipe would wait for a writer
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
@@ -289,4 +291,23 @@ func TestOpenHFAndPEFT(t *testing.T) {
 		t.Fatalf("%s: %s", peftDir, m.Describe())
 	}
 	sameParams(t, "adapted", nn.Params(m.GPT.LM), nn.Params(base.GPT.LM))
+}
+
+// A named pipe given as a model is refused at once: opening it would wait
+// for a writer forever.
+func TestOpenRefusesAPipe(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "model.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := load.Open(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("a FIFO as a model: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("load.Open waited on a FIFO")
+	}
 }

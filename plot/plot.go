@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"strings"
 
 	gonum "gonum.org/v1/plot"
@@ -69,16 +70,20 @@ func xKey(epochs []map[string]float64) string {
 	return "epoch"
 }
 
-// series returns the (x, m[key]) points of the records that have key.
+// series returns the (x, m[key]) points of the records that have key,
+// leaving out values no chart can show: NaN, infinities and magnitudes
+// over 1e15 (a diverged run's loss).
 func series(epochs []map[string]float64, x, key string) plotter.XYs {
 	var xy plotter.XYs
 	for _, e := range epochs {
-		if v, ok := e[key]; ok {
+		if v, ok := e[key]; ok && drawable(v) && drawable(e[x]) {
 			xy = append(xy, plotter.XY{X: e[x], Y: v})
 		}
 	}
 	return xy
 }
+
+func drawable(v float64) bool { return !math.IsNaN(v) && math.Abs(v) <= 1e15 }
 
 // Curves writes a PNG of the learning curves: train_loss and val_loss by
 // epoch (or step, for a language model's records), with the best record
@@ -95,6 +100,9 @@ func Curves(w io.Writer, epochs []map[string]float64) error {
 	loss.X.Label.Text = x
 	if err := plotutil.AddLines(loss, "train", series(epochs, x, "train_loss"), "validation", series(epochs, x, "val_loss")); err != nil {
 		return err
+	}
+	if len(series(epochs, x, "train_loss"))+len(series(epochs, x, "val_loss")) == 0 {
+		return fmt.Errorf("plot: no finite loss to draw")
 	}
 	if err := markBest(loss, epochs, x); err != nil {
 		return err
@@ -136,7 +144,7 @@ func Curves(w io.Writer, epochs []map[string]float64) error {
 func markBest(p *gonum.Plot, epochs []map[string]float64, x string) error {
 	var best plotter.XYs
 	for _, e := range epochs {
-		if v, ok := e["val_loss"]; ok && e["best"] == 1 {
+		if v, ok := e["val_loss"]; ok && e["best"] == 1 && drawable(v) {
 			best = plotter.XYs{{X: e[x], Y: v}}
 		}
 	}

@@ -3,8 +3,10 @@ package plot_test
 import (
 	"bytes"
 	"image/png"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moxing/moxing/plot"
 )
@@ -96,5 +98,30 @@ func TestConfusion(t *testing.T) {
 				t.Error("no error")
 			}
 		})
+	}
+}
+
+// Values no chart can show (a diverged run's loss) are left out instead of
+// stalling the axis code; a run with no finite loss at all is an error.
+func TestCurvesSkipsHugeValues(t *testing.T) {
+	epochs, err := plot.ReadMetrics(strings.NewReader(`{"epoch":1,"train_loss":1e308,"val_loss":-1e308}
+{"epoch":2,"train_loss":0.5,"val_loss":0.7}
+`), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- plot.Curves(io.Discard, epochs) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Curves did not finish on ±1e308")
+	}
+	only, _ := plot.ReadMetrics(strings.NewReader(`{"epoch":1,"train_loss":1e308}`), "m")
+	if err := plot.Curves(io.Discard, only); err == nil {
+		t.Fatal("drew a run with no finite loss")
 	}
 }
