@@ -319,3 +319,23 @@ func TestFolderInUse(t *testing.T) {
 		t.Fatalf("prepare into a folder in use: exit %d %q", code, e)
 	}
 }
+
+// A run remembers its data's fingerprint; resuming it on changed data is
+// refused instead of training on two data sets.
+func TestResumeNoticesChangedData(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := toyCSV(t, dir, 60)
+	run := filepath.Join(dir, "run")
+	if code, _, e := moxing(t, context.Background(), "train", "--data", csvPath, "--run", run, "--epochs", "2"); code != 0 {
+		t.Fatal(e)
+	}
+	if code, _, e := moxing(t, context.Background(), "train", "--resume", run, "--epochs", "3"); code != 0 {
+		t.Fatalf("resume on the same data: %q", e)
+	}
+	f, _ := os.OpenFile(csvPath, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("9.9,9.9,red,cat\n")
+	f.Close()
+	if code, _, e := moxing(t, context.Background(), "train", "--resume", run, "--epochs", "4"); code != 1 || !strings.Contains(e, "changed since the run") {
+		t.Fatalf("resume on changed data: exit %d %q", code, e)
+	}
+}

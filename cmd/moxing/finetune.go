@@ -49,6 +49,7 @@ type finetuneOptions struct {
 	EMAEpochs        float64 `json:"ema_epochs" flag:"ema-epochs" def:"1" help:"classify: validate and keep an exponential moving average of the weights over about this many epochs (0: the weights as trained)" range:"[0,)"`
 	EvalEvery        int     `json:"eval_every" flag:"eval-every" help:"lm: steps between validation losses (0: steps/10)" range:"[0,)"`
 	Seed             uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
+	DataHash         string  `json:"data_sha256,omitempty"` // the data's fingerprint, checked on resume
 	JSON             bool    `json:"-" flag:"json" help:"print the result as JSON"`
 }
 
@@ -75,6 +76,9 @@ func finetuneCommand(fs *pflag.FlagSet) runner {
 			return err
 		}
 		if err := checkFlags(&o); err != nil {
+			return err
+		}
+		if err := rf.checkData(o.Data, &o.DataHash); err != nil {
 			return err
 		}
 		if o.Init == "" || o.Data == "" {

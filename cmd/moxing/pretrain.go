@@ -125,6 +125,7 @@ type pretrainOptions struct {
 	Warmup      int     `json:"warmup" flag:"warmup" def:"-1" help:"warmup steps (-1: steps/20)" range:"[-1,)"`
 	EvalEvery   int     `json:"eval_every" flag:"eval-every" help:"steps between validation losses (0: steps/10)" range:"[0,)"`
 	Seed        uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
+	DataHash    string  `json:"data_sha256,omitempty"` // the data's fingerprint, checked on resume
 	JSON        bool    `json:"-" flag:"json" help:"print the result (best validation loss, step, checkpoint) as JSON"`
 	Arch        string  `json:"model" flag:"arch" def:"gpt" help:"gpt, or a recurrent language model: lstm, gru or rnn (then --layers, --embd, --hidden, --seq)"`
 	Hidden      int     `json:"hidden,omitempty" flag:"hidden" help:"lstm/gru/rnn: hidden units (default 256)" range:"[0,)"`
@@ -147,6 +148,9 @@ func pretrainCommand(fs *pflag.FlagSet) runner {
 			return err
 		}
 		if err := checkFlags(&o); err != nil {
+			return err
+		}
+		if err := rf.checkData(o.Data, &o.DataHash); err != nil {
 			return err
 		}
 		if o.Data == "" {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/train"
 	"github.com/spf13/pflag"
 )
@@ -67,6 +68,23 @@ func (r *runFlags) folder(fs *pflag.FlagSet, opts any, extend ...string) (runFol
 type runFolder struct {
 	resume string // the run folder to continue
 	dir    string
+}
+
+// checkData records the fingerprint of the data at path in *hash for a new
+// run (it goes into config.json) and, for a run being resumed, checks that
+// the data is what the run started on. Data that cannot be read is left to
+// the command to report.
+func (f runFolder) checkData(path string, hash *string) error {
+	fp, err := data.Fingerprint(path)
+	switch {
+	case err != nil:
+		return nil
+	case f.resume == "":
+		*hash = fp
+	case *hash != "" && *hash != fp:
+		return fmt.Errorf("%s changed since the run in %s started (its fingerprint differs): resuming would train on two data sets; start a new --run", path, f.resume)
+	}
+	return nil
 }
 
 // open locks and returns the run being resumed, or creates the new run

@@ -47,6 +47,7 @@ type trainOptions struct {
 	Val         float64        `json:"val" flag:"val" def:"0.15" help:"fraction of rows for validation" range:"(0,1)"`
 	Test        float64        `json:"test" flag:"test" def:"0.15" help:"fraction of rows held out for the final test" range:"[0,1)"`
 	Seed        uint64         `json:"seed" flag:"seed" def:"1" help:"random seed (split, initialisation, shuffling, dropout)"`
+	DataHash    string         `json:"data_sha256,omitempty"` // the data's fingerprint, checked on resume
 	JSON        bool           `json:"-" flag:"json" help:"print the result (epochs, best score, test metrics, checkpoint) as JSON"`
 	// --arch cnn
 	Arch      string `json:"model" flag:"arch" def:"mlp" help:"mlp (tabular), cnn (images), or lstm, gru or rnn (text classification)"`
@@ -98,6 +99,9 @@ func trainCommand(fs *pflag.FlagSet) runner {
 			return err
 		}
 		if err := checkFlags(&o); err != nil {
+			return err
+		}
+		if err := rf.checkData(mnistDir(o.Data), &o.DataHash); err != nil {
 			return err
 		}
 		if o.Data == "" {
