@@ -1,6 +1,8 @@
 package data
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,12 +15,20 @@ import (
 
 // A prepared corpus is a folder of three files: tokenizer.json (see
 // tokenizer.Save), and train.tok and val.tok, its training and validation
-// tokens (see WriteTokens).
+// tokens (see WriteTokens); and prepared.json, which says whether the
+// three were written whole and together, with their SHA-256.
 const (
 	preparedTokenizer = "tokenizer.json"
 	preparedTrain     = "train.tok"
 	preparedVal       = "val.tok"
+	preparedManifest  = "prepared.json"
 )
+
+// manifest is prepared.json.
+type manifest struct {
+	Complete bool              `json:"complete"` // false while the files are being written
+	SHA256   map[string]string `json:"sha256,omitempty"`
+}
 
 // WritePrepared writes a prepared corpus into dir, creating it if needed:
 // tok, and the token files of trainIDs and valIDs. Each file is written
@@ -44,12 +54,56 @@ func WritePrepared(dir string, tok tokenizer.Tokenizer, trainIDs, valIDs []int) 
 		return err
 	}
 	defer unlock()
+	// Mark the folder incomplete first: killed half way, it holds a
+	// manifest that says so, not a new tokenizer beside old tokens.
+	if err := writeManifest(dir, manifest{}); err != nil {
+		return err
+	}
 	if err := atomicfile.Write(filepath.Join(dir, preparedTokenizer), func(w io.Writer) error { return tokenizer.Save(w, tok) }); err != nil {
 		return err
 	}
 	for name, ids := range map[string][]int{preparedTrain: trainIDs, preparedVal: valIDs} {
 		if err := atomicfile.Write(filepath.Join(dir, name), func(w io.Writer) error { return WriteTokens(w, ids, vocab) }); err != nil {
 			return err
+		}
+	}
+	m := manifest{Complete: true, SHA256: map[string]string{}}
+	for _, name := range []string{preparedTokenizer, preparedTrain, preparedVal} {
+		fp, err := Fingerprint(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		m.SHA256[name] = fp
+	}
+	return writeManifest(dir, m)
+}
+
+func writeManifest(dir string, m manifest) error {
+	return atomicfile.Write(filepath.Join(dir, preparedManifest), func(w io.Writer) error { return json.NewEncoder(w).Encode(m) })
+}
+
+// checkManifest reports a prepared folder whose writing was interrupted,
+// or whose files are not the ones written together. A folder without
+// prepared.json (written before it existed) is taken as it is.
+func checkManifest(dir string) error {
+	path := filepath.Join(dir, preparedManifest)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var m manifest
+	if err == nil {
+		err = json.Unmarshal(raw, &m)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if !m.Complete {
+		return fmt.Errorf("%s: the folder's preparation was interrupted (moxing prepare did not finish): prepare it again", dir)
+	}
+	for name, want := range m.SHA256 {
+		if got, err := Fingerprint(filepath.Join(dir, name)); err != nil || got != want {
+			return fmt.Errorf("%s: %s is not the file moxing prepare wrote with the others (changed since): prepare the folder again", dir, name)
 		}
 	}
 	return nil
@@ -69,6 +123,9 @@ func ReadPrepared(dir string) (tok tokenizer.Tokenizer, trainIDs, valIDs []int, 
 		return nil, nil, nil, err
 	}
 	defer unlock()
+	if err := checkManifest(dir); err != nil {
+		return nil, nil, nil, err
+	}
 	path := filepath.Join(dir, preparedTokenizer)
 	tf, err := os.Open(path)
 	if err != nil {

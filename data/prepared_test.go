@@ -34,8 +34,23 @@ func TestPreparedRoundTrip(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if !slices.Equal(names, []string{".lock", "tokenizer.json", "train.tok", "val.tok"}) {
-		t.Errorf("files %v: want only the three and the lock file, no temporary files", names)
+	if !slices.Equal(names, []string{".lock", "prepared.json", "tokenizer.json", "train.tok", "val.tok"}) {
+		t.Errorf("files %v: want only the three, the manifest and the lock file, no temporary files", names)
+	}
+	// Interrupted half way (the manifest still says so), or with a file
+	// changed afterwards, the folder is refused.
+	raw, _ := os.ReadFile(filepath.Join(dir, "prepared.json"))
+	os.WriteFile(filepath.Join(dir, "prepared.json"), []byte(`{"complete":false}`), 0o644)
+	if _, _, _, err := data.ReadPrepared(dir); err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("an interrupted preparation: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "prepared.json"), raw, 0o644)
+	other, _ := tokenizer.NewChar("abd")
+	var tb strings.Builder
+	tokenizer.Save(&tb, other)
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), []byte(tb.String()), 0o644)
+	if _, _, _, err := data.ReadPrepared(dir); err == nil || !strings.Contains(err.Error(), "tokenizer.json is not the file") {
+		t.Errorf("a tokenizer from another preparation: %v", err)
 	}
 }
 

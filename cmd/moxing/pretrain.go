@@ -63,14 +63,23 @@ func prepareCommand(fs *pflag.FlagSet) runner {
 		if corpus.Skipped > 0 {
 			fmt.Fprintf(stderr, "note: %d files in the folders were skipped for their extension (--ext %s)\n", corpus.Skipped, exts)
 		}
+		if err := ctx.Err(); err != nil {
+			return err // Ctrl-C or SIGTERM while reading: nothing is written
+		}
 		tok, err := prepareTokenizer(kind, from, corpus.Text(), vocab)
 		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		lossy := tokenizer.NewLossy(tok)
 		trainIDs, valIDs, err := corpus.Encode(lossy, val)
 		noteReplaced(stderr, lossy, "the corpus")
 		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if err := data.WritePrepared(out, tok, trainIDs, valIDs); err != nil {
