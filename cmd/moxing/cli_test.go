@@ -339,3 +339,18 @@ func TestResumeNoticesChangedData(t *testing.T) {
 		t.Fatalf("resume on changed data: exit %d %q", code, e)
 	}
 }
+
+// A run started with a relative --data resumes from another directory:
+// config.json keeps the absolute path.
+func TestResumeFromAnotherDirectory(t *testing.T) {
+	dir := t.TempDir()
+	toyCSV(t, dir, 60)
+	t.Chdir(dir)
+	if code, _, e := moxing(t, context.Background(), "train", "--data", "toy.csv", "--run", "run", "--epochs", "2"); code != 0 {
+		t.Fatal(e)
+	}
+	t.Chdir(t.TempDir())
+	if code, _, e := moxing(t, context.Background(), "train", "--resume", filepath.Join(dir, "run"), "--epochs", "3"); code != 0 {
+		t.Fatalf("resume from another directory: %q", e)
+	}
+}

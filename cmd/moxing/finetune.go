@@ -81,6 +81,7 @@ func finetuneCommand(fs *pflag.FlagSet) runner {
 		if err := rf.checkData(o.Data, &o.DataHash); err != nil {
 			return err
 		}
+		rf.absPaths(&o.Data, &o.ValData, &o.Init)
 		if o.Init == "" || o.Data == "" {
 			return usagef("--model and --data are required; see --help")
 		}

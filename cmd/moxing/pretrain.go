@@ -162,6 +162,7 @@ func pretrainCommand(fs *pflag.FlagSet) runner {
 		if err := rf.checkData(o.Data, &o.DataHash); err != nil {
 			return err
 		}
+		rf.absPaths(&o.Data)
 		if o.Data == "" {
 			return usagef("--data is required (a folder written by moxing prepare)")
 		}

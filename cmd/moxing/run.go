@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,6 +86,22 @@ func (f runFolder) checkData(path string, hash *string) error {
 		return fmt.Errorf("%s changed since the run in %s started (its fingerprint differs): resuming would train on two data sets; start a new --run", path, f.resume)
 	}
 	return nil
+}
+
+// absPaths makes the paths of a new run's settings absolute (those that
+// exist as files or folders), so that config.json resumes the run from any
+// working directory.
+func (f runFolder) absPaths(paths ...*string) {
+	if f.resume != "" {
+		return
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(*p); *p != "" && err == nil {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
 }
 
 // open locks and returns the run being resumed, or creates the new run

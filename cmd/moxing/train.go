@@ -104,6 +104,7 @@ func trainCommand(fs *pflag.FlagSet) runner {
 		if err := rf.checkData(mnistDir(o.Data), &o.DataHash); err != nil {
 			return err
 		}
+		rf.absPaths(&o.Data, &o.ValData, &o.TokenizerFrom)
 		if o.Data == "" {
 			return usagef("--data is required (a CSV file); see --help")
 		}
