@@ -46,7 +46,7 @@ func sameParams(t *testing.T, what string, got, want []nn.Param) {
 	}
 }
 
-func tinyGPT(t *testing.T) *gpt.Pretrained {
+func tinyGPT(t testing.TB) *gpt.Pretrained {
 	t.Helper()
 	tok, err := tokenizer.NewChar("hello world, the quick brown fox")
 	if err != nil {

@@ -59,3 +59,22 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFromHFJSON checks that reading a Hugging Face tokenizer.json returns
+// an error, never panics, on any input, and that what it accepts encodes.
+func FuzzFromHFJSON(f *testing.F) {
+	var buf bytes.Buffer
+	if err := tokenizer.WriteHFJSON(&buf, smallBPE(f)); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.String())
+	f.Add(`{"model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[]}}`)
+	f.Add(`{"model":{"type":"Unigram"}}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		tok, err := tokenizer.FromHFJSON(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		tokenizer.NewLossy(tok).Encode("hello, world")
+	})
+}
