@@ -193,9 +193,25 @@ func (cv *conv) forward(y []float32, b *Tensor) {
 	})
 }
 
+// convChunk is how many images share one partial sum of the weight and
+// bias gradients. It is fixed, not the thread count's share, so that the
+// partial sums, added in chunk order, make the same gradient (to the bit)
+// on any number of threads.
+const convChunk = 8
+
 func (cv *conv) backward(gx, gw, gb, gy []float32) {
+	chunks := (cv.n + convChunk - 1) / convChunk
+	var dws [][]float32
+	var dbs [][]float32
+	if gw != nil {
+		dws = make([][]float32, chunks)
+	}
+	if gb != nil {
+		dbs = make([][]float32, chunks)
+	}
+	var bufs []*[]float32 // pooled partial sums, given back at the end
 	var mu sync.Mutex
-	cv.images(func(lo, hi int, gemm func(bool, bool, int, int, int, []float32, int, []float32, int, float32, []float32, int)) {
+	kernel.Parallel(chunks, func(lo, hi int) {
 		buf := kernel.GetBuf(cv.k * cv.p)
 		defer kernel.PutBuf(buf)
 		var dcol *[]float32
@@ -203,55 +219,69 @@ func (cv *conv) backward(gx, gw, gb, gy []float32) {
 			dcol = kernel.GetBuf(cv.k * cv.p)
 			defer kernel.PutBuf(dcol)
 		}
-		// Weight and bias gradients are summed over this range's images
-		// privately, then added under the lock.
-		var dw, db []float32
-		if gw != nil {
-			p := kernel.GetBuf(len(gw))
-			defer kernel.PutBuf(p)
-			dw = *p
-			clear(dw)
-		}
-		if gb != nil {
-			db = make([]float32, len(gb))
-		}
-		for n := lo; n < hi; n++ {
-			for gi := 0; gi < cv.g; gi++ {
-				dy := gy[(n*cv.o+gi*cv.og)*cv.p : (n*cv.o+(gi+1)*cv.og)*cv.p]
-				if dw != nil {
-					col := cv.kept(*buf, n, gi)
-					gemm(false, true, cv.og, cv.k, cv.p, dy, cv.p, col, cv.p, 1, dw[gi*cv.og*cv.k:], cv.k)
-				}
-				if gx != nil {
-					dx := gx[(n*cv.c+gi*cv.cg)*cv.inPlane:]
-					wg := cv.w[gi*cv.og*cv.k:]
-					if cv.geom.Pointwise() {
-						gemm(true, false, cv.k, cv.p, cv.og, wg, cv.k, dy, cv.p, 1, dx, cv.p)
-						continue
-					}
-					gemm(true, false, cv.k, cv.p, cv.og, wg, cv.k, dy, cv.p, 0, *dcol, cv.p)
-					kernel.Col2Im(dx, *dcol, cv.cg, &cv.geom)
-				}
+		for ch := lo; ch < hi; ch++ {
+			var dw, db []float32
+			if gw != nil {
+				p := kernel.GetBuf(len(gw))
+				mu.Lock()
+				bufs = append(bufs, p)
+				mu.Unlock()
+				dw = (*p)[:len(gw)]
+				clear(dw)
+				dws[ch] = dw
 			}
-			if db != nil {
-				for oc := 0; oc < cv.o; oc++ {
-					var s float32
-					for _, v := range gy[(n*cv.o+oc)*cv.p : (n*cv.o+oc+1)*cv.p] {
-						s += v
-					}
-					db[oc] += s
-				}
+			if gb != nil {
+				db = make([]float32, len(gb))
+				dbs[ch] = db
 			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if dw != nil {
-			kernel.Add(dw, gw)
-		}
-		if db != nil {
-			kernel.Add(db, gb)
+			for n := ch * convChunk; n < min(cv.n, (ch+1)*convChunk); n++ {
+				cv.backwardImage(n, gx, dw, db, gy, *buf, dcol)
+			}
 		}
 	})
+	for ch := 0; ch < chunks; ch++ {
+		if dws != nil {
+			kernel.Add(dws[ch], gw)
+		}
+		if dbs != nil {
+			kernel.Add(dbs[ch], gb)
+		}
+	}
+	for _, p := range bufs {
+		kernel.PutBuf(p)
+	}
+}
+
+// backwardImage adds image n's part of the gradients: to dw and db (the
+// chunk's partial sums; nil when not wanted) and to gx (its own rows). GEMMs
+// run on this thread: the chunks run in parallel.
+func (cv *conv) backwardImage(n int, gx, dw, db, gy, buf []float32, dcol *[]float32) {
+	for gi := 0; gi < cv.g; gi++ {
+		dy := gy[(n*cv.o+gi*cv.og)*cv.p : (n*cv.o+(gi+1)*cv.og)*cv.p]
+		if dw != nil {
+			col := cv.kept(buf, n, gi)
+			kernel.GemmSerial(false, true, cv.og, cv.k, cv.p, 1, dy, cv.p, col, cv.p, 1, dw[gi*cv.og*cv.k:], cv.k)
+		}
+		if gx != nil {
+			dx := gx[(n*cv.c+gi*cv.cg)*cv.inPlane:]
+			wg := cv.w[gi*cv.og*cv.k:]
+			if cv.geom.Pointwise() {
+				kernel.GemmSerial(true, false, cv.k, cv.p, cv.og, 1, wg, cv.k, dy, cv.p, 1, dx, cv.p)
+				continue
+			}
+			kernel.GemmSerial(true, false, cv.k, cv.p, cv.og, 1, wg, cv.k, dy, cv.p, 0, *dcol, cv.p)
+			kernel.Col2Im(dx, *dcol, cv.cg, &cv.geom)
+		}
+	}
+	if db != nil {
+		for oc := 0; oc < cv.o; oc++ {
+			var s float32
+			for _, v := range gy[(n*cv.o+oc)*cv.p : (n*cv.o+oc+1)*cv.p] {
+				s += v
+			}
+			db[oc] += s
+		}
+	}
 }
 
 // Pool2dOpts are the window of a 2-D pooling: kernel size, stride (zero
