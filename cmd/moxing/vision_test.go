@@ -72,6 +72,11 @@ func TestCNNDigits(t *testing.T) {
 	if err != nil || len(rows) != 2 || len(rows[0]) != 12 || rows[1][0] != png8 {
 		t.Fatalf("predict output: %v\n%s", err, stdout)
 	}
+	// More images as arguments, as the help says: one row each.
+	code, more, stderr := moxing(t, context.Background(), "predict", "--model", best, "--data", png8, png8, png8)
+	if n := strings.Count(strings.TrimSpace(more), "\n"); code != 0 || n != 3 {
+		t.Fatalf("predict of three images: exit %d, %d rows (%s)", code, n, stderr)
+	}
 	sum := 0.0
 	for _, p := range rows[1][2:] {
 		v, _ := strconv.ParseFloat(p, 64)
