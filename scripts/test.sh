@@ -3,7 +3,7 @@
 # for apt-get the first time), vets, runs every test, runs the tensor, model
 # and training tests again with the NaN invariants on, runs everything again on the portable
 # (pure-Go) kernels, fuzzes the file readers (CSV, IDX, safetensors, model
-# cards, token files, tokenizers) and the GEMM briefly, and, under
+# cards, token files) and the GEMM briefly, and, under
 # CI=true (or MOXING_EMULATE_AVX512=1) on a CPU without AVX-512, runs the
 # kernel tests' AVX-512 cases on an emulated CPU (scripts/emulate-avx512.sh:
 # installs Bochs and builds a small Linux kernel the first time, a few minutes).
@@ -21,8 +21,6 @@ go test -run '^$' -fuzz '^FuzzRead$' -fuzztime "${FUZZTIME:-15s}" ./checkpoint/
 go test -run '^$' -fuzz '^FuzzGemm$' -fuzztime "${FUZZTIME:-15s}" ./internal/kernel/
 go test -run '^$' -fuzz '^FuzzRead$' -fuzztime "${FUZZTIME:-15s}" ./load/            # a checkpoint with a hostile card
 go test -run '^$' -fuzz '^FuzzReadTokens$' -fuzztime "${FUZZTIME:-15s}" ./data/
-go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime "${FUZZTIME:-15s}" ./tokenizer/
-go test -run '^$' -fuzz '^FuzzFromHFJSON$' -fuzztime "${FUZZTIME:-15s}" ./tokenizer/
 
 if grep -qw avx512f /proc/cpuinfo; then
 	echo "test.sh: this CPU has AVX-512: go test ./... ran the AVX-512 kernels natively"
