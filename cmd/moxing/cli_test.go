@@ -281,6 +281,8 @@ func TestFlagRanges(t *testing.T) {
 		{"generate", "-m", "m", "-p", "x", "--top-p", "NaN"},
 		{"generate", "-m", "m", "-p", "x", "--repetition-penalty", "NaN"},
 		{"generate", "-m", "m", "-p", "x", "--max-tokens", "0"},
+		{"prepare", "--input", "x", "--out", "y", "--val", "NaN"},
+		{"prepare", "--input", "x", "--out", "y", "--vocab", "-5"},
 	} {
 		code, _, e := moxing(t, context.Background(), args...)
 		flagName := args[len(args)-2]

@@ -47,8 +47,11 @@ func prepareCommand(fs *pflag.FlagSet) runner {
 		if input == "" || out == "" {
 			return usagef("--input and --out are required; see --help")
 		}
-		if val <= 0 || val >= 1 {
+		if !(val > 0 && val < 1) { // NaN too
 			return usagef("--val %g: want a fraction in (0, 1)", val)
+		}
+		if vocab < 1 {
+			return usagef("--vocab %d: want a positive vocabulary size", vocab)
 		}
 		if !slices.Contains(data.CorpusFormats, format) {
 			return usagef("--format %q: want text or brown", format)
