@@ -10,9 +10,11 @@ package load
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -400,4 +402,48 @@ func (m *Model) Tokenizer() tokenizer.Tokenizer {
 		return m.RNN.Tokenizer
 	}
 	return nil
+}
+
+// ErrEmptyPrompt is Complete's error for a prompt of no tokens.
+var ErrEmptyPrompt = errors.New("the prompt is empty")
+
+// Completion is what LanguageModel.Complete did besides writing the text.
+type Completion struct {
+	PromptTokens int  // tokens of the prompt, before cropping
+	Cropped      bool // the prompt was longer than the window: only its end was read
+	Replaced     int  // characters of the prompt the vocabulary lacks, read as tokenizer.Unknown
+	Stopped      bool // the text ended at the stop string
+}
+
+// Complete writes to w the continuation of prompt, as whole UTF-8
+// characters as the tokens come (see tokenizer.Stream): at most maxTokens
+// tokens, drawn with cfg from a generator seeded by seed, ending before
+// stop when it appears (stop is not written). A cancelled ctx ends it
+// without an error. An empty prompt is an error; characters the vocabulary
+// lacks are read as tokenizer.Unknown and counted. Safe for concurrent use
+// with other calls on the same model.
+func (lm *LanguageModel) Complete(ctx context.Context, w io.Writer, prompt string, maxTokens int, cfg sample.Config, seed uint64, stop string) (Completion, error) {
+	lossy := tokenizer.NewLossy(lm.Tokenizer)
+	ids, err := lossy.Encode(prompt)
+	c := Completion{PromptTokens: len(ids), Replaced: lossy.Replaced()}
+	if err != nil {
+		return c, fmt.Errorf("prompt: %w", err)
+	}
+	if len(ids) == 0 {
+		return c, ErrEmptyPrompt
+	}
+	win := lm.Model.Window()
+	c.Cropped = win > 0 && len(ids) >= win
+	s := sample.New(cfg, rand.New(rand.NewPCG(seed, 0)))
+	st := tokenizer.NewStream(lm.Tokenizer, stop)
+	for id := range lm.Model.Generate(ctx, ids, maxTokens, s) {
+		text, stopped := st.Next(id)
+		if _, err := io.WriteString(w, text); err != nil || stopped {
+			c.Stopped = stopped
+			return c, err
+		}
+	}
+	text, _ := st.Flush()
+	_, err = io.WriteString(w, text)
+	return c, err
 }

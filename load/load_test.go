@@ -2,7 +2,10 @@ package load_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -20,6 +23,7 @@ import (
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/sample"
 	"github.com/moxing/moxing/tensor"
 	"github.com/moxing/moxing/tokenizer"
 )
@@ -309,5 +313,24 @@ func TestOpenRefusesAPipe(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("load.Open waited on a FIFO")
+	}
+}
+
+// Complete writes the continuation, counts characters the vocabulary
+// lacks, and refuses an empty prompt; the same seed writes the same text.
+func TestComplete(t *testing.T) {
+	g := tinyGPT(t)
+	lm := &load.LanguageModel{Model: g.LM, Tokenizer: g.Tokenizer, Window: 8, Vocab: g.LM.Config.VocabSize}
+	var a, b strings.Builder
+	c, err := lm.Complete(context.Background(), &a, "hello world ✓", 12, sample.Config{Temperature: 1}, 3, "")
+	if err != nil || c.Replaced != 1 || c.PromptTokens != 13 || !c.Cropped || a.Len() == 0 {
+		t.Fatalf("%+v, %v, %q", c, err, a.String())
+	}
+	lm.Complete(context.Background(), &b, "hello world ✓", 12, sample.Config{Temperature: 1}, 3, "")
+	if a.String() != b.String() {
+		t.Fatalf("the same seed wrote %q and %q", a.String(), b.String())
+	}
+	if _, err := lm.Complete(context.Background(), io.Discard, "", 5, sample.Config{}, 1, ""); !errors.Is(err, load.ErrEmptyPrompt) {
+		t.Fatalf("an empty prompt: %v", err)
 	}
 }

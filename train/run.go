@@ -287,3 +287,39 @@ func Trainable(params []nn.Param) []nn.Param {
 	}
 	return out
 }
+
+// TrainedOn returns the rows of the table at dataPath that the run in dir
+// split into "train", "val" and "test" (its split.json), when the run
+// trained on that very file (its config.json's "data"; ok false
+// otherwise). Every row is checked against rows, the table's length.
+func TrainedOn(dir, dataPath string, rows int) (split map[string][]int, ok bool, err error) {
+	var cfg struct {
+		Data string `json:"data"`
+	}
+	if ReadSettings(dir, &cfg) != nil || !sameFile(cfg.Data, dataPath) {
+		return nil, false, nil
+	}
+	path := filepath.Join(dir, "split.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, nil
+	}
+	if err := json.Unmarshal(raw, &split); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, idx := range split {
+		for _, i := range idx {
+			if i < 0 || i >= rows {
+				return nil, false, fmt.Errorf("%s: row %d is outside the %d rows of %s", path, i, rows, dataPath)
+			}
+		}
+	}
+	return split, true, nil
+}
+
+// sameFile reports whether two paths name the same file.
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}

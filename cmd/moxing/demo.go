@@ -10,13 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/metrics"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/sample"
@@ -119,7 +118,7 @@ func demoCommand(fs *pflag.FlagSet) runner {
 			sample.Config{Temperature: 0.8, TopK: 40}, 1, ""); err != nil {
 			return err
 		}
-		seen, words := wordsSeen(text.String(), corpus)
+		seen, words := metrics.WordsSeen(text.String(), corpus)
 		fmt.Fprintf(stdout, "\n\n%d of the %d words it wrote (%.0f%%) occur in the Go source it read.\n", seen, words, 100*float64(seen)/float64(max(words, 1)))
 		fmt.Fprintf(stdout, "Next:\n  moxing generate -m %[1]s -p 'func main() {' -n 200\n  moxing eval --model %[1]s --text $(go env GOROOT)/src/fmt/print.go\n"+
 			"  moxing plot --run %[2]s\n  moxing demo --resume %[2]s --steps %[3]d    # train it longer\n", run.Dir, run.Dir, 2*o.Steps)
@@ -136,29 +135,6 @@ func demoTokenizer(o demoOptions, corpus string) (tokenizer.Tokenizer, error) {
 		return tokenizer.NewChar(corpus)
 	}
 	return nil, usagef("--tokenizer %q: want bpe or char", o.Tokenizer)
-}
-
-// wordsSeen counts the identifier-like words of text (letters, digits and
-// underscores, starting with a letter or underscore) and how many of them
-// occur in corpus as words.
-func wordsSeen(text, corpus string) (seen, words int) {
-	known := map[string]bool{}
-	for _, w := range identifiers(corpus) {
-		known[w] = true
-	}
-	for _, w := range identifiers(text) {
-		words++
-		if known[w] {
-			seen++
-		}
-	}
-	return seen, words
-}
-
-// identifiers splits s into its identifier-like words.
-func identifiers(s string) []string {
-	words := strings.FieldsFunc(s, func(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') })
-	return slices.DeleteFunc(words, func(w string) bool { return unicode.IsDigit([]rune(w)[0]) })
 }
 
 // goSourceRoot finds $(go env GOROOT)/src.

@@ -110,24 +110,15 @@ func runSplit(stderr io.Writer, modelPath, dataPath string, d *data.Dataset, spl
 	if split != "all" && split != "train" && split != "val" && split != "test" {
 		return nil, usagef("--split %q: want all, train, val or test", split)
 	}
-	dir := filepath.Dir(modelPath)
-	var cfg trainOptions
-	var rows map[string][]int
-	cerr := train.ReadSettings(dir, &cfg)
-	raw, serr := os.ReadFile(filepath.Join(dir, "split.json"))
-	same := cerr == nil && serr == nil && sameFile(cfg.Data, dataPath) && json.Unmarshal(raw, &rows) == nil
+	rows, same, err := train.TrainedOn(filepath.Dir(modelPath), dataPath, d.Len())
+	if err != nil {
+		return nil, err
+	}
 	if !same {
 		if split != "all" {
 			return nil, usagef("--split %s: %s was not trained on %s (its run folder's config.json and split.json say so)", split, modelPath, dataPath)
 		}
 		return d, nil
-	}
-	for _, idx := range rows {
-		for _, i := range idx {
-			if i < 0 || i >= d.Len() {
-				return nil, fmt.Errorf("%s: row %d is outside the %d rows of %s", filepath.Join(dir, "split.json"), i, d.Len(), dataPath)
-			}
-		}
 	}
 	fmt.Fprintf(stderr, "note: the model was trained on this table: %d rows for training, %d for validation, %d for the test; scoring %s (--split)\n",
 		len(rows["train"]), len(rows["val"]), len(rows["test"]), map[string]string{"all": "all of them", "train": "the training rows",
@@ -136,13 +127,6 @@ func runSplit(stderr io.Writer, modelPath, dataPath string, d *data.Dataset, spl
 		return d, nil
 	}
 	return d.Subset(rows[split]), nil
-}
-
-// sameFile reports whether two paths name the same file.
-func sameFile(a, b string) bool {
-	sa, err1 := os.Stat(a)
-	sb, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }
 
 // printJSON prints v as indented JSON.

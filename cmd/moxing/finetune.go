@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -129,32 +130,20 @@ func finetuneBase(o finetuneOptions) (*gpt.Pretrained, gpt.Config, error) {
 	if err != nil {
 		return nil, gpt.Config{}, err
 	}
-	p := m.GPT
-	if p == nil || p.Classifier != nil {
+	if m.GPT == nil {
 		return nil, gpt.Config{}, fmt.Errorf("--model %s: a %s; fine-tuning starts from a language model", o.Init, m.Describe())
 	}
-	p.LM.MergeLoRA() // a language model fine-tuned with adapters is the base here
-	base := p.LM.Config
-	if o.FromScratch {
-		if p.LM, err = gpt.New(base, rand.New(rand.NewPCG(o.Seed, 3))); err != nil {
-			return nil, base, err
-		}
-	}
-	p.LM.SetDropout(float32(o.Dropout))
-	if err := p.LM.Freeze(o.FreezeEmbeddings, o.FreezeBlocks); err != nil {
-		return nil, base, usagef("--freeze-blocks %d: the model has %d blocks", o.FreezeBlocks, len(p.LM.H))
-	}
+	f := gpt.FineTune{FromScratch: o.FromScratch, Dropout: float32(o.Dropout), FreezeEmbeddings: o.FreezeEmbeddings,
+		FreezeBlocks: o.FreezeBlocks, Seed: o.Seed}
 	if o.LoRARank > 0 {
-		alpha := o.LoRAAlpha
-		if alpha == 0 {
-			alpha = 2 * float64(o.LoRARank)
-		}
-		lc := gpt.LoRAConfig{Rank: o.LoRARank, Alpha: float32(alpha), Dropout: float32(o.LoRADropout), Targets: strings.Split(o.LoRATargets, ",")}
-		if err := p.LM.AddLoRA(lc, rand.New(rand.NewPCG(o.Seed, 4))); err != nil {
-			return nil, base, usageError{err.Error()}
-		}
+		alpha := cmp.Or(o.LoRAAlpha, 2*float64(o.LoRARank))
+		f.LoRA = &gpt.LoRAConfig{Rank: o.LoRARank, Alpha: float32(alpha), Dropout: float32(o.LoRADropout), Targets: strings.Split(o.LoRATargets, ",")}
 	}
-	return p, base, nil
+	base, err := m.GPT.PrepareFineTune(f)
+	if err != nil {
+		return nil, base, usagef("--model %s: %v", o.Init, err)
+	}
+	return m.GPT, base, nil
 }
 
 // finetuneClassifier trains a classifier on p's language model.

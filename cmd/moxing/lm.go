@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/sample"
@@ -16,28 +16,16 @@ import (
 // maxTokens, at stop (which is not printed), or when ctx is cancelled (not
 // an error: the user asked). Warnings go to warn.
 func generateText(ctx context.Context, w, warn io.Writer, lm *load.LanguageModel, prompt string, maxTokens int, cfg sample.Config, seed uint64, stop string) error {
-	lossy := tokenizer.NewLossy(lm.Tokenizer)
-	ids, err := lossy.Encode(prompt)
-	noteReplaced(warn, lossy, "the prompt")
-	if err != nil {
-		return fmt.Errorf("prompt: %w", err)
+	c, err := lm.Complete(ctx, w, prompt, maxTokens, cfg, seed, stop)
+	if c.Replaced > 0 {
+		fmt.Fprintf(warn, "note: %d characters of the prompt are not in the model's vocabulary; they were read as the unknown character U+FFFD\n", c.Replaced)
 	}
-	if len(ids) == 0 {
+	if c.Cropped {
+		fmt.Fprintf(warn, "warning: the prompt has %d tokens; only the last %d fit the context window\n", c.PromptTokens, lm.Model.Window()-1)
+	}
+	if errors.Is(err, load.ErrEmptyPrompt) {
 		return usagef("the prompt is empty: give at least one character with --prompt")
 	}
-	if win := lm.Model.Window(); win > 0 && len(ids) >= win {
-		fmt.Fprintf(warn, "warning: the prompt has %d tokens; only the last %d fit the context window\n", len(ids), win-1)
-	}
-	s := sample.New(cfg, rand.New(rand.NewPCG(seed, 0)))
-	st := tokenizer.NewStream(lm.Tokenizer, stop)
-	for id := range lm.Model.Generate(ctx, ids, maxTokens, s) {
-		text, stopped := st.Next(id)
-		if _, err := io.WriteString(w, text); err != nil || stopped {
-			return err
-		}
-	}
-	text, _ := st.Flush()
-	_, err = io.WriteString(w, text)
 	return err
 }
 

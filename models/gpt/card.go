@@ -207,3 +207,43 @@ func (m *Model) Freeze(embeddings bool, blocks int) error {
 	}
 	return nil
 }
+
+// FineTune says how to make a pretrained language model ready to
+// fine-tune.
+type FineTune struct {
+	FromScratch      bool        // replace the weights with fresh ones of the same architecture (a baseline)
+	Dropout          float32     // dropout while fine-tuning
+	FreezeEmbeddings bool        // do not train wte and wpe
+	FreezeBlocks     int         // do not train the first FreezeBlocks blocks
+	LoRA             *LoRAConfig // train these adapters instead of the weights (nil: full fine-tuning)
+	Seed             uint64      // seeds fresh weights and adapters
+}
+
+// PrepareFineTune makes p, a language model, ready to fine-tune as f says:
+// adapters it carries are merged into the weights first (that model is the
+// base), then fresh weights, dropout, frozen parts and new adapters. It
+// returns the base architecture, which adapter files record.
+func (p *Pretrained) PrepareFineTune(f FineTune) (Config, error) {
+	if p.Classifier != nil {
+		return Config{}, fmt.Errorf("a %s: fine-tuning starts from a language model", p.Describe())
+	}
+	p.LM.MergeLoRA()
+	base := p.LM.Config
+	if f.FromScratch {
+		m, err := New(base, rand.New(rand.NewPCG(f.Seed, 3)))
+		if err != nil {
+			return base, err
+		}
+		p.LM = m
+	}
+	p.LM.SetDropout(f.Dropout)
+	if err := p.LM.Freeze(f.FreezeEmbeddings, f.FreezeBlocks); err != nil {
+		return base, err
+	}
+	if f.LoRA != nil {
+		if err := p.LM.AddLoRA(*f.LoRA, rand.New(rand.NewPCG(f.Seed, 4))); err != nil {
+			return base, err
+		}
+	}
+	return base, nil
+}
