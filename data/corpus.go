@@ -3,6 +3,7 @@ package data
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -77,9 +78,11 @@ func (c *Corpus) Encode(tok tokenizer.Tokenizer, val float64) (trainIDs, valIDs 
 // "text"); see CorpusFormats.
 //
 // Each item becomes one CorpusPart. Errors name the item: a bad glob, no
-// such file, a folder that cannot be read, and an item without text, which
-// wraps ErrEmptyCorpus and says why (for a folder: how many files it
-// skipped for their extension, and which extensions they had).
+// such file, a folder that cannot be read, a file that is not a regular
+// file (a device such as /dev/zero, a FIFO), files that together hold more
+// than MaxCorpusBytes (checked before they are read), and an item without
+// text, which wraps ErrEmptyCorpus and says why (for a folder: how many
+// files it skipped for their extension, and which extensions they had).
 func ReadCorpus(list, format string, exts []string) (*Corpus, error) {
 	if format == "" {
 		format = "text"
@@ -97,6 +100,7 @@ func ReadCorpus(list, format string, exts []string) (*Corpus, error) {
 		}
 	}
 	c := &Corpus{}
+	budget := int64(MaxCorpusBytes)
 	for _, item := range strings.Split(list, ",") {
 		if item = strings.TrimSpace(item); item == "" {
 			continue
@@ -112,7 +116,7 @@ func ReadCorpus(list, format string, exts []string) (*Corpus, error) {
 		c.Skipped += files.skipped
 		var b strings.Builder
 		for _, p := range files.paths {
-			src, err := os.ReadFile(p)
+			src, err := readCorpusFile(p, &budget)
 			if err != nil {
 				return nil, fmt.Errorf("corpus item %q: %w", item, err)
 			}
@@ -134,6 +138,38 @@ func ReadCorpus(list, format string, exts []string) (*Corpus, error) {
 		return nil, fmt.Errorf("corpus list %q: %w: it names no file", list, ErrEmptyCorpus)
 	}
 	return c, nil
+}
+
+// MaxCorpusBytes bounds the text ReadCorpus reads: a corpus is held in
+// memory, with its tokens.
+const MaxCorpusBytes = 4 << 30
+
+// readCorpusFile reads the regular file at path if its size fits what is
+// left of budget, and takes its size from budget.
+func readCorpusFile(path string, budget *int64) ([]byte, error) {
+	// Stat before opening: opening a FIFO blocks until someone writes to it.
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if *budget -= st.Size(); *budget < 0 {
+		return nil, fmt.Errorf("%s: the corpus is over %d bytes, the most it may hold", path, int64(MaxCorpusBytes))
+	}
+	// The file may grow while it is read: read no more than its size.
+	src := make([]byte, st.Size())
+	n, err := io.ReadFull(f, src)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return nil, err
+	}
+	return src[:n], nil
 }
 
 // itemFiles are the files of one corpus item.

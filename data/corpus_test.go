@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/moxing/moxing/data"
@@ -97,6 +98,19 @@ func TestReadCorpusErrors(t *testing.T) {
 	})
 	os.MkdirAll(filepath.Join(dir, "hollow"), 0o755)
 	at := func(p string) string { return filepath.Join(dir, p) }
+	os.MkdirAll(at("pipes"), 0o755)
+	if err := syscall.Mkfifo(at("pipes/p.txt"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A sparse file over MaxCorpusBytes: refused by its size, before reading.
+	huge, err := os.Create(at("huge.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := huge.Truncate(data.MaxCorpusBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	huge.Close()
 	for _, tc := range []struct {
 		name   string
 		list   string
@@ -114,6 +128,9 @@ func TestReadCorpusErrors(t *testing.T) {
 		{"bad_glob", at("[x"), "", false, "syntax error in pattern"},
 		{"no_items", " , ,", "", true, `corpus list " , ,": the corpus is empty: it names no file`},
 		{"bad_format", at("blank.txt"), "html", false, `corpus format "html": want text or brown`},
+		{"device", "/dev/zero", "", false, `corpus item "/dev/zero": /dev/zero is not a regular file`},
+		{"fifo_in_folder", at("pipes"), "", false, "p.txt is not a regular file"},
+		{"too_big", at("huge.txt"), "", false, "huge.txt: the corpus is over 4294967296 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := data.ReadCorpus(tc.list, tc.format, nil)

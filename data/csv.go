@@ -18,6 +18,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Header says whether a CSV's first row names its columns.
@@ -53,9 +54,22 @@ type Table struct {
 	Lines   []int      // 1-based line of each row in the source
 }
 
+// Limits on what ReadCSV reads, so that memory stays a small multiple of a
+// real table: a hostile file (a 2 GB field, a gzip bomb) is an error, not
+// an allocation.
+const (
+	// MaxRowBytes bounds one line.
+	MaxRowBytes = 1 << 20
+	// MaxTableBytes bounds a table's text, after gzip decompression.
+	MaxTableBytes = 1 << 30
+)
+
 // ReadCSV reads a table from r; name labels errors. gzip input is detected
 // from its magic bytes and decompressed. Every row must have as many fields
-// as the first; blank lines are skipped.
+// as the first; blank lines are skipped. Every cell must be valid UTF-8 (a
+// Latin-1 file is an error naming the line and column, not a column name
+// mangled into a checkpoint). A row longer than MaxRowBytes and a table
+// longer than MaxTableBytes are errors.
 func ReadCSV(r io.Reader, name string, opt CSVOptions) (*Table, error) {
 	br := bufio.NewReader(r)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -66,6 +80,7 @@ func ReadCSV(r io.Reader, name string, opt CSVOptions) (*Table, error) {
 		defer zr.Close()
 		br = bufio.NewReader(zr)
 	}
+	br = bufio.NewReader(&limitedTable{r: br})
 	// A UTF-8 byte order mark (Excel writes one) is not part of the first
 	// column's name.
 	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
@@ -115,11 +130,11 @@ func ReadCSV(r io.Reader, name string, opt CSVOptions) (*Table, error) {
 func readRecords(br *bufio.Reader, name string, opt CSVOptions) (rows [][]string, lines []int, err error) {
 	line := 0
 	for ; line < opt.SkipRows; line++ {
-		if _, err := br.ReadString('\n'); err != nil {
+		if err := skipLine(br); err != nil {
 			if err == io.EOF {
 				return nil, nil, fmt.Errorf("%s: only %d lines, fewer than the %d to skip", name, line, opt.SkipRows)
 			}
-			return nil, nil, fmt.Errorf("%s: %w", name, err)
+			return nil, nil, fmt.Errorf("%s line %d: %w", name, line+1, err)
 		}
 	}
 	comma := opt.Comma
@@ -139,9 +154,12 @@ func readRecords(br *bufio.Reader, name string, opt CSVOptions) (rows [][]string
 	}
 	if comma == ' ' {
 		sc := bufio.NewScanner(br)
-		sc.Buffer(make([]byte, 64<<10), 64<<20)
+		sc.Buffer(make([]byte, 64<<10), MaxRowBytes)
 		for sc.Scan() {
 			line++
+			if !utf8.Valid(sc.Bytes()) {
+				return nil, nil, fmt.Errorf("%s line %d: not valid UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)", name, line)
+			}
 			fields := strings.Fields(sc.Text())
 			if len(fields) == 0 {
 				continue
@@ -149,15 +167,21 @@ func readRecords(br *bufio.Reader, name string, opt CSVOptions) (rows [][]string
 			rows, lines = append(rows, fields), append(lines, line)
 		}
 		if err := sc.Err(); err != nil {
+			if err == bufio.ErrTooLong {
+				return nil, nil, fmt.Errorf("%s line %d: longer than %d bytes", name, line+1, MaxRowBytes)
+			}
 			return nil, nil, fmt.Errorf("%s line %d: %w", name, line+1, err)
 		}
 		return rows, lines, nil
 	}
-	cr := csv.NewReader(br)
+	rl := &rowLimit{r: br}
+	cr := csv.NewReader(rl)
+	rl.start = cr.InputOffset
 	cr.Comma = comma
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.ReuseRecord = false
+	lastLine := opt.SkipRows
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -168,10 +192,17 @@ func readRecords(br *bufio.Reader, name string, opt CSVOptions) (rows [][]string
 			if errors.As(err, &pe) {
 				return nil, nil, fmt.Errorf("%s line %d column %d: %v", name, pe.Line+opt.SkipRows, pe.Column, pe.Err)
 			}
+			if err == errRowTooLong {
+				return nil, nil, fmt.Errorf("%s line %d: a line longer than %d bytes", name, lastLine+1, MaxRowBytes)
+			}
 			return nil, nil, fmt.Errorf("%s: %w", name, err)
 		}
 		l, _ := cr.FieldPos(0)
+		lastLine, _ = cr.FieldPos(len(rec) - 1)
 		for i := range rec {
+			if !utf8.ValidString(rec[i]) {
+				return nil, nil, fmt.Errorf("%s line %d column %d: not valid UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)", name, l+opt.SkipRows, i+1)
+			}
 			rec[i] = strings.TrimSpace(rec[i])
 		}
 		if len(rec) == 1 && rec[0] == "" {
@@ -179,6 +210,58 @@ func readRecords(br *bufio.Reader, name string, opt CSVOptions) (rows [][]string
 		}
 		rows, lines = append(rows, rec), append(lines, l+opt.SkipRows)
 	}
+}
+
+// skipLine discards the rest of a line, however long, without holding it.
+func skipLine(br *bufio.Reader) error {
+	for {
+		_, err := br.ReadSlice('\n')
+		if err != bufio.ErrBufferFull {
+			return err
+		}
+	}
+}
+
+// tableLimit is MaxTableBytes; tests lower it.
+var tableLimit int64 = MaxTableBytes
+
+// errTableTooLong is limitedTable's error.
+var errTableTooLong = fmt.Errorf("more than %d bytes of text, the most a table may hold", MaxTableBytes)
+
+// limitedTable fails a read that would take a table past tableLimit.
+type limitedTable struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitedTable) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if l.n += int64(n); l.n > tableLimit {
+		return 0, errTableTooLong
+	}
+	return n, err
+}
+
+// errRowTooLong is rowLimit's error.
+var errRowTooLong = errors.New("row too long")
+
+// rowLimit feeds a csv.Reader and fails once the reader has consumed more
+// than MaxRowBytes past the start of the record it is reading (start is the
+// csv.Reader's InputOffset; the reader's own 4 KiB buffer is the slack).
+type rowLimit struct {
+	r     io.Reader
+	n     int64
+	start func() int64
+}
+
+func (l *rowLimit) Read(p []byte) (int, error) {
+	if l.n-l.start() > MaxRowBytes+4096 {
+		return 0, errRowTooLong
+	}
+	p = p[:min(len(p), 4096)]
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
 }
 
 // looksLikeHeader reports whether the first row has a non-numeric cell

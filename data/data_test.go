@@ -65,9 +65,20 @@ func TestReadCSVErrors(t *testing.T) {
 		{"duplicate_names", "a,a\n1,2\n", `"a" appears twice`},
 		{"bad_quote", "a,b\n1,\"2\n", "t.csv line"},
 		{"bad_gzip", "\x1f\x8bnot gzip", "gzip"},
+		{"latin1_name", "caf\xe9,y\n1,2\n", "t.csv line 1 column 1: not valid UTF-8"},
+		{"latin1_label", "x,y\n1,a\n2,\xff\n", "t.csv line 3 column 2: not valid UTF-8"},
+		{"latin1_spaces", "x y\n1 \xff\n", "t.csv line 2: not valid UTF-8"},
+		{"long_field", "x,y\n1,2\n3," + strings.Repeat("9", data.MaxRowBytes+10000) + "\n", "t.csv line 3: a line longer than 1048576 bytes"},
+		{"long_quoted_field", "x,y\n1,\"" + strings.Repeat("9", 3*data.MaxRowBytes) + "\"\n", "t.csv line 2: a line longer than"},
+		{"long_space_line", "x y\n1 " + strings.Repeat("9", data.MaxRowBytes+1) + "\n", "t.csv line 2: longer than 1048576 bytes"},
+		{"long_skipped_line", strings.Repeat("#", 2*data.MaxRowBytes), "only 0 lines"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := data.ReadCSV(strings.NewReader(tc.text), "t.csv", data.CSVOptions{})
+			opt := data.CSVOptions{}
+			if strings.HasPrefix(tc.name, "long_skipped") {
+				opt.SkipRows = 1
+			}
+			_, err := data.ReadCSV(strings.NewReader(tc.text), "t.csv", opt)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
@@ -303,6 +314,32 @@ func TestBatchesByLength(t *testing.T) {
 
 // A byte order mark before the header is not part of the first column's
 // name.
+// A table that expands past MaxTableBytes (a gzip bomb, here with the limit
+// lowered) is an error after reading no more than the limit.
+func TestReadCSVTableLimit(t *testing.T) {
+	defer data.SetTableLimit(1 << 20)()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("x,y\n"))
+	for range 400000 {
+		zw.Write([]byte("1,2\n"))
+	}
+	zw.Close()
+	_, err := data.ReadCSV(&gz, "bomb.csv.gz", data.CSVOptions{})
+	if err == nil || !strings.Contains(err.Error(), "bomb.csv.gz: more than") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// 1e39 is a finite float64 but not a float32: it is refused where it is read.
+func TestSchemaRefusesBeyondFloat32(t *testing.T) {
+	tab := read(t, "x,y\n1,a\n1e39,b\n3,a\n4,b\n", data.CSVOptions{})
+	_, err := data.NewSchema(tab, data.SchemaOptions{}, all(4))
+	if err == nil || !strings.Contains(err.Error(), `t.csv line 3: column "x": "1e39" is not a finite number within float32's range`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestReadCSVByteOrderMark(t *testing.T) {
 	tab, err := data.ReadCSV(strings.NewReader("\uFEFFx,y\n1,2\n"), "bom.csv", data.CSVOptions{})
 	if err != nil {

@@ -30,13 +30,14 @@ type IDX struct {
 // idxTypes maps an IDX type code to its element size.
 var idxTypes = map[byte]int{0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
 
-// maxIDXElements bounds what a header may announce (2³¹ elements), so a
-// hostile header cannot make a reader allocate without end.
-const maxIDXElements = 1 << 31
+// maxIDXElements bounds what a header may announce (2³⁰ elements, 4 GiB as
+// float32), so a hostile header cannot make a reader allocate without end.
+const maxIDXElements = 1 << 30
 
 // ReadIDX reads an IDX array from r (gzip is detected); name labels errors.
 // A wrong magic number, an unknown type, a size that overflows, or data
-// shorter or longer than the header says are errors naming the file.
+// shorter or longer than the header says, and a float element that is NaN,
+// infinite or beyond float32, are errors naming the file.
 func ReadIDX(r io.Reader, name string) (*IDX, error) {
 	br := bufio.NewReader(r)
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -69,35 +70,60 @@ func ReadIDX(r io.Reader, name string) (*IDX, error) {
 			return nil, fmt.Errorf("%s: header announces dimensions %v, over %d elements", name, idx.Dims[:i+1], maxIDXElements)
 		}
 	}
-	raw, err := io.ReadAll(io.LimitReader(br, int64(n*size)+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	// The data is decoded as it arrives, into a slice grown by append: the
+	// header's count is not trusted with an allocation, and memory stays at
+	// 4 bytes an element actually present (a gzip bomb is bounded by what it
+	// really expands to, at most maxIDXElements).
+	idx.Data = make([]float32, 0, min(n, 1<<20))
+	buf := make([]byte, 64<<10-(64<<10)%size)
+	for len(idx.Data) < n {
+		want := min(len(buf), (n-len(idx.Data))*size)
+		got, err := io.ReadFull(br, buf[:want])
+		idx.Data = appendIDX(idx.Data, buf[:got-got%size], head[2])
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return nil, fmt.Errorf("%s: truncated: the header announces %v elements of %d bytes (%d bytes), the file has %d", name, idx.Dims, size, n*size, len(idx.Data)*size+got%size)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
-	switch {
-	case len(raw) < n*size:
-		return nil, fmt.Errorf("%s: truncated: the header announces %v elements of %d bytes (%d bytes), the file has %d", name, idx.Dims, size, n*size, len(raw))
-	case len(raw) > n*size:
+	if _, err := br.ReadByte(); err != io.EOF {
 		return nil, fmt.Errorf("%s: more data than the %v elements of %d bytes the header announces", name, idx.Dims, size)
 	}
-	idx.Data = make([]float32, n)
-	for i := range idx.Data {
-		b := raw[i*size : (i+1)*size]
-		switch head[2] {
-		case 0x08:
-			idx.Data[i] = float32(b[0])
-		case 0x09:
-			idx.Data[i] = float32(int8(b[0]))
-		case 0x0B:
-			idx.Data[i] = float32(int16(binary.BigEndian.Uint16(b)))
-		case 0x0C:
-			idx.Data[i] = float32(int32(binary.BigEndian.Uint32(b)))
-		case 0x0D:
-			idx.Data[i] = math.Float32frombits(binary.BigEndian.Uint32(b))
-		case 0x0E:
-			idx.Data[i] = float32(math.Float64frombits(binary.BigEndian.Uint64(b)))
+	if head[2] == 0x0D || head[2] == 0x0E {
+		for i, v := range idx.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("%s: element %d is %v (NaN, infinite or beyond float32's range)", name, i, v)
+			}
 		}
 	}
 	return idx, nil
+}
+
+// appendIDX appends the elements of raw, big-endian values of IDX type typ,
+// to dst as float32.
+func appendIDX(dst []float32, raw []byte, typ byte) []float32 {
+	size := idxTypes[typ]
+	for i := 0; i+size <= len(raw); i += size {
+		b := raw[i : i+size]
+		var v float32
+		switch typ {
+		case 0x08:
+			v = float32(b[0])
+		case 0x09:
+			v = float32(int8(b[0]))
+		case 0x0B:
+			v = float32(int16(binary.BigEndian.Uint16(b)))
+		case 0x0C:
+			v = float32(int32(binary.BigEndian.Uint32(b)))
+		case 0x0D:
+			v = math.Float32frombits(binary.BigEndian.Uint32(b))
+		case 0x0E:
+			v = float32(math.Float64frombits(binary.BigEndian.Uint64(b)))
+		}
+		dst = append(dst, v)
+	}
+	return dst
 }
 
 // ReadIDXFile reads the IDX file at path.

@@ -2,7 +2,6 @@ package data
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,7 +102,7 @@ func ImagesFromTable(t *Table, opt ImageTableOptions) (d *Dataset, classes []str
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s line %d: column %q: pixel %q is not a number", t.Source, t.Lines[i], t.Columns[j], cell)
 			}
-			if math.IsInf(v, 0) || math.IsNaN(v) {
+			if !fitsFloat32(v) {
 				return nil, nil, fmt.Errorf("%s line %d: column %q: pixel %q is not a finite number", t.Source, t.Lines[i], t.Columns[j], cell)
 			}
 			px[k] = float32(v)

@@ -2,6 +2,7 @@ package data
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -79,7 +80,14 @@ func isMissing(s string) bool {
 // when encoded) so that a column of numbers with one "inf" stays numeric.
 func parseNumber(s string) (float64, bool) {
 	v, err := strconv.ParseFloat(s, 64)
-	return v, err == nil
+	return v, err == nil || errors.Is(err, strconv.ErrRange)
+}
+
+// fitsFloat32 reports whether v is a number a float32 holds: not NaN, not
+// infinite, and no larger in magnitude than math.MaxFloat32 (a cell of 1e39
+// would become +Inf in the model's tensors).
+func fitsFloat32(v float64) bool {
+	return !math.IsNaN(v) && math.Abs(v) <= math.MaxFloat32
 }
 
 // NewSchema decides the target, the task, the classes and the kind of every
@@ -324,8 +332,8 @@ func number(t *Table, r, ci int) (float64, error) {
 	if !ok {
 		return 0, fmt.Errorf("%s line %d: column %q: %q is not a number", t.Source, t.Lines[r], t.Columns[ci], c)
 	}
-	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, fmt.Errorf("%s line %d: column %q: %q is not a finite number", t.Source, t.Lines[r], t.Columns[ci], c)
+	if !fitsFloat32(v) {
+		return 0, fmt.Errorf("%s line %d: column %q: %q is not a finite number within float32's range (±3.4e38)", t.Source, t.Lines[r], t.Columns[ci], c)
 	}
 	return v, nil
 }
@@ -402,7 +410,7 @@ func (s *Schema) Encode(t *Table, rows []int, withTarget bool) (*Dataset, error)
 			}
 			if f.Kind == Numeric {
 				v, ok := parseNumber(c)
-				if !ok || math.IsInf(v, 0) || math.IsNaN(v) {
+				if !ok || !fitsFloat32(v) {
 					_, err := number(t, r, cols[k])
 					return nil, err
 				}

@@ -75,6 +75,8 @@ type lmState struct {
 	EvalRNG  []byte  `json:"eval_rng"`
 }
 
+func (s *lmState) bestSaved() bool { return s.BestStep > 0 }
+
 // LanguageModel is a next-token model that LM trains: the GPT
 // (models/gpt) and the recurrent language model (models/rnn).
 type LanguageModel interface {

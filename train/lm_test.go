@@ -141,4 +141,17 @@ func TestLMResume(t *testing.T) {
 	if c.Steps != 12 || len(c.History) != 2 || c.History[0].Epoch != 10 {
 		t.Fatalf("extended to 12 steps: %+v", c)
 	}
+
+	// The state names a best step: a damaged or missing best.safetensors
+	// is an error, not a run that reports one step while holding another.
+	best := filepath.Join(dir, "best.safetensors")
+	raw, _ := os.ReadFile(best)
+	os.WriteFile(best, raw[:len(raw)/2], 0o644)
+	if err := newLoop(dir, 14, nil).Resume(); err == nil || !strings.Contains(err.Error(), "best.safetensors") {
+		t.Fatalf("resume with a truncated best.safetensors: %v", err)
+	}
+	os.Remove(best)
+	if err := newLoop(dir, 14, nil).Resume(); err == nil || !strings.Contains(err.Error(), "best checkpoint the run's state names") {
+		t.Fatalf("resume without best.safetensors: %v", err)
+	}
 }

@@ -248,10 +248,23 @@ func (r *Run) loadLast(params []nn.Param, opt optim.Optimizer, state any) (map[s
 	if err := opt.LoadState(optState); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if st, ok := state.(interface{ bestSaved() bool }); ok && !st.bestSaved() {
+		return nil, nil // no epoch or step has been best yet
+	}
+	// The state names a best epoch or step: its weights must be there, or
+	// the run would report that epoch while holding others.
+	bestPath := r.Path("best.safetensors")
+	bf, err := checkpoint.Load(bestPath)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w (the best checkpoint the run's state names cannot be read)", err)
+	}
 	best := map[string][]float32{}
-	if bf, err := checkpoint.Load(r.Path("best.safetensors")); err == nil {
-		for name, t := range bf.Tensors {
-			best[name] = t.Data
+	for name, t := range bf.Tensors {
+		best[name] = t.Data
+	}
+	for _, p := range params {
+		if w, ok := best[p.Name]; !ok || len(w) != len(p.Data) {
+			return nil, fmt.Errorf("resume: %s does not hold the model's %s (%d values)", bestPath, p.Name, len(p.Data))
 		}
 	}
 	return best, nil

@@ -172,6 +172,8 @@ func (s *Supervised) init() error {
 	return nil
 }
 
+func (s *state) bestSaved() bool { return s.BestEpoch > 0 }
+
 // Resume restores weights, optimizer state, epoch, RNG and best score from
 // the Run's last.safetensors, written by an earlier Fit with the same
 // model, and the best weights from its best.safetensors. Config.Epochs may
