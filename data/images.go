@@ -213,21 +213,26 @@ func ReadImage(path string) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	defer f.Close()
-	// The header's size is checked before anything is decoded: a small
-	// file may declare 65535×65535 pixels.
-	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	return DecodeImage(f, path)
+}
+
+// DecodeImage is ReadImage of the image r holds; name labels errors. The
+// header's size is checked against MaxImagePixels before any pixel is
+// decoded: a small file may declare 65535×65535 pixels.
+func DecodeImage(r io.ReadSeeker, name string) (*tensor.Tensor, error) {
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(r))
 	if err == nil && int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
-		return nil, fmt.Errorf("%s: %d×%d pixels, over the %d this reads", path, cfg.Width, cfg.Height, MaxImagePixels)
+		return nil, fmt.Errorf("%s: %d×%d pixels, over the %d this reads", name, cfg.Width, cfg.Height, MaxImagePixels)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	img, _, err := image.Decode(bufio.NewReader(f))
+	img, _, err := image.Decode(bufio.NewReader(r))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return nil, fmt.Errorf("%s: not a PNG, JPEG or GIF image", path)
+			return nil, fmt.Errorf("%s: not a PNG, JPEG or GIF image", name)
 		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	b := img.Bounds()
 	x := tensor.Zeros(1, b.Dy(), b.Dx())

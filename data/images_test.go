@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
+	"image/gif"
+	"image/jpeg"
 	"image/png"
 	"math/rand/v2"
 	"os"
@@ -252,4 +254,34 @@ func TestReadImageRefusesHugeHeader(t *testing.T) {
 	if _, err := data.ReadImage(path); err == nil || !strings.Contains(err.Error(), "65535×65535 pixels") {
 		t.Fatalf("a 65535×65535 PNG of %d bytes: %v", len(b), err)
 	}
+}
+
+// FuzzDecodeImage: any bytes either fail with an error or decode to a gray
+// image within MaxImagePixels, values in [0, 1]. Nothing panics.
+func FuzzDecodeImage(f *testing.F) {
+	for _, img := range []image.Image{image.NewGray(image.Rect(0, 0, 3, 2)), image.NewRGBA(image.Rect(0, 0, 2, 2))} {
+		var buf bytes.Buffer
+		png.Encode(&buf, img)
+		f.Add(buf.Bytes())
+		buf.Reset()
+		jpeg.Encode(&buf, img, nil)
+		f.Add(buf.Bytes())
+		buf.Reset()
+		gif.Encode(&buf, img, nil)
+		f.Add(buf.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		x, err := data.DecodeImage(bytes.NewReader(in), "fuzz")
+		if err != nil {
+			return
+		}
+		if s := x.Shape(); x.Numel() > data.MaxImagePixels || len(s) != 3 || s[0] != 1 {
+			t.Fatalf("shape %v", x.Shape())
+		}
+		for _, v := range x.Data {
+			if !(v >= 0 && v <= 1) {
+				t.Fatalf("gray level %v", v)
+			}
+		}
+	})
 }

@@ -2,8 +2,9 @@
 # The test suite, as CI runs it: installs the real data sets (needs root
 # for apt-get the first time), vets, runs every test, runs the tensor, model
 # and training tests again with the NaN invariants on, runs everything again on the portable
-# (pure-Go) kernels, fuzzes the file readers (CSV, IDX, safetensors, model
-# cards, token files) and the GEMM briefly, and, under
+# (pure-Go) kernels, fuzzes the file readers (CSV, IDX, images, safetensors,
+# model cards, Hugging Face configs, tokenizers, token files) and the GEMM
+# briefly, and, under
 # CI=true (or MOXING_EMULATE_AVX512=1) on a CPU without AVX-512, runs the
 # kernel tests' AVX-512 cases on an emulated CPU (scripts/emulate-avx512.sh:
 # installs Bochs and builds a small Linux kernel the first time, a few minutes).
@@ -15,12 +16,13 @@ go vet ./...
 go test ./...
 go test -tags invariants ./tensor/... ./models/... ./train  # NaN checks; arena buffers are NaN after Reset
 go test -tags purego ./...   # the whole suite on the portable kernels
-go test -run '^$' -fuzz '^FuzzReadCSV$' -fuzztime "${FUZZTIME:-15s}" ./data/
-go test -run '^$' -fuzz '^FuzzReadIDX$' -fuzztime "${FUZZTIME:-15s}" ./data/
-go test -run '^$' -fuzz '^FuzzRead$' -fuzztime "${FUZZTIME:-15s}" ./checkpoint/
-go test -run '^$' -fuzz '^FuzzGemm$' -fuzztime "${FUZZTIME:-15s}" ./internal/kernel/
-go test -run '^$' -fuzz '^FuzzRead$' -fuzztime "${FUZZTIME:-15s}" ./load/            # a checkpoint with a hostile card
-go test -run '^$' -fuzz '^FuzzReadTokens$' -fuzztime "${FUZZTIME:-15s}" ./data/
+# Every reader of the outside world, fuzzed briefly. Minimizing a new
+# input is capped: by default it may take a minute, which looks like a stall.
+for target in data:FuzzReadCSV data:FuzzReadIDX data:FuzzDecodeImage data:FuzzReadTokens \
+	checkpoint:FuzzRead load:FuzzRead models/gpt:FuzzLoadHFConfig \
+	tokenizer:FuzzLoad tokenizer:FuzzFromHFJSON internal/kernel:FuzzGemm; do
+	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-10s}" -fuzzminimizetime 2s "./${target%%:*}/"
+done
 
 if grep -qw avx512f /proc/cpuinfo; then
 	echo "test.sh: this CPU has AVX-512: go test ./... ran the AVX-512 kernels natively"

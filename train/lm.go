@@ -136,7 +136,8 @@ func (l *LM) init() error {
 // best.safetensors. With the same model, data and Config the run then ends
 // with the same weights as one that was never stopped; a larger
 // Config.Steps extends it (the schedule is the caller's: give it the new
-// total).
+// total). A run that saved no last.safetensors starts over, as
+// Supervised.Resume's does.
 func (l *LM) Resume() error {
 	if err := l.init(); err != nil {
 		return err
@@ -146,6 +147,9 @@ func (l *LM) Resume() error {
 	}
 	var st lmState
 	best, err := l.Run.loadLast(nn.Params(l.Model), l.Opt, &st)
+	if errors.Is(err, errNothingSaved) {
+		return l.Run.trimMetrics(0) // start over, as a fresh Fit would
+	}
 	if err != nil {
 		return err
 	}

@@ -142,6 +142,21 @@ func TestLMResume(t *testing.T) {
 		t.Fatalf("extended to 12 steps: %+v", c)
 	}
 
+	// A run killed before it saved anything starts over on resume and
+	// trains the same model as a run never stopped.
+	fresh := t.TempDir()
+	os.WriteFile(filepath.Join(fresh, "metrics.jsonl"), []byte(`{"step":2,"val_loss":9}`+"\n"), 0o644)
+	over := newLoop(fresh, 8, nil)
+	if err := over.Resume(); err != nil {
+		t.Fatalf("resume of a run that saved nothing: %v", err)
+	}
+	if d, err := over.Fit(context.Background(), ids[:2000], ids[2000:]); err != nil || d.BestLoss != a.BestLoss || d.Steps != 8 {
+		t.Fatalf("started over: %+v, %v; straight: %+v", d, err, a)
+	}
+	if m, _ := os.ReadFile(filepath.Join(fresh, "metrics.jsonl")); strings.Contains(string(m), `"val_loss":9}`) {
+		t.Errorf("the stale metrics line survived starting over:\n%s", m)
+	}
+
 	// The state names a best step: a damaged or missing best.safetensors
 	// is an error, not a run that reports one step while holding another.
 	best := filepath.Join(dir, "best.safetensors")

@@ -215,6 +215,11 @@ func (r *Run) saveLast(params []nn.Param, opt optim.Optimizer, meta map[string]s
 	return checkpoint.Save(r.Path("last.safetensors"), tensors, all)
 }
 
+// errNothingSaved is loadLast's error for a run without last.safetensors:
+// one stopped (or killed) before its first epoch or step ended. Resume
+// starts such a run over.
+var errNothingSaved = errors.New("no last.safetensors")
+
 // loadLast restores params and opt's state from last.safetensors and
 // decodes the loop state into state. It returns the best weights of
 // best.safetensors by name (nil when there is none).
@@ -223,7 +228,7 @@ func (r *Run) loadLast(params []nn.Param, opt optim.Optimizer, state any) (map[s
 	f, err := checkpoint.Load(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("resume: %s has no last.safetensors: the run saved nothing to resume from", r.Dir)
+			return nil, errNothingSaved
 		}
 		return nil, err
 	}

@@ -177,7 +177,10 @@ func (s *state) bestSaved() bool { return s.BestEpoch > 0 }
 // Resume restores weights, optimizer state, epoch, RNG and best score from
 // the Run's last.safetensors, written by an earlier Fit with the same
 // model, and the best weights from its best.safetensors. Config.Epochs may
-// be larger than the earlier run's: Fit then trains the epochs added.
+// be larger than the earlier run's: Fit then trains the epochs added. A
+// run that saved no last.safetensors (stopped or killed before its first
+// epoch ended) starts over: the model and RNG are left as a fresh Fit
+// finds them.
 func (s *Supervised) Resume() error {
 	if err := s.init(); err != nil {
 		return err
@@ -187,6 +190,9 @@ func (s *Supervised) Resume() error {
 	}
 	var st state
 	best, err := s.Run.loadLast(nn.Params(s.Model), s.Opt, &st)
+	if errors.Is(err, errNothingSaved) {
+		return s.Run.trimMetrics(0) // start over, as a fresh Fit would
+	}
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,13 @@
 package gpt_test
 
 import (
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/models/gpt"
@@ -77,4 +79,42 @@ func TestLoadHF(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzLoadHFConfig: a Hugging Face folder whose config.json is anything
+// either loads a model that matches the config or fails with an error; a
+// config that describes a huge model is refused from the weights' headers,
+// before anything is allocated. Nothing panics.
+func FuzzLoadHFConfig(f *testing.F) {
+	m, err := gpt.New(gpt.Config{VocabSize: 260, BlockSize: 8, NEmbd: 16, NLayer: 1, NHead: 2}, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	dir := f.TempDir()
+	if err := gpttest.WriteHF(dir, m); err != nil {
+		f.Fatal(err)
+	}
+	folder := fstest.MapFS{}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		folder[e.Name()] = &fstest.MapFile{Data: raw}
+	}
+	f.Add(string(folder["config.json"].Data))
+	f.Add(`{"model_type": "gpt2", "vocab_size": 2147483647, "n_positions": 8, "n_layer": 1, "n_embd": 16, "n_head": 2}`)
+	f.Add(`{"model_type": "gpt2", "architectures": ["GPT2ForSequenceClassification"], "id2label": {"0": "a"}}`)
+	f.Fuzz(func(t *testing.T, config string) {
+		fsys := maps.Clone(folder)
+		fsys["config.json"] = &fstest.MapFile{Data: []byte(config)}
+		p, err := gpt.LoadHF(fsys)
+		if err != nil {
+			return
+		}
+		if c := p.LM.Config; int(c.NumParams()) != nn.NumParams(nn.Params(p.LM)) {
+			t.Fatalf("config %+v describes %v parameters, the model has %d", c, c.NumParams(), nn.NumParams(nn.Params(p.LM)))
+		}
+	})
 }
