@@ -147,19 +147,15 @@ const MaxCorpusBytes = 4 << 30
 // readCorpusFile reads the regular file at path if its size fits what is
 // left of budget, and takes its size from budget.
 func readCorpusFile(path string, budget *int64) ([]byte, error) {
-	// Stat before opening: opening a FIFO blocks until someone writes to it.
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
-	}
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	if *budget -= st.Size(); *budget < 0 {
 		return nil, fmt.Errorf("%s: the corpus is over %d bytes, the most it may hold", path, int64(MaxCorpusBytes))
 	}

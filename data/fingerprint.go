@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -32,7 +31,7 @@ func Fingerprint(path string) (string, error) {
 		}
 		rel, _ := filepath.Rel(path, p)
 		fmt.Fprintf(h, "%s\x00", filepath.ToSlash(rel))
-		f, err := os.Open(p)
+		f, err := OpenFile(p)
 		if err != nil {
 			return err
 		}

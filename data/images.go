@@ -128,7 +128,7 @@ func appendIDX(dst []float32, raw []byte, typ byte) []float32 {
 
 // ReadIDXFile reads the IDX file at path.
 func ReadIDXFile(path string) (*IDX, error) {
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +208,7 @@ const MaxImagePixels = 1 << 24
 // ReadImage decodes a PNG, JPEG or GIF file into a (1, H, W) tensor of
 // gray levels in [0, 1] (ITU-R 601 luma, as image/color.GrayModel).
 func ReadImage(path string) (*tensor.Tensor, error) {
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}

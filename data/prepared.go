@@ -127,7 +127,7 @@ func ReadPrepared(dir string) (tok tokenizer.Tokenizer, trainIDs, valIDs []int, 
 		return nil, nil, nil, err
 	}
 	path := filepath.Join(dir, preparedTokenizer)
-	tf, err := os.Open(path)
+	tf, err := OpenFile(path)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -138,7 +138,7 @@ func ReadPrepared(dir string) (tok tokenizer.Tokenizer, trainIDs, valIDs []int, 
 	}
 	read := func(name string) ([]int, error) {
 		path := filepath.Join(dir, name)
-		f, err := os.Open(path)
+		f, err := OpenFile(path)
 		if err != nil {
 			return nil, err
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 
@@ -193,7 +192,7 @@ func ReadTextSets(tok tokenizer.Tokenizer, window int, path, valPath string, opt
 // ReadTextFile reads the labelled (or, with NoLabels, plain) texts of the
 // file at path: see ReadTextExamples.
 func ReadTextFile(path string, opt TextOptions) ([]TextExample, error) {
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}

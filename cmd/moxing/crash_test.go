@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,4 +152,67 @@ func checkMetrics(t *testing.T, path, unit string, last int) {
 	if prev != last {
 		t.Fatalf("%s ends at %s %d, want %d", path, unit, prev, last)
 	}
+}
+
+// Ctrl-C or SIGTERM stops a training run within seconds, saving where it
+// was; a command blocked where it cannot look at its context (here, reading
+// a prompt from a standard input that never ends) quits on a second signal.
+func TestSignalsStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child processes for a few seconds")
+	}
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "corpus.txt")
+	os.WriteFile(corpus, []byte(strings.Repeat("a stitch in time saves nine. ", 400)), 0o644)
+	prepared, run := filepath.Join(dir, "prepared"), filepath.Join(dir, "run")
+	if code, _, e := moxing(t, context.Background(), "prepare", "--input", corpus, "--out", prepared); code != 0 {
+		t.Fatal(e)
+	}
+	long := cli("pretrain", "--data", prepared, "--layers", "1", "--heads", "2", "--embd", "32", "--seq", "32",
+		"--steps", "1000000", "--eval-every", "10", "--run", run)
+	var stderr strings.Builder
+	long.Stderr = &stderr
+	if err := long.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for metricsLines(run) < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	long.Process.Signal(syscall.SIGTERM)
+	took := waitExit(t, long, 10*time.Second)
+	if _, err := checkpoint.Load(filepath.Join(run, "last.safetensors")); err != nil {
+		t.Fatalf("SIGTERM left no loadable last.safetensors: %v\n%s", err, stderr.String())
+	}
+	t.Logf("pretrain stopped %v after SIGTERM", took)
+
+	blocked := cli("generate", "--model", run, "--prompt", "-", "--max-tokens", "4")
+	stdin, _ := blocked.StdinPipe()
+	defer stdin.Close()
+	if err := blocked.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	blocked.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	blocked.Process.Signal(syscall.SIGTERM)
+	waitExit(t, blocked, 5*time.Second)
+}
+
+// waitExit waits up to limit for cmd to exit, which must be with an error
+// (a stopped command does not report success), and returns how long it took.
+func waitExit(t *testing.T, cmd *exec.Cmd, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err == nil {
+			t.Fatalf("%v exited 0 after a signal", cmd.Args[1:])
+		}
+	case <-time.After(limit):
+		cmd.Process.Kill()
+		t.Fatalf("%v still running %v after the signal", cmd.Args[1:], limit)
+	}
+	return time.Since(start)
 }

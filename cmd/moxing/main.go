@@ -26,6 +26,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/tensor"
@@ -65,9 +66,13 @@ var benchCommands = []command{
 	{"gpt", "time a GPT training step or generation", benchGPTSynopsis, benchGPTExample, benchGPTCommand, ""},
 }
 
+// stopGrace is how long a command may take to stop cleanly (a training
+// loop finishes its step and saves last.safetensors) after Ctrl-C or
+// SIGTERM, before moxing exits anyway.
+const stopGrace = 30 * time.Second
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := stopOnSignal()
 	if os.Getenv("GOGC") == "" {
 		// Most of moxing's live memory is pointer-free: weights, optimizer
 		// state and the training arena's buffers, which the collector never
@@ -87,6 +92,24 @@ func main() {
 		code = max(code, 1)
 	}
 	os.Exit(code)
+}
+
+// stopOnSignal returns a context that Ctrl-C or SIGTERM cancels: commands
+// stop at their next check and save what they can. A second signal, or
+// stopGrace without an exit, ends the process at once, whatever it was
+// blocked on. Every file moxing writes is written atomically, so an abrupt
+// end leaves the last complete version.
+func stopOnSignal() context.Context {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal now has its default effect: exit
+		fmt.Fprintln(os.Stderr, "moxing: stopping; press Ctrl-C again to quit now")
+		time.Sleep(stopGrace)
+		fmt.Fprintf(os.Stderr, "moxing: did not stop within %v; quitting\n", stopGrace)
+		os.Exit(130)
+	}()
+	return ctx
 }
 
 // startProfiles starts a CPU profile into cpuPath and arranges a heap

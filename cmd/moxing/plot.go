@@ -24,7 +24,7 @@ func plotCommand(fs *pflag.FlagSet) runner {
 	var asJSON bool
 	fs.StringVar(&runDir, "run", "", "run folder of moxing train, pretrain, finetune or demo")
 	fs.BoolVar(&asJSON, "json", false, "print the files written as JSON")
-	fs.StringVar(&outDir, "out", "", "folder for the PNG files (default: the run folder)")
+	fs.StringVar(&outDir, "out", "", "folder for the PNG files, made if missing (default: the run folder)")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 		if runDir == "" {
 			return usagef("--run is required; see --help")
@@ -34,6 +34,9 @@ func plotCommand(fs *pflag.FlagSet) runner {
 		}
 		epochs, err := readMetrics(filepath.Join(runDir, "metrics.jsonl"))
 		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
 			return err
 		}
 		curves := filepath.Join(outDir, "curves.png")

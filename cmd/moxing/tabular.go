@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/train"
@@ -22,7 +20,7 @@ func readTable(path string, c data.CSVFormat) (*data.Table, error) {
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
-	f, err := os.Open(path)
+	f, err := data.OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
