@@ -53,60 +53,87 @@ func CausalSelfAttentionDropout(qkv *Tensor, nHead int, p float32, rng *rand.Ran
 	return causalSelfAttention(qkv, nHead, p, rng.Uint64())
 }
 
+// AttnSegment is one sequence's share of a CausalSelfAttentionCached call:
+// Rows new positions, the next Rows rows of its input, for cache slot Slot,
+// which holds Pos positions before the call.
+type AttnSegment struct{ Slot, Pos, Rows int }
+
 // CausalSelfAttentionCached is CausalSelfAttention for decoding with a KV
-// cache, for inference only. qkv (B, T, 3C) packs the queries, keys and
-// values of T new positions of each of B sequences, which follow pos
-// positions already held in keys and values (B, H, S, D), S ≥ pos+T. It
-// writes the new keys and values there, at positions pos … pos+T-1, and
-// returns (B, T, C), where new position i (pos+i overall) attends to every
-// held position j ≤ pos+i, per sequence and head:
+// cache, for inference only, over a ragged batch: the sequences of one
+// call may be at different positions and bring different numbers of new
+// positions (a prompt being processed next to sequences decoding one token
+// each, as continuous batching needs).
 //
-//	P = causal_softmax(Q·K[0:pos+T]ᵀ/√D)    (T, pos+T), row i over j ≤ pos+i
-//	Y = P·V[0:pos+T]                         (T, D)
+// qkv (..., N, 3C) packs the queries, keys and values of N new positions:
+// segs[0].Rows rows of the first segment, then the second's, and so on
+// (Σ Rows = N). keys and values (Slots, H, S, D) hold each slot's earlier
+// positions. For each segment it writes the new keys and values into its
+// slot at positions Pos … Pos+Rows-1, and new position i (Pos+i overall)
+// attends to the slot's positions j ≤ Pos+i, per head:
 //
-// With pos 0 and T new positions it computes what CausalSelfAttention
-// does on them. All B sequences are at the same position pos. It records
-// no backward and panics when qkv requires a gradient (see nn.Detach).
-func CausalSelfAttentionCached(qkv *Tensor, nHead int, keys, values *Tensor, pos int) *Tensor {
+//	P = causal_softmax(Q·K[0:Pos+Rows]ᵀ/√D)    (Rows, Pos+Rows)
+//	Y = P·V[0:Pos+Rows]                         (Rows, D)
+//
+// It returns (..., N, C). A segment at Pos 0 computes what
+// CausalSelfAttention does on its rows. Each row's result depends on its
+// own segment alone, not on what else shares the call. It records no
+// backward and panics when qkv requires a gradient (see nn.Detach), on two
+// segments of one slot, and on a segment outside the cache.
+func CausalSelfAttentionCached(qkv *Tensor, nHead int, keys, values *Tensor, segs []AttnSegment) *Tensor {
 	if qkv.requiresGrad {
 		panic("tensor: CausalSelfAttentionCached has no backward; its input must not require a gradient")
 	}
-	if qkv.NDim() != 3 || nHead < 1 || qkv.shape[2]%(3*nHead) != 0 {
-		panic(fmt.Sprintf("tensor: CausalSelfAttentionCached of shape %v with %d heads: want (B, T, 3C) with C a multiple of the heads", qkv.shape, nHead))
+	nd := qkv.NDim()
+	if nd < 2 || nHead < 1 || qkv.shape[nd-1]%(3*nHead) != 0 {
+		panic(fmt.Sprintf("tensor: CausalSelfAttentionCached of shape %v with %d heads: want (..., N, 3C) with C a multiple of the heads", qkv.shape, nHead))
 	}
-	b, t, c3 := qkv.shape[0], qkv.shape[1], qkv.shape[2]
+	c3 := qkv.shape[nd-1]
+	n := qkv.Numel() / c3
 	c := c3 / 3
 	d := c / nHead
-	if keys.NDim() != 4 || !sameShape(keys.shape, values.shape) || keys.shape[0] != b || keys.shape[1] != nHead ||
-		keys.shape[3] != d || pos < 0 || pos+t > keys.shape[2] {
-		panic(fmt.Sprintf("tensor: CausalSelfAttentionCached of %v at position %d with a cache of %v and %v: want (B, H, S, D) = (%d, %d, ≥ %d, %d)",
-			qkv.shape, pos, keys.shape, values.shape, b, nHead, pos+t, d))
+	if keys.NDim() != 4 || !sameShape(keys.shape, values.shape) || keys.shape[1] != nHead || keys.shape[3] != d {
+		panic(fmt.Sprintf("tensor: CausalSelfAttentionCached of %v with a cache of %v and %v: want (Slots, H, S, D) with H = %d, D = %d", qkv.shape, keys.shape, values.shape, nHead, d))
 	}
-	s, n := keys.shape[2], pos+t // positions held, and attended to after this call
+	slots, s := keys.shape[0], keys.shape[2]
+	starts := make([]int, len(segs)) // each segment's first row
+	used := make(map[int]bool, len(segs))
+	rows := 0
+	for i, g := range segs {
+		if g.Slot < 0 || g.Slot >= slots || used[g.Slot] || g.Pos < 0 || g.Rows < 1 || g.Pos+g.Rows > s {
+			panic(fmt.Sprintf("tensor: CausalSelfAttentionCached segment %d %+v with a cache of %d slots of %d positions (a slot at most once a call)", i, g, slots, s))
+		}
+		used[g.Slot] = true
+		starts[i] = rows
+		rows += g.Rows
+	}
+	if rows != n {
+		panic(fmt.Sprintf("tensor: CausalSelfAttentionCached of %d rows for segments of %d", n, rows))
+	}
 	scale := float32(1 / math.Sqrt(float64(d)))
-	out := newOutDirty("CausalSelfAttentionCached", []int{b, t, c}, qkv)
+	outShape := append(append([]int(nil), qkv.shape[:nd-1]...), c)
+	out := newOutDirty("CausalSelfAttentionCached", outShape, qkv)
 	x, y := qkv.Data, out.Data
-	kernel.Parallel(b*nHead, func(lo, hi int) {
-		buf := kernel.GetBuf(t * n)
-		defer kernel.PutBuf(buf)
-		p := *buf // (T, pos+T)
-		for bh := lo; bh < hi; bh++ {
-			bi, h := bh/nHead, bh%nHead
-			kc, vc := keys.Data[bh*s*d:(bh+1)*s*d], values.Data[bh*s*d:(bh+1)*s*d] // (S, D)
-
-			// Append this call's keys and values.
+	kernel.Parallel(len(segs)*nHead, func(lo, hi int) {
+		for gh := lo; gh < hi; gh++ {
+			g, h := segs[gh/nHead], gh%nHead
+			r0, t, m := starts[gh/nHead], g.Rows, g.Pos+g.Rows // first row, new rows, positions attended
+			at := (g.Slot*nHead + h) * s * d
+			kc, vc := keys.Data[at:at+s*d], values.Data[at:at+s*d] // (S, D)
 			for i := range t {
-				row := x[(bi*t+i)*c3:]
-				copy(kc[(pos+i)*d:(pos+i+1)*d], row[c+h*d:])
-				copy(vc[(pos+i)*d:(pos+i+1)*d], row[2*c+h*d:])
+				row := x[(r0+i)*c3:]
+				copy(kc[(g.Pos+i)*d:(g.Pos+i+1)*d], row[c+h*d:])
+				copy(vc[(g.Pos+i)*d:(g.Pos+i+1)*d], row[2*c+h*d:])
 			}
-			kernel.GemmSerial(false, true, t, n, d, scale, x[bi*t*c3+h*d:], c3, kc, d, 0, p, n) // (T, pos+T) = Q·Kᵀ/√D
+			buf := kernel.GetBuf(t * m)
+			p := *buf                                                                         // (T, Pos+T)
+			kernel.GemmSerial(false, true, t, m, d, scale, x[r0*c3+h*d:], c3, kc, d, 0, p, m) // Q·Kᵀ/√D
 			for i := range t {
-				row := p[i*n : (i+1)*n]
-				kernel.SoftmaxRows(row[:pos+i+1], row[:pos+i+1], pos+i+1)
-				clear(row[pos+i+1:])
+				row := p[i*m : (i+1)*m]
+				kernel.SoftmaxRows(row[:g.Pos+i+1], row[:g.Pos+i+1], g.Pos+i+1)
+				clear(row[g.Pos+i+1:])
 			}
-			kernel.GemmSerial(false, false, t, d, n, 1, p, n, vc, d, 0, y[bi*t*c+h*d:], c) // (T, D) = P·V
+			kernel.GemmSerial(false, false, t, d, m, 1, p, m, vc, d, 0, y[r0*c+h*d:], c) // P·V
+			kernel.PutBuf(buf)
 		}
 	})
 	return out.record(nil)

@@ -3,6 +3,7 @@ package tensor_test
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/moxing/moxing/tensor"
@@ -62,7 +63,8 @@ func TestCausalSelfAttentionMatchesComposed(t *testing.T) {
 }
 
 // Attending in pieces with a KV cache (a prompt, then one position at a
-// time) gives what CausalSelfAttention gives on the whole sequence.
+// time) gives what CausalSelfAttention gives on the whole sequence, and so
+// does a ragged call where sequences at different positions share a call.
 func TestCausalSelfAttentionCached(t *testing.T) {
 	rng := rand.New(rand.NewPCG(35, 36))
 	for _, sz := range [][4]int{{1, 1, 4, 1}, {2, 5, 12, 3}, {3, 17, 16, 2}} {
@@ -72,15 +74,69 @@ func TestCausalSelfAttentionCached(t *testing.T) {
 		keys, values := tensor.Zeros(b, h, tt+3, c/h), tensor.Zeros(b, h, tt+3, c/h)
 		var pieces []*tensor.Tensor
 		for pos, n := 0, (tt+1)/2; pos < tt; pos, n = pos+n, 1 {
-			pieces = append(pieces, tensor.CausalSelfAttentionCached(x.Slice(1, pos, pos+n), h, keys, values, pos))
+			var segs []tensor.AttnSegment
+			for i := range b {
+				segs = append(segs, tensor.AttnSegment{Slot: i, Pos: pos, Rows: n})
+			}
+			pieces = append(pieces, tensor.CausalSelfAttentionCached(x.Slice(1, pos, pos+n), h, keys, values, segs))
 		}
 		if err := tensortest.AllClose(tensor.Concat(1, pieces...), want, 1e-5, 1e-5); err != nil {
 			t.Fatalf("%v: %v", sz, err)
 		}
 	}
+
+	// Three sequences of lengths 7, 3 and 5 in slots 2, 0 and 1, fed in
+	// ragged calls: each call takes one to three new positions of each
+	// sequence not yet done, in a changing order.
+	c, h := 8, 2
+	lengths, slotOf := []int{7, 3, 5}, []int{2, 0, 1}
+	xs, wants := make([]*tensor.Tensor, 3), make([]*tensor.Tensor, 3)
+	for i, l := range lengths {
+		xs[i] = tensor.Randn(rng, 1, l, 3*c)
+		wants[i] = tensor.CausalSelfAttention(xs[i], h)
+	}
+	keys, values := tensor.Zeros(3, h, 8, c/h), tensor.Zeros(3, h, 8, c/h)
+	done, got := make([]int, 3), make([][]float32, 3)
+	for call := 0; done[0] < 7 || done[1] < 3 || done[2] < 5; call++ {
+		var segs []tensor.AttnSegment
+		var rows []*tensor.Tensor
+		for k := range 3 {
+			i := (k + call) % 3
+			if done[i] == lengths[i] {
+				continue
+			}
+			n := min(1+(call+i)%3, lengths[i]-done[i])
+			segs = append(segs, tensor.AttnSegment{Slot: slotOf[i], Pos: done[i], Rows: n})
+			rows = append(rows, xs[i].Slice(1, done[i], done[i]+n))
+		}
+		y := tensor.CausalSelfAttentionCached(tensor.Concat(1, rows...), h, keys, values, segs) // (1, N, C)
+		r := 0
+		for _, g := range segs {
+			i := slices.Index(slotOf, g.Slot)
+			got[i] = append(got[i], y.Data[r*c:(r+g.Rows)*c]...)
+			r += g.Rows
+			done[i] += g.Rows
+		}
+	}
+	for i := range 3 {
+		if err := tensortest.AllClose(tensor.New(got[i], 1, lengths[i], c), wants[i], 1e-5, 1e-5); err != nil {
+			t.Fatalf("ragged sequence %d: %v", i, err)
+		}
+	}
+
 	small := tensor.Zeros(1, 2, 4, 2)
-	mustPanic(t, func() { tensor.CausalSelfAttentionCached(tensor.Zeros(1, 3, 12), 2, small, small, 2) }, "CausalSelfAttentionCached", "[1 2 4 2]")
-	mustPanic(t, func() { tensor.CausalSelfAttentionCached(tensor.Zeros(1, 1, 12).RequireGrad(), 2, small, small, 0) }, "CausalSelfAttentionCached", "gradient")
+	mustPanic(t, func() {
+		tensor.CausalSelfAttentionCached(tensor.Zeros(1, 3, 12), 2, small, small, []tensor.AttnSegment{{Slot: 0, Pos: 2, Rows: 3}})
+	}, "CausalSelfAttentionCached", "segment 0")
+	mustPanic(t, func() {
+		tensor.CausalSelfAttentionCached(tensor.Zeros(1, 1, 12).RequireGrad(), 2, small, small, []tensor.AttnSegment{{Rows: 1}})
+	}, "CausalSelfAttentionCached", "gradient")
+	mustPanic(t, func() {
+		tensor.CausalSelfAttentionCached(tensor.Zeros(1, 2, 12), 2, small, small, []tensor.AttnSegment{{Rows: 1}, {Rows: 1}})
+	}, "CausalSelfAttentionCached", "at most once")
+	mustPanic(t, func() {
+		tensor.CausalSelfAttentionCached(tensor.Zeros(1, 3, 12), 2, small, small, []tensor.AttnSegment{{Rows: 1}})
+	}, "CausalSelfAttentionCached", "3 rows for segments of 1")
 }
 
 // attentionDropMasks are the masks (B, H, T, T) that

@@ -1,59 +1,47 @@
 package gpt
 
-import "github.com/moxing/moxing/tensor"
+import (
+	"fmt"
 
-// Cache is the KV cache of B sequences decoded together: for every layer,
-// the keys and values of the positions processed so far, so that each new
-// position costs one position's work (see Attention.Forward). The sequences
-// share one length: each forward pass appends the same number of positions
-// to all of them (a batch of prompts of one length, then one token each per
-// step). A cache belongs to one decoding loop; models are shared, caches
-// are not.
-//
-// A server that batches sequences of different lengths (continuous
-// batching) would extend it to ragged positions: a length per sequence,
-// each appending at and attending up to its own length (a per-row position
-// in tensor.CausalSelfAttentionCached and in the position embedding), and
-// rows freed by finished sequences handed to new ones.
+	"github.com/moxing/moxing/tensor"
+)
+
+// Cache is the KV cache of up to Slots sequences decoded together, for
+// Step: for every layer, the keys and values of the positions each slot
+// has processed, so that each new position costs one position's work. The
+// slots are independent: each holds its own number of positions (Lens),
+// and a Step may feed any subset of them any number of new positions, so
+// sequences join and leave a batch between steps (continuous batching). A
+// cache belongs to one decoding loop; models are shared, caches are not.
 type Cache struct {
 	Layers []LayerCache // one per block
+	Lens   []int        // positions held by each slot
 }
 
-// LayerCache is one attention layer's part of a Cache.
+// LayerCache is one attention layer's part of a Cache, and, during a Step,
+// where that step's rows go.
 type LayerCache struct {
-	K, V *tensor.Tensor // (B, H, BlockSize, D); positions 0 … Len-1 are filled
-	Len  int            // positions held, per sequence
+	K, V *tensor.Tensor       // (Slots, H, BlockSize, D)
+	Segs []tensor.AttnSegment // the step under way: each segment's slot, position and rows
 }
 
-// NewCache returns an empty cache for b sequences: 2·NLayer·b·BlockSize·C
-// floats.
-func (m *Model) NewCache(b int) *Cache {
+// NewCache returns an empty cache of the given number of slots:
+// 2·NLayer·slots·BlockSize·C floats.
+func (m *Model) NewCache(slots int) *Cache {
 	cfg := m.Config
 	h, d := cfg.NHead, cfg.NEmbd/cfg.NHead
-	c := &Cache{Layers: make([]LayerCache, cfg.NLayer)}
+	c := &Cache{Layers: make([]LayerCache, cfg.NLayer), Lens: make([]int, slots)}
 	for l := range c.Layers {
-		c.Layers[l] = LayerCache{K: tensor.Zeros(b, h, cfg.BlockSize, d), V: tensor.Zeros(b, h, cfg.BlockSize, d)}
+		c.Layers[l] = LayerCache{K: tensor.Zeros(slots, h, cfg.BlockSize, d), V: tensor.Zeros(slots, h, cfg.BlockSize, d)}
 	}
 	return c
 }
 
-// Len returns the number of positions held per sequence; 0 for a nil cache.
-func (c *Cache) Len() int {
-	if c == nil {
-		return 0
-	}
-	return c.Layers[0].Len
-}
+// Slots returns the number of sequences the cache can hold.
+func (c *Cache) Slots() int { return len(c.Lens) }
 
-// Batch returns B, the number of sequences.
-func (c *Cache) Batch() int { return c.Layers[0].K.Dim(0) }
-
-// reset empties c, keeping its storage.
-func (c *Cache) reset() {
-	for l := range c.Layers {
-		c.Layers[l].Len = 0
-	}
-}
+// Free empties slot, for a new sequence; its storage is kept.
+func (c *Cache) Free(slot int) { c.Lens[slot] = 0 }
 
 // layer returns layer l's cache, or nil for a nil cache.
 func (c *Cache) layer(l int) *LayerCache {
@@ -61,4 +49,48 @@ func (c *Cache) layer(l int) *LayerCache {
 		return nil
 	}
 	return &c.Layers[l]
+}
+
+// Segment is one sequence's share of a Step: Tokens, the ids that follow
+// the positions its cache slot Slot holds.
+type Segment struct {
+	Slot   int
+	Tokens []int
+}
+
+// Step runs m, which must be detached (nn.Detach) and in eval mode, on the
+// new tokens of every segment at once, appends their keys and values to
+// their slots of cache, and returns the logits of each segment's last token
+// (len(segs), V). All segments' rows share one pass over the weights (the
+// GEMMs take every row); attention runs per segment over its own slot. A
+// row's result depends on its own sequence alone, not on what shares the
+// step. It panics on an empty segment, a slot used twice or out of range,
+// a slot that would pass the context window, and an id outside the
+// vocabulary: the caller checks them.
+func (m *Model) Step(segs []Segment, cache *Cache) *tensor.Tensor {
+	var idx, pos, last []int
+	attn := make([]tensor.AttnSegment, len(segs))
+	for i, g := range segs {
+		if g.Slot < 0 || g.Slot >= cache.Slots() || len(g.Tokens) == 0 || cache.Lens[g.Slot]+len(g.Tokens) > m.Config.BlockSize {
+			panic(fmt.Sprintf("gpt: Step segment %d (slot %d, %d tokens) with a cache of %d slots; context window %d", i, g.Slot, len(g.Tokens), cache.Slots(), m.Config.BlockSize))
+		}
+		p0 := cache.Lens[g.Slot]
+		attn[i] = tensor.AttnSegment{Slot: g.Slot, Pos: p0, Rows: len(g.Tokens)}
+		idx = append(idx, g.Tokens...)
+		for j := range g.Tokens {
+			pos = append(pos, p0+j)
+		}
+		last = append(last, len(idx)-1)
+	}
+	for l := range cache.Layers {
+		cache.Layers[l].Segs = attn
+	}
+	wte := m.embeddingMatrix() // with an unmerged adapter, (V, C) built per call: merge first to generate fast
+	n, c := len(idx), m.Config.NEmbd
+	x := wte.IndexSelect(0, idx).Add(m.Wpe.Forward(pos)).Reshape(1, n, c) // (1, N, C)
+	h := m.blocks(x, cache).Reshape(n, c)
+	for _, g := range attn {
+		cache.Lens[g.Slot] += g.Rows
+	}
+	return h.IndexSelect(0, last).MatMulT(wte, false, true) // (S, C)·(V, C)ᵀ -> (S, V)
 }

@@ -9,17 +9,6 @@ import (
 	"github.com/moxing/moxing/tensor"
 )
 
-// nextLogits runs m (whose parameters must need no gradient, see nn.Detach)
-// on idx, the T positions of B sequences that follow those in cache, appends
-// their keys and values to cache, and returns the logits of each sequence's
-// last position (B, V): the LM head runs on that position only.
-func (m *Model) nextLogits(idx []int, b, t int, cache *Cache) *tensor.Tensor {
-	wte := m.embeddingMatrix()                            // with an unmerged adapter, (V, C) built per call: merge first to generate fast
-	h := m.forward(wte, idx, b, t, cache)                 // (B, T, C)
-	last := h.Slice(1, t-1, t).Reshape(b, m.Config.NEmbd) // (B, C)
-	return last.MatMulT(wte, false, true)                 // (B, C)·(V, C)ᵀ -> (B, V)
-}
-
 // Generate streams up to maxTokens tokens continuing prompt, each drawn by s
 // from the model's next-token distribution, using a KV cache. It stops early
 // when ctx is cancelled or the consumer stops ranging.
@@ -45,7 +34,7 @@ func (m *Model) Generate(ctx context.Context, prompt []int, maxTokens int, s *sa
 		}
 		history := append([]int(nil), prompt...)
 		cache := inf.NewCache(1)
-		logits := inf.nextLogits(prompt, 1, len(prompt), cache).Data
+		logits := inf.Step([]Segment{{Tokens: prompt}}, cache).Data
 		for range maxTokens {
 			if ctx.Err() != nil {
 				return
@@ -56,13 +45,13 @@ func (m *Model) Generate(ctx context.Context, prompt []int, maxTokens int, s *sa
 			}
 			history = append(history, tok)
 			arena.Reset() // logits are spent
-			if cache.Len() == window {
-				cache.reset()
+			if cache.Lens[0] == window {
+				cache.Free(0)
 				restart := history[len(history)-window/2:]
-				logits = inf.nextLogits(restart, 1, len(restart), cache).Data
+				logits = inf.Step([]Segment{{Tokens: restart}}, cache).Data
 				continue
 			}
-			logits = inf.nextLogits([]int{tok}, 1, 1, cache).Data
+			logits = inf.Step([]Segment{{Tokens: []int{tok}}}, cache).Data
 		}
 	}
 }

@@ -2,7 +2,6 @@ package gpt
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -20,42 +19,66 @@ func tinyModel(t *testing.T) *Model {
 	return m
 }
 
-// Decoding with the KV cache, a prompt then one token at a time, gives the
-// logits that a full forward pass gives at every position, for one sequence
-// and for two decoded together.
-func TestCacheMatchesFullForward(t *testing.T) {
-	const v, tt, prompt = 37, 16, 5
+// Decoding with the KV cache gives the logits that a full forward pass
+// gives at every position: for one sequence fed a prompt then one token at
+// a time, and for three sequences sharing steps raggedly: different
+// lengths, joining late, fed one to four tokens a step, in slots out of
+// order, one of them reusing the slot another freed.
+func TestStepMatchesFullForward(t *testing.T) {
+	const v, tt = 37, 16
 	inf := nn.Detach(tinyModel(t))
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, b := range []int{1, 2} {
-		t.Run(fmt.Sprintf("B=%d", b), func(t *testing.T) {
-			seq := make([]int, b*tt) // (B, T)
-			for i := range seq {
-				seq[i] = rng.IntN(v)
-			}
-			full, _ := inf.Forward(seq, b, tt, nil) // (B, T, V)
-			columns := func(lo, hi int) []int {     // (B, hi-lo)
-				var ids []int
-				for i := range b {
-					ids = append(ids, seq[i*tt+lo:i*tt+hi]...)
-				}
-				return ids
-			}
-			cache := inf.NewCache(b)
-			for lo, hi := 0, prompt; hi <= tt; lo, hi = hi, hi+1 {
-				got := inf.nextLogits(columns(lo, hi), b, hi-lo, cache) // (B, V)
-				for i := range b {
-					want := full.Data[(i*tt+hi-1)*v : (i*tt+hi)*v]
-					if d, _ := maxAbsDiff(got.Data[i*v:(i+1)*v], want); d > 1e-5 {
-						t.Fatalf("sequence %d, position %d: cached logits differ from the full forward by %g", i, hi-1, d)
-					}
-				}
-			}
-			if cache.Len() != tt {
-				t.Fatalf("cache holds %d positions after %d", cache.Len(), tt)
-			}
-		})
+	seqs := make([][]int, 4)
+	full := make([][]float32, 4) // (T, V) each
+	for i := range seqs {
+		seqs[i] = make([]int, 8+rng.IntN(tt-7))
+		for j := range seqs[i] {
+			seqs[i][j] = rng.IntN(v)
+		}
+		logits, _ := inf.Forward(seqs[i], 1, len(seqs[i]), nil)
+		full[i] = logits.Data
 	}
+	t.Run("one", func(t *testing.T) {
+		cache := inf.NewCache(1)
+		for lo, hi := 0, 5; hi <= len(seqs[0]); lo, hi = hi, hi+1 {
+			got := inf.Step([]Segment{{Tokens: seqs[0][lo:hi]}}, cache)
+			if d, _ := maxAbsDiff(got.Data, full[0][(hi-1)*v:hi*v]); d > 1e-5 {
+				t.Fatalf("position %d: cached logits differ from the full forward by %g", hi-1, d)
+			}
+		}
+		if cache.Lens[0] != len(seqs[0]) {
+			t.Fatalf("cache holds %d positions after %d", cache.Lens[0], len(seqs[0]))
+		}
+	})
+	t.Run("ragged", func(t *testing.T) {
+		cache := inf.NewCache(3)
+		slot := []int{2, 0, 1, -1} // sequence 3 waits for a free slot
+		done := make([]int, 4)
+		for step := 0; slices.ContainsFunc([]int{0, 1, 2, 3}, func(i int) bool { return done[i] < len(seqs[i]) }); step++ {
+			var segs []Segment
+			var who []int
+			for i := range seqs {
+				if slot[i] < 0 || done[i] == len(seqs[i]) || (i == 1 && step < 2) { // sequence 1 joins at step 2
+					continue
+				}
+				n := min(1+(step+i)%4, len(seqs[i])-done[i])
+				segs = append(segs, Segment{Slot: slot[i], Tokens: seqs[i][done[i] : done[i]+n]})
+				who = append(who, i)
+			}
+			got := inf.Step(segs, cache)
+			for k, i := range who {
+				done[i] += len(segs[k].Tokens)
+				want := full[i][(done[i]-1)*v : done[i]*v]
+				if d, _ := maxAbsDiff(got.Data[k*v:(k+1)*v], want); d > 1e-5 {
+					t.Fatalf("step %d, sequence %d, position %d: logits differ from the full forward by %g", step, i, done[i]-1, d)
+				}
+				if done[i] == len(seqs[i]) && slot[3] < 0 && i != 3 {
+					cache.Free(slot[i])
+					slot[3], slot[i] = slot[i], -1
+				}
+			}
+		}
+	})
 }
 
 func TestGenerate(t *testing.T) {

@@ -57,9 +57,9 @@ type Attention struct {
 //
 // Without a cache (nil) x is whole sequences, and Forward uses the fused
 // tensor.CausalSelfAttention, with its attention dropout in training. With
-// one, x is the T positions that follow the cache.Len held ones: their keys
-// and values are appended to the cache, and each attends to every held
-// position before it too (tensor.CausalSelfAttentionCached). That path is
+// one, x (1, N, C) is the new rows of a Step's segments (cache.Segs): their
+// keys and values join their cache slots, and each attends to its slot's
+// earlier positions too (tensor.CausalSelfAttentionCached). That path is
 // for inference: the model must be detached (nn.Detach), and attention
 // dropout is not applied.
 func (a *Attention) Forward(x *tensor.Tensor, cache *LayerCache) *tensor.Tensor {
@@ -67,8 +67,7 @@ func (a *Attention) Forward(x *tensor.Tensor, cache *LayerCache) *tensor.Tensor 
 	var y *tensor.Tensor      // (B, T, C)
 	switch {
 	case cache != nil:
-		y = tensor.CausalSelfAttentionCached(qkv, a.nHead, cache.K, cache.V, cache.Len)
-		cache.Len += x.Dim(1)
+		y = tensor.CausalSelfAttentionCached(qkv, a.nHead, cache.K, cache.V, cache.Segs)
 	case a.AttnDrop.RNG == nil || a.AttnDrop.P == 0:
 		y = tensor.CausalSelfAttention(qkv, a.nHead)
 	default:
@@ -153,7 +152,7 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 // id outside the vocabulary.
 func (m *Model) Forward(idx []int, b, t int, targets []int) (logits, loss *tensor.Tensor) {
 	wte := m.embeddingMatrix()
-	logits = m.forward(wte, idx, b, t, nil).MatMulT(wte, false, true) // (B, T, C)·(V, C)ᵀ -> (B, T, V)
+	logits = m.forward(wte, idx, b, t).MatMulT(wte, false, true) // (B, T, C)·(V, C)ᵀ -> (B, T, V)
 	if targets != nil {
 		loss = nn.CrossEntropy(logits, targets, 0)
 	}
@@ -176,30 +175,28 @@ func (m *Model) SetDropout(p float32) {
 // and of a classification head. It panics on T beyond the context window or
 // an id outside the vocabulary.
 func (m *Model) Hidden(idx []int, b, t int) *tensor.Tensor {
-	return m.forward(m.embeddingMatrix(), idx, b, t, nil)
+	return m.forward(m.embeddingMatrix(), idx, b, t)
 }
 
-// forward is the model's one forward pass, shared by training, prompt
-// processing and cached decoding: it runs the transformer on idx (B
-// sequences of T ids, row-major) with the token embedding wte (V, C) and
-// returns the final layer norm's output (B, T, C). With a cache (nil:
-// none), idx are the T positions that follow the cache.Len() held ones, and
-// their keys and values join the cache.
-func (m *Model) forward(wte *tensor.Tensor, idx []int, b, t int, cache *Cache) *tensor.Tensor {
-	p0 := cache.Len()
-	if p0+t > m.Config.BlockSize || b*t != len(idx) {
-		panic(fmt.Sprintf("gpt: Forward with %d ids as (B=%d, T=%d) after %d cached positions; context window %d", len(idx), b, t, p0, m.Config.BlockSize))
+// forward runs the transformer on idx (B sequences of T ids, row-major)
+// with the token embedding wte (V, C) and returns the final layer norm's
+// output (B, T, C), for training and whole-sequence inference (Step is the
+// cached path).
+func (m *Model) forward(wte *tensor.Tensor, idx []int, b, t int) *tensor.Tensor {
+	if t > m.Config.BlockSize || b*t != len(idx) {
+		panic(fmt.Sprintf("gpt: Forward with %d ids as (B=%d, T=%d); context window %d", len(idx), b, t, m.Config.BlockSize))
 	}
-	if cache != nil && cache.Batch() != b {
-		panic(fmt.Sprintf("gpt: Forward of %d sequences with a cache of %d", b, cache.Batch()))
-	}
-	c := m.Config.NEmbd
 	pos := make([]int, t)
 	for i := range pos {
-		pos[i] = p0 + i
+		pos[i] = i
 	}
-	x := wte.IndexSelect(0, idx).Reshape(b, t, c).Add(m.Wpe.Forward(pos)) // (B, T, C) + (T, C)
-	x = m.Drop.Forward(x)
+	x := wte.IndexSelect(0, idx).Reshape(b, t, m.Config.NEmbd).Add(m.Wpe.Forward(pos)) // (B, T, C) + (T, C)
+	return m.blocks(m.Drop.Forward(x), nil)
+}
+
+// blocks runs the transformer blocks and the final layer norm on the
+// embedded x, with a Step's cache or nil: the one path of every forward.
+func (m *Model) blocks(x *tensor.Tensor, cache *Cache) *tensor.Tensor {
 	for l, blk := range m.H {
 		x = blk.Forward(x, cache.layer(l))
 	}
