@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
@@ -16,8 +15,7 @@ import (
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/models/rnn"
-	"github.com/moxing/moxing/tokenizer"
-	"github.com/moxing/moxing/train"
+	"github.com/moxing/moxing/recipe"
 	"github.com/spf13/pflag"
 )
 
@@ -64,14 +62,29 @@ func evalCommand(fs *pflag.FlagSet) runner {
 		case m.Tabular != nil:
 			return evalTabular(stdout, stderr, fs, &md, m, split, asJSON)
 		case m.Images != nil:
-			return evalImages(m.Images, md.data, md.csv, stdout, asJSON)
+			return evalImages(m.Images, &md, stdout, asJSON)
 		}
 		tc, err := m.TextClassifier()
 		if err != nil {
 			return err
 		}
-		return evalClassifier(stdout, stderr, tc, md.data, textField, labelField, asJSON)
+		return evalClassifier(stdout, stderr, tc, md.data, data.TextOptions{TextField: textField, LabelField: labelField}, asJSON)
 	}
+}
+
+// evalClassifier reports a text classifier's metrics on a labelled text
+// file: accuracy, precision, recall, F1, ROC AUC, log-loss and the
+// confusion matrix.
+func evalClassifier(stdout, stderr io.Writer, g *load.TextClassifier, path string, topt data.TextOptions, asJSON bool) error {
+	rep, n, err := recipe.EvaluateTexts(g, path, topt, stderr)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(stdout, map[string]any{"texts": n, "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": g.Labels})
+	}
+	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, n, metrics.Format(rep.Metrics), rep.Confusion.Format(g.Labels))
+	return nil
 }
 
 // evalTabular reports a tabular model's metrics on --data.
@@ -81,10 +94,10 @@ func evalTabular(stdout, stderr io.Writer, fs *pflag.FlagSet, md *modelData, m *
 	if err != nil {
 		return err
 	}
-	if d, err = runSplit(stderr, m.Path, md.data, d, split); err != nil {
+	if d, err = recipe.TableSplit(m.Path, md.data, d, split, stderr); err != nil {
 		return err
 	}
-	rep, err := tabularHead(t).Evaluate(t.Model, d)
+	rep, err := recipe.EvaluateTabular(t, d)
 	if err != nil {
 		return err
 	}
@@ -100,33 +113,6 @@ func evalTabular(stdout, stderr io.Writer, fs *pflag.FlagSet, md *modelData, m *
 		fmt.Fprint(stdout, rep.Confusion.Format(t.Schema.Classes))
 	}
 	return nil
-}
-
-// runSplit returns the rows of d that split names when the model at
-// modelPath comes from a run folder trained on dataPath (its config.json
-// says so; split.json holds its rows), saying which rows it scores; for
-// another table, split must be "all".
-func runSplit(stderr io.Writer, modelPath, dataPath string, d *data.Dataset, split string) (*data.Dataset, error) {
-	if split != "all" && split != "train" && split != "val" && split != "test" {
-		return nil, usagef("--split %q: want all, train, val or test", split)
-	}
-	rows, same, err := train.TrainedOn(filepath.Dir(modelPath), dataPath, d.Len())
-	if err != nil {
-		return nil, err
-	}
-	if !same {
-		if split != "all" {
-			return nil, usagef("--split %s: %s was not trained on %s (its run folder's config.json and split.json say so)", split, modelPath, dataPath)
-		}
-		return d, nil
-	}
-	fmt.Fprintf(stderr, "note: the model was trained on this table: %d rows for training, %d for validation, %d for the test; scoring %s (--split)\n",
-		len(rows["train"]), len(rows["val"]), len(rows["test"]), map[string]string{"all": "all of them", "train": "the training rows",
-			"val": "the validation rows", "test": "the test rows"}[split])
-	if split == "all" {
-		return d, nil
-	}
-	return d.Subset(rows[split]), nil
 }
 
 // printJSON prints v as indented JSON.
@@ -154,19 +140,13 @@ func evalText(stdin io.Reader, w, warn io.Writer, m *load.Model, textPath string
 	if err != nil {
 		return err
 	}
-	lossy := tokenizer.NewLossy(lm.Tokenizer)
-	ids, err := lossy.Encode(string(raw))
-	noteReplaced(warn, lossy, textPath)
-	if err != nil {
-		return fmt.Errorf("%s: %w", textPath, err)
-	}
 	var each func(int, float64)
 	if perToken {
 		each = func(target int, lp float64) { fmt.Fprintf(w, "%d\t%.6f\n", target, lp) }
 	}
-	mean, n, err := train.ScoreText(lm.Model, ids, lm.Window, each)
+	mean, n, err := recipe.ScoreText(lm, string(raw), textPath, each, warn)
 	if err != nil {
-		return fmt.Errorf("%s: %w", textPath, err)
+		return err
 	}
 	if asJSON {
 		return printJSON(w, map[string]any{"tokens": n, "cross_entropy": mean, "perplexity": math.Exp(mean)})

@@ -12,6 +12,7 @@ import (
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/cnn"
 	"github.com/moxing/moxing/models/mlp"
+	"github.com/moxing/moxing/recipe"
 	"github.com/spf13/pflag"
 )
 
@@ -61,7 +62,7 @@ func predictCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		pred := tabularHead(t).Predict(t.Model, d)
+		pred := recipe.PredictTabular(t, d)
 		schema := t.Schema
 		header := append(append([]string(nil), table.Columns...), "prediction")
 		if schema.Task == data.Classification {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"os"
-
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
-	"github.com/moxing/moxing/train"
+	"github.com/moxing/moxing/recipe"
 	"github.com/spf13/pflag"
 )
 
@@ -14,26 +12,6 @@ func registerCSV(fs *pflag.FlagSet, c *data.CSVFormat) {
 	fs.StringVar(&c.Sep, "sep", "auto", `field separator: auto, ",", "tab" or "space"`)
 	fs.StringVar(&c.Header, "header", "auto", "whether the first row names the columns: auto, yes or no")
 	fs.IntVar(&c.SkipRows, "skip-rows", 0, "lines to skip at the start of the file (1 for scikit-learn's bundled CSVs)")
-}
-
-// readTable reads the CSV file at path.
-func readTable(path string, c data.CSVFormat) (*data.Table, error) {
-	opt, err := c.Options()
-	if err != nil {
-		return nil, usageError{err.Error()}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return data.ReadCSV(f, path, opt)
-}
-
-// tabularHead is the training head of a tabular model.
-func tabularHead(t *load.Tabular) train.Head {
-	s := t.Schema
-	return train.Head{Task: s.Task, Classes: len(s.Classes), Mean: s.TargetMean, Std: s.TargetStd}
 }
 
 // modelData are the flags of a command that applies a checkpoint to data.
@@ -63,7 +41,7 @@ func (md *modelData) table(fs *pflag.FlagSet, t *load.Tabular, withTarget bool) 
 			c.SkipRows = md.csv.SkipRows
 		}
 	})
-	table, err := readTable(md.data, c)
+	table, err := recipe.ReadTable(md.data, c)
 	if err != nil {
 		return nil, nil, err
 	}
