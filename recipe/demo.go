@@ -43,6 +43,9 @@ type DemoResult struct {
 // saved to resume and the error wraps ctx's, with the result so far: the
 // model then holds the best weights yet.
 func Demo(ctx context.Context, o DemoOptions, src string, f Folder, obs train.Observer, log io.Writer) (*DemoResult, error) {
+	if err := Check(&o); err != nil {
+		return nil, err
+	}
 	log = logger(log)
 	corpus, files, err := data.ReadGoSource(src, o.CorpusKB<<10)
 	if err != nil {

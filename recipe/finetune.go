@@ -72,6 +72,9 @@ type FineTuneResult struct {
 // adapters. When ctx is cancelled the run is saved to resume and the error
 // wraps ctx's, with the result so far.
 func FineTune(ctx context.Context, o FineTuneOptions, f Folder, obs train.Observer, log io.Writer) (*FineTuneResult, error) {
+	if err := Check(&o); err != nil {
+		return nil, err
+	}
 	log = logger(log)
 	if err := f.checkData(o.Data, &o.DataHash); err != nil {
 		return nil, err

@@ -93,7 +93,7 @@ func imageSets(o TrainOptions) (*data.ImageSplits, error) {
 	if err != nil {
 		return nil, optionf("--image: %v", err)
 	}
-	table, err := ReadTable(o.Data, o.CSV)
+	table, err := readTable(o.Data, o.CSV)
 	if err != nil {
 		return nil, err
 	}
@@ -122,23 +122,22 @@ func PredictImages(m *load.Images, paths []string) (train.Predictions, []string,
 // EvaluateImages is m's report on labelled images: MNIST's test files when
 // dir is a folder (of MNIST-named IDX files), else the CSV file of label
 // and pixel columns at path, read as c says. path names the data in errors
-// (dir is where it resolves: "mnist" to its folder). It returns the report
-// and the number of images.
-func EvaluateImages(m *load.Images, path, dir string, c data.CSVFormat) (train.Report, int, error) {
+// (dir is where it resolves: "mnist" to its folder).
+func EvaluateImages(m *load.Images, path, dir string, c data.CSVFormat) (*Evaluation, error) {
 	d, err := testImages(m, path, dir, c)
 	if err != nil {
-		return train.Report{}, 0, err
+		return nil, err
 	}
 	for _, l := range d.Labels {
 		if l >= len(m.Classes) {
-			return train.Report{}, 0, fmt.Errorf("%s: label %d, the model has %d classes", path, l, len(m.Classes))
+			return nil, fmt.Errorf("%s: label %d, the model has %d classes", path, l, len(m.Classes))
 		}
 	}
 	if err := m.Norm.Apply(d.X); err != nil {
-		return train.Report{}, 0, err
+		return nil, err
 	}
 	rep, err := imagesHead(m).Evaluate(m.Model, d)
-	return rep, d.Len(), err
+	return &Evaluation{Report: rep, Rows: d.Len(), Classes: m.Classes}, err
 }
 
 // testImages reads EvaluateImages's data, checked against m's input.
@@ -154,7 +153,7 @@ func testImages(m *load.Images, path, dir string, c data.CSVFormat) (*data.Datas
 		}
 		return d, nil
 	}
-	table, err := ReadTable(path, c)
+	table, err := readTable(path, c)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ type PrepareOptions struct {
 	Ext           string  // extensions of the files read from folders, comma-separated
 	Format        string  // the format of the items that name none: one of data.CorpusFormats
 	Tokenizer     string  // "char", "bpe" (learned from the corpus) or "gpt2"
-	TokenizerFrom string  // use the tokenizer of this model instead (see TokenizerOf)
+	TokenizerFrom string  // use the tokenizer of this model instead (see tokenizerOf)
 	Vocab         int     // the vocabulary size of a BPE, at least 1
 	Val           float64 // the fraction of each part (its end) kept for validation, in (0, 1)
 	Out           string  // the folder written (see data.WritePrepared)
@@ -96,7 +96,7 @@ func Prepare(ctx context.Context, o PrepareOptions, log io.Writer) (*PrepareResu
 func prepareTokenizer(o PrepareOptions, text string) (tokenizer.Tokenizer, error) {
 	switch {
 	case o.TokenizerFrom != "":
-		return TokenizerOf(o.TokenizerFrom)
+		return tokenizerOf(o.TokenizerFrom)
 	case o.Tokenizer == "char":
 		return tokenizer.NewChar(text)
 	case o.Tokenizer == "bpe":

@@ -59,6 +59,9 @@ type LMResult struct {
 // the best weights kept with the tokenizer. When ctx is cancelled the run
 // is saved to resume and the error wraps ctx's, with the result so far.
 func Pretrain(ctx context.Context, o PretrainOptions, f Folder, obs train.Observer, log io.Writer) (*LMResult, error) {
+	if err := Check(&o); err != nil {
+		return nil, err
+	}
 	log = logger(log)
 	if err := f.checkData(o.Data, &o.DataHash); err != nil {
 		return nil, err
@@ -130,13 +133,8 @@ func gptLM(o PretrainOptions, tok tokenizer.Tokenizer, trainIDs, valIDs []int) (
 // gptConfig is the architecture o.Config and its overrides describe, for a
 // vocabulary of vocab tokens.
 func (o PretrainOptions) gptConfig(vocab int) (gpt.Config, error) {
-	var mc gpt.Config
-	switch o.Config {
-	case "tiny":
-		mc = gpt.Tiny()
-	case "gpt2-small":
-		mc = gpt.GPT2Small()
-	default:
+	mc, ok := gpt.Preset(o.Config)
+	if !ok {
 		return mc, optionf("--config %q: want tiny or gpt2-small", o.Config)
 	}
 	mc.VocabSize, mc.Dropout = vocab, float32(o.Dropout)

@@ -1,27 +1,31 @@
 // Package recipe holds moxing's training recipes: what "moxing train",
-// "pretrain" and "finetune" do, callable from Go (a server starting jobs,
-// an example, a test) as well as from the command line. A recipe reads the
+// "pretrain", "finetune", "prepare" and "demo" do (Train, Pretrain,
+// FineTune, Prepare, Demo), callable from Go (a server starting jobs, an
+// example, a test) as well as from the command line. A recipe reads the
 // data, builds the model, the optimizer and the loop, fits in a run folder
-// (train.Run), evaluates and saves, and returns a result to report; it also
-// opens the data that evaluation and prediction read for each kind of
-// model (Evaluate*, Predict*, ClassifyTexts, ScoreText).
+// (Folder, train.Run), evaluates and saves, and returns a result to
+// report. The package also reads the data that evaluation and prediction
+// take for each kind of model (EvaluateTabular, EvaluateImages,
+// EvaluateTexts, PredictTabular, PredictImages, ClassifyTexts, ScoreText).
 //
-// Options are plain structs, one per recipe (TrainOptions, PretrainOptions,
-// FineTuneOptions, PrepareOptions). They are the settings a run folder's
-// config.json keeps, so resuming reads them back with train.ReadSettings.
-// A zero value means zero: the defaults are in the struct tags. Each field
-// carries, besides its `json` tag (its config.json key):
+// Options are plain structs, one per recipe (TrainOptions,
+// PretrainOptions, FineTuneOptions, DemoOptions, PrepareOptions). Those of
+// the training recipes are the settings a run folder's config.json keeps,
+// so resuming reads them back with train.ReadSettings. A zero value means
+// zero: the defaults are in the struct tags. Each field carries, besides
+// its `json` tag (its config.json key):
 //
-//	flag   the command-line flag that sets it (cmd/moxing binds one per field)
+//	flag   the command-line flag that sets it, by which errors name it
 //	def    its default, as the command line would spell it (none: the zero value)
 //	help   the flag's help
 //	short  a one-letter shorthand; alias: other names it answers to
-//	range  the interval its value must lie in, as "(0,1]" or "[0,)"
+//	range  the interval its value must lie in, as "(0,1]" or "[0,)" (see Check)
 //
-// cmd/moxing reads the tags to register and check the flags; a Go caller
-// fills the struct itself. Recipes check what the tags cannot say (a
-// missing file, an unknown architecture) and return an *OptionError for a
-// mistake in the options, naming the setting by its flag.
+// cmd/moxing registers one flag per tagged field; a Go caller fills the
+// struct itself, from the def tags. Every training recipe first checks its
+// options against their range tags (Check), then what the tags cannot say
+// (a missing setting, an unknown architecture); a mistake in the options is
+// an *OptionError.
 //
 // Progress goes to a train.Observer (nil for none), and notes for the
 // user (texts cut to the window, characters the vocabulary lacks, what is
@@ -45,6 +49,7 @@ import (
 // "--hidden \"x\": …", so that the command line can show it as it is.
 type OptionError struct{ Msg string }
 
+// Error returns the message.
 func (e *OptionError) Error() string { return e.Msg }
 
 func optionf(format string, args ...any) error {
@@ -97,9 +102,9 @@ func logger(w io.Writer) io.Writer {
 	return w
 }
 
-// ReadTable reads the CSV file at path as c says; a malformed c is an
+// readTable reads the CSV file at path as c says; a malformed c is an
 // *OptionError.
-func ReadTable(path string, c data.CSVFormat) (*data.Table, error) {
+func readTable(path string, c data.CSVFormat) (*data.Table, error) {
 	opt, err := c.Options()
 	if err != nil {
 		return nil, &OptionError{err.Error()}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 
 	"github.com/moxing/moxing/data"
@@ -16,7 +17,7 @@ import (
 // tabularRecipe is Train on a table: read, decide the schema, split, fit
 // the preprocessing on the training rows only, encode, build the MLP.
 func tabularRecipe(o TrainOptions, log io.Writer) (*supervised, error) {
-	table, err := ReadTable(o.Data, o.CSV)
+	table, err := readTable(o.Data, o.CSV)
 	if err != nil {
 		return nil, err
 	}
@@ -64,14 +65,73 @@ func tabularHead(t *load.Tabular) train.Head {
 	return train.Head{Task: s.Task, Classes: len(s.Classes), Mean: s.TargetMean, Std: s.TargetStd}
 }
 
-// EvaluateTabular is the loss and metrics of the tabular model t on d, rows
-// of a table encoded by t.Schema with their targets.
-func EvaluateTabular(t *load.Tabular, d *data.Dataset) (train.Report, error) {
-	return tabularHead(t).Evaluate(t.Model, d)
+// EvaluateTabular is the report of m, a tabular model, on the labelled
+// CSV file at path, read as c says (usually m.Tabular.CSV, its training
+// file's format) and encoded by its schema: on all its rows, or when m's
+// run folder was trained on that very file, on the rows of its split
+// ("all", "train", "val" or "test"; see train.TrainedOn), with a note on
+// log saying which.
+func EvaluateTabular(m *load.Model, path string, c data.CSVFormat, split string, log io.Writer) (*Evaluation, error) {
+	t := m.Tabular
+	_, d, err := readTabular(t, path, c, true)
+	if err != nil {
+		return nil, err
+	}
+	if d, err = tableSplit(m.Path, path, d, split, logger(log)); err != nil {
+		return nil, err
+	}
+	rep, err := tabularHead(t).Evaluate(t.Model, d)
+	return &Evaluation{Report: rep, Rows: d.Len(), Classes: t.Schema.Classes}, err
 }
 
-// PredictTabular is the tabular model t's predictions for d, rows of a
-// table encoded by t.Schema.
-func PredictTabular(t *load.Tabular, d *data.Dataset) train.Predictions {
-	return tabularHead(t).Predict(t.Model, d)
+// PredictTabular is the tabular model t's predictions for the rows of the
+// CSV file at path, read as c says (usually t.CSV) and encoded by its
+// schema (the target column may be absent), with the table as read.
+func PredictTabular(t *load.Tabular, path string, c data.CSVFormat) (*data.Table, train.Predictions, error) {
+	table, d, err := readTabular(t, path, c, false)
+	if err != nil {
+		return nil, train.Predictions{}, err
+	}
+	return table, tabularHead(t).Predict(t.Model, d), nil
+}
+
+// readTabular reads the CSV file at path for t and encodes it, with the
+// target column when withTarget.
+func readTabular(t *load.Tabular, path string, c data.CSVFormat, withTarget bool) (*data.Table, *data.Dataset, error) {
+	table, err := readTable(path, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := t.Schema.Encode(table, nil, withTarget)
+	if err != nil {
+		return nil, nil, err
+	}
+	return table, d, nil
+}
+
+// tableSplit returns the rows of d, the table at dataPath encoded, that
+// split names when the model at modelPath comes from a run folder trained
+// on dataPath (its config.json says so; split.json holds its rows), saying
+// on log which rows it scores. For another table, split must be "all".
+func tableSplit(modelPath, dataPath string, d *data.Dataset, split string, log io.Writer) (*data.Dataset, error) {
+	if split != "all" && split != "train" && split != "val" && split != "test" {
+		return nil, optionf("--split %q: want all, train, val or test", split)
+	}
+	rows, same, err := train.TrainedOn(filepath.Dir(modelPath), dataPath, d.Len())
+	if err != nil {
+		return nil, err
+	}
+	if !same {
+		if split != "all" {
+			return nil, optionf("--split %s: %s was not trained on %s (its run folder's config.json and split.json say so)", split, modelPath, dataPath)
+		}
+		return d, nil
+	}
+	fmt.Fprintf(log, "note: the model was trained on this table: %d rows for training, %d for validation, %d for the test; scoring %s (--split)\n",
+		len(rows["train"]), len(rows["val"]), len(rows["test"]), map[string]string{"all": "all of them", "train": "the training rows",
+			"val": "the validation rows", "test": "the test rows"}[split])
+	if split == "all" {
+		return d, nil
+	}
+	return d.Subset(rows[split]), nil
 }

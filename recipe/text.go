@@ -25,7 +25,7 @@ func textRNNRecipe(o TrainOptions, log io.Writer) (*supervised, error) {
 	}
 	var tok tokenizer.Tokenizer
 	if o.TokenizerFrom != "" {
-		if tok, err = TokenizerOf(o.TokenizerFrom); err != nil {
+		if tok, err = tokenizerOf(o.TokenizerFrom); err != nil {
 			return nil, err
 		}
 	} else {
@@ -74,9 +74,9 @@ func textRNNRecipe(o TrainOptions, log io.Writer) (*supervised, error) {
 	}, nil
 }
 
-// TokenizerOf returns the tokenizer of the text model at path (see
+// tokenizerOf returns the tokenizer of the text model at path (see
 // load.Open), or an error saying what the model is instead.
-func TokenizerOf(path string) (tokenizer.Tokenizer, error) {
+func tokenizerOf(path string) (tokenizer.Tokenizer, error) {
 	m, err := load.Open(path)
 	if err != nil {
 		return nil, err
@@ -142,20 +142,19 @@ func ClassifyTexts(g *load.TextClassifier, ex []data.TextExample, name string, l
 
 // EvaluateTexts is the text classifier g's report on the labelled text
 // file at path (its fields as topt says): accuracy, precision, recall, F1,
-// ROC AUC, log-loss and the confusion matrix. It returns the report and
-// the number of texts; notes go to log.
-func EvaluateTexts(g *load.TextClassifier, path string, topt data.TextOptions, log io.Writer) (train.Report, int, error) {
+// ROC AUC, log-loss and the confusion matrix. Notes go to log.
+func EvaluateTexts(g *load.TextClassifier, path string, topt data.TextOptions, log io.Writer) (*Evaluation, error) {
 	ex, err := data.ReadTextFile(path, topt)
 	if err != nil {
-		return train.Report{}, 0, err
+		return nil, err
 	}
 	d, err := encodeTexts(g, ex, path, logger(log))
 	if err != nil {
-		return train.Report{}, 0, err
+		return nil, err
 	}
 	if d.Labels, err = data.LabelIndex(ex, g.Labels, path); err != nil {
-		return train.Report{}, 0, err
+		return nil, err
 	}
 	rep, err := classifierHead(g).Evaluate(g.Model, d)
-	return rep, d.Len(), err
+	return &Evaluation{Report: rep, Rows: d.Len(), Classes: g.Labels}, err
 }

@@ -99,6 +99,9 @@ type TestReport struct {
 // result. When ctx is cancelled the run is saved to resume and the error
 // wraps ctx's, with the result so far (nil when training had not begun).
 func Train(ctx context.Context, o TrainOptions, f Folder, obs train.Observer, log io.Writer) (*TrainResult, error) {
+	if err := Check(&o); err != nil {
+		return nil, err
+	}
 	log = logger(log)
 	if err := f.checkData(o.dataPath(), &o.DataHash); err != nil {
 		return nil, err

@@ -44,10 +44,10 @@ func demoCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		if err := checkFlags(&o); err != nil {
+		if err := recipe.Check(&o); err != nil {
 			return err
 		}
-		if err := checkFlags(&g); err != nil {
+		if err := recipe.Check(&g); err != nil {
 			return err
 		}
 		root, err := goSourceRoot()

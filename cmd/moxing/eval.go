@@ -58,61 +58,37 @@ func evalCommand(fs *pflag.FlagSet) runner {
 		if textPath != "" {
 			return evalText(stdin, stdout, stderr, m, textPath, perToken, asJSON)
 		}
+		var ev *recipe.Evaluation
+		noun, key, extra := "texts", "texts", map[string]any{}
 		switch {
 		case m.Tabular != nil:
-			return evalTabular(stdout, stderr, fs, &md, m, split, asJSON)
+			ev, err = recipe.EvaluateTabular(m, md.data, md.csvFormat(fs, m.Tabular), split, stderr)
+			noun, key, extra["split"] = "rows ("+split+")", "rows", split
 		case m.Images != nil:
-			return evalImages(m.Images, &md, stdout, asJSON)
+			ev, err = recipe.EvaluateImages(m.Images, md.data, resolveData(md.data), md.csv)
+			noun, key = "images", "rows"
+		default:
+			var tc *load.TextClassifier
+			if tc, err = m.TextClassifier(); err == nil {
+				ev, err = recipe.EvaluateTexts(tc, md.data, data.TextOptions{TextField: textField, LabelField: labelField}, stderr)
+			}
 		}
-		tc, err := m.TextClassifier()
 		if err != nil {
 			return err
 		}
-		return evalClassifier(stdout, stderr, tc, md.data, data.TextOptions{TextField: textField, LabelField: labelField}, asJSON)
-	}
-}
-
-// evalClassifier reports a text classifier's metrics on a labelled text
-// file: accuracy, precision, recall, F1, ROC AUC, log-loss and the
-// confusion matrix.
-func evalClassifier(stdout, stderr io.Writer, g *load.TextClassifier, path string, topt data.TextOptions, asJSON bool) error {
-	rep, n, err := recipe.EvaluateTexts(g, path, topt, stderr)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(stdout, map[string]any{"texts": n, "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": g.Labels})
-	}
-	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, n, metrics.Format(rep.Metrics), rep.Confusion.Format(g.Labels))
-	return nil
-}
-
-// evalTabular reports a tabular model's metrics on --data.
-func evalTabular(stdout, stderr io.Writer, fs *pflag.FlagSet, md *modelData, m *load.Model, split string, asJSON bool) error {
-	t := m.Tabular
-	_, d, err := md.table(fs, t, true)
-	if err != nil {
-		return err
-	}
-	if d, err = recipe.TableSplit(m.Path, md.data, d, split, stderr); err != nil {
-		return err
-	}
-	rep, err := recipe.EvaluateTabular(t, d)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		out := map[string]any{"rows": d.Len(), "split": split, "metrics": rep.Metrics}
-		if rep.Confusion != nil {
-			out["confusion"], out["classes"] = rep.Confusion.Counts, t.Schema.Classes
+		if asJSON {
+			extra[key], extra["metrics"] = ev.Rows, ev.Metrics
+			if ev.Confusion != nil {
+				extra["confusion"], extra["classes"] = ev.Confusion.Counts, ev.Classes
+			}
+			return printJSON(stdout, extra)
 		}
-		return printJSON(stdout, out)
+		fmt.Fprintf(stdout, "%s: %d %s\n%s\n", md.data, ev.Rows, noun, metrics.Format(ev.Metrics))
+		if ev.Confusion != nil {
+			fmt.Fprint(stdout, ev.Confusion.Format(ev.Classes))
+		}
+		return nil
 	}
-	fmt.Fprintf(stdout, "%s: %d rows (%s)\n%s\n", md.data, d.Len(), split, metrics.Format(rep.Metrics))
-	if rep.Confusion != nil {
-		fmt.Fprint(stdout, rep.Confusion.Format(t.Schema.Classes))
-	}
-	return nil
 }
 
 // printJSON prints v as indented JSON.

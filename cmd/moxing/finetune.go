@@ -33,9 +33,6 @@ func finetuneCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		if err := checkFlags(&o); err != nil {
-			return err
-		}
 		absPaths(f, &o.Data, &o.ValData, &o.Init)
 		prog := newProgress(stderr, o.Patience)
 		if o.Task == "lm" {

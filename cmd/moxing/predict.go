@@ -58,11 +58,10 @@ func predictCommand(fs *pflag.FlagSet) runner {
 			return usagef("--data is required; see --help")
 		}
 		t := m.Tabular
-		table, d, err := md.table(fs, t, false)
+		table, pred, err := recipe.PredictTabular(t, md.data, md.csvFormat(fs, t))
 		if err != nil {
 			return err
 		}
-		pred := recipe.PredictTabular(t, d)
 		schema := t.Schema
 		header := append(append([]string(nil), table.Columns...), "prediction")
 		if schema.Task == data.Classification {

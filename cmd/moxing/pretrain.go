@@ -69,9 +69,6 @@ func pretrainCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		if err := checkFlags(&o); err != nil {
-			return err
-		}
 		absPaths(f, &o.Data)
 		prog := newStepProgress(stderr)
 		res, err := recipe.Pretrain(ctx, o, newRunDir(f, "pretrain"), prog, stderr)

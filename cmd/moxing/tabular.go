@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
-	"github.com/moxing/moxing/recipe"
 	"github.com/spf13/pflag"
 )
 
@@ -26,10 +25,10 @@ func (md *modelData) register(fs *pflag.FlagSet, dataUsage string) {
 	registerCSV(fs, &md.csv)
 }
 
-// table reads --data for the tabular model t, as in training except for
-// the CSV flags given on the command line, and encodes it, with the target
-// column when withTarget.
-func (md *modelData) table(fs *pflag.FlagSet, t *load.Tabular, withTarget bool) (*data.Table, *data.Dataset, error) {
+// csvFormat is how to read --data for the tabular model t: as its
+// training file was read, except for the CSV flags given on the command
+// line.
+func (md *modelData) csvFormat(fs *pflag.FlagSet, t *load.Tabular) data.CSVFormat {
 	c := t.CSV
 	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
@@ -41,13 +40,5 @@ func (md *modelData) table(fs *pflag.FlagSet, t *load.Tabular, withTarget bool) 
 			c.SkipRows = md.csv.SkipRows
 		}
 	})
-	table, err := recipe.ReadTable(md.data, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	d, err := t.Schema.Encode(table, nil, withTarget)
-	if err != nil {
-		return nil, nil, err
-	}
-	return table, d, nil
+	return c
 }

@@ -43,9 +43,6 @@ func trainCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		if err := checkFlags(&o); err != nil {
-			return err
-		}
 		absPaths(f, &o.Data, &o.ValData, &o.TokenizerFrom)
 		f = newRunDir(f, dataStem(o.Data))
 		o.MNIST = mnistDir()

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/moxing/moxing/load"
-	"github.com/moxing/moxing/metrics"
 	"github.com/moxing/moxing/recipe"
 )
 
@@ -59,20 +57,4 @@ func predictImages(m *load.Images, paths []string, out io.Writer, asJSON bool) e
 		rows[i] = append([]string{name, m.Classes[pred.Classes[i]]}, probCells(pred.Probs, i, len(m.Classes))...)
 	}
 	return writeTable(out, header, rows, asJSON)
-}
-
-// evalImages is moxing eval with a ConvNet checkpoint on MNIST's test
-// files (--data mnist or a folder of MNIST-named IDX files) or on a CSV of
-// label and pixel columns.
-func evalImages(m *load.Images, md *modelData, stdout io.Writer, asJSON bool) error {
-	rep, n, err := recipe.EvaluateImages(m, md.data, resolveData(md.data), md.csv)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(stdout, map[string]any{"rows": n, "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": m.Classes})
-	}
-	fmt.Fprintf(stdout, "%s: %d images\n%s\n", md.data, n, metrics.Format(rep.Metrics))
-	fmt.Fprint(stdout, rep.Confusion.Format(m.Classes))
-	return nil
 }
