@@ -64,15 +64,12 @@ func benchGPTCommand(fs *pflag.FlagSet) runner {
 	fs.IntVar(&vocab, "vocab", 80, "vocabulary of the tiny config")
 	fs.Float64Var(&tc.Seconds, "seconds", 5, "how long to time training steps")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
-		var cfg gpt.Config
-		switch config {
-		case "tiny":
-			cfg = gpt.Tiny()
-			cfg.VocabSize = vocab
-		case "gpt2-small":
-			cfg = gpt.GPT2Small()
-		default:
+		cfg, ok := gpt.Preset(config)
+		if !ok {
 			return usagef("--config %q: want tiny or gpt2-small", config)
+		}
+		if config == "tiny" {
+			cfg.VocabSize = vocab
 		}
 		if threads < 1 || tc.Batch < 1 || tc.Seq < 1 || tc.Seq > cfg.BlockSize || tokens < 1 {
 			return usagef("--threads, --batch-size, --tokens must be positive and --seq within 1..%d", cfg.BlockSize)

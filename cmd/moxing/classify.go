@@ -9,9 +9,7 @@ import (
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
-	"github.com/moxing/moxing/metrics"
-	"github.com/moxing/moxing/tokenizer"
-	"github.com/moxing/moxing/train"
+	"github.com/moxing/moxing/recipe"
 	"github.com/spf13/pflag"
 )
 
@@ -51,11 +49,10 @@ func classifyCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		d, err := encodeTexts(g.Tokenizer, ex, g.Window, name, stderr)
+		pred, err := recipe.ClassifyTexts(g, ex, name, stderr)
 		if err != nil {
 			return err
 		}
-		pred := classifierHead(g).Predict(g.Model, d)
 		k := len(g.Labels)
 		if asJSON {
 			out := make([]map[string]any, len(ex))
@@ -83,50 +80,6 @@ func classifyCommand(fs *pflag.FlagSet) runner {
 		write := func(w io.Writer) error { return writeTable(w, header, rows, false) }
 		return writeOut(stdout, outPath, write)
 	}
-}
-
-// classifierHead is the training head of a text classifier.
-func classifierHead(g *load.TextClassifier) train.Head {
-	return train.Head{Task: data.Classification, Classes: len(g.Labels), PerClassLogits: g.PerClassLogits}
-}
-
-// encodeTexts is data.EncodeTexts with a note when texts were cut to the
-// window.
-func encodeTexts(tok tokenizer.Tokenizer, ex []data.TextExample, window int, name string, warn io.Writer) (*data.Dataset, error) {
-	lossy := tokenizer.NewLossy(tok)
-	d, cut, err := data.EncodeTexts(lossy, ex, window, name)
-	noteReplaced(warn, lossy, name)
-	if cut > 0 {
-		fmt.Fprintf(warn, "note: %d of %d texts in %s are longer than the model's window of %d tokens; their first %d tokens are used\n",
-			cut, len(ex), name, window, window)
-	}
-	return d, err
-}
-
-// evalClassifier reports a text classifier's metrics on a labelled text
-// file: accuracy, precision, recall, F1, ROC AUC, log-loss and the
-// confusion matrix.
-func evalClassifier(stdout, stderr io.Writer, g *load.TextClassifier, path, textField, labelField string, asJSON bool) error {
-	ex, err := data.ReadTextFile(path, data.TextOptions{TextField: textField, LabelField: labelField})
-	if err != nil {
-		return err
-	}
-	d, err := encodeTexts(g.Tokenizer, ex, g.Window, path, stderr)
-	if err != nil {
-		return err
-	}
-	if d.Labels, err = data.LabelIndex(ex, g.Labels, path); err != nil {
-		return err
-	}
-	rep, err := classifierHead(g).Evaluate(g.Model, d)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(stdout, map[string]any{"texts": d.Len(), "metrics": rep.Metrics, "confusion": rep.Confusion.Counts, "classes": g.Labels})
-	}
-	fmt.Fprintf(stdout, "%s: %d texts\n%s\n%s", path, d.Len(), metrics.Format(rep.Metrics), rep.Confusion.Format(g.Labels))
-	return nil
 }
 
 // classifyInputs are the texts of --text (- for standard input, as one

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
@@ -16,8 +15,7 @@ import (
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/models/rnn"
-	"github.com/moxing/moxing/tokenizer"
-	"github.com/moxing/moxing/train"
+	"github.com/moxing/moxing/recipe"
 	"github.com/spf13/pflag"
 )
 
@@ -60,73 +58,37 @@ func evalCommand(fs *pflag.FlagSet) runner {
 		if textPath != "" {
 			return evalText(stdin, stdout, stderr, m, textPath, perToken, asJSON)
 		}
+		var ev *recipe.Evaluation
+		noun, key, extra := "texts", "texts", map[string]any{}
 		switch {
 		case m.Tabular != nil:
-			return evalTabular(stdout, stderr, fs, &md, m, split, asJSON)
+			ev, err = recipe.EvaluateTabular(m, md.data, md.csvFormat(fs, m.Tabular), split, stderr)
+			noun, key, extra["split"] = "rows ("+split+")", "rows", split
 		case m.Images != nil:
-			return evalImages(m.Images, md.data, md.csv, stdout, asJSON)
+			ev, err = recipe.EvaluateImages(m.Images, md.data, resolveData(md.data), md.csv)
+			noun, key = "images", "rows"
+		default:
+			var tc *load.TextClassifier
+			if tc, err = m.TextClassifier(); err == nil {
+				ev, err = recipe.EvaluateTexts(tc, md.data, data.TextOptions{TextField: textField, LabelField: labelField}, stderr)
+			}
 		}
-		tc, err := m.TextClassifier()
 		if err != nil {
 			return err
 		}
-		return evalClassifier(stdout, stderr, tc, md.data, textField, labelField, asJSON)
-	}
-}
-
-// evalTabular reports a tabular model's metrics on --data.
-func evalTabular(stdout, stderr io.Writer, fs *pflag.FlagSet, md *modelData, m *load.Model, split string, asJSON bool) error {
-	t := m.Tabular
-	_, d, err := md.table(fs, t, true)
-	if err != nil {
-		return err
-	}
-	if d, err = runSplit(stderr, m.Path, md.data, d, split); err != nil {
-		return err
-	}
-	rep, err := tabularHead(t).Evaluate(t.Model, d)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		out := map[string]any{"rows": d.Len(), "split": split, "metrics": rep.Metrics}
-		if rep.Confusion != nil {
-			out["confusion"], out["classes"] = rep.Confusion.Counts, t.Schema.Classes
+		if asJSON {
+			extra[key], extra["metrics"] = ev.Rows, ev.Metrics
+			if ev.Confusion != nil {
+				extra["confusion"], extra["classes"] = ev.Confusion.Counts, ev.Classes
+			}
+			return printJSON(stdout, extra)
 		}
-		return printJSON(stdout, out)
-	}
-	fmt.Fprintf(stdout, "%s: %d rows (%s)\n%s\n", md.data, d.Len(), split, metrics.Format(rep.Metrics))
-	if rep.Confusion != nil {
-		fmt.Fprint(stdout, rep.Confusion.Format(t.Schema.Classes))
-	}
-	return nil
-}
-
-// runSplit returns the rows of d that split names when the model at
-// modelPath comes from a run folder trained on dataPath (its config.json
-// says so; split.json holds its rows), saying which rows it scores; for
-// another table, split must be "all".
-func runSplit(stderr io.Writer, modelPath, dataPath string, d *data.Dataset, split string) (*data.Dataset, error) {
-	if split != "all" && split != "train" && split != "val" && split != "test" {
-		return nil, usagef("--split %q: want all, train, val or test", split)
-	}
-	rows, same, err := train.TrainedOn(filepath.Dir(modelPath), dataPath, d.Len())
-	if err != nil {
-		return nil, err
-	}
-	if !same {
-		if split != "all" {
-			return nil, usagef("--split %s: %s was not trained on %s (its run folder's config.json and split.json say so)", split, modelPath, dataPath)
+		fmt.Fprintf(stdout, "%s: %d %s\n%s\n", md.data, ev.Rows, noun, metrics.Format(ev.Metrics))
+		if ev.Confusion != nil {
+			fmt.Fprint(stdout, ev.Confusion.Format(ev.Classes))
 		}
-		return d, nil
+		return nil
 	}
-	fmt.Fprintf(stderr, "note: the model was trained on this table: %d rows for training, %d for validation, %d for the test; scoring %s (--split)\n",
-		len(rows["train"]), len(rows["val"]), len(rows["test"]), map[string]string{"all": "all of them", "train": "the training rows",
-			"val": "the validation rows", "test": "the test rows"}[split])
-	if split == "all" {
-		return d, nil
-	}
-	return d.Subset(rows[split]), nil
 }
 
 // printJSON prints v as indented JSON.
@@ -154,19 +116,13 @@ func evalText(stdin io.Reader, w, warn io.Writer, m *load.Model, textPath string
 	if err != nil {
 		return err
 	}
-	lossy := tokenizer.NewLossy(lm.Tokenizer)
-	ids, err := lossy.Encode(string(raw))
-	noteReplaced(warn, lossy, textPath)
-	if err != nil {
-		return fmt.Errorf("%s: %w", textPath, err)
-	}
 	var each func(int, float64)
 	if perToken {
 		each = func(target int, lp float64) { fmt.Fprintf(w, "%d\t%.6f\n", target, lp) }
 	}
-	mean, n, err := train.ScoreText(lm.Model, ids, lm.Window, each)
+	mean, n, err := recipe.ScoreText(lm, string(raw), textPath, each, warn)
 	if err != nil {
-		return fmt.Errorf("%s: %w", textPath, err)
+		return err
 	}
 	if asJSON {
 		return printJSON(w, map[string]any{"tokens": n, "cross_entropy": mean, "perplexity": math.Exp(mean)})

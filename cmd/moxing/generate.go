@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/recipe"
 	"github.com/moxing/moxing/sample"
 	"github.com/spf13/pflag"
 )
@@ -38,7 +39,7 @@ func generateCommand(fs *pflag.FlagSet) runner {
 	var o generateOptions
 	bindFlags(fs, &o)
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
-		if err := checkFlags(&o); err != nil {
+		if err := recipe.Check(&o); err != nil {
 			return err
 		}
 		cfg := sample.Config{Temperature: float32(o.Temperature), TopK: o.TopK, TopP: float32(o.TopP), RepetitionPenalty: float32(o.Repetition)}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/sample"
-	"github.com/moxing/moxing/tokenizer"
 )
 
 // generateText streams the continuation of prompt to w as the tokens come
@@ -27,12 +26,4 @@ func generateText(ctx context.Context, w, warn io.Writer, lm *load.LanguageModel
 		return usagef("the prompt is empty: give at least one character with --prompt")
 	}
 	return err
-}
-
-// noteReplaced says, in one line, how many characters of what a
-// character vocabulary lacked (they became tokenizer.Unknown).
-func noteReplaced(w io.Writer, l *tokenizer.Lossy, what string) {
-	if n := l.Replaced(); n > 0 {
-		fmt.Fprintf(w, "note: %d characters of %s are not in the model's vocabulary; they were read as the unknown character U+FFFD\n", n, what)
-	}
 }

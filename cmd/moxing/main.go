@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/recipe"
 	"github.com/moxing/moxing/tensor"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -159,7 +160,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", c.CommandPath(), err)
-	if errors.As(err, new(usageError)) {
+	if errors.As(err, new(usageError)) || errors.As(err, new(*recipe.OptionError)) {
 		return 2
 	}
 	return 1

@@ -12,6 +12,7 @@ import (
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/cnn"
 	"github.com/moxing/moxing/models/mlp"
+	"github.com/moxing/moxing/recipe"
 	"github.com/spf13/pflag"
 )
 
@@ -57,11 +58,10 @@ func predictCommand(fs *pflag.FlagSet) runner {
 			return usagef("--data is required; see --help")
 		}
 		t := m.Tabular
-		table, d, err := md.table(fs, t, false)
+		table, pred, err := recipe.PredictTabular(t, md.data, md.csvFormat(fs, t))
 		if err != nil {
 			return err
 		}
-		pred := tabularHead(t).Predict(t.Model, d)
 		schema := t.Schema
 		header := append(append([]string(nil), table.Columns...), "prediction")
 		if schema.Task == data.Classification {

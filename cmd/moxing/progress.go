@@ -23,31 +23,23 @@ type progress struct {
 	bar      *progressbar.ProgressBar // nil when not a terminal
 	width    int                      // the terminal's columns
 	steps    bool                     // a language model's loop: one bar over every step
-	epochs   int                      // the most epochs (or steps) the run may take
+	epochs   int                      // the most epochs (or steps) the run may take; 0 before the first batch
 	patience int                      // epochs without improvement that stop the run; 0: none
 	bad      int                      // epochs since the best
 	start    time.Time                // the first step's end, to estimate the rest
 }
 
-// newProgress reports a supervised loop of epochs epochs of batches
-// batches, stopped early after patience epochs without improvement.
-func newProgress(w io.Writer, epochs, batches, patience int) *progress {
-	p := &progress{w: w, epochs: epochs, patience: patience}
-	p.width = terminalWidth(w)
-	if p.width > 0 {
-		p.bar = p.newBar(batches, p.describe(1))
-	}
-	return p
+// newProgress reports a supervised loop, stopped early after patience
+// epochs without improvement. Its bar starts with the first batch, which
+// says how many epochs and batches there are.
+func newProgress(w io.Writer, patience int) *progress {
+	return &progress{w: w, patience: patience, width: terminalWidth(w)}
 }
 
-// newStepProgress reports a language model's loop of steps steps.
-func newStepProgress(w io.Writer, steps int) *progress {
-	p := &progress{w: w, epochs: steps, steps: true}
-	p.width = terminalWidth(w)
-	if p.width > 0 {
-		p.bar = p.newBar(steps, "training")
-	}
-	return p
+// newStepProgress reports a language model's loop; its bar starts with
+// the first step, which says how many there are.
+func newStepProgress(w io.Writer) *progress {
+	return &progress{w: w, steps: true, width: terminalWidth(w)}
 }
 
 // terminalWidth is w's width in columns when w is a terminal, else 0.
@@ -90,6 +82,9 @@ func (p *progress) describe(epoch int) string {
 // Batch advances the bar. A language model's loop of many steps gets a
 // line with the time the run will take, from its first steps.
 func (p *progress) Batch(b train.Batch) {
+	if p.epochs == 0 {
+		p.begin(b)
+	}
 	if p.bar != nil {
 		p.bar.Add(1)
 	}
@@ -102,6 +97,19 @@ func (p *progress) Batch(b train.Batch) {
 		per := time.Since(p.start) / timed
 		p.println(fmt.Sprintf("%d steps took %.1fs: about %s for the %d steps", timed, (per * timed).Seconds(),
 			(per * time.Duration(p.epochs-b.Batch)).Round(time.Second), p.epochs-b.Batch))
+	}
+}
+
+// begin sizes the report from the run's first batch, and on a terminal
+// starts the bar: the epoch's batches, or every step.
+func (p *progress) begin(b train.Batch) {
+	p.epochs = b.Epochs
+	desc := p.describe(b.Epoch)
+	if p.steps {
+		p.epochs, desc = b.Batches, "training"
+	}
+	if p.width > 0 {
+		p.bar = p.newBar(b.Batches, desc)
 	}
 }
 

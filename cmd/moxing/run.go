@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/recipe"
 	"github.com/moxing/moxing/train"
 	"github.com/spf13/pflag"
 )
@@ -54,45 +53,30 @@ func (r *runFlags) register(fs *pflag.FlagSet, name, extend string) {
 	fs.StringVar(&r.resume, "resume", "", "continue the run in this folder from where it stopped ("+extend+" may extend it)")
 }
 
-// folder returns where the run goes, reading the settings of a resumed run
-// into opts (see resumeSettings).
-func (r *runFlags) folder(fs *pflag.FlagSet, opts any, extend ...string) (runFolder, error) {
+// folder returns where the run goes: the run being resumed, whose
+// settings it reads into opts (see resumeSettings), or the --run folder
+// ("" until newRunDir names it).
+func (r *runFlags) folder(fs *pflag.FlagSet, opts any, extend ...string) (recipe.Folder, error) {
 	if r.resume == "" {
-		return runFolder{dir: r.dir}, nil
+		return recipe.Folder{Dir: r.dir}, nil
 	}
-	return runFolder{resume: r.resume}, resumeSettings(fs, r.resume, opts, extend...)
+	return recipe.Folder{Dir: r.resume, Resume: true}, resumeSettings(fs, r.resume, opts, extend...)
 }
 
-// runFolder is where a training command keeps its run: a run being
-// resumed (--resume), or a folder to create (--run; "" for
-// runs/<name>-<time>).
-type runFolder struct {
-	resume string // the run folder to continue
-	dir    string
-}
-
-// checkData records the fingerprint of the data at path in *hash for a new
-// run (it goes into config.json) and, for a run being resumed, checks that
-// the data is what the run started on. Data that cannot be read is left to
-// the command to report.
-func (f runFolder) checkData(path string, hash *string) error {
-	fp, err := data.Fingerprint(path)
-	switch {
-	case err != nil:
-		return nil
-	case f.resume == "":
-		*hash = fp
-	case *hash != "" && *hash != fp:
-		return fmt.Errorf("%s changed since the run in %s started (its fingerprint differs): resuming would train on two data sets; start a new --run", path, f.resume)
+// newRunDir names a new run's folder when --run did not:
+// runs/<name>-<time>.
+func newRunDir(f recipe.Folder, name string) recipe.Folder {
+	if f.Dir == "" {
+		f.Dir = filepath.Join("runs", name+"-"+time.Now().Format("20060102-150405"))
 	}
-	return nil
+	return f
 }
 
 // absPaths makes the paths of a new run's settings absolute (those that
 // exist as files or folders), so that config.json resumes the run from any
 // working directory.
-func (f runFolder) absPaths(paths ...*string) {
-	if f.resume != "" {
+func absPaths(f recipe.Folder, paths ...*string) {
+	if f.Resume {
 		return
 	}
 	for _, p := range paths {
@@ -104,52 +88,27 @@ func (f runFolder) absPaths(paths ...*string) {
 	}
 }
 
-// open locks and returns the run being resumed, or creates the new run
-// folder, which must be new or empty, with settings in its config.json.
-// The caller closes the run when done.
-func (f runFolder) open(name string, settings any) (run *train.Run, resume bool, err error) {
-	if f.resume != "" {
-		run, err = train.OpenRun(f.resume, nil)
-		return run, true, err
-	}
-	dir := f.dir
-	if dir == "" {
-		dir = filepath.Join("runs", name+"-"+time.Now().Format("20060102-150405"))
-	}
-	run, err = train.CreateRun(dir, settings)
-	return run, false, err
-}
-
 // dataStem is the name of a data file or folder without its extensions,
 // for run folder names.
 func dataStem(path string) string {
 	return strings.SplitN(filepath.Base(strings.TrimRight(path, "/")), ".", 2)[0]
 }
 
-// fitLM runs a language-model loop with a progress display and prints the
-// best validation loss, or the command that resumes an interrupted run
-// (cmd, e.g. "moxing pretrain").
-func fitLM(ctx context.Context, loop *train.LM, resume bool, trainIDs, valIDs []int, cmd string, asJSON bool, stdout, stderr io.Writer) (train.LMResult, error) {
-	if resume {
-		if err := loop.Resume(); err != nil {
-			return train.LMResult{}, err
-		}
+// lmStopped is the error of a language-model recipe: for an interrupted
+// run, the command (cmd, e.g. "moxing pretrain") that continues it.
+func lmStopped(res *recipe.LMResult, err error, cmd string) error {
+	if errors.Is(err, context.Canceled) && res != nil {
+		return fmt.Errorf("interrupted after %d steps; continue with: %s --resume %s", res.Steps, cmd, res.Run)
 	}
-	prog := newStepProgress(stderr, loop.Config.Steps)
-	loop.Observer = prog
-	res, err := loop.Fit(ctx, trainIDs, valIDs)
-	prog.finish()
-	if errors.Is(err, context.Canceled) {
-		return res, fmt.Errorf("interrupted after %d steps; continue with: %s --resume %s", res.Steps, cmd, loop.Run.Dir)
-	}
-	if err != nil {
-		return res, err
-	}
+	return err
+}
+
+// printLM prints the best validation loss of a language-model run.
+func printLM(w io.Writer, res *recipe.LMResult, asJSON bool) error {
 	if asJSON {
-		return res, printJSON(stdout, map[string]any{"steps": res.Steps, "best_step": res.BestStep, "best_loss": res.BestLoss,
-			"perplexity": math.Exp(res.BestLoss), "run": loop.Run.Dir, "checkpoint": loop.Run.Path("best.safetensors")})
+		return printJSON(w, res)
 	}
-	fmt.Fprintf(stdout, "best validation loss %.4f (perplexity %.2f) at step %d; checkpoint %s\n",
-		res.BestLoss, math.Exp(res.BestLoss), res.BestStep, loop.Run.Path("best.safetensors"))
-	return res, nil
+	_, err := fmt.Fprintf(w, "best validation loss %.4f (perplexity %.2f) at step %d; checkpoint %s\n",
+		res.BestLoss, res.Perplexity, res.BestStep, res.Checkpoint)
+	return err
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
-	"github.com/moxing/moxing/train"
 	"github.com/spf13/pflag"
 )
 
@@ -12,26 +11,6 @@ func registerCSV(fs *pflag.FlagSet, c *data.CSVFormat) {
 	fs.StringVar(&c.Sep, "sep", "auto", `field separator: auto, ",", "tab" or "space"`)
 	fs.StringVar(&c.Header, "header", "auto", "whether the first row names the columns: auto, yes or no")
 	fs.IntVar(&c.SkipRows, "skip-rows", 0, "lines to skip at the start of the file (1 for scikit-learn's bundled CSVs)")
-}
-
-// readTable reads the CSV file at path.
-func readTable(path string, c data.CSVFormat) (*data.Table, error) {
-	opt, err := c.Options()
-	if err != nil {
-		return nil, usageError{err.Error()}
-	}
-	f, err := data.OpenFile(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return data.ReadCSV(f, path, opt)
-}
-
-// tabularHead is the training head of a tabular model.
-func tabularHead(t *load.Tabular) train.Head {
-	s := t.Schema
-	return train.Head{Task: s.Task, Classes: len(s.Classes), Mean: s.TargetMean, Std: s.TargetStd}
 }
 
 // modelData are the flags of a command that applies a checkpoint to data.
@@ -46,10 +25,10 @@ func (md *modelData) register(fs *pflag.FlagSet, dataUsage string) {
 	registerCSV(fs, &md.csv)
 }
 
-// table reads --data for the tabular model t, as in training except for
-// the CSV flags given on the command line, and encodes it, with the target
-// column when withTarget.
-func (md *modelData) table(fs *pflag.FlagSet, t *load.Tabular, withTarget bool) (*data.Table, *data.Dataset, error) {
+// csvFormat is how to read --data for the tabular model t: as its
+// training file was read, except for the CSV flags given on the command
+// line.
+func (md *modelData) csvFormat(fs *pflag.FlagSet, t *load.Tabular) data.CSVFormat {
 	c := t.CSV
 	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
@@ -61,13 +40,5 @@ func (md *modelData) table(fs *pflag.FlagSet, t *load.Tabular, withTarget bool) 
 			c.SkipRows = md.csv.SkipRows
 		}
 	})
-	table, err := readTable(md.data, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	d, err := t.Schema.Encode(table, nil, withTarget)
-	if err != nil {
-		return nil, nil, err
-	}
-	return table, d, nil
+	return c
 }

@@ -37,6 +37,19 @@ func GPT2XL() Config {
 	return Config{VocabSize: 50257, BlockSize: 1024, NEmbd: 1600, NLayer: 48, NHead: 25}
 }
 
+// Preset returns the configuration called name, "tiny" (Tiny, whose
+// VocabSize is 0: set it) or "gpt2-small" (GPT2Small), the presets the
+// command line offers, and whether name is one of them.
+func Preset(name string) (Config, bool) {
+	switch name {
+	case "tiny":
+		return Tiny(), true
+	case "gpt2-small":
+		return GPT2Small(), true
+	}
+	return Config{}, false
+}
+
 // Validate reports the first problem with c.
 func (c Config) Validate() error {
 	switch {

@@ -169,4 +169,12 @@ func TestConfigPresets(t *testing.T) {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
+	for name, want := range map[string]Config{"tiny": Tiny(), "gpt2-small": GPT2Small()} {
+		if c, ok := Preset(name); !ok || c != want {
+			t.Errorf("Preset(%q) = %+v, %v", name, c, ok)
+		}
+	}
+	if _, ok := Preset("gpt2-huge"); ok {
+		t.Error(`Preset("gpt2-huge") found one`)
+	}
 }
