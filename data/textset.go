@@ -1,7 +1,9 @@
 package data
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -187,6 +189,24 @@ func ReadTextSets(tok tokenizer.Tokenizer, window int, path, valPath string, opt
 		return nil, err
 	}
 	return s, nil
+}
+
+// ReadTextLines reads unlabelled texts, one a line, from r; blank lines
+// are skipped and each text is trimmed. name labels errors; a line over
+// MaxRowBytes is one.
+func ReadTextLines(r io.Reader, name string) ([]TextExample, error) {
+	var ex []TextExample
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, MaxRowBytes)
+	for n := 1; sc.Scan(); n++ {
+		if line := strings.TrimSpace(sc.Text()); line != "" {
+			ex = append(ex, TextExample{Text: line, Where: fmt.Sprintf("line %d", n)})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return ex, nil
 }
 
 // ReadTextFile reads the labelled (or, with NoLabels, plain) texts of the

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
@@ -87,18 +85,8 @@ func classifyCommand(fs *pflag.FlagSet) runner {
 func classifyInputs(text, input, textField string, stdin io.Reader) ([]data.TextExample, string, error) {
 	switch {
 	case input == "-":
-		var ex []data.TextExample
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(nil, 1<<20)
-		for n := 1; sc.Scan(); n++ {
-			if line := strings.TrimSpace(sc.Text()); line != "" {
-				ex = append(ex, data.TextExample{Text: line, Where: fmt.Sprintf("line %d", n)})
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, "", fmt.Errorf("standard input: %w", err)
-		}
-		return ex, "standard input", nil
+		ex, err := data.ReadTextLines(stdin, "standard input")
+		return ex, "standard input", err
 	case input != "":
 		ex, err := data.ReadTextFile(input, data.TextOptions{TextField: textField, NoLabels: true})
 		return ex, input, err
