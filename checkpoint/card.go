@@ -38,6 +38,10 @@ type Card struct {
 	Labels []string        `json:"labels,omitempty"` // a classifier's class names, by output index
 	LoRA   json.RawMessage `json:"lora,omitempty"`   // the adapters the model carries (a gpt.LoRAConfig), if any
 	Window int             `json:"window,omitempty"` // tokens a recurrent model reads at once
+	// ChatTemplate renders chat messages into a language model's prompt: a
+	// Go text/template over the messages (each with Role and Content); ""
+	// is the server's plain default (see serve.DefaultChatTemplate).
+	ChatTemplate string `json:"chat_template,omitempty"`
 
 	Format int    `json:"format_version,omitempty"` // CardFormat when written
 	Writer string `json:"moxing_version,omitempty"` // the moxing that wrote it (see Version)

@@ -113,10 +113,17 @@ func PredictImages(m *load.Images, paths []string) (train.Predictions, []string,
 	if err != nil {
 		return train.Predictions{}, nil, err
 	}
+	p, err := PredictImageBatch(m, x)
+	return p, names, err
+}
+
+// PredictImageBatch classifies images x (N, C, H, W) of m's shape, scaled
+// to [0, 1] as data.ReadImage reads them; it normalises x in place.
+func PredictImageBatch(m *load.Images, x *tensor.Tensor) (train.Predictions, error) {
 	if err := m.Norm.Apply(x); err != nil {
-		return train.Predictions{}, nil, err
+		return train.Predictions{}, err
 	}
-	return imagesHead(m).Predict(m.Model, &data.Dataset{X: x}), names, nil
+	return imagesHead(m).Predict(m.Model, &data.Dataset{X: x}), nil
 }
 
 // EvaluateImages is m's report on labelled images: MNIST's test files when

@@ -88,11 +88,22 @@ func EvaluateTabular(m *load.Model, path string, c data.CSVFormat, split string,
 // CSV file at path, read as c says (usually t.CSV) and encoded by its
 // schema (the target column may be absent), with the table as read.
 func PredictTabular(t *load.Tabular, path string, c data.CSVFormat) (*data.Table, train.Predictions, error) {
-	table, d, err := readTabular(t, path, c, false)
+	table, err := readTable(path, c)
 	if err != nil {
 		return nil, train.Predictions{}, err
 	}
-	return table, tabularHead(t).Predict(t.Model, d), nil
+	p, err := PredictTable(t, table)
+	return table, p, err
+}
+
+// PredictTable is the tabular model t's predictions for the rows of table,
+// encoded by its schema (the target column may be absent).
+func PredictTable(t *load.Tabular, table *data.Table) (train.Predictions, error) {
+	d, err := t.Schema.Encode(table, nil, false)
+	if err != nil {
+		return train.Predictions{}, err
+	}
+	return tabularHead(t).Predict(t.Model, d), nil
 }
 
 // readTabular reads the CSV file at path for t and encodes it, with the
