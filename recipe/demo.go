@@ -47,6 +47,7 @@ func Demo(ctx context.Context, o DemoOptions, src string, f Folder, obs train.Ob
 		return nil, err
 	}
 	log = logger(log)
+	f.start("demo")
 	corpus, files, err := data.ReadGoSource(src, o.CorpusKB<<10)
 	if err != nil {
 		return nil, err

@@ -76,6 +76,7 @@ func FineTune(ctx context.Context, o FineTuneOptions, f Folder, obs train.Observ
 		return nil, err
 	}
 	log = logger(log)
+	f.start("finetune", &o.Data, &o.ValData, &o.Init)
 	if err := f.checkData(o.Data, &o.DataHash); err != nil {
 		return nil, err
 	}

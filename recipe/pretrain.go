@@ -63,6 +63,7 @@ func Pretrain(ctx context.Context, o PretrainOptions, f Folder, obs train.Observ
 		return nil, err
 	}
 	log = logger(log)
+	f.start("pretrain", &o.Data)
 	if err := f.checkData(o.Data, &o.DataHash); err != nil {
 		return nil, err
 	}

@@ -35,8 +35,11 @@ package recipe
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/train"
@@ -59,12 +62,39 @@ func optionf(format string, args ...any) error {
 type Folder struct {
 	// Dir is the folder: a new run's, created (it must not exist or be
 	// empty) only once the data and the model are ready, so that a failed
-	// start leaves nothing behind; or with Resume the run to continue.
+	// start leaves nothing behind, and named runs/<data or recipe>-<time>
+	// under the working directory when ""; or with Resume the run to
+	// continue.
 	Dir string
 	// Resume continues the run in Dir from its last.safetensors. The
 	// options must be its config.json's (see train.ReadSettings); only the
 	// epochs or steps may grow, to extend it.
 	Resume bool
+}
+
+// start readies a new run: the option paths that exist made absolute (so
+// that its config.json resumes it from any working directory) and Dir, when
+// empty, named runs/<name>-<time>. A run being resumed is left as it is.
+func (f *Folder) start(name string, paths ...*string) {
+	if f.Resume {
+		return
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(*p); *p != "" && err == nil {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
+	if f.Dir == "" {
+		f.Dir = filepath.Join("runs", name+"-"+time.Now().Format("20060102-150405"))
+	}
+}
+
+// dataStem is the name of a data file or folder without its extensions,
+// for run folder names.
+func dataStem(path string) string {
+	return strings.SplitN(filepath.Base(strings.TrimRight(path, "/")), ".", 2)[0]
 }
 
 // open locks and returns the run being resumed, or creates the new run

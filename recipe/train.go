@@ -103,6 +103,7 @@ func Train(ctx context.Context, o TrainOptions, f Folder, obs train.Observer, lo
 		return nil, err
 	}
 	log = logger(log)
+	f.start(dataStem(o.Data), &o.Data, &o.ValData, &o.TokenizerFrom)
 	if err := f.checkData(o.dataPath(), &o.DataHash); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package serve
 
 import (
 	"fmt"
+	"io"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"text/template"
@@ -144,4 +146,28 @@ func (g *serial) submit(seqs []*Sequence) error {
 		}()
 	}
 	return nil
+}
+
+// OpenModels opens the models of specs, each "[NAME=]PATH" (a checkpoint,
+// run folder or Hugging Face folder; NAME defaults to the file or folder
+// name), by name, and writes a line about each to log. A name given twice
+// is an error.
+func OpenModels(specs []string, log io.Writer) (map[string]*load.Model, error) {
+	byName := map[string]*load.Model{}
+	for _, spec := range specs {
+		name, path, ok := strings.Cut(spec, "=")
+		if !ok {
+			name, path = strings.TrimSuffix(filepath.Base(spec), ".safetensors"), spec
+		}
+		if _, dup := byName[name]; dup || name == "" {
+			return nil, fmt.Errorf("model %s: the name %q is empty or taken: name it, NAME=PATH", spec, name)
+		}
+		m, err := load.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		byName[name] = m
+		fmt.Fprintf(log, "model %s: %s (%s)\n", name, m.Describe(), path)
+	}
+	return byName, nil
 }

@@ -10,8 +10,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -303,4 +305,26 @@ func (m *metrics) batchStats(model string) BatchStats {
 		FirstToken: func(wait time.Duration) { ttft.Observe(wait.Seconds()) },
 		Queue:      func(depth int) { queue.Set(float64(depth)) },
 	}
+}
+
+// Serve serves s on ln until ctx ends, then drains: /readyz turns 503, the
+// listener closes, and the requests under way get up to grace to finish
+// (streams included) before their connections are closed. It returns nil
+// after a drain, or the error that stopped serving.
+func Serve(ctx context.Context, ln net.Listener, s *Server, grace time.Duration) error {
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	s.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
 }

@@ -55,7 +55,7 @@ func demoCommand(fs *pflag.FlagSet) runner {
 			return err
 		}
 		prog := newStepProgress(stderr)
-		res, err := recipe.Demo(ctx, o, root, newRunDir(f, "demo"), prog, stderr)
+		res, err := recipe.Demo(ctx, o, root, f, prog, stderr)
 		prog.finish()
 		if res != nil && (errors.Is(err, context.Canceled) || ctx.Err() != nil) {
 			fmt.Fprintf(stderr, "interrupted after %d steps; generating from the best weights so far\n", res.Steps)

@@ -33,12 +33,11 @@ func finetuneCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		absPaths(f, &o.Data, &o.ValData, &o.Init)
 		prog := newProgress(stderr, o.Patience)
 		if o.Task == "lm" {
 			prog = newStepProgress(stderr)
 		}
-		res, err := recipe.FineTune(ctx, o, newRunDir(f, "finetune"), prog, stderr)
+		res, err := recipe.FineTune(ctx, o, f, prog, stderr)
 		prog.finish()
 		if err != nil {
 			if res != nil && res.LM != nil {

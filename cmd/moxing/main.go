@@ -23,12 +23,12 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/internal/perf"
 	"github.com/moxing/moxing/recipe"
 	"github.com/moxing/moxing/tensor"
 	"github.com/spf13/cobra"
@@ -59,6 +59,7 @@ var commands = []command{
 	{"finetune", "fine-tune a GPT: a text classifier, or the language model on new text; full or LoRA", finetuneSynopsis, finetuneExample, finetuneCommand, ""},
 	{"classify", "classify texts with a GPT or recurrent text classifier", classifySynopsis, classifyExample, classifyCommand, ""},
 	{"export", "write a GPT as a Hugging Face folder, or its adapters as a PEFT folder", exportSynopsis, exportExample, exportCommand, "MODEL DIR"},
+	{"serve", "serve models over HTTP with OpenAI's API (completions, chat, embeddings) and more", serveSynopsis, serveExample, serveCommand, ""},
 }
 
 // benchCommands are the subcommands of moxing bench.
@@ -82,7 +83,7 @@ func main() {
 		// memory by a seventh (about 990 → 850 MB for the sentiment fine-tune).
 		debug.SetGCPercent(50)
 	}
-	stopProfiles, err := startProfiles(os.Getenv("MOXING_CPUPROFILE"), os.Getenv("MOXING_MEMPROFILE"))
+	stopProfiles, err := perf.StartProfiles(os.Getenv("MOXING_CPUPROFILE"), os.Getenv("MOXING_MEMPROFILE"))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "moxing: %v\n", err)
 		os.Exit(1)
@@ -111,39 +112,6 @@ func stopOnSignal() context.Context {
 		os.Exit(130)
 	}()
 	return ctx
-}
-
-// startProfiles starts a CPU profile into cpuPath and arranges a heap
-// profile (allocations since the start, by site) into memPath, each only
-// when its path is set; the returned stop writes them. Both are for go tool
-// pprof, and are set through MOXING_CPUPROFILE and MOXING_MEMPROFILE so that
-// every command can be profiled without a flag of its own.
-func startProfiles(cpuPath, memPath string) (stop func() error, err error) {
-	var cpu *os.File
-	if cpuPath != "" {
-		if cpu, err = os.Create(cpuPath); err != nil {
-			return nil, fmt.Errorf("MOXING_CPUPROFILE: %w", err)
-		}
-		if err := pprof.StartCPUProfile(cpu); err != nil {
-			cpu.Close()
-			return nil, fmt.Errorf("MOXING_CPUPROFILE: %w", err)
-		}
-	}
-	return func() error {
-		var errs []error
-		if cpu != nil {
-			pprof.StopCPUProfile()
-			errs = append(errs, cpu.Close())
-		}
-		if memPath != "" {
-			f, err := os.Create(memPath)
-			if err != nil {
-				return errors.Join(append(errs, fmt.Errorf("MOXING_MEMPROFILE: %w", err))...)
-			}
-			errs = append(errs, pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
-		}
-		return errors.Join(errs...)
-	}, nil
 }
 
 // run executes the command line args and returns the exit status: 0 on

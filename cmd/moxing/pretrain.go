@@ -69,9 +69,8 @@ func pretrainCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		absPaths(f, &o.Data)
 		prog := newStepProgress(stderr)
-		res, err := recipe.Pretrain(ctx, o, newRunDir(f, "pretrain"), prog, stderr)
+		res, err := recipe.Pretrain(ctx, o, f, prog, stderr)
 		prog.finish()
 		if err != nil {
 			return lmStopped(res, err, "moxing pretrain")

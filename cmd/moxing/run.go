@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/moxing/moxing/recipe"
 	"github.com/moxing/moxing/train"
@@ -61,37 +59,6 @@ func (r *runFlags) folder(fs *pflag.FlagSet, opts any, extend ...string) (recipe
 		return recipe.Folder{Dir: r.dir}, nil
 	}
 	return recipe.Folder{Dir: r.resume, Resume: true}, resumeSettings(fs, r.resume, opts, extend...)
-}
-
-// newRunDir names a new run's folder when --run did not:
-// runs/<name>-<time>.
-func newRunDir(f recipe.Folder, name string) recipe.Folder {
-	if f.Dir == "" {
-		f.Dir = filepath.Join("runs", name+"-"+time.Now().Format("20060102-150405"))
-	}
-	return f
-}
-
-// absPaths makes the paths of a new run's settings absolute (those that
-// exist as files or folders), so that config.json resumes the run from any
-// working directory.
-func absPaths(f recipe.Folder, paths ...*string) {
-	if f.Resume {
-		return
-	}
-	for _, p := range paths {
-		if _, err := os.Stat(*p); *p != "" && err == nil {
-			if abs, err := filepath.Abs(*p); err == nil {
-				*p = abs
-			}
-		}
-	}
-}
-
-// dataStem is the name of a data file or folder without its extensions,
-// for run folder names.
-func dataStem(path string) string {
-	return strings.SplitN(filepath.Base(strings.TrimRight(path, "/")), ".", 2)[0]
 }
 
 // lmStopped is the error of a language-model recipe: for an interrupted

@@ -43,8 +43,6 @@ func trainCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		absPaths(f, &o.Data, &o.ValData, &o.TokenizerFrom)
-		f = newRunDir(f, dataStem(o.Data))
 		o.MNIST = mnistDir()
 		if !f.Resume {
 			switch o.Arch {

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// moxing serve answers OpenAI's API on the address it prints, streams while
+// SIGTERM drains it, and exits once the stream is done.
+func TestServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a server in a child process")
+	}
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "corpus.txt")
+	os.WriteFile(corpus, []byte(strings.Repeat("a stitch in time saves nine. ", 400)), 0o644)
+	prepared, run := filepath.Join(dir, "prepared"), filepath.Join(dir, "run")
+	if code, _, e := moxing(t, context.Background(), "prepare", "--input", corpus, "--out", prepared); code != 0 {
+		t.Fatal(e)
+	}
+	if code, _, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--layers", "1", "--heads", "2", "--embd", "16",
+		"--seq", "32", "--steps", "4", "--batch-size", "2", "--eval-every", "2", "--run", run); code != 0 {
+		t.Fatal(e)
+	}
+	srv := cli("serve", "--model", "tiny="+run, "--addr", "127.0.0.1:0")
+	stdout, _ := srv.StdoutPipe()
+	var stderr strings.Builder
+	srv.Stderr = &stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "serving on ")
+	if err != nil || !ok {
+		t.Fatalf("first line %q (%v); stderr:\n%s", line, err, stderr.String())
+	}
+	resp, err := http.Post(url+"/v1/completions", "application/json", strings.NewReader(`{"model":"tiny","prompt":"a stitch","max_tokens":5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Choices []struct{ Text string }
+		Usage   struct {
+			CompletionTokens int `json:"completion_tokens"`
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(out.Choices) != 1 || out.Usage.CompletionTokens != 5 {
+		t.Fatalf("completion: %d %+v", resp.StatusCode, out)
+	}
+
+	// A stream under way when SIGTERM comes is finished; then the server exits.
+	resp, err = http.Post(url+"/v1/completions", "application/json", strings.NewReader(`{"model":"tiny","prompt":"a","max_tokens":25,"stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasSuffix(string(body), "data: [DONE]\n\n") {
+		t.Fatalf("the stream under way at SIGTERM was cut: %q", body)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the server did not exit after SIGTERM; stderr:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `"path":"/v1/completions","status":200`) {
+		t.Errorf("no request log line on stderr:\n%s", stderr.String())
+	}
+}
