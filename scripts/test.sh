@@ -12,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/fetch-data.sh
+# The official OpenAI Node client (npm openai, pinned in its package-lock),
+# which cmd/moxing's TestOpenAIClient runs against moxing serve.
+npm ci --prefix tools/openai-client --no-audit --no-fund --loglevel=error
 go vet ./...
 go test ./...
 go test -tags invariants ./tensor/... ./models/... ./train  # NaN checks; arena buffers are NaN after Reset

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,12 +15,9 @@ import (
 	"time"
 )
 
-// moxing serve answers OpenAI's API on the address it prints, streams while
-// SIGTERM drains it, and exits once the stream is done.
-func TestServe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a server in a child process")
-	}
+// tinyRun pretrains a tiny GPT for a few steps and returns its run folder.
+func tinyRun(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	corpus := filepath.Join(dir, "corpus.txt")
 	os.WriteFile(corpus, []byte(strings.Repeat("a stitch in time saves nine. ", 400)), 0o644)
@@ -28,22 +26,46 @@ func TestServe(t *testing.T) {
 		t.Fatal(e)
 	}
 	if code, _, e := moxing(t, context.Background(), "pretrain", "--data", prepared, "--layers", "1", "--heads", "2", "--embd", "16",
-		"--seq", "32", "--steps", "4", "--batch-size", "2", "--eval-every", "2", "--run", run); code != 0 {
+		"--seq", "128", "--steps", "4", "--batch-size", "2", "--eval-every", "2", "--run", run); code != 0 {
 		t.Fatal(e)
 	}
+	return run
+}
+
+// serveChild runs moxing serve of the model at run, named "tiny", in a
+// child process on a free loopback port, and returns its URL, the process
+// (killed at the test's end) and its standard error.
+func serveChild(t *testing.T, run string) (string, *exec.Cmd, *strings.Builder) {
+	t.Helper()
 	srv := cli("serve", "--model", "tiny="+run, "--addr", "127.0.0.1:0")
 	stdout, _ := srv.StdoutPipe()
-	var stderr strings.Builder
-	srv.Stderr = &stderr
+	stderr := &strings.Builder{}
+	srv.Stderr = stderr
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Process.Kill()
+	t.Cleanup(func() { srv.Process.Kill() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	url, ok := strings.CutPrefix(strings.TrimSpace(line), "serving on ")
 	if err != nil || !ok {
 		t.Fatalf("first line %q (%v); stderr:\n%s", line, err, stderr.String())
 	}
+	return url, srv, stderr
+}
+
+// startServer is serveChild's URL.
+func startServer(t *testing.T, run string) string {
+	url, _, _ := serveChild(t, run)
+	return url
+}
+
+// moxing serve answers OpenAI's API on the address it prints, streams while
+// SIGTERM drains it, and exits once the stream is done.
+func TestServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a server in a child process")
+	}
+	url, srv, stderr := serveChild(t, tinyRun(t))
 	resp, err := http.Post(url+"/v1/completions", "application/json", strings.NewReader(`{"model":"tiny","prompt":"a stitch","max_tokens":5}`))
 	if err != nil {
 		t.Fatal(err)
