@@ -48,6 +48,7 @@ type Sampler struct {
 	rng   *rand.Rand
 	logit []float64
 	order []int
+	probs []float64
 }
 
 // New returns a Sampler drawing from rng (which may be nil for greedy
@@ -68,12 +69,32 @@ func New(cfg Config, rng *rand.Rand) *Sampler {
 // draws (or takes the maximum when greedy).
 func (s *Sampler) Next(logits []float32, history []int) int {
 	c := s.cfg
+	penalty := c.RepetitionPenalty != 0 && c.RepetitionPenalty != 1
+	truncate := c.TopK > 0 && c.TopK < len(logits) || c.TopP > 0 && c.TopP < 1
+	if c.Temperature != 0 && !penalty && !truncate {
+		// The whole softmax, drawn in id order, in one pass over the
+		// logits: O(V), no sort, no copy (what most requests ask for).
+		top := logits[0]
+		for _, v := range logits { // not slices.Max: its NaN checks cost a tenth of a draw
+			top = max(top, v)
+		}
+		t := float64(c.Temperature)
+		w := s.logit[:0]
+		var z float64
+		for _, v := range logits {
+			e := math.Exp(float64(v-top) / t)
+			w = append(w, e)
+			z += e
+		}
+		s.logit = w
+		return s.draw(w, nil, z)
+	}
 	s.logit = s.logit[:0]
 	for _, v := range logits {
 		s.logit = append(s.logit, float64(v))
 	}
 	l := s.logit
-	if p := float64(c.RepetitionPenalty); p != 0 && p != 1 {
+	if p := float64(c.RepetitionPenalty); penalty {
 		seen := map[int]bool{}
 		for _, id := range history {
 			if id < 0 || id >= len(l) || seen[id] {
@@ -96,12 +117,23 @@ func (s *Sampler) Next(logits []float32, history []int) int {
 		}
 		return best
 	}
-	// Most likely first; ties by id, so the order is deterministic.
+	t := float64(c.Temperature)
+	if !truncate {
+		top := slices.Max(l)
+		var z float64
+		for i, v := range l {
+			l[i] = math.Exp((v - top) / t)
+			z += l[i]
+		}
+		return s.draw(l, nil, z)
+	}
+	// Most likely first; ties by id, so the order is deterministic. Top-k
+	// selects its k before sorting them.
 	s.order = s.order[:0]
 	for i := range l {
 		s.order = append(s.order, i)
 	}
-	slices.SortFunc(s.order, func(a, b int) int {
+	before := func(a, b int) int {
 		switch {
 		case l[a] > l[b]:
 			return -1
@@ -109,28 +141,27 @@ func (s *Sampler) Next(logits []float32, history []int) int {
 			return 1
 		}
 		return a - b
-	})
+	}
 	keep := len(l)
 	if c.TopK > 0 && c.TopK < keep {
 		keep = c.TopK
+		selectFirst(s.order, keep, before)
 	}
+	s.order = s.order[:keep]
+	slices.SortFunc(s.order, before)
 	// Softmax over the kept tokens at the temperature.
-	t := float64(c.Temperature)
 	top := l[s.order[0]]
-	probs := make([]float64, keep)
+	probs := s.probs[:0]
 	var z float64
-	for i := 0; i < keep; i++ {
-		probs[i] = math.Exp((l[s.order[i]] - top) / t)
-		z += probs[i]
+	for _, id := range s.order {
+		probs = append(probs, math.Exp((l[id]-top)/t))
+		z += probs[len(probs)-1]
 	}
-	for i := range probs {
-		probs[i] /= z
-	}
-	if p := float64(c.TopP); p > 0 && p < 1 {
+	s.probs = probs
+	if p := c.TopP; p > 0 && p < 1 {
 		var cum float64
 		for i, q := range probs {
-			cum += q
-			if cum >= p {
+			if cum += q / z; cum >= float64(p) {
 				probs = probs[:i+1]
 				break
 			}
@@ -139,16 +170,59 @@ func (s *Sampler) Next(logits []float32, history []int) int {
 		for _, q := range probs {
 			z += q
 		}
-		for i := range probs {
-			probs[i] /= z
+	}
+	return s.draw(probs, s.order, z)
+}
+
+// draw picks index i of weights (summing to z) with probability
+// weights[i]/z, and returns ids[i] (i itself when ids is nil).
+func (s *Sampler) draw(weights []float64, ids []int, z float64) int {
+	r := s.rng.Float64() * z
+	i := 0
+	for ; i < len(weights)-1; i++ {
+		if r < weights[i] {
+			break
+		}
+		r -= weights[i]
+	}
+	if ids == nil {
+		return i
+	}
+	return ids[i]
+}
+
+// selectFirst reorders ids so that its first k are the k that sort first
+// by cmp (in no particular order): quickselect, O(len(ids)) on average.
+func selectFirst(ids []int, k int, cmp func(a, b int) int) {
+	lo, hi := 0, len(ids)
+	for hi-lo > 1 {
+		// Median of three as the pivot, moved to the end.
+		mid := lo + (hi-lo)/2
+		if cmp(ids[mid], ids[lo]) < 0 {
+			ids[mid], ids[lo] = ids[lo], ids[mid]
+		}
+		if cmp(ids[hi-1], ids[lo]) < 0 {
+			ids[hi-1], ids[lo] = ids[lo], ids[hi-1]
+		}
+		if cmp(ids[mid], ids[hi-1]) < 0 {
+			ids[mid], ids[hi-1] = ids[hi-1], ids[mid]
+		}
+		pivot := ids[hi-1]
+		store := lo
+		for i := lo; i < hi-1; i++ {
+			if cmp(ids[i], pivot) < 0 {
+				ids[i], ids[store] = ids[store], ids[i]
+				store++
+			}
+		}
+		ids[store], ids[hi-1] = ids[hi-1], ids[store]
+		switch {
+		case store == k-1 || store == k:
+			return
+		case store < k:
+			lo = store + 1
+		default:
+			hi = store
 		}
 	}
-	r := s.rng.Float64()
-	for i, q := range probs {
-		if r < q {
-			return s.order[i]
-		}
-		r -= q
-	}
-	return s.order[len(probs)-1]
 }

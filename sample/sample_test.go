@@ -3,6 +3,7 @@ package sample
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -75,6 +76,36 @@ func TestReproducibleAndValidate(t *testing.T) {
 	for _, bad := range []Config{{Temperature: -1}, {TopK: -1}, {TopP: 1.5}, {RepetitionPenalty: -2}} {
 		if bad.Validate() == nil {
 			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+// selectFirst puts the k best first, as a full sort would, for every k.
+func TestSelectFirst(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	for trial := range 200 {
+		n := 1 + rng.IntN(60)
+		vals := make([]int, n)
+		for i := range vals {
+			vals[i] = rng.IntN(8) // many ties, broken by id
+		}
+		cmp := func(a, b int) int {
+			if vals[a] != vals[b] {
+				return vals[b] - vals[a]
+			}
+			return a - b
+		}
+		k := 1 + rng.IntN(n)
+		ids := make([]int, n)
+		for i := range ids {
+			ids[i] = i
+		}
+		rng.Shuffle(n, func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		selectFirst(ids, k, cmp)
+		got := slices.SortedFunc(slices.Values(ids[:k]), cmp)
+		want := slices.SortedFunc(slices.Values(ids), cmp)[:k]
+		if !slices.Equal(got, want) {
+			t.Fatalf("trial %d, k %d of %d: %v, want %v", trial, k, n, got, want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -99,10 +100,12 @@ type BatchOptions struct {
 }
 
 // NewBatcher starts a Batcher for m, which it reads but never changes (it
-// decodes with a detached copy). Close stops it.
+// decodes with a detached copy whose weights are packed for the GEMMs of
+// many rows: a second copy of the weights). Close stops it.
 func NewBatcher(m *gpt.Model, o BatchOptions) *Batcher {
 	inf := nn.Detach(m)
 	nn.Eval(inf)
+	inf.PackWeights()
 	arena := tensor.NewArena()
 	nn.UseArena(inf, arena)
 	b := &Batcher{model: inf, cache: inf.NewCache(o.Slots), arena: arena, prefillChunk: max(o.PrefillChunk, 1),
@@ -277,7 +280,8 @@ func (b *Batcher) step(active []*Sequence) (err error) {
 		stepping = append(stepping, s)
 	}
 	logits := b.model.Step(segs, b.cache) // (S, V)
-	v, made := logits.Dim(1), 0
+	v := logits.Dim(1)
+	var drawing []int // the sequences whose prompt is all fed: they get a token
 	for i, s := range stepping {
 		if s.fed < len(s.Prompt) {
 			if s.fed += len(segs[i].Tokens); s.fed < len(s.Prompt) {
@@ -287,20 +291,48 @@ func (b *Batcher) step(active []*Sequence) (err error) {
 				b.stats.FirstToken(time.Since(s.submitted))
 			}
 		}
-		row := logits.Data[i*v : (i+1)*v]
-		tok := Token{ID: s.Sampler.Next(row, s.history)}
-		if s.Logprobs >= 0 {
-			tok.Logprob, tok.Top = logprobs(row, tok.ID, s.Logprobs)
-		}
-		s.history = append(s.history, tok.ID)
-		s.made++
-		made++
-		s.Out <- tok // never blocks: Out holds MaxTokens
+		drawing = append(drawing, i)
 	}
+	toks := make([]Token, len(drawing))
+	parallel(len(drawing), func(k int) { // each sequence has its own sampler
+		s, row := stepping[drawing[k]], logits.Data[drawing[k]*v:(drawing[k]+1)*v]
+		toks[k] = Token{ID: s.Sampler.Next(row, s.history)}
+		if s.Logprobs >= 0 {
+			toks[k].Logprob, toks[k].Top = logprobs(row, toks[k].ID, s.Logprobs)
+		}
+	})
+	for k, i := range drawing {
+		s := stepping[i]
+		s.history = append(s.history, toks[k].ID)
+		s.made++
+		s.Out <- toks[k] // never blocks: Out holds MaxTokens
+	}
+	made := len(drawing)
 	if b.stats.Step != nil {
 		b.stats.Step(len(stepping), rows, made, time.Since(start))
 	}
 	return nil
+}
+
+// parallel runs f(0) … f(n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // logprobs returns the log-softmax of logits at id and the k most likely

@@ -69,13 +69,17 @@ func TestBatcherMatchesAlone(t *testing.T) {
 // A cancelled sequence ends with Reason "cancelled" and frees its slot for
 // the next; a full queue says ErrBusy; a closed Batcher ends what it holds.
 func TestBatcherCancelBusyClose(t *testing.T) {
-	m := tinyGPT(t)
+	// Big enough that the long sequence is still decoding when cancelled.
+	m, err := gpt.New(gpt.Config{VocabSize: 61, BlockSize: 512, NEmbd: 128, NLayer: 4, NHead: 4}, rand.New(rand.NewPCG(8, 9)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := NewBatcher(m, BatchOptions{Slots: 1, PrefillChunk: 8, MaxQueue: 1})
 	greedy := func(ctx context.Context, n int) *Sequence {
 		return &Sequence{Prompt: []int{1, 2, 3}, MaxTokens: n, Sampler: sample.New(sample.Config{}, nil), Logprobs: 2, Ctx: ctx}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	long := greedy(ctx, 40)
+	long := greedy(ctx, 500)
 	if err := b.Submit(long); err != nil {
 		t.Fatal(err)
 	}
@@ -101,10 +105,10 @@ func TestBatcherCancelBusyClose(t *testing.T) {
 		t.Fatal("the waiting sequence did not get the freed slot")
 	case <-next.Out:
 	}
-	if err := b.Submit(greedy(context.Background(), 60)); err == nil {
+	if err := b.Submit(greedy(context.Background(), 510)); err == nil {
 		t.Fatal("a prompt and budget beyond the window were accepted")
 	}
-	held := greedy(context.Background(), 40)
+	held := greedy(context.Background(), 500)
 	b.Submit(held)
 	b.Close()
 	for range held.Out {

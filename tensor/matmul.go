@@ -60,9 +60,12 @@ func (a *Tensor) MatMulT(b *Tensor, transA, transB bool) *Tensor {
 
 	// A batch of rows times one shared untransposed-A-compatible matrix is a
 	// single GEMM over all rows.
-	if sb == 0 && !transA && batch > 1 {
+	switch {
+	case sb == 0 && !transA && b.packedAs(transB):
+		kernel.GemmPacked(batch*m, 1, a.Data, lda, b.packed, 0, out.Data, n)
+	case sb == 0 && !transA && batch > 1:
 		kernel.Gemm(false, transB, batch*m, n, k, 1, a.Data, lda, b.Data, ldb, 0, out.Data, n)
-	} else {
+	default:
 		kernel.GemmBatched(transA, transB, m, n, k, 1, a.Data, lda, sa, b.Data, ldb, sb, 0, out.Data, n, m*n, batch)
 	}
 	return out.record(func() {
@@ -126,6 +129,32 @@ func opName(base string, transA, transB bool) string {
 	return base
 }
 
+// Packed returns a matrix that shares w's data and shape and carries it
+// packed for the products w is the right operand of (Linear's weight with
+// transW = trans, MatMulT's b with transB = trans): the packing that every
+// product of more than a few rows does is done once, here. It is for
+// weights that no longer change, at inference: the packed products do not
+// see later changes to Data. The packed copy costs as much memory as w, and
+// gives the same results bit for bit.
+func (w *Tensor) Packed(trans bool) *Tensor {
+	if w.NDim() != 2 {
+		panic(fmt.Sprintf("tensor: Packed of shape %v: want a matrix", w.shape))
+	}
+	k, n := w.shape[0], w.shape[1]
+	if trans {
+		k, n = n, k
+	}
+	p := *w
+	p.packed = kernel.PackB(trans, k, n, w.Data, w.shape[1])
+	return &p
+}
+
+// packedAs reports whether t carries a packed form for products with
+// transB = trans, made by the kernels now in use.
+func (t *Tensor) packedAs(trans bool) bool {
+	return t.packed != nil && t.packed.Trans() == trans && t.packed.Current()
+}
+
 // Kernels names the compute kernels in use on this CPU: "avx512" (AVX-512F
 // matrix multiply), "avx2" (AVX2 and FMA assembly) or "go" (portable; forced
 // with the purego build tag). The environment variable MOXING_KERNELS, read
@@ -170,7 +199,11 @@ func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
 		}
 		beta = 1
 	}
-	kernel.Gemm(false, transW, rows, n, k, 1, x.Data, k, w.Data, w.shape[1], beta, out.Data, n)
+	if w.packedAs(transW) {
+		kernel.GemmPacked(rows, 1, x.Data, k, w.packed, beta, out.Data, n)
+	} else {
+		kernel.Gemm(false, transW, rows, n, k, 1, x.Data, k, w.Data, w.shape[1], beta, out.Data, n)
+	}
 	return out.record(func() {
 		g := out.Grad.Data
 		if gx := gradOf(x); gx != nil {

@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/moxing/moxing/internal/kernel"
 )
 
 // Tensor is an N-dimensional float32 array that may carry a gradient.
@@ -35,6 +37,7 @@ type Tensor struct {
 
 	shape        []int
 	requiresGrad bool
+	packed       *kernel.PackedB // see Packed; nil for most tensors
 
 	// The record of the op that produced this tensor, set only when recording.
 	op       string

@@ -27,16 +27,18 @@ const smallM = 4
 // matrix-vector shapes (m ≤ 4) with B not transposed split the sum over k,
 // so their rounding depends on the number of threads.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemm(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemm(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
 // GemmSerial is Gemm on the calling goroutine only, for callers that already
 // run many products in parallel (one per attention head, say).
 func GemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemm(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemm(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
-func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gemm is Gemm on up to workers threads; with pre (nil: none), B's blocks
+// come packed already instead of being packed here.
+func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pre *PackedB) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -60,19 +62,24 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		workers = 1
 	}
 	impl := active
-	bp := GetBuf(impl.kc * roundUp(min(n, impl.nc), impl.nr))
-	defer PutBuf(bp)
+	var bp *[]float32
+	if pre == nil {
+		bp = GetBuf(impl.kc * roundUp(min(n, impl.nc), impl.nr))
+		defer PutBuf(bp)
+	}
 	for jc := 0; jc < n; jc += impl.nc {
 		nb := min(impl.nc, n-jc)
 		for pc := 0; pc < k; pc += impl.kc {
 			kb := min(impl.kc, k-pc)
-			// Pack B in parallel too: for a transposed B it costs as much
-			// as a fifth of the multiply.
-			panels := (nb + impl.nr - 1) / impl.nr
-			parallelFor(panels, min(workers, panels), func(lo, hi int) {
-				q0, q1 := lo*impl.nr, min(hi*impl.nr, nb)
-				packB((*bp)[q0*kb:], impl, transB, b, ldb, pc, jc+q0, kb, q1-q0)
-			})
+			var block []float32
+			if pre != nil {
+				block = pre.block(jc, pc)
+			} else {
+				block = *bp
+				// Pack B in parallel too: for a transposed B it costs as
+				// much as a fifth of the multiply.
+				packBlock(block, impl, transB, b, ldb, pc, jc, kb, nb, workers)
+			}
 			partition(impl, m, nb, workers, func(r0, r1, c0, c1 int) {
 				ap := GetBuf(impl.mc*impl.kc + impl.mr*impl.nr)
 				for ic := r0; ic < r1; ic += impl.mc {
@@ -80,7 +87,7 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 					packA(*ap, impl, transA, a, lda, ic, pc, mb, kb, alpha)
 					// With beta 0, C was not cleared: the first k block overwrites it.
 					add := pc > 0 || beta != 0
-					macroKernel(impl, *ap, (*bp)[c0*kb:], mb, c1-c0, kb, c[ic*ldc+jc+c0:], ldc, add)
+					macroKernel(impl, *ap, block[c0*kb:], mb, c1-c0, kb, c[ic*ldc+jc+c0:], ldc, add)
 				}
 				PutBuf(ap)
 			})

@@ -333,3 +333,32 @@ func TestChooseImpl(t *testing.T) {
 		t.Errorf("chooseImpl(\"avx9\"): error %v, want one naming the setting and the choices", err)
 	}
 }
+
+// GemmPacked gives Gemm's result bit for bit, for B transposed or not, with
+// few rows (which do not pack) and more, and blocks of B across kc and nc.
+func TestGemmPacked(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(41, 42))
+		for _, sz := range [][3]int{{1, 37, 19}, {4, 70, 300}, {5, 33, 17}, {13, 4200, 300}, {40, 130, 520}} {
+			m, n, k := sz[0], sz[1], sz[2]
+			for _, transB := range []bool{false, true} {
+				a := randSlice(rng, m*k)
+				ldb := n
+				if transB {
+					ldb = k
+				}
+				b := randSlice(rng, n*k)
+				want, got := randSlice(rng, m*n), make([]float32, m*n)
+				copy(got, want)
+				Gemm(false, transB, m, n, k, 0.5, a, k, b, ldb, 1, want, n)
+				p := PackB(transB, k, n, b, ldb)
+				GemmPacked(m, 0.5, a, k, p, 1, got, n)
+				for i := range want {
+					if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+						t.Fatalf("%v transB %v: element %d is %v packed, %v not", sz, transB, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}
