@@ -52,7 +52,7 @@ func Demo(ctx context.Context, o DemoOptions, src string, f Folder, obs train.Ob
 	if err != nil {
 		return nil, err
 	}
-	tok, err := demoTokenizer(o, corpus)
+	tok, err := demoTokenizer(ctx, o, corpus)
 	if err != nil {
 		return nil, err
 	}
@@ -94,10 +94,10 @@ func Demo(ctx context.Context, o DemoOptions, src string, f Folder, obs train.Ob
 }
 
 // demoTokenizer is Demo's tokenizer, learned from corpus.
-func demoTokenizer(o DemoOptions, corpus string) (tokenizer.Tokenizer, error) {
+func demoTokenizer(ctx context.Context, o DemoOptions, corpus string) (tokenizer.Tokenizer, error) {
 	switch o.Tokenizer {
 	case "bpe":
-		return tokenizer.TrainBPE(corpus, o.Vocab)
+		return tokenizer.TrainBPE(ctx, corpus, o.Vocab)
 	case "char":
 		return tokenizer.NewChar(corpus)
 	}

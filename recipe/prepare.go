@@ -68,7 +68,7 @@ func Prepare(ctx context.Context, o PrepareOptions, log io.Writer) (*PrepareResu
 	if err := ctx.Err(); err != nil {
 		return nil, err // cancelled while reading: nothing is written
 	}
-	tok, err := prepareTokenizer(o, corpus.Text())
+	tok, err := prepareTokenizer(ctx, o, corpus.Text())
 	if err != nil {
 		return nil, err
 	}
@@ -93,14 +93,14 @@ func Prepare(ctx context.Context, o PrepareOptions, log io.Writer) (*PrepareResu
 
 // prepareTokenizer is Prepare's tokenizer: another model's
 // (o.TokenizerFrom), or one of o.Tokenizer's kind built on text.
-func prepareTokenizer(o PrepareOptions, text string) (tokenizer.Tokenizer, error) {
+func prepareTokenizer(ctx context.Context, o PrepareOptions, text string) (tokenizer.Tokenizer, error) {
 	switch {
 	case o.TokenizerFrom != "":
 		return tokenizerOf(o.TokenizerFrom)
 	case o.Tokenizer == "char":
 		return tokenizer.NewChar(text)
 	case o.Tokenizer == "bpe":
-		return tokenizer.TrainBPE(text, o.Vocab)
+		return tokenizer.TrainBPE(ctx, text, o.Vocab)
 	case o.Tokenizer == "gpt2":
 		return tokenizer.GPT2()
 	}

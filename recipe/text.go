@@ -1,6 +1,7 @@
 package recipe
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -17,7 +18,7 @@ import (
 // textRNNRecipe is Train --arch lstm|gru|rnn: a recurrent text classifier
 // trained from scratch on a labelled text file, with a BPE vocabulary
 // learned from its texts or another model's tokenizer.
-func textRNNRecipe(o TrainOptions, log io.Writer) (*supervised, error) {
+func textRNNRecipe(ctx context.Context, o TrainOptions, log io.Writer) (*supervised, error) {
 	topt := data.TextOptions{TextField: o.TextField, LabelField: o.LabelField}
 	ex, err := data.ReadTextFile(o.Data, topt)
 	if err != nil {
@@ -35,7 +36,7 @@ func textRNNRecipe(o TrainOptions, log io.Writer) (*supervised, error) {
 			corpus.WriteString(e.Text)
 			corpus.WriteByte('\n')
 		}
-		if tok, err = tokenizer.TrainBPE(corpus.String(), o.Vocab); err != nil {
+		if tok, err = tokenizer.TrainBPE(ctx, corpus.String(), o.Vocab); err != nil {
 			return nil, err
 		}
 	}

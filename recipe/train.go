@@ -116,7 +116,7 @@ func Train(ctx context.Context, o TrainOptions, f Folder, obs train.Observer, lo
 	case "cnn":
 		s, err = imagesRecipe(o)
 	case "lstm", "gru", "rnn":
-		s, err = textRNNRecipe(o, log)
+		s, err = textRNNRecipe(ctx, o, log)
 	case "mlp", "":
 		s, err = tabularRecipe(o, log)
 	default:

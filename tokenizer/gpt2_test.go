@@ -2,6 +2,7 @@ package tokenizer_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -189,7 +190,7 @@ func TestFromHF(t *testing.T) {
 // "ab" = 256, "bc" = 257, "abc" = 258.
 func smallVocabJSON(t *testing.T) string {
 	t.Helper()
-	byteLevel, err := tokenizer.TrainBPE("ab", 256)
+	byteLevel, err := tokenizer.TrainBPE(context.Background(), "ab", 256)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package tokenizer_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -14,7 +15,7 @@ import (
 // least one token that ends inside a character.
 func byteBPE(t *testing.T) *tokenizer.BPE {
 	t.Helper()
-	tok, err := tokenizer.TrainBPE(strings.Repeat("café naïve 日本語 über ", 40), 300)
+	tok, err := tokenizer.TrainBPE(context.Background(), strings.Repeat("café naïve 日本語 über ", 40), 300)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package tokenizer_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -101,7 +102,7 @@ func trickyTexts(rng *rand.Rand, n, maxLen int) []string {
 func smallBPE(t testing.TB) *tokenizer.BPE {
 	t.Helper()
 	corpus := strings.Repeat("the cat sat on the mat; the dog sat on the log. 天地玄黄，宇宙洪荒。 ", 20)
-	b, err := tokenizer.TrainBPE(corpus, 300)
+	b, err := tokenizer.TrainBPE(context.Background(), corpus, 300)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +394,7 @@ func TestLossy(t *testing.T) {
 	if _, err := l.Encode("a\xff"); err == nil {
 		t.Fatal("invalid UTF-8 accepted")
 	}
-	bpe, err := tokenizer.TrainBPE("abc abc", 260)
+	bpe, err := tokenizer.TrainBPE(context.Background(), "abc abc", 260)
 	if err != nil {
 		t.Fatal(err)
 	}

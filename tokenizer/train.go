@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,8 +16,9 @@ import (
 // is joined into that token and costs no merge. If the corpus runs out of
 // pairs, training stops early and VocabSize is smaller than asked.
 //
-// It fails on vocabSize < 256, an empty corpus or invalid UTF-8.
-func TrainBPE(corpus string, vocabSize int) (*BPE, error) {
+// It fails on vocabSize < 256, an empty corpus or invalid UTF-8, and stops
+// with ctx's error when ctx ends (a large corpus takes minutes).
+func TrainBPE(ctx context.Context, corpus string, vocabSize int) (*BPE, error) {
 	if vocabSize < 256 {
 		return nil, fmt.Errorf("tokenizer: TrainBPE: vocabSize %d is below the 256 single bytes", vocabSize)
 	}
@@ -35,7 +37,11 @@ func TrainBPE(corpus string, vocabSize int) (*BPE, error) {
 
 	// The distinct pieces, with how often each occurs, and the pairs in them.
 	freq := map[string]int{}
+	n := 0
 	for p := range pieces(corpus) {
+		if n++; n%(1<<16) == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("tokenizer: TrainBPE: %w", ctx.Err())
+		}
 		freq[p]++
 	}
 	words := make([]word, 0, len(freq))
@@ -66,6 +72,9 @@ func TrainBPE(corpus string, vocabSize int) (*BPE, error) {
 	var merges [][2]int
 	seen := make([]int, len(words)) // the last step that visited each word, plus one
 	for step := 1; len(tokens) < vocabSize; step++ {
+		if step%64 == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("tokenizer: TrainBPE: %w", ctx.Err())
+		}
 		k, ok := pc.best()
 		if !ok {
 			break // every piece is one token

@@ -2,6 +2,8 @@ package tokenizer_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +14,7 @@ import (
 
 func TestTrainBPESmall(t *testing.T) {
 	corpus := strings.Repeat("the cat sat on the mat. ", 50)
-	b, err := tokenizer.TrainBPE(corpus, 300)
+	b, err := tokenizer.TrainBPE(context.Background(), corpus, 300)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func TestTrainBPESmall(t *testing.T) {
 
 func TestTrainBPETies(t *testing.T) {
 	// Pairs "ab", " c" and "cd" occur once each: the lowest pair, (' ', 'c'), wins.
-	b, err := tokenizer.TrainBPE("ab cd", 257)
+	b, err := tokenizer.TrainBPE(context.Background(), "ab cd", 257)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func TestTrainBPETies(t *testing.T) {
 }
 
 func TestTrainBPEStopsEarly(t *testing.T) {
-	b, err := tokenizer.TrainBPE("ab ab", 1000)
+	b, err := tokenizer.TrainBPE(context.Background(), "ab ab", 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func TestTrainBPEErrors(t *testing.T) {
 		{"invalid utf8", "ab\xfe", 300, "byte 2"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tokenizer.TrainBPE(tt.corpus, tt.vocab)
+			_, err := tokenizer.TrainBPE(context.Background(), tt.corpus, tt.vocab)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want one containing %q", err, tt.want)
 			}
@@ -88,7 +90,7 @@ func TestTrainBPEMobyDick(t *testing.T) {
 		train, held = train+held[:1], held[1:]
 	}
 	start := time.Now()
-	b, err := tokenizer.TrainBPE(train, 1024)
+	b, err := tokenizer.TrainBPE(context.Background(), train, 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestTrainBPEDeterministic(t *testing.T) {
 	corpus := strings.Repeat("abab cdcd abcd dcba 天地天地 ", 30) + "aaaa bbbb"
 	var first []byte
 	for i := range 3 {
-		b, err := tokenizer.TrainBPE(corpus, 300)
+		b, err := tokenizer.TrainBPE(context.Background(), corpus, 300)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,5 +130,15 @@ func TestTrainBPEDeterministic(t *testing.T) {
 		} else if !slices.Equal(buf.Bytes(), first) {
 			t.Fatal("two trainings on the same corpus differ")
 		}
+	}
+}
+
+// A cancelled context stops training (Ctrl-C during moxing prepare).
+func TestTrainBPECancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	corpus := strings.Repeat("every word of this corpus is a piece to count ", 1<<13)
+	if _, err := tokenizer.TrainBPE(ctx, corpus, 2000); !errors.Is(err, context.Canceled) {
+		t.Fatalf("TrainBPE with a cancelled context: %v", err)
 	}
 }

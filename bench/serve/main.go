@@ -295,11 +295,12 @@ func rssMB() float64 {
 func Soak(w io.Writer, url string, concurrency, tokens int, d, every time.Duration) {
 	fmt.Fprintf(w, "\nsoak at concurrency %d for %v:\n\n| minute | RSS MB | tokens/s | failed |\n|---|---|---|---|\n", concurrency, d)
 	var samples []float64
-	for end := time.Now().Add(d); time.Now().Before(end); {
+	start := time.Now()
+	for time.Since(start) < d {
 		l := Run(url, concurrency, every, tokens)
 		rss := rssMB()
 		samples = append(samples, rss)
-		fmt.Fprintf(w, "| %.1f | %.0f | %.1f | %d |\n", time.Until(end).Minutes(), rss, l.TokensPerS, l.Failed)
+		fmt.Fprintf(w, "| %.1f | %.0f | %.1f | %d |\n", time.Since(start).Minutes(), rss, l.TokensPerS, l.Failed)
 	}
 	lo, hi := slices.Min(samples), slices.Max(samples)
 	fmt.Fprintf(w, "\nRSS from %.0f to %.0f MB: %+.1f%% of the first sample's %.0f MB\n", lo, hi, 100*(hi-lo)/samples[0], samples[0])

@@ -75,7 +75,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 		}
 		corpus.WriteString(data.BrownText(string(src)))
 	}
-	tok, err := tokenizer.TrainBPE(corpus.String(), 4096)
+	tok, err := tokenizer.TrainBPE(context.Background(), corpus.String(), 4096)
 	if err != nil {
 		return err
 	}

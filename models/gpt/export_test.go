@@ -2,6 +2,7 @@ package gpt_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"math"
@@ -37,7 +38,7 @@ const exportDir = "../../testdata/hf_export"
 // that no layer norm or bias is trivial.
 func exportModels(t *testing.T) map[string]*gpt.Pretrained {
 	t.Helper()
-	bpe, err := tokenizer.TrainBPE(strings.Repeat("the cat sat on the mat, then the dog sat on the log. ", 8), 270)
+	bpe, err := tokenizer.TrainBPE(context.Background(), strings.Repeat("the cat sat on the mat, then the dog sat on the log. ", 8), 270)
 	if err != nil {
 		t.Fatal(err)
 	}
