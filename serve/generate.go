@@ -43,6 +43,7 @@ type choice struct {
 
 // Limits of the sampling settings, OpenAI's where it has one.
 const (
+	unboundedDefault   = 256 // chat's max_tokens for a model without a context window
 	maxN               = 16
 	maxStops           = 4
 	maxCompletionLogK  = 5
@@ -141,8 +142,10 @@ func (j *job) budget(maxTokens *int, param string, def int) error {
 		j.maxTokens = *maxTokens
 	case def > 0:
 		j.maxTokens = def
-	default:
+	case win > 0:
 		j.maxTokens = win - longest
+	default:
+		j.maxTokens = unboundedDefault // a recurrent model has no window to fill
 	}
 	if win > 0 && longest+j.maxTokens > win {
 		return &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: param, Code: "context_length_exceeded",

@@ -20,6 +20,7 @@ import (
 
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/recipe"
 	"github.com/moxing/moxing/sample"
 	"github.com/moxing/moxing/tokenizer"
@@ -406,5 +407,53 @@ func TestPredictTabular(t *testing.T) {
 	code, out = post(t, ts, "/v1/predict", `{"model":"tab","rows":[{"x":1,"colour":"mauve"}]}`)
 	if code != 400 || !strings.Contains(fmt.Sprint(out["error"]), `category "mauve" was not seen`) {
 		t.Fatalf("an unseen category: %d %v", code, out)
+	}
+}
+
+// A GPT text classifier through /v1/classify, and a recurrent language
+// model (no Batcher: one goroutine a sequence) through /v1/completions.
+func TestClassifyAndRecurrentLM(t *testing.T) {
+	lm := testLM(t)
+	cls, err := gpt.NewClassifier(lm.GPT.LM, 2, rand.New(rand.NewPCG(3, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	classifier := &load.Model{Path: "cls", GPT: &gpt.Pretrained{LM: lm.GPT.LM, Classifier: cls, Labels: []string{"neg", "pos"}, Tokenizer: lm.GPT.Tokenizer}}
+	tok := lm.GPT.Tokenizer
+	r, err := rnn.NewLM(rnn.Config{Vocab: tok.VocabSize(), Embed: 8, Hidden: 16, Layers: 1}, rand.New(rand.NewPCG(5, 6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recurrent := &load.Model{Path: "rnn", RNN: &rnn.Pretrained{LM: r, Tokenizer: tok, Window: 32}}
+	ts := testServer(t, Options{}, map[string]*load.Model{"cls": classifier, "rnn": recurrent})
+
+	code, out := post(t, ts, "/v1/classify", `{"model":"cls","input":["the fox","the lazy dog"]}`)
+	data, _ := out["data"].([]any)
+	if code != 200 || len(data) != 2 {
+		t.Fatalf("%d %v", code, out)
+	}
+	for _, d := range data {
+		d := d.(map[string]any)
+		probs := d["probabilities"].(map[string]any)
+		if s := probs["neg"].(float64) + probs["pos"].(float64); math.Abs(s-1) > 1e-6 || (d["label"] != "neg" && d["label"] != "pos") {
+			t.Fatalf("classification %v", d)
+		}
+	}
+	code, out = post(t, ts, "/v1/completions", `{"model":"rnn","prompt":"the","max_tokens":7,"temperature":0}`)
+	if code != 200 || out["usage"].(map[string]any)["completion_tokens"] != 7.0 {
+		t.Fatalf("recurrent LM: %d %v", code, out)
+	}
+	if want := greedy(t, recurrent, "the", 7); out["choices"].([]any)[0].(map[string]any)["text"] != want {
+		t.Fatalf("recurrent LM text %v, want %q", out["choices"], want)
+	}
+	if code, out = post(t, ts, "/v1/chat/completions", `{"model":"rnn","messages":[{"role":"user","content":"the"}]}`); code != 200 ||
+		out["usage"].(map[string]any)["completion_tokens"].(float64) > 256 {
+		t.Fatalf("chat with a recurrent LM (no window): %d %v", code, out)
+	}
+	if code, out = post(t, ts, "/v1/completions", `{"model":"rnn","prompt":"the","logprobs":1}`); code != 422 {
+		t.Fatalf("logprobs of a recurrent LM: %d %v", code, out)
+	}
+	if code, out = post(t, ts, "/v1/embeddings", `{"model":"rnn","input":"the"}`); code != 422 {
+		t.Fatalf("embeddings of a recurrent LM: %d %v", code, out)
 	}
 }
