@@ -54,17 +54,20 @@ func (c *Corpus) Text() string {
 // validation, so that every part is validated on. It returns the parts'
 // training tokens, concatenated, and their validation tokens. Errors name
 // the item whose text does not encode.
-func (c *Corpus) Encode(tok tokenizer.Tokenizer, val float64) (trainIDs, valIDs []int, err error) {
+func (c *Corpus) Encode(tok tokenizer.Tokenizer, val float64) (trainIDs, valIDs Tokens, err error) {
 	if !(val > 0 && val < 1) {
-		return nil, nil, fmt.Errorf("data: validation fraction %g: want a fraction in (0, 1)", val)
+		return Tokens{}, Tokens{}, fmt.Errorf("data: validation fraction %g: want a fraction in (0, 1)", val)
 	}
-	for _, p := range c.Parts {
+	vocab := tok.VocabSize()
+	trainIDs, valIDs = NewTokens(nil, vocab), NewTokens(nil, vocab)
+	for _, p := range c.Parts { // one part's ids as ints at a time
 		ids, err := tok.Encode(p.Text)
 		if err != nil {
-			return nil, nil, fmt.Errorf("corpus item %q: %w", p.Item, err)
+			return Tokens{}, Tokens{}, fmt.Errorf("corpus item %q: %w", p.Item, err)
 		}
 		split := int(float64(len(ids)) * (1 - val))
-		trainIDs, valIDs = append(trainIDs, ids[:split]...), append(valIDs, ids[split:]...)
+		trainIDs.push(ids[:split], vocab)
+		valIDs.push(ids[split:], vocab)
 	}
 	return trainIDs, valIDs, nil
 }

@@ -151,8 +151,8 @@ func TestCorpusEncode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	train, _ := tok.Decode(trainIDs)
-	val, _ := tok.Decode(valIDs)
+	train, _ := tok.Decode(trainIDs.Ints())
+	val, _ := tok.Decode(valIDs.Ints())
 	if train != "aaaaaaaacccc" || val != "abd" {
 		t.Errorf("train %q, validation %q: want each part's end in validation", train, val)
 	}

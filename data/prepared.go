@@ -34,14 +34,14 @@ type manifest struct {
 // tok, and the token files of trainIDs and valIDs. Each file is written
 // atomically (a reader sees the old file or the new one); the ids are
 // checked against tok's vocabulary before anything is written.
-func WritePrepared(dir string, tok tokenizer.Tokenizer, trainIDs, valIDs []int) error {
+func WritePrepared(dir string, tok tokenizer.Tokenizer, trainIDs, valIDs Tokens) error {
 	vocab := tok.VocabSize()
 	for _, f := range []struct {
 		name string
-		ids  []int
+		ids  Tokens
 	}{{"training", trainIDs}, {"validation", valIDs}} {
-		for i, id := range f.ids {
-			if id < 0 || id >= vocab {
+		for i := range f.ids.Len() {
+			if id := f.ids.At(i); id >= vocab {
 				return fmt.Errorf("data: %s token %d at position %d is outside the tokenizer's vocabulary of %d", f.name, id, i, vocab)
 			}
 		}
@@ -62,7 +62,7 @@ func WritePrepared(dir string, tok tokenizer.Tokenizer, trainIDs, valIDs []int) 
 	if err := atomicfile.Write(filepath.Join(dir, preparedTokenizer), func(w io.Writer) error { return tokenizer.Save(w, tok) }); err != nil {
 		return err
 	}
-	for name, ids := range map[string][]int{preparedTrain: trainIDs, preparedVal: valIDs} {
+	for name, ids := range map[string]Tokens{preparedTrain: trainIDs, preparedVal: valIDs} {
 		if err := atomicfile.Write(filepath.Join(dir, name), func(w io.Writer) error { return WriteTokens(w, ids, vocab) }); err != nil {
 			return err
 		}
@@ -113,52 +113,52 @@ func checkManifest(dir string) error {
 // tokenizer and its training and validation tokens. Errors name the file:
 // a missing one, a tokenizer or token file that does not parse, a token
 // outside the tokenizer's vocabulary.
-func ReadPrepared(dir string) (tok tokenizer.Tokenizer, trainIDs, valIDs []int, err error) {
+func ReadPrepared(dir string) (tok tokenizer.Tokenizer, trainIDs, valIDs Tokens, err error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		_, err = os.Open(filepath.Join(dir, preparedTokenizer)) // names what is missing
-		return nil, nil, nil, err
+		return nil, Tokens{}, Tokens{}, err
 	}
 	unlock, err := folderlock.LockShared(dir)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, Tokens{}, Tokens{}, err
 	}
 	defer unlock()
 	if err := checkManifest(dir); err != nil {
-		return nil, nil, nil, err
+		return nil, Tokens{}, Tokens{}, err
 	}
 	path := filepath.Join(dir, preparedTokenizer)
 	tf, err := OpenFile(path)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, Tokens{}, Tokens{}, err
 	}
 	tok, err = tokenizer.Load(tf)
 	tf.Close()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, Tokens{}, Tokens{}, fmt.Errorf("%s: %w", path, err)
 	}
-	read := func(name string) ([]int, error) {
+	read := func(name string) (Tokens, error) {
 		path := filepath.Join(dir, name)
 		f, err := OpenFile(path)
 		if err != nil {
-			return nil, err
+			return Tokens{}, err
 		}
 		defer f.Close()
 		ids, err := ReadTokens(f, path)
 		if err != nil {
-			return nil, err
+			return Tokens{}, err
 		}
-		for i, id := range ids {
-			if id >= tok.VocabSize() {
-				return nil, fmt.Errorf("%s: token %d at position %d is outside the tokenizer's vocabulary of %d", path, id, i, tok.VocabSize())
+		for i := range ids.Len() {
+			if id := ids.At(i); id >= tok.VocabSize() {
+				return Tokens{}, fmt.Errorf("%s: token %d at position %d is outside the tokenizer's vocabulary of %d", path, id, i, tok.VocabSize())
 			}
 		}
 		return ids, nil
 	}
 	if trainIDs, err = read(preparedTrain); err != nil {
-		return nil, nil, nil, err
+		return nil, Tokens{}, Tokens{}, err
 	}
 	if valIDs, err = read(preparedVal); err != nil {
-		return nil, nil, nil, err
+		return nil, Tokens{}, Tokens{}, err
 	}
 	return tok, trainIDs, valIDs, nil
 }
@@ -167,14 +167,14 @@ func ReadPrepared(dir string) (tok tokenizer.Tokenizer, trainIDs, valIDs []int, 
 // dir, when trainIDs or valIDs hold fewer tokens than one window of block
 // tokens plus its target: a language model with that context cannot train
 // or validate on them.
-func CheckWindows(dir string, block int, trainIDs, valIDs []int) error {
+func CheckWindows(dir string, block int, trainIDs, valIDs Tokens) error {
 	for _, f := range []struct {
 		name string
-		ids  []int
+		ids  Tokens
 	}{{preparedTrain, trainIDs}, {preparedVal, valIDs}} {
-		if len(f.ids) < block+1 {
+		if f.ids.Len() < block+1 {
 			return fmt.Errorf("%s: %d tokens, fewer than one window of %d: add text, or use a shorter window",
-				filepath.Join(dir, f.name), len(f.ids), block+1)
+				filepath.Join(dir, f.name), f.ids.Len(), block+1)
 		}
 	}
 	return nil

@@ -19,14 +19,14 @@ func TestPreparedRoundTrip(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "new", "folder")
 	trainIDs, valIDs := []int{0, 1, 2, 2, 1}, []int{2, 0}
-	if err := data.WritePrepared(dir, tok, trainIDs, valIDs); err != nil {
+	if err := data.WritePrepared(dir, tok, data.NewTokens(trainIDs, 4), data.NewTokens(valIDs, 4)); err != nil {
 		t.Fatal(err)
 	}
 	got, tr, va, err := data.ReadPrepared(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(tr, trainIDs) || !slices.Equal(va, valIDs) || got.VocabSize() != 4 { // a, b, c and the unknown U+FFFD
+	if !slices.Equal(tr.Ints(), trainIDs) || !slices.Equal(va.Ints(), valIDs) || got.VocabSize() != 4 { // a, b, c and the unknown U+FFFD
 		t.Errorf("read back %v %v (vocabulary %d)", tr, va, got.VocabSize())
 	}
 	entries, _ := os.ReadDir(dir)
@@ -57,7 +57,7 @@ func TestPreparedRoundTrip(t *testing.T) {
 func TestWritePreparedErrors(t *testing.T) {
 	tok, _ := tokenizer.NewChar("abc")
 	dir := filepath.Join(t.TempDir(), "p")
-	if err := data.WritePrepared(dir, tok, []int{0, 1}, []int{4}); err == nil || !strings.Contains(err.Error(), "validation token 4 at position 0") {
+	if err := data.WritePrepared(dir, tok, data.NewTokens([]int{0, 1}, 5), data.NewTokens([]int{4}, 5)); err == nil || !strings.Contains(err.Error(), "validation token 4 at position 0") {
 		t.Errorf("an id outside the vocabulary: %v", err)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -71,7 +71,7 @@ func TestReadPreparedErrors(t *testing.T) {
 	tokenizer.Save(&tb, tok)
 	tokens := func(ids []int, vocab int) string {
 		var b bytes.Buffer
-		if err := data.WriteTokens(&b, ids, vocab); err != nil {
+		if err := data.WriteTokens(&b, data.NewTokens(ids, 1<<16), vocab); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()
@@ -111,11 +111,11 @@ func TestReadPreparedErrors(t *testing.T) {
 }
 
 func TestCheckWindows(t *testing.T) {
-	ids := func(n int) []int { return make([]int, n) }
+	ids := func(n int) data.Tokens { return data.NewTokens(make([]int, n), 2) }
 	for _, tc := range []struct {
 		name       string
 		block      int
-		train, val []int
+		train, val data.Tokens
 		want       string
 	}{
 		{"fits", 4, ids(5), ids(5), ""},

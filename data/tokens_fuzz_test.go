@@ -11,7 +11,7 @@ import (
 // panics, on any input, and that what it accepts writes back the same.
 func FuzzReadTokens(f *testing.F) {
 	var buf bytes.Buffer
-	if err := data.WriteTokens(&buf, []int{0, 5, 2, 70000}, 70001); err != nil {
+	if err := data.WriteTokens(&buf, data.NewTokens([]int{0, 5, 2, 70000}, 70001), 70001); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
@@ -22,7 +22,7 @@ func FuzzReadTokens(f *testing.F) {
 			return
 		}
 		vocab := 1
-		for _, id := range ids {
+		for _, id := range ids.Ints() {
 			vocab = max(vocab, id+1)
 		}
 		var out bytes.Buffer

@@ -85,7 +85,8 @@ func Demo(ctx context.Context, o DemoOptions, src string, f Folder, obs train.Ob
 	loop := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), float32(o.LR), 0.1), Config: lc, Run: run, Observer: obs}
 	fmt.Fprintf(log, "training: %d steps of %d×%d tokens into %s; the time it takes follows after the first steps\n", o.Steps, o.BatchSize, o.Seq, run.Dir)
 	split := len(ids) * 9 / 10
-	res, err := fitLM(ctx, loop, f.Resume, ids[:split], ids[split:])
+	tokens := data.NewTokens(ids, tok.VocabSize())
+	res, err := fitLM(ctx, loop, f.Resume, tokens.Slice(0, split), tokens.Slice(split, len(ids)))
 	if res == nil {
 		return nil, err
 	}

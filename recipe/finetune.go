@@ -210,7 +210,7 @@ func fineTuneLM(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o FineT
 	trainable := train.Trainable(nn.Params(p.LM))
 	loop := &train.LM{Model: p.LM, Opt: train.NewLMOptimizer(trainable, float32(o.LR), float32(o.WeightDecay)), Config: cfg, Run: run, Observer: obs}
 	fmt.Fprintf(log, "%d training and %d validation tokens; %d of %d parameters trained; run folder %s\n",
-		len(trainIDs), len(valIDs), nn.NumParams(trainable), nn.NumParams(nn.Params(p.LM)), run.Dir)
+		trainIDs.Len(), valIDs.Len(), nn.NumParams(trainable), nn.NumParams(nn.Params(p.LM)), run.Dir)
 	return fitLM(ctx, loop, resume, trainIDs, valIDs)
 }
 

@@ -87,8 +87,8 @@ func Prepare(ctx context.Context, o PrepareOptions, log io.Writer) (*PrepareResu
 	if err := data.WritePrepared(o.Out, tok, trainIDs, valIDs); err != nil {
 		return nil, err
 	}
-	return &PrepareResult{Files: corpus.Files, Skipped: corpus.Skipped, Bytes: len(corpus.Text()), TrainTokens: len(trainIDs),
-		ValTokens: len(valIDs), Vocab: tok.VocabSize(), Out: o.Out}, nil
+	return &PrepareResult{Files: corpus.Files, Skipped: corpus.Skipped, Bytes: len(corpus.Text()), TrainTokens: trainIDs.Len(),
+		ValTokens: valIDs.Len(), Vocab: tok.VocabSize(), Out: o.Out}, nil
 }
 
 // prepareTokenizer is Prepare's tokenizer: another model's

@@ -70,7 +70,7 @@ func Pretrain(ctx context.Context, o PretrainOptions, f Folder, obs train.Observ
 	if o.Data == "" {
 		return nil, optionf("--data is required (a folder written by moxing prepare)")
 	}
-	var build func(o PretrainOptions, tok tokenizer.Tokenizer, trainIDs, valIDs []int) (*languageModel, error)
+	var build func(o PretrainOptions, tok tokenizer.Tokenizer, trainIDs, valIDs data.Tokens) (*languageModel, error)
 	switch o.Arch {
 	case "lstm", "gru", "rnn":
 		build = rnnLM
@@ -93,7 +93,7 @@ func Pretrain(ctx context.Context, o PretrainOptions, f Folder, obs train.Observ
 	}
 	defer loop.Run.Close()
 	fmt.Fprintf(log, "%d training and %d validation tokens; %s: %d parameters; run folder %s\n",
-		len(trainIDs), len(valIDs), lm.about, nn.NumParams(nn.Params(lm.model)), loop.Run.Dir)
+		trainIDs.Len(), valIDs.Len(), lm.about, nn.NumParams(nn.Params(lm.model)), loop.Run.Dir)
 	loop.Observer = obs
 	return fitLM(ctx, loop, f.Resume, trainIDs, valIDs)
 }
@@ -109,7 +109,7 @@ type languageModel struct {
 
 // gptLM is Pretrain --arch gpt: the architecture o.Config names, with
 // o's overrides, for the vocabulary of tok.
-func gptLM(o PretrainOptions, tok tokenizer.Tokenizer, trainIDs, valIDs []int) (*languageModel, error) {
+func gptLM(o PretrainOptions, tok tokenizer.Tokenizer, trainIDs, valIDs data.Tokens) (*languageModel, error) {
 	mc, err := o.gptConfig(tok.VocabSize())
 	if err != nil {
 		return nil, err
@@ -145,7 +145,7 @@ func (o PretrainOptions) gptConfig(vocab int) (gpt.Config, error) {
 
 // rnnLM is Pretrain --arch lstm|gru|rnn: a recurrent language model,
 // trained by the same loop as the GPT.
-func rnnLM(o PretrainOptions, tok tokenizer.Tokenizer, trainIDs, valIDs []int) (*languageModel, error) {
+func rnnLM(o PretrainOptions, tok tokenizer.Tokenizer, trainIDs, valIDs data.Tokens) (*languageModel, error) {
 	mc := rnn.Config{Kind: nn.RNNKind(o.Arch), Vocab: tok.VocabSize(), Embed: o.Embd, Hidden: o.Hidden, Layers: o.Layers, Dropout: float32(o.Dropout)}
 	mc.Embed, mc.Hidden, mc.Layers = orDefault(mc.Embed, 64), orDefault(mc.Hidden, 256), orDefault(mc.Layers, 2)
 	window := orDefault(o.Seq, 128)
@@ -181,7 +181,7 @@ func lmLoop(m train.LanguageModel, o PretrainOptions, seqLen int, meta map[strin
 
 // fitLM runs loop (resumed from its run's last.safetensors when resume)
 // and says how it ended.
-func fitLM(ctx context.Context, loop *train.LM, resume bool, trainIDs, valIDs []int) (*LMResult, error) {
+func fitLM(ctx context.Context, loop *train.LM, resume bool, trainIDs, valIDs data.Tokens) (*LMResult, error) {
 	if resume {
 		if err := loop.Resume(); err != nil {
 			return nil, err

@@ -168,14 +168,14 @@ func (l *LM) Resume() error {
 // leaves the model with the weights of the best evaluation. A cancelled ctx
 // stops between steps, saves last.safetensors (Resume continues from that
 // step) and returns ctx's error with the result so far.
-func (l *LM) Fit(ctx context.Context, trainTokens, val []int) (LMResult, error) {
+func (l *LM) Fit(ctx context.Context, trainTokens, val data.Tokens) (LMResult, error) {
 	if err := l.init(); err != nil {
 		return LMResult{}, err
 	}
 	cfg := l.Config
-	for name, toks := range map[string][]int{"training": trainTokens, "validation": val} {
-		if len(toks) < cfg.SeqLen+1 {
-			return LMResult{}, fmt.Errorf("train: the %s split has %d tokens, fewer than one window of %d", name, len(toks), cfg.SeqLen+1)
+	for name, toks := range map[string]data.Tokens{"training": trainTokens, "validation": val} {
+		if toks.Len() < cfg.SeqLen+1 {
+			return LMResult{}, fmt.Errorf("train: the %s split has %d tokens, fewer than one window of %d", name, toks.Len(), cfg.SeqLen+1)
 		}
 	}
 	rng, evalRNG := rand.New(l.pcg), rand.New(l.evalPCG)
@@ -279,7 +279,7 @@ func (l *LM) saveLast(params []nn.Param) error {
 
 // evalLoss is the mean loss of n random (b, t) batches of tokens, without
 // recording gradients.
-func evalLoss(m LanguageModel, tokens []int, b, t, n int, rng *rand.Rand) float64 {
+func evalLoss(m LanguageModel, tokens data.Tokens, b, t, n int, rng *rand.Rand) float64 {
 	inf := nn.Detach(m)
 	nn.Eval(inf)
 	arena := tensor.NewArena()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/train"
@@ -37,7 +38,7 @@ func TestPretrainLearnsPattern(t *testing.T) {
 		t.Fatal(err)
 	}
 	loop := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), 3e-3, 0.1), Config: cfg, Run: run}
-	res, err := loop.Fit(context.Background(), ids[:4000], ids[4000:])
+	res, err := loop.Fit(context.Background(), tokensOf(ids[:4000]), tokensOf(ids[4000:]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,15 +46,18 @@ func TestPretrainLearnsPattern(t *testing.T) {
 		t.Fatalf("validation losses %+v, best %v: the pattern was not learned", res.History, res.BestLoss)
 	}
 	small := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), 3e-3, 0.1), Config: cfg}
-	if _, err := small.Fit(context.Background(), ids[:10], ids[:10]); err == nil ||
+	if _, err := small.Fit(context.Background(), tokensOf(ids[:10]), tokensOf(ids[:10])); err == nil ||
 		!strings.Contains(err.Error(), "fewer than one window") {
 		t.Fatalf("a corpus smaller than one window: %v", err)
 	}
 	zero := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), 3e-3, 0.1), Config: train.LMConfig{Steps: 1, SeqLen: 32}}
-	if _, err := zero.Fit(context.Background(), ids, ids); err == nil || !strings.Contains(err.Error(), "must be at least 1") {
+	if _, err := zero.Fit(context.Background(), tokensOf(ids), tokensOf(ids)); err == nil || !strings.Contains(err.Error(), "must be at least 1") {
 		t.Fatalf("a config with zero batch size: %v", err)
 	}
 }
+
+// tokensOf packs ids for LM.Fit.
+func tokensOf(ids []int) data.Tokens { return data.NewTokens(ids, 1<<16) }
 
 // stopAfter cancels a context after n optimizer steps.
 type stopAfter struct {
@@ -87,7 +91,7 @@ func TestLMResume(t *testing.T) {
 		return &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), 1e-3, 0.1), Config: cfg, Observer: obs, Run: &train.Run{Dir: dir}}
 	}
 	straight := newLoop(t.TempDir(), 8, nil)
-	a, err := straight.Fit(context.Background(), ids[:2000], ids[2000:])
+	a, err := straight.Fit(context.Background(), tokensOf(ids[:2000]), tokensOf(ids[2000:]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +99,7 @@ func TestLMResume(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := newLoop(dir, 8, stopAfter{5, cancel}).Fit(ctx, ids[:2000], ids[2000:]); err == nil {
+	if _, err := newLoop(dir, 8, stopAfter{5, cancel}).Fit(ctx, tokensOf(ids[:2000]), tokensOf(ids[2000:])); err == nil {
 		t.Fatal("cancelled run returned no error")
 	}
 	// A kill after a metrics line but before its checkpoint, and a torn
@@ -112,7 +116,7 @@ func TestLMResume(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, ".last.safetensors.tmp-123")); !os.IsNotExist(err) {
 		t.Error("a torn temporary file survived opening the run")
 	}
-	b, err := resumed.Fit(context.Background(), ids[:2000], ids[2000:])
+	b, err := resumed.Fit(context.Background(), tokensOf(ids[:2000]), tokensOf(ids[2000:]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +138,7 @@ func TestLMResume(t *testing.T) {
 	if err := longer.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := longer.Fit(context.Background(), ids[:2000], ids[2000:])
+	c, err := longer.Fit(context.Background(), tokensOf(ids[:2000]), tokensOf(ids[2000:]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +154,7 @@ func TestLMResume(t *testing.T) {
 	if err := over.Resume(); err != nil {
 		t.Fatalf("resume of a run that saved nothing: %v", err)
 	}
-	if d, err := over.Fit(context.Background(), ids[:2000], ids[2000:]); err != nil || d.BestLoss != a.BestLoss || d.Steps != 8 {
+	if d, err := over.Fit(context.Background(), tokensOf(ids[:2000]), tokensOf(ids[2000:])); err != nil || d.BestLoss != a.BestLoss || d.Steps != 8 {
 		t.Fatalf("started over: %+v, %v; straight: %+v", d, err, a)
 	}
 	if m, _ := os.ReadFile(filepath.Join(fresh, "metrics.jsonl")); strings.Contains(string(m), `"val_loss":9}`) {

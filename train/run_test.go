@@ -98,7 +98,7 @@ func TestDivergedLossStops(t *testing.T) {
 	cfg := train.LMConfig{Steps: 5, BatchSize: 2, SeqLen: 8, GradAccum: 1, EvalEvery: 1, EvalBatches: 1}
 	dir := t.TempDir()
 	loop := &train.LM{Model: m, Opt: train.NewLMOptimizer(nn.Params(m), 1e-3, 0), Config: cfg, Run: &train.Run{Dir: dir}}
-	if _, err := loop.Fit(context.Background(), ids, ids); err == nil || !strings.Contains(err.Error(), "NaN at step 1") {
+	if _, err := loop.Fit(context.Background(), tokensOf(ids), tokensOf(ids)); err == nil || !strings.Contains(err.Error(), "NaN at step 1") {
 		t.Fatalf("a NaN weight: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "best.safetensors")); !os.IsNotExist(err) {

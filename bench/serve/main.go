@@ -19,6 +19,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,6 +46,9 @@ import (
 // prompt is the text every request continues (about 20 GPT-2 tokens).
 const prompt = "The server decodes every active sequence in one step, so the weights are read once for all of them."
 
+// longPrompt is -long-prompt.
+var longPrompt int
+
 // Level is what one concurrency level measured.
 type Level struct {
 	Concurrency    int     `json:"concurrency"`
@@ -55,6 +59,7 @@ type Level struct {
 	RequestsPerS   float64 `json:"requests_per_s"`
 	TokensPerS     float64 `json:"tokens_per_s"`
 	TTFT50, TTFT99 float64 // milliseconds
+	ITL50, ITL99   float64 // milliseconds between a stream's tokens
 	Lat50, Lat99   float64 // milliseconds
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
 	FirstError     string  `json:"first_error,omitempty"`
@@ -69,6 +74,8 @@ func main() {
 	soak := flag.Duration("soak", 0, "after the levels, run the highest concurrency this long, printing RSS")
 	every := flag.Duration("every", 30*time.Second, "with -soak, how often to print RSS")
 	asJSON := flag.Bool("json", false, "print the levels as JSON")
+	flag.IntVar(&longPrompt, "long-prompt", 0, "add a client that sends prompts of about this many tokens (for one token each), to measure the stall prefill causes")
+	prefill := flag.Int("prefill-chunk", 0, "the server's prompt tokens per step (0: its default)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server and load) here")
 	flag.Parse()
 	stopProfile, err := perf.StartProfiles(*cpuProfile, "")
@@ -80,7 +87,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	url, stop, err := start(*config, *slots)
+	url, stop, err := start(*config, *slots, *prefill)
 	if err != nil {
 		fail(err)
 	}
@@ -123,7 +130,7 @@ func parseInts(s string) ([]int, error) {
 // start serves a GPT of the named config with random weights and GPT-2's
 // tokenizer (a character tokenizer for tiny) as "bench" on a loopback
 // port, and returns its URL and a function that stops it.
-func start(config string, slots int) (string, func(), error) {
+func start(config string, slots, prefill int) (string, func(), error) {
 	cfg, ok := gpt.Preset(config)
 	if !ok {
 		return "", nil, fmt.Errorf("-config %q: want tiny or gpt2-small", config)
@@ -144,7 +151,7 @@ func start(config string, slots int) (string, func(), error) {
 		return "", nil, err
 	}
 	srv, err := serve.New(map[string]*load.Model{"bench": {Path: config, GPT: &gpt.Pretrained{LM: m, Tokenizer: tok}}},
-		serve.Options{Slots: slots, MaxQueue: 1024})
+		serve.Options{Slots: slots, PrefillChunk: prefill, MaxQueue: 1024})
 	if err != nil {
 		return "", nil, err
 	}
@@ -165,18 +172,33 @@ func start(config string, slots int) (string, func(), error) {
 // concurrency clients for about d (requests under way at d finish).
 func Run(url string, concurrency int, d time.Duration, tokens int) Level {
 	body, _ := json.Marshal(map[string]any{"model": "bench", "prompt": prompt, "max_tokens": tokens, "stream": true, "temperature": 1})
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency + 1}}
 	var mu sync.Mutex
 	l := Level{Concurrency: concurrency}
-	var ttft, lat []float64
+	var ttft, lat, itl []float64
 	rss := sampleRSS()
 	start := time.Now()
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
+	if longPrompt > 0 {
+		// One more client sends long prompts for one token each: the
+		// prefill the others' streams must not wait for all at once.
+		long, _ := json.Marshal(map[string]any{"model": "bench", "prompt": strings.Repeat(prompt+" ", longPrompt/20+1), "max_tokens": 1, "stream": true})
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if _, _, _, _, err := stream(client, url, long); err != nil {
+					mu.Lock()
+					l.Failed++
+					l.FirstError = cmp.Or(l.FirstError, "long prompt: "+err.Error())
+					mu.Unlock()
+				}
+			}
+		})
+	}
 	for range concurrency {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				first, total, n, err := stream(client, url, body)
+				first, total, gaps, n, err := stream(client, url, body)
 				mu.Lock()
 				l.Requests++
 				if err != nil || n != tokens {
@@ -186,7 +208,7 @@ func Run(url string, concurrency int, d time.Duration, tokens int) Level {
 					}
 				} else {
 					l.Tokens += n
-					ttft, lat = append(ttft, ms(first)), append(lat, ms(total))
+					ttft, lat, itl = append(ttft, ms(first)), append(lat, ms(total)), append(itl, gaps...)
 				}
 				mu.Unlock()
 			}
@@ -198,22 +220,25 @@ func Run(url string, concurrency int, d time.Duration, tokens int) Level {
 	l.RequestsPerS, l.TokensPerS = float64(l.Requests-l.Failed)/l.Seconds, float64(l.Tokens)/l.Seconds
 	l.TTFT50, l.TTFT99 = percentile(ttft, 50), percentile(ttft, 99)
 	l.Lat50, l.Lat99 = percentile(lat, 50), percentile(lat, 99)
+	l.ITL50, l.ITL99 = percentile(itl, 50), percentile(itl, 99)
 	return l
 }
 
 // stream makes one streaming request and returns the time to its first
-// token, its whole time and the tokens it reported (usage).
-func stream(client *http.Client, url string, body []byte) (first, total time.Duration, tokens int, err error) {
+// token, its whole time, the milliseconds between its tokens and the
+// tokens it reported (usage).
+func stream(client *http.Client, url string, body []byte) (first, total time.Duration, gaps []float64, tokens int, err error) {
 	start := time.Now()
 	resp, err := client.Post(url+"/v1/completions", "application/json", bytes.NewReader(body))
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, nil, 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(resp.Body)
-		return 0, 0, 0, fmt.Errorf("status %d: %s", resp.StatusCode, msg)
+		return 0, 0, nil, 0, fmt.Errorf("status %d: %s", resp.StatusCode, msg)
 	}
+	last := start
 	sc := bufio.NewScanner(resp.Body)
 	done := false
 	for sc.Scan() {
@@ -231,19 +256,23 @@ func stream(client *http.Client, url string, body []byte) (first, total time.Dur
 			} `json:"usage"`
 		}
 		if err := json.Unmarshal([]byte(line), &chunk); err != nil {
-			return 0, 0, 0, err
+			return 0, 0, nil, 0, err
 		}
+		now := time.Now()
 		if first == 0 {
-			first = time.Since(start)
+			first = now.Sub(start)
+		} else {
+			gaps = append(gaps, ms(now.Sub(last)))
 		}
+		last = now
 		if chunk.Usage != nil {
 			tokens = chunk.Usage.CompletionTokens
 		}
 	}
 	if !done {
-		return 0, 0, tokens, errors.Join(errors.New("the stream ended without [DONE]"), sc.Err())
+		return 0, 0, nil, tokens, errors.Join(errors.New("the stream ended without [DONE]"), sc.Err())
 	}
-	return first, time.Since(start), tokens, nil
+	return first, time.Since(start), gaps, tokens, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -308,10 +337,10 @@ func Soak(w io.Writer, url string, concurrency, tokens int, d, every time.Durati
 
 func printTable(w io.Writer, config string, tokens int, ls []Level) {
 	fmt.Fprintf(w, "\n%s, random weights, %d tokens a request, streamed\n\n", config, tokens)
-	fmt.Fprintln(w, "| concurrency | requests | req/s | gen tokens/s | × conc. 1 | TTFT p50 ms | TTFT p99 ms | latency p50 ms | latency p99 ms | failed | peak RSS MB |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| concurrency | requests | req/s | gen tokens/s | × conc. 1 | TTFT p50 ms | TTFT p99 ms | between tokens p50 ms | p99 ms | latency p50 ms | latency p99 ms | failed | peak RSS MB |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, l := range ls {
-		fmt.Fprintf(w, "| %d | %d | %.2f | %.1f | %.2f | %.0f | %.0f | %.0f | %.0f | %d | %.0f |\n", l.Concurrency, l.Requests, l.RequestsPerS,
-			l.TokensPerS, l.TokensPerS/ls[0].TokensPerS, l.TTFT50, l.TTFT99, l.Lat50, l.Lat99, l.Failed, l.PeakRSSMB)
+		fmt.Fprintf(w, "| %d | %d | %.2f | %.1f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %.0f |\n", l.Concurrency, l.Requests, l.RequestsPerS,
+			l.TokensPerS, l.TokensPerS/ls[0].TokensPerS, l.TTFT50, l.TTFT99, l.ITL50, l.ITL99, l.Lat50, l.Lat99, l.Failed, l.PeakRSSMB)
 	}
 }

@@ -8,7 +8,7 @@ import (
 // The load test's quick version, as CI runs it: the tiny config at
 // concurrency 1 and 8 for 1.5 s each, every request served in full.
 func TestLoadQuick(t *testing.T) {
-	url, stop, err := start("tiny", 8)
+	url, stop, err := start("tiny", 8, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -194,8 +194,8 @@ func TestPrepareMixedFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	train, _ := tok.Decode(trainIDs)
-	val, _ := tok.Decode(valIDs)
+	train, _ := tok.Decode(trainIDs.Ints())
+	val, _ := tok.Decode(valIDs.Ints())
 	if strings.Contains(train+val, "/nn") || !strings.Contains(train, "The dog barked") {
 		t.Errorf("the brown: item kept its tags or lost its words: %q", train[:60])
 	}

@@ -97,7 +97,8 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	pcfg.Steps, pcfg.BatchSize, pcfg.SeqLen, pcfg.EvalEvery, pcfg.Seed = o.pretrainSteps, 32, cfg.BlockSize, max(1, o.pretrainSteps/3), 1
 	pcfg.Schedule = train.LMSchedule(1e-3, max(1, o.pretrainSteps/20), o.pretrainSteps)
 	pre := &train.LM{Model: lm, Opt: train.NewLMOptimizer(nn.Params(lm), 1e-3, 0.1), Config: pcfg}
-	res, err := pre.Fit(ctx, ids[:split], ids[split:])
+	tokens := data.NewTokens(ids, tok.VocabSize())
+	res, err := pre.Fit(ctx, tokens.Slice(0, split), tokens.Slice(split, len(ids)))
 	if err != nil {
 		return err
 	}
