@@ -69,6 +69,9 @@ func New(cfg Config, rng *rand.Rand) *Sampler {
 // draws (or takes the maximum when greedy).
 func (s *Sampler) Next(logits []float32, history []int) int {
 	c := s.cfg
+	if cap(s.logit) < len(logits) {
+		s.logit = make([]float64, 0, len(logits)) // once, not by appends
+	}
 	penalty := c.RepetitionPenalty != 0 && c.RepetitionPenalty != 1
 	truncate := c.TopK > 0 && c.TopK < len(logits) || c.TopP > 0 && c.TopP < 1
 	if c.Temperature != 0 && !penalty && !truncate {

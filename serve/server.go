@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -327,4 +329,23 @@ func Serve(ctx context.Context, ln net.Listener, s *Server, grace time.Duration)
 		return err
 	}
 	return nil
+}
+
+// LimitHeap sets the Go runtime's memory limit (debug.SetMemoryLimit) to
+// what the process holds now plus headroom, and returns the limit. Call it
+// once the models are loaded and the Server is made: their weights, packed
+// copies and KV caches are most of the heap and never become garbage, so
+// without a limit the collector lets garbage grow to as much again (GOGC)
+// before it runs, and resident memory climbs for minutes. With one, it
+// collects when the headroom fills, and memory stays flat. It is
+// process-wide; a GOMEMLIMIT set in the environment wins.
+func LimitHeap(headroom int64) int64 {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return debug.SetMemoryLimit(-1)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	limit := int64(ms.Sys-ms.HeapReleased) + headroom
+	debug.SetMemoryLimit(limit)
+	return limit
 }

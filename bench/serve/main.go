@@ -30,6 +30,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,8 +78,9 @@ func main() {
 	flag.IntVar(&longPrompt, "long-prompt", 0, "add a client that sends prompts of about this many tokens (for one token each), to measure the stall prefill causes")
 	prefill := flag.Int("prefill-chunk", 0, "the server's prompt tokens per step (0: its default)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server and load) here")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run here")
 	flag.Parse()
-	stopProfile, err := perf.StartProfiles(*cpuProfile, "")
+	stopProfile, err := perf.StartProfiles(*cpuProfile, *memProfile)
 	if err != nil {
 		fail(err)
 	}
@@ -155,6 +157,7 @@ func start(config string, slots, prefill int) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
+	serve.LimitHeap(1 << 30) // as moxing serve does by default
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
@@ -322,14 +325,16 @@ func rssMB() float64 {
 // Soak runs concurrency clients for d and prints the RSS each every, and
 // its spread relative to the first sample.
 func Soak(w io.Writer, url string, concurrency, tokens int, d, every time.Duration) {
-	fmt.Fprintf(w, "\nsoak at concurrency %d for %v:\n\n| minute | RSS MB | tokens/s | failed |\n|---|---|---|---|\n", concurrency, d)
+	fmt.Fprintf(w, "\nsoak at concurrency %d for %v:\n\n| minute | RSS MB | Go heap in use MB | tokens/s | failed |\n|---|---|---|---|---|\n", concurrency, d)
 	var samples []float64
 	start := time.Now()
 	for time.Since(start) < d {
 		l := Run(url, concurrency, every, tokens)
 		rss := rssMB()
 		samples = append(samples, rss)
-		fmt.Fprintf(w, "| %.1f | %.0f | %.1f | %d |\n", time.Since(start).Minutes(), rss, l.TokensPerS, l.Failed)
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(w, "| %.1f | %.0f | %.0f | %.1f | %d |\n", time.Since(start).Minutes(), rss, float64(ms.HeapInuse)/(1<<20), l.TokensPerS, l.Failed)
 	}
 	lo, hi := slices.Min(samples), slices.Max(samples)
 	fmt.Fprintf(w, "\nRSS from %.0f to %.0f MB: %+.1f%% of the first sample's %.0f MB\n", lo, hi, 100*(hi-lo)/samples[0], samples[0])

@@ -39,6 +39,7 @@ func serveCommand(fs *pflag.FlagSet) runner {
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "per-request deadline")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body", 1<<20, "request body limit in bytes (413 beyond)")
 	fs.DurationVar(&grace, "grace", 20*time.Second, "on SIGTERM, how long requests under way may take to finish")
+	headroom := fs.Int64("heap-headroom", 1<<30, "bytes of garbage the Go heap may gather beyond the models before it is collected (0: Go's default, twice the live heap)")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 		if len(models) == 0 {
 			return usagef("--model is required; see --help")
@@ -56,6 +57,9 @@ func serveCommand(fs *pflag.FlagSet) runner {
 			return err
 		}
 		defer srv.Close()
+		if *headroom > 0 {
+			serve.LimitHeap(*headroom)
+		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("--addr %s: %w", addr, err)

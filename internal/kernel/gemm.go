@@ -174,9 +174,9 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 // worker then reads one contiguous part of B, and adds into its own copy of
 // C, summed at the end.
 func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, workers int) {
-	ab := GetBuf(m * k)
+	ab := GetBuf(m*k + 4*max(workers, 1)) // the rows, then each chunk's dot4 results
 	defer PutBuf(ab)
-	rows := *ab
+	rows := (*ab)[:m*k]
 	for i := 0; i < m; i++ {
 		row := rows[i*k : (i+1)*k]
 		for p := range row {
@@ -221,33 +221,45 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	if workers > 1 {
 		chunks = min(workers, (n+63)/64)
 	}
+	outs := (*ab)[m*k:]
+	if chunks == 1 { // no closure to allocate: attention calls this per head
+		rowsDotB(m, k, 0, n, rows, b, ldb, c, ldc, (*[4]float32)(outs))
+		return
+	}
 	blocks := (n + 63) / 64 // chunks of whole 64-column blocks
 	parallelFor(chunks, chunks, func(lo, hi int) {
 		j0, j1 := min(n, 64*(blocks*lo/chunks)), min(n, 64*(blocks*hi/chunks))
-		im := active
-		var out [4]float32
-		for i := 0; i < m; i++ {
-			row, crow := rows[i*k:(i+1)*k], c[i*ldc:]
-			j := j0
-			if im.dot4 != nil && k >= 8 {
-				// Four rows of B at a time share the loads of row.
-				k8 := k &^ 7
-				for ; j+4 <= j1; j += 4 {
-					_ = b[(j+3)*ldb+k-1]
-					im.dot4(k8, &row[0], &b[j*ldb], ldb, &out)
-					for q, s := range out {
-						for p := k8; p < k; p++ {
-							s += row[p] * b[(j+q)*ldb+p]
-						}
-						crow[j+q] += s
+		rowsDotB(m, k, j0, j1, rows, b, ldb, c, ldc, (*[4]float32)(outs[4*lo:]))
+	})
+}
+
+// rowsDotB adds the dot products of rows (m rows of length k) with rows
+// j0 … j1-1 of B (stored n×k) to columns j0 … j1-1 of C's m rows; out is
+// scratch for four dot products (not a local: the assembly's pointer would
+// move it to the heap on every call).
+func rowsDotB(m, k, j0, j1 int, rows, b []float32, ldb int, c []float32, ldc int, out *[4]float32) {
+	im := active
+	for i := 0; i < m; i++ {
+		row, crow := rows[i*k:(i+1)*k], c[i*ldc:]
+		j := j0
+		if im.dot4 != nil && k >= 8 {
+			// Four rows of B at a time share the loads of row.
+			k8 := k &^ 7
+			for ; j+4 <= j1; j += 4 {
+				_ = b[(j+3)*ldb+k-1]
+				im.dot4(k8, &row[0], &b[j*ldb], ldb, out)
+				for q, s := range out {
+					for p := k8; p < k; p++ {
+						s += row[p] * b[(j+q)*ldb+p]
 					}
+					crow[j+q] += s
 				}
 			}
-			for ; j < j1; j++ {
-				crow[j] += im.dot(row, b[j*ldb:j*ldb+k])
-			}
 		}
-	})
+		for ; j < j1; j++ {
+			crow[j] += im.dot(row, b[j*ldb:j*ldb+k])
+		}
+	}
 }
 
 // rowsTimesB adds rows[i][p0:p1]·B[p0:p1, :] to row i of C for i < m: B's

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 )
 
@@ -35,6 +36,7 @@ func StartProfiles(cpuPath, memPath string) (stop func() error, err error) {
 			if err != nil {
 				return errors.Join(append(errs, fmt.Errorf("MOXING_MEMPROFILE: %w", err))...)
 			}
+			runtime.GC() // the profile is as of the last collection: make that now
 			errs = append(errs, pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 		}
 		return errors.Join(errs...)
