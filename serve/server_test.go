@@ -457,3 +457,29 @@ func TestClassifyAndRecurrentLM(t *testing.T) {
 		t.Fatalf("embeddings of a recurrent LM: %d %v", code, out)
 	}
 }
+
+// A panic in a request is that request's 500, in OpenAI's error body, and
+// the server goes on serving.
+func TestPanicIsA500(t *testing.T) {
+	s, err := New(map[string]*load.Model{"lm": testLM(t)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h := s.wrap(route{path: "/boom", method: http.MethodGet, handle: func(http.ResponseWriter, *http.Request, *requestInfo) error {
+		var m map[string]int
+		m["x"] = 1 // a nil map: a bug
+		return nil
+	}})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boom", nil))
+	var out map[string]map[string]any
+	if rec.Code != 500 || json.Unmarshal(rec.Body.Bytes(), &out) != nil || out["error"]["type"] != "server_error" {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != 200 {
+		t.Fatalf("after a panic: /healthz %d", rec.Code)
+	}
+}

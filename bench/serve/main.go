@@ -31,13 +31,13 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/moxing/moxing/internal/perf"
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/serve"
@@ -80,11 +80,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server and load) here")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run here")
 	flag.Parse()
-	stopProfile, err := perf.StartProfiles(*cpuProfile, *memProfile)
-	if err != nil {
-		fail(err)
-	}
-	defer stopProfile()
+	defer profile(*cpuProfile, *memProfile)()
 	levels, err := parseInts(*conc)
 	if err != nil {
 		fail(err)
@@ -109,6 +105,30 @@ func main() {
 	}
 	if *soak > 0 {
 		Soak(os.Stdout, url, levels[len(levels)-1], *tokens, *soak, *every)
+	}
+}
+
+// profile starts a CPU profile into cpu and returns what stops it and
+// writes an allocation profile into mem (each only when named).
+func profile(cpu, mem string) (stop func()) {
+	if cpu != "" {
+		f, err := os.Create(cpu)
+		if err != nil {
+			fail(err)
+		}
+		pprof.StartCPUProfile(f)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if mem != "" {
+			f, err := os.Create(mem)
+			if err != nil {
+				fail(err)
+			}
+			runtime.GC() // the profile is as of the last collection
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
 	}
 }
 
