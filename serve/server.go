@@ -33,7 +33,7 @@ import (
 // default in brackets.
 type Options struct {
 	Slots        int           // sequences a GPT decodes at once [32]
-	PrefillChunk int           // prompt tokens fed per decoding step [256]
+	PrefillChunk int           // prompt tokens fed per decoding step [64]
 	MaxQueue     int           // requests waiting per model before 429 [64]
 	Timeout      time.Duration // per request [5m]
 	MaxBodyBytes int64         // request body limit [1 MiB]
@@ -42,7 +42,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	o.Slots = cmpOr(o.Slots, 32)
-	o.PrefillChunk = cmpOr(o.PrefillChunk, 256)
+	o.PrefillChunk = cmpOr(o.PrefillChunk, 64)
 	o.MaxQueue = cmpOr(o.MaxQueue, 64)
 	o.Timeout = cmpOr(o.Timeout, 5*time.Minute)
 	o.MaxBodyBytes = cmpOr(o.MaxBodyBytes, 1<<20)

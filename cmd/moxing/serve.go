@@ -34,7 +34,7 @@ func serveCommand(fs *pflag.FlagSet) runner {
 	fs.StringArrayVarP(&models, "model", "m", nil, "[NAME=]PATH of a model to serve (a checkpoint, run folder or Hugging Face folder); repeat for more")
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (port 0: any free port, printed)")
 	fs.IntVar(&o.Slots, "slots", 32, "sequences a GPT decodes at once")
-	fs.IntVar(&o.PrefillChunk, "prefill-chunk", 256, "prompt tokens fed per decoding step, so long prompts do not stall running streams")
+	fs.IntVar(&o.PrefillChunk, "prefill-chunk", 64, "prompt tokens fed per decoding step, so long prompts do not stall running streams")
 	fs.IntVar(&o.MaxQueue, "max-queue", 64, "requests waiting per model before the server answers 429")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "per-request deadline")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body", 1<<20, "request body limit in bytes (413 beyond)")
