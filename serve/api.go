@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -181,6 +182,17 @@ type apiError struct {
 	Type    string // invalid_request_error, not_found_error, rate_limit_error, server_error, …
 	Param   string // the request field at fault, if any
 	Code    string
+
+	retryAfter time.Duration // for a 429 or 503: when to try again (0: a second)
+}
+
+// errorStatus is the HTTP status err is answered with.
+func errorStatus(err error) int {
+	var e *apiError
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return http.StatusInternalServerError
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -211,7 +223,7 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfter(e.retryAfter))
 	}
 	w.WriteHeader(e.Status)
 	jsonEncoder(w).Encode(map[string]any{"error": body})

@@ -55,10 +55,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request, info *reque
 		return err
 	}
 	id := "cmpl-" + info.id
-	defer func() {
-		u := j.usageOf(choices)
-		info.promptTokens, info.completionTokens = u["prompt_tokens"], u["completion_tokens"]
-	}()
+	defer j.count(choices) // on an error too: the tokens made before it are billed
 	head := func() map[string]any {
 		return map[string]any{"id": id, "object": "text_completion", "created": created(), "model": j.sv.name}
 	}
@@ -76,6 +73,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request, info *reque
 			out["choices"] = []any{c}
 			return sse.send(out)
 		})
+		if err == nil {
+			err = j.finish(choices)
+		}
 		if err != nil {
 			return sse.fail(deadlineError(r.Context(), err))
 		}
@@ -89,6 +89,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request, info *reque
 	}
 	if err := j.run(r.Context(), choices, collect); err != nil {
 		return deadlineError(r.Context(), err)
+	}
+	if err := j.finish(choices); err != nil {
+		return err
 	}
 	out := head()
 	var list []any
@@ -198,10 +201,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request, info *r
 		return err
 	}
 	id := "chatcmpl-" + info.id
-	defer func() {
-		u := j.usageOf(choices)
-		info.promptTokens, info.completionTokens = u["prompt_tokens"], u["completion_tokens"]
-	}()
+	defer j.count(choices) // on an error too: the tokens made before it are billed
 	head := func(object string) map[string]any {
 		return map[string]any{"id": id, "object": object, "created": created(), "model": j.sv.name, "system_fingerprint": nil}
 	}
@@ -210,6 +210,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request, info *r
 	}
 	if err := j.run(r.Context(), choices, collect); err != nil {
 		return deadlineError(r.Context(), err)
+	}
+	if err := j.finish(choices); err != nil {
+		return err
 	}
 	out := head("chat.completion")
 	var list []any
@@ -246,6 +249,9 @@ func (s *Server) streamChat(w http.ResponseWriter, ctx context.Context, j *job, 
 		}
 		return chunk(map[string]any{"index": e.c.index, "delta": map[string]any{"content": e.text}, "logprobs": j.chatLogprobs(e.tokens), "finish_reason": nil})
 	})
+	if err == nil {
+		err = j.finish(choices)
+	}
 	if err != nil {
 		return sse.fail(deadlineError(ctx, err))
 	}

@@ -17,6 +17,8 @@ import (
 // job is one completion request, chat or not, ready to generate: its
 // prompts as token ids, n choices each, and how to draw and end them.
 type job struct {
+	info      *requestInfo // the request's: its key, reservation and ledger record
+	acct      *accounts    // nil without a ledger
 	sv        *served
 	prompts   [][]int
 	n         int
@@ -60,7 +62,7 @@ func (s *Server) newJob(sp sampling, info *requestInfo) (*job, error) {
 	if sv.lm == nil {
 		return nil, invalid("model", "the model %q is a %s, not a language model: use /v1/classify or /v1/predict", sp.Model, sv.model.Describe())
 	}
-	j := &job{sv: sv, n: 1, stream: sp.Stream, logprobs: -1, cfg: sample.Config{Temperature: 1, TopK: sp.TopK, RepetitionPenalty: float32(sp.RepetitionPenalty)}}
+	j := &job{info: info, acct: s.acct, sv: sv, n: 1, stream: sp.Stream, logprobs: -1, cfg: sample.Config{Temperature: 1, TopK: sp.TopK, RepetitionPenalty: float32(sp.RepetitionPenalty)}}
 	if sp.Temperature != nil {
 		if t := *sp.Temperature; !finite(t) || t < 0 || t > 2 {
 			return nil, invalid("temperature", "temperature %v: want a number in [0, 2]", t)
@@ -157,6 +159,13 @@ func (j *job) budget(maxTokens *int, param string, def int) error {
 
 // start submits every choice's sequence: choice i·n+k is prompt i's k-th.
 func (j *job) start(ctx context.Context) ([]*choice, error) {
+	most := int64(0) // the tokens the request may use: its prompts and every choice's budget
+	for _, p := range j.prompts {
+		most += int64(len(p) + j.n*j.maxTokens)
+	}
+	if err := j.acct.reserve(ctx, j.info, most); err != nil {
+		return nil, err
+	}
 	var choices []*choice
 	var seqs []*Sequence
 	for i, p := range j.prompts {
@@ -279,6 +288,20 @@ func (j *job) usageOf(choices []*choice) map[string]int {
 		c += ch.count
 	}
 	return map[string]int{"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+}
+
+// finish puts the request's usage in its log line and ledger record,
+// before the response's last bytes: what a client was told it used is
+// what it is billed.
+func (j *job) finish(choices []*choice) error {
+	j.count(choices)
+	return j.info.finish(http.StatusOK)
+}
+
+// count puts the request's usage so far in its log line and ledger record.
+func (j *job) count(choices []*choice) {
+	u := j.usageOf(choices)
+	j.info.promptTokens, j.info.completionTokens = u["prompt_tokens"], u["completion_tokens"]
 }
 
 // deadlineError turns a request that ran out of time into a 503.

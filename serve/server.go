@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/moxing/moxing/ledger"
 	"github.com/moxing/moxing/load"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -38,6 +39,10 @@ type Options struct {
 	Timeout      time.Duration // per request [5m]
 	MaxBodyBytes int64         // request body limit [1 MiB]
 	Logger       *slog.Logger  // one line per request [discard]
+	// Ledger, when set, gets one record per /v1 request and holds the API
+	// keys; with Auth every /v1 request needs one (Authorization: Bearer).
+	Ledger *ledger.Store
+	Auth   bool
 }
 
 func (o *Options) defaults() {
@@ -67,6 +72,7 @@ type Server struct {
 	names   []string // sorted
 	mux     *http.ServeMux
 	metrics *metrics
+	acct    *accounts // nil without a ledger
 	closing atomic.Bool
 }
 
@@ -77,7 +83,13 @@ func New(models map[string]*load.Model, o Options) (*Server, error) {
 	if len(models) == 0 {
 		return nil, fmt.Errorf("serve: no models")
 	}
+	if o.Auth && o.Ledger == nil {
+		return nil, fmt.Errorf("serve: Auth needs a Ledger to hold the keys")
+	}
 	s := &Server{opts: o, models: map[string]*served{}, mux: http.NewServeMux(), metrics: newMetrics()}
+	if o.Ledger != nil {
+		s.acct = &accounts{store: o.Ledger, auth: o.Auth, buckets: map[string]*bucket{}}
+	}
 	for name, m := range models {
 		sv, err := newServed(name, m, o, s.metrics)
 		if err != nil {
@@ -142,6 +154,13 @@ type requestInfo struct {
 	model            string
 	promptTokens     int
 	completionTokens int
+
+	key      *ledger.Key // the caller's, with a ledger and a key
+	reserved int64       // tokens of its quota held
+	settled  bool        // the ledger has the request's record
+	// finish writes the request's ledger record with its status, before
+	// the last of the response is written (a no-op without a ledger).
+	finish func(status int) error
 }
 
 // wrap gives a route its method check, deadline, panic recovery, error
@@ -149,8 +168,12 @@ type requestInfo struct {
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{id: newID()}
+		info := &requestInfo{id: newID(), finish: func(int) error { return nil }}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		billed := s.acct != nil && strings.HasPrefix(rt.path, "/v1/")
+		if billed {
+			info.finish = func(status int) error { return s.acct.settle(info, rt.path, status, start) }
+		}
 		rec.Header().Set("X-Request-Id", info.id)
 		ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 		defer cancel()
@@ -165,16 +188,27 @@ func (s *Server) wrap(rt route) http.Handler {
 				}
 			}()
 			var err error
-			if rt.method != "" && r.Method != rt.method {
+			switch {
+			case rt.method != "" && r.Method != rt.method:
 				rec.Header().Set("Allow", rt.method)
 				err = &apiError{Status: http.StatusMethodNotAllowed, Message: fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, rt.method), Type: "invalid_request_error"}
-			} else {
+			case billed:
+				if err = s.acct.authenticate(r, info); err == nil {
+					err = rt.handle(rec, r, info)
+				}
+			default:
 				err = rt.handle(rec, r, info)
 			}
 			if err != nil && !rec.wrote {
+				info.finish(errorStatus(err))
 				writeError(rec, err)
 			}
 		}()
+		if billed && !info.settled {
+			if err := info.finish(rec.status); err != nil {
+				s.opts.Logger.Error("ledger", "id", info.id, "err", err.Error())
+			}
+		}
 		took := time.Since(start)
 		name := rt.path
 		if name == "/" {
@@ -222,6 +256,10 @@ func (s *Server) model(name string, info *requestInfo) (*served, error) {
 	if !ok {
 		return nil, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("the model %q does not exist: serving %s", name, strings.Join(s.names, ", ")),
 			Type: "invalid_request_error", Param: "model", Code: "model_not_found"}
+	}
+	if info.key != nil && !info.key.Allows(name) {
+		return nil, &apiError{Status: http.StatusForbidden, Type: "permission_error", Param: "model", Code: "model_not_allowed",
+			Message: fmt.Sprintf("this API key may not use the model %q", name)}
 	}
 	return sv, nil
 }

@@ -73,6 +73,9 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, info *reques
 		total += len(ids)
 	}
 	info.promptTokens = total
+	if err := s.acct.reserve(r.Context(), info, int64(total)); err != nil {
+		return err
+	}
 	inf := nn.Detach(lm)
 	nn.Eval(inf)
 	list := []any{}
@@ -86,6 +89,9 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, info *reques
 			e = base64Floats(vec)
 		}
 		list = append(list, map[string]any{"object": "embedding", "index": i, "embedding": e})
+	}
+	if err := info.finish(http.StatusOK); err != nil {
+		return err
 	}
 	return writeJSON(w, map[string]any{"object": "list", "data": list, "model": sv.name,
 		"usage": map[string]int{"prompt_tokens": total, "total_tokens": total}})

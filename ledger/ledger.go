@@ -1,0 +1,338 @@
+// Package ledger holds a model server's API keys and its usage ledger: who
+// may call which models, how many tokens each key may still spend, and one
+// record per request, appended before the response completes. The store
+// is a SQL database: an embedded SQLite file by default (modernc.org/sqlite,
+// pure Go), in WAL mode.
+//
+// A key is shown once, when it is made: the store keeps its id, a salt and
+// the SHA-256 of the salted secret, and checks a presented key by hashing
+// it and comparing in constant time. Quotas are enforced by reservation:
+// a request reserves the most tokens it may use before it generates
+// (Reserve), and settles to what it used when it ends (Settle), in one
+// transaction with its ledger record, so that concurrent requests of one
+// key never spend more than its quota.
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Errors of Authenticate and Reserve.
+var (
+	ErrNoKey   = errors.New("no such API key")
+	ErrRevoked = errors.New("the API key was revoked")
+	ErrExpired = errors.New("the API key has expired")
+	ErrQuota   = errors.New("the API key's token quota is spent")
+)
+
+// Key is an API key's record: never its secret.
+type Key struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	QuotaTokens int64     `json:"quota_tokens"` // 0: unlimited
+	Spent       int64     `json:"spent_tokens"`
+	Reserved    int64     `json:"reserved_tokens"` // held by requests under way
+	Rate        float64   `json:"rate"`            // requests a second; 0: unlimited
+	Models      []string  `json:"models"`          // the models it may use; empty: all
+	Admin       bool      `json:"admin"`           // may manage keys and read usage
+	Created     time.Time `json:"created"`
+	Expires     time.Time `json:"expires,omitzero"` // zero: never
+	Revoked     bool      `json:"revoked"`
+}
+
+// Allows reports whether k may use model.
+func (k *Key) Allows(model string) bool { return len(k.Models) == 0 || slices.Contains(k.Models, model) }
+
+// Record is one request in the ledger.
+type Record struct {
+	Time             time.Time `json:"time"`
+	KeyID            string    `json:"key"` // "" without a key
+	Model            string    `json:"model"`
+	Route            string    `json:"route"`
+	PromptTokens     int64     `json:"prompt_tokens"`
+	CompletionTokens int64     `json:"completion_tokens"`
+	LatencyMS        int64     `json:"latency_ms"`
+	Status           int       `json:"status"`
+}
+
+// Store is the keys and the ledger in a database. It is safe for
+// concurrent use.
+type Store struct {
+	db *sql.DB
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS keys (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	salt BLOB NOT NULL,
+	hash BLOB NOT NULL,
+	quota_tokens INTEGER NOT NULL DEFAULT 0,
+	spent_tokens INTEGER NOT NULL DEFAULT 0,
+	reserved_tokens INTEGER NOT NULL DEFAULT 0,
+	rate REAL NOT NULL DEFAULT 0,
+	models TEXT NOT NULL DEFAULT '',
+	admin INTEGER NOT NULL DEFAULT 0,
+	created INTEGER NOT NULL,
+	expires INTEGER NOT NULL DEFAULT 0,
+	revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS usage (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	time INTEGER NOT NULL,
+	key_id TEXT NOT NULL,
+	model TEXT NOT NULL,
+	route TEXT NOT NULL,
+	prompt_tokens INTEGER NOT NULL,
+	completion_tokens INTEGER NOT NULL,
+	latency_ms INTEGER NOT NULL,
+	status INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_time ON usage (time);
+`
+
+// NewKey is what CreateKey makes a key with.
+type NewKey struct {
+	Name        string
+	QuotaTokens int64
+	Rate        float64
+	Models      []string
+	Admin       bool
+	Expires     time.Time // zero: never
+}
+
+// secretPrefix starts every key: "mx-<id>-<secret>".
+const secretPrefix = "mx-"
+
+// CreateKey makes a key and returns its record and its secret, which is
+// shown only now.
+func (s *Store) CreateKey(ctx context.Context, n NewKey) (*Key, string, error) {
+	if strings.TrimSpace(n.Name) == "" {
+		return nil, "", errors.New("ledger: a key needs a name")
+	}
+	if n.QuotaTokens < 0 || n.Rate < 0 {
+		return nil, "", errors.New("ledger: a negative quota or rate")
+	}
+	idb, secretb, salt := make([]byte, 6), make([]byte, 24), make([]byte, 16)
+	for _, b := range [][]byte{idb, secretb, salt} {
+		rand.Read(b)
+	}
+	id := hex.EncodeToString(idb)
+	secret := secretPrefix + id + "-" + base64.RawURLEncoding.EncodeToString(secretb)
+	k := &Key{ID: id, Name: n.Name, QuotaTokens: n.QuotaTokens, Rate: n.Rate, Models: n.Models, Admin: n.Admin,
+		Created: time.Now().UTC().Truncate(time.Second), Expires: n.Expires}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO keys (id, name, salt, hash, quota_tokens, rate, models, admin, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, n.Name, salt, hashSecret(salt, secret), n.QuotaTokens, n.Rate, strings.Join(n.Models, ","), n.Admin, k.Created.Unix(), unix(n.Expires))
+	if err != nil {
+		return nil, "", fmt.Errorf("ledger: create key: %w", err)
+	}
+	return k, secret, nil
+}
+
+func hashSecret(salt []byte, secret string) []byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte(secret))
+	return h.Sum(nil)
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// Authenticate returns the key whose secret this is. A malformed secret
+// and a wrong one are both ErrNoKey; the check hashes the secret and
+// compares hashes in constant time, so its time does not depend on how much
+// of a wrong secret matches.
+func (s *Store) Authenticate(ctx context.Context, secret string) (*Key, error) {
+	rest, ok := strings.CutPrefix(secret, secretPrefix)
+	id, _, ok2 := strings.Cut(rest, "-")
+	if !ok || !ok2 || len(id) != 12 {
+		return nil, ErrNoKey
+	}
+	var salt, hash []byte
+	k, err := s.key(ctx, id, &salt, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		hashSecret(make([]byte, 16), secret) // the same work as for a known id
+		return nil, ErrNoKey
+	}
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(hashSecret(salt, secret), hash) != 1 {
+		return nil, ErrNoKey
+	}
+	switch {
+	case k.Revoked:
+		return k, ErrRevoked
+	case !k.Expires.IsZero() && time.Now().After(k.Expires):
+		return k, ErrExpired
+	}
+	return k, nil
+}
+
+// Key returns the key with this id, or ErrNoKey.
+func (s *Store) Key(ctx context.Context, id string) (*Key, error) {
+	var salt, hash []byte
+	k, err := s.key(ctx, id, &salt, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoKey
+	}
+	return k, err
+}
+
+const keyColumns = `id, name, salt, hash, quota_tokens, spent_tokens, reserved_tokens, rate, models, admin, created, expires, revoked`
+
+func (s *Store) key(ctx context.Context, id string, salt, hash *[]byte) (*Key, error) {
+	return scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id), salt, hash)
+}
+
+func scanKey(row interface{ Scan(...any) error }, salt, hash *[]byte) (*Key, error) {
+	var k Key
+	var models string
+	var created, expires int64
+	if err := row.Scan(&k.ID, &k.Name, salt, hash, &k.QuotaTokens, &k.Spent, &k.Reserved, &k.Rate, &models, &k.Admin, &created, &expires, &k.Revoked); err != nil {
+		return nil, err
+	}
+	if models != "" {
+		k.Models = strings.Split(models, ",")
+	}
+	k.Created = time.Unix(created, 0).UTC()
+	if expires != 0 {
+		k.Expires = time.Unix(expires, 0).UTC()
+	}
+	return &k, nil
+}
+
+// Keys returns every key, oldest first.
+func (s *Store) Keys(ctx context.Context) ([]*Key, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys ORDER BY created, id`)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []*Key
+	for rows.Next() {
+		var salt, hash []byte
+		k, err := scanKey(rows, &salt, &hash)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// RevokeKey revokes the key with this id (or name); a revoked key stays
+// in the ledger's records.
+func (s *Store) RevokeKey(ctx context.Context, idOrName string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE keys SET revoked = 1 WHERE id = ? OR name = ?`, idOrName, idOrName)
+	if err != nil {
+		return fmt.Errorf("ledger: revoke: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("ledger: revoke %q: %w", idOrName, ErrNoKey)
+	}
+	return nil
+}
+
+// Reserve holds tokens of the key's quota for a request about to
+// generate: it fails with ErrQuota, holding nothing, when what is spent and
+// held already plus tokens would pass the quota. A key without a quota
+// reserves nothing.
+func (s *Store) Reserve(ctx context.Context, keyID string, tokens int64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE keys SET reserved_tokens = reserved_tokens + ?
+		WHERE id = ? AND (quota_tokens = 0 OR spent_tokens + reserved_tokens + ? <= quota_tokens)`, tokens, keyID, tokens)
+	if err != nil {
+		return fmt.Errorf("ledger: reserve: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrQuota
+	}
+	return nil
+}
+
+// Settle appends rec to the ledger and, for its key, releases reserved
+// tokens and spends the tokens rec used, in one transaction: a crash
+// leaves both or neither.
+func (s *Store) Settle(ctx context.Context, rec Record, reserved int64) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("ledger: settle: %w", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO usage (time, key_id, model, route, prompt_tokens, completion_tokens, latency_ms, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		rec.Time.UnixMilli(), rec.KeyID, rec.Model, rec.Route, rec.PromptTokens, rec.CompletionTokens, rec.LatencyMS, rec.Status)
+	if err != nil {
+		return fmt.Errorf("ledger: settle: %w", err)
+	}
+	if rec.KeyID != "" {
+		_, err = tx.ExecContext(ctx, `UPDATE keys SET reserved_tokens = max(reserved_tokens - ?, 0), spent_tokens = spent_tokens + ? WHERE id = ?`,
+			reserved, rec.PromptTokens+rec.CompletionTokens, rec.KeyID)
+		if err != nil {
+			return fmt.Errorf("ledger: settle: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("ledger: settle: %w", err)
+	}
+	return nil
+}
+
+// Filter selects ledger records: by key (id), and from Since (inclusive)
+// until Until (exclusive); zero values select all.
+type Filter struct {
+	KeyID        string
+	Since, Until time.Time
+}
+
+// Records returns the ledger's records that f selects, oldest first.
+func (s *Store) Records(ctx context.Context, f Filter) ([]Record, error) {
+	q := `SELECT time, key_id, model, route, prompt_tokens, completion_tokens, latency_ms, status FROM usage WHERE 1 = 1`
+	var args []any
+	if f.KeyID != "" {
+		q += ` AND key_id = ?`
+		args = append(args, f.KeyID)
+	}
+	if !f.Since.IsZero() {
+		q += ` AND time >= ?`
+		args = append(args, f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		q += ` AND time < ?`
+		args = append(args, f.Until.UnixMilli())
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: records: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var r Record
+		var ms int64
+		if err := rows.Scan(&ms, &r.KeyID, &r.Model, &r.Route, &r.PromptTokens, &r.CompletionTokens, &r.LatencyMS, &r.Status); err != nil {
+			return nil, fmt.Errorf("ledger: records: %w", err)
+		}
+		r.Time = time.UnixMilli(ms).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
