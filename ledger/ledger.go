@@ -52,7 +52,9 @@ type Key struct {
 }
 
 // Allows reports whether k may use model.
-func (k *Key) Allows(model string) bool { return len(k.Models) == 0 || slices.Contains(k.Models, model) }
+func (k *Key) Allows(model string) bool {
+	return len(k.Models) == 0 || slices.Contains(k.Models, model)
+}
 
 // Record is one request in the ledger.
 type Record struct {

@@ -240,7 +240,7 @@ func exp32(x float32) float32 {
 		return 0
 	}
 	const ln2Hi, ln2Lo = 0.693145751953125, 1.428606765330187e-06 // ln 2 split for an exact n·ln2Hi
-	ni := int32(x*1.4426950408889634 - 0.5) // x ≤ 0: truncation of y - 0.5 rounds y to nearest
+	ni := int32(x*1.4426950408889634 - 0.5)                       // x ≤ 0: truncation of y - 0.5 rounds y to nearest
 	n := float32(ni)
 	r := x - n*ln2Hi - n*ln2Lo
 	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
