@@ -338,3 +338,50 @@ func (s *Store) Records(ctx context.Context, f Filter) ([]Record, error) {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// Total is the usage of one group of records.
+type Total struct {
+	Group            string `json:"group"`
+	Requests         int    `json:"requests"`
+	PromptTokens     int64  `json:"prompt_tokens"`
+	CompletionTokens int64  `json:"completion_tokens"`
+}
+
+// Totals sums records by "day" (UTC, 2006-01-02), "key" (named by names,
+// id → name, where it has the id), "model" or "route", in the order of
+// their groups.
+func Totals(records []Record, by string, names map[string]string) ([]Total, error) {
+	group := map[string]func(Record) string{
+		"day":   func(r Record) string { return r.Time.UTC().Format(time.DateOnly) },
+		"key":   func(r Record) string { return cmpOr(names[r.KeyID], r.KeyID, "(no key)") },
+		"model": func(r Record) string { return r.Model },
+		"route": func(r Record) string { return r.Route },
+	}[by]
+	if group == nil {
+		return nil, fmt.Errorf("ledger: totals by %q: want day, key, model or route", by)
+	}
+	at := map[string]int{}
+	var out []Total
+	for _, r := range records {
+		g := group(r)
+		i, ok := at[g]
+		if !ok {
+			i, at[g] = len(out), len(out)
+			out = append(out, Total{Group: g})
+		}
+		out[i].Requests++
+		out[i].PromptTokens += r.PromptTokens
+		out[i].CompletionTokens += r.CompletionTokens
+	}
+	slices.SortFunc(out, func(a, b Total) int { return strings.Compare(a.Group, b.Group) })
+	return out, nil
+}
+
+func cmpOr(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

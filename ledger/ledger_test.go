@@ -133,3 +133,23 @@ func TestRecordsFilter(t *testing.T) {
 		}
 	}
 }
+
+func TestTotals(t *testing.T) {
+	day := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	recs := []ledger.Record{
+		{Time: day, KeyID: "a1", Model: "go", PromptTokens: 5, CompletionTokens: 7},
+		{Time: day.Add(20 * time.Hour), KeyID: "b2", Model: "go", PromptTokens: 1, CompletionTokens: 2},
+		{Time: day.Add(time.Hour), KeyID: "a1", Model: "gpt2", PromptTokens: 3},
+	}
+	byKey, err := ledger.Totals(recs, "key", map[string]string{"a1": "alice"})
+	if err != nil || len(byKey) != 2 || byKey[0] != (ledger.Total{Group: "alice", Requests: 2, PromptTokens: 8, CompletionTokens: 7}) || byKey[1].Group != "b2" {
+		t.Fatalf("by key: %+v %v", byKey, err)
+	}
+	byDay, _ := ledger.Totals(recs, "day", nil)
+	if len(byDay) != 2 || byDay[0].Group != "2026-12-01" || byDay[0].Requests != 2 || byDay[1].Group != "2026-12-02" {
+		t.Fatalf("by day: %+v", byDay)
+	}
+	if _, err := ledger.Totals(recs, "week", nil); err == nil {
+		t.Fatal("totals by week: no error")
+	}
+}
