@@ -22,7 +22,7 @@ const module = "github.com/moxing/moxing/"
 // any package but the test-only ones (tensortest, gpttest).
 var allowed = map[string][]string{
 	"cmd/moxing":         {"serve", "recipe", "load", "train", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "sample", "tokenizer", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/perf", "plot", "internal/atomicfile"},
-	"serve":              {"recipe", "load", "train", "models/gpt", "data", "tokenizer", "sample", "nn", "tensor"},
+	"serve":              {"ledger", "recipe", "load", "train", "models/gpt", "data", "tokenizer", "sample", "nn", "tensor"},
 	"recipe":             {"load", "train", "models/gpt", "models/rnn", "models/mlp", "models/cnn", "data", "tokenizer", "metrics", "checkpoint", "optim", "nn", "tensor"},
 	"load":               {"models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
 	"train":              {"data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/atomicfile", "internal/folderlock"},
@@ -46,10 +46,11 @@ var allowed = map[string][]string{
 	"internal/kernel":     {},
 	"internal/atomicfile": {},
 	"internal/folderlock": {},
+	"ledger":              {},
 }
 
 // leaves must stay leaves.
-var leaves = []string{"plot", "tokenizer", "sample", "metrics", "internal/kernel", "internal/atomicfile", "internal/folderlock"}
+var leaves = []string{"plot", "tokenizer", "sample", "metrics", "internal/kernel", "internal/atomicfile", "internal/folderlock", "ledger"}
 
 // testOnly may be imported by _test.go files alone.
 var testOnly = []string{"tensor/tensortest", "models/gpt/gpttest"}
