@@ -8,6 +8,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/moxing/moxing/internal/kernel"
 )
 
 // Config says how to pick tokens. The zero value is greedy decoding.
@@ -49,6 +51,8 @@ type Sampler struct {
 	logit []float64
 	order []int
 	probs []float64
+	w32   []float32 // drawSoftmax's weights
+	sums  []float64 // and their sums by block
 }
 
 // New returns a Sampler drawing from rng (which may be nil for greedy
@@ -81,16 +85,7 @@ func (s *Sampler) Next(logits []float32, history []int) int {
 		for _, v := range logits { // not slices.Max: its NaN checks cost a tenth of a draw
 			top = max(top, v)
 		}
-		inv := 1 / c.Temperature
-		w := s.logit[:0]
-		var z float64
-		for _, v := range logits {
-			e := float64(exp32((v - top) * inv))
-			w = append(w, e)
-			z += e
-		}
-		s.logit = w
-		return s.draw(w, nil, z)
+		return s.drawSoftmax(logits, top, 1/c.Temperature)
 	}
 	s.logit = s.logit[:0]
 	for _, v := range logits {
@@ -175,6 +170,44 @@ func (s *Sampler) Next(logits []float32, history []int) int {
 		}
 	}
 	return s.draw(probs, s.order, z)
+}
+
+// drawBlock is how many weights drawSoftmax sums together, so that a draw
+// walks the block sums and then one block, not the whole vocabulary.
+const drawBlock = 256
+
+// drawSoftmax draws an index with probability ∝ exp((logits[i]-top)·inv):
+// weights in float32, summed by block in float64.
+func (s *Sampler) drawSoftmax(logits []float32, top, inv float32) int {
+	n := len(logits)
+	if cap(s.w32) < n {
+		s.w32, s.sums = make([]float32, n), make([]float64, 0, (n+drawBlock-1)/drawBlock)
+	}
+	w, sums := s.w32[:n], s.sums[:0]
+	copy(w, logits)
+	kernel.Scale(inv, w)
+	z := kernel.ExpSum(w, w, top*inv)
+	for b := 0; b < n; b += drawBlock {
+		var sum float32
+		for _, v := range w[b:min(b+drawBlock, n)] {
+			sum += v
+		}
+		sums = append(sums, float64(sum))
+	}
+	s.sums = sums
+	r := s.rng.Float64() * z
+	b := 0
+	for ; b < len(sums)-1 && r >= sums[b]; b++ {
+		r -= sums[b]
+	}
+	i := b * drawBlock
+	for end := min(i+drawBlock, n) - 1; i < end; i++ {
+		if r < float64(w[i]) {
+			break
+		}
+		r -= float64(w[i])
+	}
+	return i
 }
 
 // draw picks index i of weights (summing to z) with probability

@@ -69,6 +69,11 @@ func LogSoftmaxRowsBackward(dx, y, dy []float32, n int) {
 
 // expSum sets e[i] = exp(x[i] - shift) and returns Σ e, with the vector
 // kernel where there is one. A shift of ±Inf (a row of -Inf) is done in Go.
+// ExpSum sets e[i] = exp(x[i] - shift) and returns the sum, vectorized
+// where the CPU allows (a sampler's softmax weights). e and x may be the
+// same slice.
+func ExpSum(e, x []float32, shift float32) float64 { return expSum(e, x, shift) }
+
 func expSum(e, x []float32, shift float32) float64 {
 	var sum float64
 	i0 := 0
