@@ -136,10 +136,7 @@ func Open(path string, kinds ...string) (*Model, error) {
 		}
 		return openHF(file)
 	}
-	if st, err := os.Stat(file); err == nil && !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (a model is read from a file, not a pipe or a device)", file) // opening a pipe would wait for a writer
-	}
-	f, err := os.Open(file)
+	f, err := data.OpenFile(file) // not a pipe or a device: opening a pipe would wait for a writer
 	if err != nil {
 		return nil, err
 	}
