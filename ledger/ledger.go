@@ -2,7 +2,8 @@
 // may call which models, how many tokens each key may still spend, and one
 // record per request, appended before the response completes. The store
 // is a SQL database: an embedded SQLite file by default (modernc.org/sqlite,
-// pure Go), in WAL mode.
+// pure Go), in WAL mode, or PostgreSQL (github.com/jackc/pgx) for several
+// servers sharing one ledger; the schema and the statements are the same.
 //
 // A key is shown once, when it is made: the store keeps its id, a salt and
 // the SHA-256 of the salted secret, and checks a presented key by hashing
@@ -71,9 +72,38 @@ type Record struct {
 // Store is the keys and the ledger in a database. It is safe for
 // concurrent use.
 type Store struct {
-	db *sql.DB
+	db       *sql.DB
+	postgres bool // placeholders $1, $2, … instead of ?
 }
 
+// q rebinds a query written with ? placeholders for the store's database.
+func (s *Store) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// b2i stores a bool as the 0 or 1 both databases keep.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// schema is the tables, in SQLite's dialect; schemaPostgres is the same in
+// PostgreSQL's.
 const schema = `
 CREATE TABLE IF NOT EXISTS keys (
 	id TEXT PRIMARY KEY,
@@ -99,6 +129,36 @@ CREATE TABLE IF NOT EXISTS usage (
 	prompt_tokens INTEGER NOT NULL,
 	completion_tokens INTEGER NOT NULL,
 	latency_ms INTEGER NOT NULL,
+	status INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_time ON usage (time);
+`
+
+const schemaPostgres = `
+CREATE TABLE IF NOT EXISTS keys (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	salt BYTEA NOT NULL,
+	hash BYTEA NOT NULL,
+	quota_tokens BIGINT NOT NULL DEFAULT 0,
+	spent_tokens BIGINT NOT NULL DEFAULT 0,
+	reserved_tokens BIGINT NOT NULL DEFAULT 0,
+	rate DOUBLE PRECISION NOT NULL DEFAULT 0,
+	models TEXT NOT NULL DEFAULT '',
+	admin INTEGER NOT NULL DEFAULT 0,
+	created BIGINT NOT NULL,
+	expires BIGINT NOT NULL DEFAULT 0,
+	revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS usage (
+	id BIGSERIAL PRIMARY KEY,
+	time BIGINT NOT NULL,
+	key_id TEXT NOT NULL,
+	model TEXT NOT NULL,
+	route TEXT NOT NULL,
+	prompt_tokens BIGINT NOT NULL,
+	completion_tokens BIGINT NOT NULL,
+	latency_ms BIGINT NOT NULL,
 	status INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_time ON usage (time);
@@ -134,8 +194,8 @@ func (s *Store) CreateKey(ctx context.Context, n NewKey) (*Key, string, error) {
 	secret := secretPrefix + id + "-" + base64.RawURLEncoding.EncodeToString(secretb)
 	k := &Key{ID: id, Name: n.Name, QuotaTokens: n.QuotaTokens, Rate: n.Rate, Models: n.Models, Admin: n.Admin,
 		Created: time.Now().UTC().Truncate(time.Second), Expires: n.Expires}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO keys (id, name, salt, hash, quota_tokens, rate, models, admin, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, n.Name, salt, hashSecret(salt, secret), n.QuotaTokens, n.Rate, strings.Join(n.Models, ","), n.Admin, k.Created.Unix(), unix(n.Expires))
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO keys (id, name, salt, hash, quota_tokens, rate, models, admin, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		id, n.Name, salt, hashSecret(salt, secret), n.QuotaTokens, n.Rate, strings.Join(n.Models, ","), b2i(n.Admin), k.Created.Unix(), unix(n.Expires))
 	if err != nil {
 		return nil, "", fmt.Errorf("ledger: create key: %w", err)
 	}
@@ -200,7 +260,7 @@ func (s *Store) Key(ctx context.Context, id string) (*Key, error) {
 const keyColumns = `id, name, salt, hash, quota_tokens, spent_tokens, reserved_tokens, rate, models, admin, created, expires, revoked`
 
 func (s *Store) key(ctx context.Context, id string, salt, hash *[]byte) (*Key, error) {
-	return scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id), salt, hash)
+	return scanKey(s.db.QueryRowContext(ctx, s.q(`SELECT `+keyColumns+` FROM keys WHERE id = ?`), id), salt, hash)
 }
 
 func scanKey(row interface{ Scan(...any) error }, salt, hash *[]byte) (*Key, error) {
@@ -242,7 +302,7 @@ func (s *Store) Keys(ctx context.Context) ([]*Key, error) {
 // RevokeKey revokes the key with this id (or name); a revoked key stays
 // in the ledger's records.
 func (s *Store) RevokeKey(ctx context.Context, idOrName string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE keys SET revoked = 1 WHERE id = ? OR name = ?`, idOrName, idOrName)
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE keys SET revoked = 1 WHERE id = ? OR name = ?`), idOrName, idOrName)
 	if err != nil {
 		return fmt.Errorf("ledger: revoke: %w", err)
 	}
@@ -257,8 +317,8 @@ func (s *Store) RevokeKey(ctx context.Context, idOrName string) error {
 // held already plus tokens would pass the quota. A key without a quota
 // reserves nothing.
 func (s *Store) Reserve(ctx context.Context, keyID string, tokens int64) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE keys SET reserved_tokens = reserved_tokens + ?
-		WHERE id = ? AND (quota_tokens = 0 OR spent_tokens + reserved_tokens + ? <= quota_tokens)`, tokens, keyID, tokens)
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE keys SET reserved_tokens = reserved_tokens + ?
+		WHERE id = ? AND (quota_tokens = 0 OR spent_tokens + reserved_tokens + ? <= quota_tokens)`), tokens, keyID, tokens)
 	if err != nil {
 		return fmt.Errorf("ledger: reserve: %w", err)
 	}
@@ -277,14 +337,14 @@ func (s *Store) Settle(ctx context.Context, rec Record, reserved int64) error {
 		return fmt.Errorf("ledger: settle: %w", err)
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT INTO usage (time, key_id, model, route, prompt_tokens, completion_tokens, latency_ms, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO usage (time, key_id, model, route, prompt_tokens, completion_tokens, latency_ms, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		rec.Time.UnixMilli(), rec.KeyID, rec.Model, rec.Route, rec.PromptTokens, rec.CompletionTokens, rec.LatencyMS, rec.Status)
 	if err != nil {
 		return fmt.Errorf("ledger: settle: %w", err)
 	}
 	if rec.KeyID != "" {
-		_, err = tx.ExecContext(ctx, `UPDATE keys SET reserved_tokens = max(reserved_tokens - ?, 0), spent_tokens = spent_tokens + ? WHERE id = ?`,
-			reserved, rec.PromptTokens+rec.CompletionTokens, rec.KeyID)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE keys SET reserved_tokens = CASE WHEN reserved_tokens > ? THEN reserved_tokens - ? ELSE 0 END,
+			spent_tokens = spent_tokens + ? WHERE id = ?`), reserved, reserved, rec.PromptTokens+rec.CompletionTokens, rec.KeyID)
 		if err != nil {
 			return fmt.Errorf("ledger: settle: %w", err)
 		}
@@ -318,7 +378,7 @@ func (s *Store) Records(ctx context.Context, f Filter) ([]Record, error) {
 		q += ` AND time < ?`
 		args = append(args, f.Until.UnixMilli())
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY id`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: records: %w", err)
 	}

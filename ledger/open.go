@@ -6,20 +6,28 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, pure Go
 )
 
-// Open opens (creating it if needed) the SQLite database at path, in WAL
-// mode, with the keys and ledger tables. A commit is durable against a
-// crash of the process (kill -9), not against a power cut (synchronous
-// NORMAL, the usual WAL setting): fsyncing every request's record would
-// cost more than the request.
-func Open(path string) (*Store, error) {
+// Open opens the store at dsn: a PostgreSQL URL (postgres://…), or else
+// the path of an SQLite file, created if needed, in WAL mode. The keys and
+// ledger tables are made if missing. With SQLite, a commit is durable
+// against a crash of the process (kill -9), not against a power cut
+// (synchronous NORMAL, the usual WAL setting): fsyncing every request's
+// record would cost more than the request.
+func Open(dsn string) (*Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return openPostgres(dsn)
+	}
+	path := dsn
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+	dsn = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %s: %w", path, err)
@@ -36,4 +44,21 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	return &Store{db: db}, nil
+}
+
+// openPostgres opens the PostgreSQL database at url. Its commits are
+// durable (PostgreSQL's default synchronous_commit).
+func openPostgres(url string) (*Store, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	db.SetMaxOpenConns(16)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, schemaPostgres); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger: postgres: %w", err) // the error names the host, never the password
+	}
+	return &Store{db: db, postgres: true}, nil
 }

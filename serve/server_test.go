@@ -31,15 +31,23 @@ const corpus = "the quick brown fox jumps over the lazy dog. THE END!?\n"
 // testLM is a tiny GPT with a character tokenizer, as load.Open returns it.
 func testLM(t testing.TB) *load.Model {
 	t.Helper()
-	tok, err := tokenizer.NewChar(corpus)
+	m, err := newTestLM()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return m
+}
+
+func newTestLM() (*load.Model, error) {
+	tok, err := tokenizer.NewChar(corpus)
+	if err != nil {
+		return nil, err
 	}
 	m, err := gpt.New(gpt.Config{VocabSize: tok.VocabSize(), BlockSize: 64, NEmbd: 32, NLayer: 2, NHead: 4}, rand.New(rand.NewPCG(8, 9)))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return &load.Model{Path: "test", GPT: &gpt.Pretrained{LM: m, Tokenizer: tok}}
+	return &load.Model{Path: "test", GPT: &gpt.Pretrained{LM: m, Tokenizer: tok}}, nil
 }
 
 // testServer serves the tiny GPT as "lm" (and other models by name).
