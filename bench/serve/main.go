@@ -30,6 +30,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -38,6 +39,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moxing/moxing/ledger"
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/serve"
@@ -47,8 +49,13 @@ import (
 // prompt is the text every request continues (about 20 GPT-2 tokens).
 const prompt = "The server decodes every active sequence in one step, so the weights are read once for all of them."
 
-// longPrompt is -long-prompt.
-var longPrompt int
+// longPrompt is -long-prompt; withLedger is -ledger, and bearer the key
+// its requests then send.
+var (
+	longPrompt int
+	withLedger bool
+	bearer     string
+)
 
 // Level is what one concurrency level measured.
 type Level struct {
@@ -75,6 +82,7 @@ func main() {
 	soak := flag.Duration("soak", 0, "after the levels, run the highest concurrency this long, printing RSS")
 	every := flag.Duration("every", 30*time.Second, "with -soak, how often to print RSS")
 	asJSON := flag.Bool("json", false, "print the levels as JSON")
+	flag.BoolVar(&withLedger, "ledger", false, "serve with API keys and the usage ledger (SQLite in a temporary folder), as moxing serve --auth")
 	flag.IntVar(&longPrompt, "long-prompt", 0, "add a client that sends prompts of about this many tokens (for one token each), to measure the stall prefill causes")
 	prefill := flag.Int("prefill-chunk", 0, "the server's prompt tokens per step (0: its default)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server and load) here")
@@ -172,8 +180,22 @@ func start(config string, slots, prefill int) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	srv, err := serve.New(map[string]*load.Model{"bench": {Path: config, GPT: &gpt.Pretrained{LM: m, Tokenizer: tok}}},
-		serve.Options{Slots: slots, PrefillChunk: prefill, MaxQueue: 1024})
+	o := serve.Options{Slots: slots, PrefillChunk: prefill, MaxQueue: 1024}
+	if withLedger {
+		dir, err := os.MkdirTemp("", "bench-serve-")
+		if err != nil {
+			return "", nil, err
+		}
+		defer os.RemoveAll(dir) // the open database stays readable until it is closed
+		if o.Ledger, err = ledger.Open(filepath.Join(dir, "moxing.db")); err != nil {
+			return "", nil, err
+		}
+		if _, bearer, err = o.Ledger.CreateKey(context.Background(), ledger.NewKey{Name: "bench"}); err != nil {
+			return "", nil, err
+		}
+		o.Auth = true
+	}
+	srv, err := serve.New(map[string]*load.Model{"bench": {Path: config, GPT: &gpt.Pretrained{LM: m, Tokenizer: tok}}}, o)
 	if err != nil {
 		return "", nil, err
 	}
@@ -252,7 +274,12 @@ func Run(url string, concurrency int, d time.Duration, tokens int) Level {
 // tokens it reported (usage).
 func stream(client *http.Client, url string, body []byte) (first, total time.Duration, gaps []float64, tokens int, err error) {
 	start := time.Now()
-	resp, err := client.Post(url+"/v1/completions", "application/json", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", url+"/v1/completions", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, 0, nil, 0, err
 	}
