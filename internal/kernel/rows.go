@@ -197,3 +197,34 @@ func CausalSoftmaxRows(s []float32, t int) {
 		clear(row[i+1:])
 	}
 }
+
+// AttendRow is one query's attention over m cached positions: with q (d),
+// keys k and values v (m rows of d), it sets p (m) to softmax(q·kᵀ·scale)
+// and y (d) to p·v. Four keys (or values) share each pass over q (or y),
+// as the matrix-vector GEMM path does, without its set-up: decoding calls
+// this once per sequence and head.
+func AttendRow(q, k, v []float32, scale float32, p, y []float32) {
+	d, m := len(q), len(p)
+	_, _ = k[m*d-1], v[m*d-1]
+	im, j := active, 0
+	if im.dot4 != nil && d%8 == 0 {
+		for ; j+4 <= m; j += 4 {
+			im.dot4(d, &q[0], &k[j*d], d, (*[4]float32)(p[j:j+4]))
+		}
+	}
+	for ; j < m; j++ {
+		p[j] = im.dot(q, k[j*d:(j+1)*d])
+	}
+	Scale(scale, p)
+	SoftmaxRows(p, p, m)
+	clear(y)
+	j = 0
+	if im.axpy4 != nil && d%8 == 0 {
+		for ; j+4 <= m; j += 4 {
+			im.axpy4(d, &p[j], &v[j*d], d, &y[0])
+		}
+	}
+	for ; j < m; j++ {
+		im.axpy(p[j], v[j*d:(j+1)*d], y)
+	}
+}

@@ -109,3 +109,36 @@ func TestAdamWKernel(t *testing.T) {
 		results = append(results, w)
 	})
 }
+
+// AttendRow is softmax(q·kᵀ·scale)·v, for lengths that do and do not fill
+// its groups of four keys.
+func TestAttendRow(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(51, 52))
+		for _, sz := range [][2]int{{1, 8}, {3, 16}, {4, 64}, {9, 64}, {85, 64}, {7, 12}} {
+			m, d := sz[0], sz[1]
+			q, k, v := randSlice(rng, d), randSlice(rng, m*d), randSlice(rng, m*d)
+			p, y := make([]float32, m), make([]float32, d)
+			AttendRow(q, k, v, 0.125, p, y)
+			w := make([]float64, m)
+			var z float64
+			for j := range m {
+				var s float64
+				for i := range d {
+					s += float64(q[i]) * float64(k[j*d+i])
+				}
+				w[j] = math.Exp(0.125 * s)
+				z += w[j]
+			}
+			for i := range d {
+				var want float64
+				for j := range m {
+					want += w[j] / z * float64(v[j*d+i])
+				}
+				if math.Abs(float64(y[i])-want) > 1e-5 {
+					t.Fatalf("%v: y[%d] = %v, want %v", sz, i, y[i], want)
+				}
+			}
+		}
+	})
+}
