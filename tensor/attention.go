@@ -125,7 +125,7 @@ func CausalSelfAttentionCached(qkv *Tensor, nHead int, keys, values *Tensor, seg
 				copy(vc[(g.Pos+i)*d:(g.Pos+i+1)*d], row[2*c+h*d:])
 			}
 			buf := kernel.GetBuf(t * m)
-			p := *buf // (T, Pos+T)
+			p := *buf   // (T, Pos+T)
 			if t == 1 { // decoding: one query, without a GEMM's set-up
 				kernel.AttendRow(x[r0*c3+h*d:r0*c3+h*d+d], kc[:m*d], vc[:m*d], scale, p[:m], y[r0*c+h*d:r0*c+h*d+d])
 				kernel.PutBuf(buf)
