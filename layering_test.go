@@ -21,7 +21,8 @@ const module = "github.com/moxing/moxing/"
 // fail. examples/, tools/ and bench/ sit above everything and may import
 // any package but the test-only ones (tensortest, gpttest).
 var allowed = map[string][]string{
-	"cmd/moxing":         {"serve", "recipe", "load", "train", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "sample", "tokenizer", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/perf", "plot", "internal/atomicfile"},
+	"cmd/moxing":         {"serve", "ledger", "progress", "recipe", "load", "train", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "sample", "tokenizer", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/perf", "plot", "internal/atomicfile"},
+	"progress":           {"train", "metrics"},
 	"serve":              {"ledger", "recipe", "load", "train", "models/gpt", "data", "tokenizer", "sample", "nn", "tensor"},
 	"recipe":             {"load", "train", "models/gpt", "models/rnn", "models/mlp", "models/cnn", "data", "tokenizer", "metrics", "checkpoint", "optim", "nn", "tensor"},
 	"load":               {"models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},

@@ -445,3 +445,25 @@ func cmpOr(s ...string) string {
 	}
 	return ""
 }
+
+// Usage is the ledger's totals by "day", "key", "model" or "route" (see
+// Totals) over the records f selects; f.KeyID may also be a key's name.
+// Keys are named by their names.
+func (s *Store) Usage(ctx context.Context, f Filter, by string) ([]Total, error) {
+	keys, err := s.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, k := range keys {
+		names[k.ID] = k.Name
+		if f.KeyID == k.Name {
+			f.KeyID = k.ID
+		}
+	}
+	recs, err := s.Records(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return Totals(recs, by, names)
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/moxing/moxing/metrics"
+	"github.com/moxing/moxing/progress"
 	"github.com/moxing/moxing/recipe"
 	"github.com/moxing/moxing/sample"
 	"github.com/spf13/pflag"
@@ -54,9 +55,9 @@ func demoCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		prog := newStepProgress(stderr)
+		prog := progress.NewSteps(stderr)
 		res, err := recipe.Demo(ctx, o, root, f, prog, stderr)
-		prog.finish()
+		prog.Finish()
 		if res != nil && (errors.Is(err, context.Canceled) || ctx.Err() != nil) {
 			fmt.Fprintf(stderr, "interrupted after %d steps; generating from the best weights so far\n", res.Steps)
 		} else if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/moxing/moxing/progress"
 	"github.com/moxing/moxing/recipe"
 	"github.com/spf13/pflag"
 )
@@ -33,12 +34,12 @@ func finetuneCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		prog := newProgress(stderr, o.Patience)
+		prog := progress.New(stderr, o.Patience)
 		if o.Task == "lm" {
-			prog = newStepProgress(stderr)
+			prog = progress.NewSteps(stderr)
 		}
 		res, err := recipe.FineTune(ctx, o, f, prog, stderr)
-		prog.finish()
+		prog.Finish()
 		if err != nil {
 			if res != nil && res.LM != nil {
 				return lmStopped(res.LM, err, "moxing finetune")

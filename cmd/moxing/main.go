@@ -60,6 +60,7 @@ var commands = []command{
 	{"classify", "classify texts with a GPT or recurrent text classifier", classifySynopsis, classifyExample, classifyCommand, ""},
 	{"export", "write a GPT as a Hugging Face folder, or its adapters as a PEFT folder", exportSynopsis, exportExample, exportCommand, "MODEL DIR"},
 	{"serve", "serve models over HTTP with OpenAI's API (completions, chat, embeddings) and more", serveSynopsis, serveExample, serveCommand, ""},
+	{"usage", "usage of moxing serve --auth by day, key, model or route; CSV for billing", usageSynopsis, "  moxing usage --by day --since 2026-12-01 --csv", usageCommand, ""},
 }
 
 // benchCommands are the subcommands of moxing bench.
@@ -173,7 +174,11 @@ func newRoot() *cobra.Command {
 	for _, cmd := range benchCommands {
 		bench.AddCommand(cmd.cobra("bench " + cmd.name))
 	}
-	root.AddCommand(bench, versionCommand())
+	keys := &cobra.Command{Use: "keys", Short: "API keys of moxing serve --auth: create, list, revoke", Args: root.Args, RunE: root.RunE, SuggestionsMinimumDistance: 2}
+	for _, cmd := range keysCommands {
+		keys.AddCommand(cmd.cobra("keys " + cmd.name))
+	}
+	root.AddCommand(bench, keys, versionCommand())
 	return root
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/moxing/moxing/progress"
 	"github.com/moxing/moxing/recipe"
 	"github.com/spf13/pflag"
 )
@@ -69,9 +70,9 @@ func pretrainCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		prog := newStepProgress(stderr)
+		prog := progress.NewSteps(stderr)
 		res, err := recipe.Pretrain(ctx, o, f, prog, stderr)
-		prog.finish()
+		prog.Finish()
 		if err != nil {
 			return lmStopped(res, err, "moxing pretrain")
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/moxing/moxing/ledger"
 	"github.com/moxing/moxing/serve"
 )
 
@@ -39,6 +40,8 @@ func serveCommand(fs *pflag.FlagSet) runner {
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "per-request deadline")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body", 1<<20, "request body limit in bytes (413 beyond)")
 	fs.DurationVar(&grace, "grace", 20*time.Second, "on SIGTERM, how long requests under way may take to finish")
+	fs.BoolVar(&o.Auth, "auth", false, "every /v1 request needs an API key (moxing keys create), and is recorded in the ledger (moxing usage)")
+	db := dbFlag(fs)
 	headroom := fs.Int64("heap-headroom", 1<<30, "bytes of garbage the Go heap may gather beyond the models before it is collected (0: Go's default, twice the live heap)")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 		if len(models) == 0 {
@@ -52,6 +55,12 @@ func serveCommand(fs *pflag.FlagSet) runner {
 			return err
 		}
 		o.Logger = slog.New(slog.NewJSONHandler(stderr, nil))
+		if o.Auth {
+			if o.Ledger, err = ledger.Open(*db); err != nil {
+				return err
+			}
+			defer o.Ledger.Close()
+		}
 		srv, err := serve.New(byName, o)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/moxing/moxing/metrics"
+	"github.com/moxing/moxing/progress"
 	"github.com/moxing/moxing/recipe"
 	"github.com/spf13/pflag"
 )
@@ -52,9 +53,9 @@ func trainCommand(fs *pflag.FlagSet) runner {
 				defaultFlags(fs, textRNNDefaults)
 			}
 		}
-		prog := newProgress(stderr, o.Patience)
+		prog := progress.New(stderr, o.Patience)
 		res, err := recipe.Train(ctx, o, f, prog, stderr)
-		prog.finish()
+		prog.Finish()
 		if err != nil {
 			return trainStopped(res, err, "moxing train")
 		}

@@ -1,4 +1,10 @@
-package main
+// Package progress reports a training loop as it runs: a train.Observer
+// that shows, on a terminal, a bar of the current epoch's batches (or of a
+// language model's steps) with its rate and ETA, and prints each
+// evaluation's line above it, where it stays; elsewhere (a file, a pipe) it
+// prints the lines alone. The moxing commands use it; a Go program that
+// trains with package recipe or train can too.
+package progress
 
 import (
 	"fmt"
@@ -13,12 +19,10 @@ import (
 	"github.com/moxing/moxing/train"
 )
 
-// progress reports training. On a terminal a bar shows the current epoch's
-// batches (or, for a language model, all its steps) with rate and ETA, and
-// each evaluation's line is printed above it, where it stays; elsewhere
-// only the lines are printed. With early stopping the bar says how much of
-// the patience is used, since the run may end long before its last epoch.
-type progress struct {
+// Progress reports training to a writer; see the package doc. With early
+// stopping the bar says how much of the patience is used, since the run may
+// end long before its last epoch. It is for one loop at a time.
+type Progress struct {
 	w        io.Writer
 	bar      *progressbar.ProgressBar // nil when not a terminal
 	width    int                      // the terminal's columns
@@ -29,17 +33,17 @@ type progress struct {
 	start    time.Time                // the first step's end, to estimate the rest
 }
 
-// newProgress reports a supervised loop, stopped early after patience
-// epochs without improvement. Its bar starts with the first batch, which
-// says how many epochs and batches there are.
-func newProgress(w io.Writer, patience int) *progress {
-	return &progress{w: w, patience: patience, width: terminalWidth(w)}
+// New reports a supervised loop to w, stopped early after patience epochs
+// without improvement (0: never). Its bar starts with the first batch,
+// which says how many epochs and batches there are.
+func New(w io.Writer, patience int) *Progress {
+	return &Progress{w: w, patience: patience, width: terminalWidth(w)}
 }
 
-// newStepProgress reports a language model's loop; its bar starts with
-// the first step, which says how many there are.
-func newStepProgress(w io.Writer) *progress {
-	return &progress{w: w, steps: true, width: terminalWidth(w)}
+// NewSteps reports a language model's loop to w; its bar starts with the
+// first step, which says how many there are.
+func NewSteps(w io.Writer) *Progress {
+	return &Progress{w: w, steps: true, width: terminalWidth(w)}
 }
 
 // terminalWidth is w's width in columns when w is a terminal, else 0.
@@ -57,7 +61,7 @@ func terminalWidth(w io.Writer) int {
 
 // newBar is a bar of total steps that fits the terminal: the description,
 // count, rate and ETA take about 60 columns, the bar the rest (10 to 40).
-func (p *progress) newBar(total int, desc string) *progressbar.ProgressBar {
+func (p *Progress) newBar(total int, desc string) *progressbar.ProgressBar {
 	return progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetDescription(desc),
@@ -72,7 +76,7 @@ func (p *progress) newBar(total int, desc string) *progressbar.ProgressBar {
 }
 
 // describe is the bar's description for epoch.
-func (p *progress) describe(epoch int) string {
+func (p *Progress) describe(epoch int) string {
 	if p.patience > 0 {
 		return fmt.Sprintf("epoch %d (patience %d/%d)", epoch, p.bad, p.patience)
 	}
@@ -81,7 +85,7 @@ func (p *progress) describe(epoch int) string {
 
 // Batch advances the bar. A language model's loop of many steps gets a
 // line with the time the run will take, from its first steps.
-func (p *progress) Batch(b train.Batch) {
+func (p *Progress) Batch(b train.Batch) {
 	if p.epochs == 0 {
 		p.begin(b)
 	}
@@ -102,7 +106,7 @@ func (p *progress) Batch(b train.Batch) {
 
 // begin sizes the report from the run's first batch, and on a terminal
 // starts the bar: the epoch's batches, or every step.
-func (p *progress) begin(b train.Batch) {
+func (p *Progress) begin(b train.Batch) {
 	p.epochs = b.Epochs
 	desc := p.describe(b.Epoch)
 	if p.steps {
@@ -114,7 +118,7 @@ func (p *progress) begin(b train.Batch) {
 }
 
 // println prints a line, above the bar on a terminal.
-func (p *progress) println(line string) {
+func (p *Progress) println(line string) {
 	if p.bar != nil {
 		p.bar.Clear()
 	}
@@ -126,7 +130,7 @@ func (p *progress) println(line string) {
 
 // Epoch prints the evaluation's line (above the bar on a terminal) and
 // starts the next epoch's bar.
-func (p *progress) Epoch(e train.Epoch) {
+func (p *Progress) Epoch(e train.Epoch) {
 	var line string
 	if p.steps {
 		line = fmt.Sprintf("step %d  train_loss %.4f  val_loss %.4f  lr %.2g", e.Epoch, e.TrainLoss, e.Val["val_loss"], e.LR)
@@ -156,7 +160,8 @@ func (p *progress) Epoch(e train.Epoch) {
 	p.println(line)
 }
 
-func (p *progress) finish() {
+// Finish ends the bar; call it when the loop returns.
+func (p *Progress) Finish() {
 	if p.bar != nil {
 		p.bar.Finish()
 	}
