@@ -202,3 +202,55 @@ func TestExactAccounting(t *testing.T) {
 		}
 	})
 }
+
+// An admin key manages keys and reads usage over HTTP; other keys may not.
+func TestAdminRoutes(t *testing.T) {
+	eachLedger(t, func(t *testing.T, ts *httptest.Server, store *ledger.Store) {
+		ctx := context.Background()
+		_, root, _ := store.CreateKey(ctx, ledger.NewKey{Name: "root", Admin: true})
+		do := func(method, path, key, body string) (int, map[string]any) {
+			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			json.NewDecoder(resp.Body).Decode(&out)
+			return resp.StatusCode, out
+		}
+		code, out := do("POST", "/v1/admin/keys", root, `{"name":"bob","quota_tokens":500,"models":["lm"]}`)
+		bob, _ := out["key"].(string)
+		if code != 200 || !strings.HasPrefix(bob, "mx-") {
+			t.Fatalf("create: %d %v", code, out)
+		}
+		if code, _, _ := call(t, ts, bob, "/v1/completions", `{"model":"lm","prompt":"the","max_tokens":3}`); code != 200 {
+			t.Fatalf("bob's key: %d", code)
+		}
+		if code, _ := do("GET", "/v1/admin/keys", bob, ""); code != 403 {
+			t.Fatalf("a key that is not an admin's on /v1/admin/keys: %d", code)
+		}
+		if code, out := do("GET", "/v1/admin/keys", root, ""); code != 200 || len(out["data"].([]any)) != 2 {
+			t.Fatalf("list: %d %v", code, out)
+		}
+		code, out = do("GET", "/v1/admin/usage?by=key", root, "")
+		found := false
+		for _, row := range out["data"].([]any) {
+			row := row.(map[string]any)
+			found = found || row["group"] == "bob" && row["requests"] == 2.0 && row["completion_tokens"] == 3.0 // its completion and its refused admin call
+		}
+		if code != 200 || !found {
+			t.Fatalf("usage: %d %v", code, out)
+		}
+		if code, _ := do("GET", "/v1/admin/usage?by=week", root, ""); code != 400 {
+			t.Fatalf("usage by week: %d", code)
+		}
+		if code, _ := do("DELETE", "/v1/admin/keys/bob", root, ""); code != 200 {
+			t.Fatalf("revoke: %d", code)
+		}
+		if code, _, _ := call(t, ts, bob, "/v1/completions", `{"model":"lm","prompt":"the","max_tokens":3}`); code != 403 {
+			t.Fatalf("bob's key after revoking: %d", code)
+		}
+	})
+}

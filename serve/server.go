@@ -136,6 +136,9 @@ func (s *Server) routes() {
 			return writeJSON(w, map[string]string{"status": "ok"})
 		}},
 		{"/readyz", http.MethodGet, s.ready},
+		{"/v1/admin/keys", "", s.adminKeys},
+		{"/v1/admin/keys/{id}", http.MethodDelete, s.adminRevoke},
+		{"/v1/admin/usage", http.MethodGet, s.adminUsage},
 		{"/", "", func(http.ResponseWriter, *http.Request, *requestInfo) error {
 			return &apiError{Status: http.StatusNotFound, Message: "no such route: see /v1/models, /v1/completions, /v1/chat/completions, /v1/embeddings", Type: "not_found_error"}
 		}},
