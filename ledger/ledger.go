@@ -15,6 +15,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -413,7 +414,7 @@ type Total struct {
 func Totals(records []Record, by string, names map[string]string) ([]Total, error) {
 	group := map[string]func(Record) string{
 		"day":   func(r Record) string { return r.Time.UTC().Format(time.DateOnly) },
-		"key":   func(r Record) string { return cmpOr(names[r.KeyID], r.KeyID, "(no key)") },
+		"key":   func(r Record) string { return cmp.Or(names[r.KeyID], r.KeyID, "(no key)") },
 		"model": func(r Record) string { return r.Model },
 		"route": func(r Record) string { return r.Route },
 	}[by]
@@ -435,15 +436,6 @@ func Totals(records []Record, by string, names map[string]string) ([]Total, erro
 	}
 	slices.SortFunc(out, func(a, b Total) int { return strings.Compare(a.Group, b.Group) })
 	return out, nil
-}
-
-func cmpOr(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // Usage is the ledger's totals by "day", "key", "model" or "route" (see

@@ -73,9 +73,6 @@ func New(cfg Config, rng *rand.Rand) *Sampler {
 // draws (or takes the maximum when greedy).
 func (s *Sampler) Next(logits []float32, history []int) int {
 	c := s.cfg
-	if cap(s.logit) < len(logits) {
-		s.logit = make([]float64, 0, len(logits)) // once, not by appends
-	}
 	penalty := c.RepetitionPenalty != 0 && c.RepetitionPenalty != 1
 	truncate := c.TopK > 0 && c.TopK < len(logits) || c.TopP > 0 && c.TopP < 1
 	if c.Temperature != 0 && !penalty && !truncate {
@@ -86,6 +83,9 @@ func (s *Sampler) Next(logits []float32, history []int) int {
 			top = max(top, v)
 		}
 		return s.drawSoftmax(logits, top, 1/c.Temperature)
+	}
+	if cap(s.logit) < len(logits) {
+		s.logit = make([]float64, 0, len(logits)) // once, not by appends
 	}
 	s.logit = s.logit[:0]
 	for _, v := range logits {
@@ -261,21 +261,4 @@ func selectFirst(ids []int, k int, cmp func(a, b int) int) {
 			hi = store
 		}
 	}
-}
-
-// exp32 is e^x for x ≤ 0, in float32 to within 2 ulp, at a fraction of
-// math.Exp's cost: a draw takes one per vocabulary entry. x = n·ln2 + r with
-// |r| ≤ ln2/2, e^r by its Taylor series to the 7th power, then scaled by
-// 2^n through the exponent bits. Below -87.3 (e^x under float32's smallest
-// normal) it returns 0.
-func exp32(x float32) float32 {
-	if x < -87.3 {
-		return 0
-	}
-	const ln2Hi, ln2Lo = 0.693145751953125, 1.428606765330187e-06 // ln 2 split for an exact n·ln2Hi
-	ni := int32(x*1.4426950408889634 - 0.5)                       // x ≤ 0: truncation of y - 0.5 rounds y to nearest
-	n := float32(ni)
-	r := x - n*ln2Hi - n*ln2Lo
-	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
-	return math.Float32frombits(math.Float32bits(p) + uint32(ni)<<23)
 }

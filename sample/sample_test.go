@@ -109,17 +109,3 @@ func TestSelectFirst(t *testing.T) {
 		}
 	}
 }
-
-// exp32 is within 2 float32 ulps of e^x over the range sampling uses.
-func TestExp32(t *testing.T) {
-	for x := float32(0); x > -87.3; x -= 0.001 {
-		want := math.Exp(float64(x))
-		got := float64(exp32(x))
-		if math.Abs(got-want) > 2.5e-7*want {
-			t.Fatalf("exp32(%v) = %v, want %v (relative error %.2g)", x, got, want, math.Abs(got-want)/want)
-		}
-	}
-	if exp32(-100) != 0 || exp32(0) != 1 {
-		t.Fatalf("exp32(-100) = %v, exp32(0) = %v", exp32(-100), exp32(0))
-	}
-}

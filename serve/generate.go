@@ -235,7 +235,7 @@ func (j *job) run(ctx context.Context, choices []*choice, emit func(event) error
 			if c.finish == "" {
 				text, stopped := c.stream.Flush()
 				c.finish = "length"
-				if stopped || j.isEnd(c) {
+				if stopped {
 					c.finish = "stop"
 				}
 				select {
@@ -271,11 +271,6 @@ func (j *job) run(ctx context.Context, choices []*choice, emit func(event) error
 	}
 	return nil
 }
-
-// isEnd reports whether a choice ended because its model could go no
-// further, which counts as a natural "stop" (no such case yet: a GPT ends
-// at max_tokens, which the window bounds).
-func (j *job) isEnd(*choice) bool { return false }
 
 // usageOf is OpenAI's usage object: the prompts' tokens once each, and
 // every choice's generated tokens.

@@ -7,6 +7,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -46,22 +47,14 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	o.Slots = cmpOr(o.Slots, 32)
-	o.PrefillChunk = cmpOr(o.PrefillChunk, 64)
-	o.MaxQueue = cmpOr(o.MaxQueue, 64)
-	o.Timeout = cmpOr(o.Timeout, 5*time.Minute)
-	o.MaxBodyBytes = cmpOr(o.MaxBodyBytes, 1<<20)
+	o.Slots = cmp.Or(o.Slots, 32)
+	o.PrefillChunk = cmp.Or(o.PrefillChunk, 64)
+	o.MaxQueue = cmp.Or(o.MaxQueue, 64)
+	o.Timeout = cmp.Or(o.Timeout, 5*time.Minute)
+	o.MaxBodyBytes = cmp.Or(o.MaxBodyBytes, 1<<20)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Server serves models by name. It is an http.Handler; Close stops its

@@ -317,10 +317,17 @@ func TestEmbeddingsModelsHealth(t *testing.T) {
 // A client that leaves mid-stream frees its slot: with one slot, the next
 // request is served.
 func TestCancelMidStream(t *testing.T) {
-	ts := testServer(t, Options{Slots: 1}, nil)
+	// A window of 4096 tokens: the stream would run for thousands of steps.
+	lm := testLM(t)
+	m, err := gpt.New(gpt.Config{VocabSize: lm.GPT.LM.Config.VocabSize, BlockSize: 4096, NEmbd: 32, NLayer: 2, NHead: 4}, rand.New(rand.NewPCG(8, 9)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := &load.Model{Path: "long", GPT: &gpt.Pretrained{LM: m, Tokenizer: lm.GPT.Tokenizer}}
+	ts := testServer(t, Options{Slots: 1}, map[string]*load.Model{"long": long})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/v1/completions",
-		strings.NewReader(`{"model":"lm","prompt":"a","max_tokens":60,"stream":true}`))
+		strings.NewReader(`{"model":"long","prompt":"a","max_tokens":4000,"stream":true}`))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +337,7 @@ func TestCancelMidStream(t *testing.T) {
 	resp.Body.Close()
 	done := make(chan int)
 	go func() {
-		code, _ := post(t, ts, "/v1/completions", `{"model":"lm","prompt":"b","max_tokens":3}`)
+		code, _ := post(t, ts, "/v1/completions", `{"model":"long","prompt":"b","max_tokens":3}`)
 		done <- code
 	}()
 	select {
@@ -341,6 +348,24 @@ func TestCancelMidStream(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the cancelled stream's slot was not freed")
 	}
+	// The cancelled stream stopped early: far fewer than its 4000 tokens
+	// were made (the next request's 3 included).
+	resp, err = http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var made float64
+	for _, line := range strings.Split(string(metrics), "\n") {
+		if v, ok := strings.CutPrefix(line, `moxing_generated_tokens_total{model="long"} `); ok {
+			fmt.Sscan(v, &made)
+		}
+	}
+	if made == 0 || made > 2000 {
+		t.Fatalf("%v tokens generated for a stream cancelled after its first", made)
+	}
+	t.Logf("%v tokens generated before the cancelled stream stopped", made)
 }
 
 // A burst of requests at a server with one slot and a queue of one: each

@@ -44,9 +44,6 @@ func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 	return p
 }
 
-// Shape returns k and n: op(B) is k×n.
-func (p *PackedB) Shape() (k, n int) { return p.k, p.n }
-
 // block returns the packed block of B at rows pc, columns jc.
 func (p *PackedB) block(jc, pc int) []float32 {
 	kBlocks := (p.k + p.impl.kc - 1) / p.impl.kc
