@@ -326,6 +326,46 @@ func (m *Model) Describe() string {
 	return "ConvNet image classifier"
 }
 
+// Kind is m's kind, as a card names it: gpt.KindLM, gpt.KindClassifier,
+// rnn.KindLM, rnn.KindClassifier, mlp.Kind or cnn.Kind.
+func (m *Model) Kind() string {
+	switch {
+	case m.GPT != nil && m.GPT.Classifier != nil:
+		return gpt.KindClassifier
+	case m.GPT != nil:
+		return gpt.KindLM
+	case m.RNN != nil && m.RNN.Classifier != nil:
+		return rnn.KindClassifier
+	case m.RNN != nil:
+		return rnn.KindLM
+	case m.Tabular != nil:
+		return mlp.Kind
+	}
+	return cnn.Kind
+}
+
+// Parameters is the number of m's weights (its adapters' included).
+func (m *Model) Parameters() int {
+	var module any
+	switch {
+	case m.GPT != nil:
+		module = m.GPT.Module()
+	case m.RNN != nil && m.RNN.Classifier != nil:
+		module = m.RNN.Classifier
+	case m.RNN != nil:
+		module = m.RNN.LM
+	case m.Tabular != nil:
+		module = m.Tabular.Model
+	default:
+		module = m.Images.Model
+	}
+	n := 0
+	for _, p := range nn.Params(module) {
+		n += p.Numel()
+	}
+	return n
+}
+
 // LanguageModel is a model that continues text: a GPT (its adapters
 // merged) or a recurrent language model.
 type LanguageModel struct {

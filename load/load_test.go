@@ -123,8 +123,15 @@ func TestOpenEveryKind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Card.Kind != tc.kind || m.Card.Format != checkpoint.CardFormat || m.Card.Writer == "" {
-			t.Fatalf("%s: card %+v", tc.path, m.Card)
+		if m.Card.Kind != tc.kind || m.Card.Format != checkpoint.CardFormat || m.Card.Writer == "" || m.Kind() != tc.kind {
+			t.Fatalf("%s: card %+v, Kind %q", tc.path, m.Card, m.Kind())
+		}
+		want := 0
+		for _, p := range tc.want {
+			want += p.Numel()
+		}
+		if m.Parameters() != want {
+			t.Fatalf("%s: %d parameters, want %d", tc.path, m.Parameters(), want)
 		}
 		sameParams(t, tc.path, tc.got(m), tc.want)
 	}
@@ -140,6 +147,9 @@ func TestOpenEveryKind(t *testing.T) {
 	}
 	if m, _ = load.Open(mlpPath); m.Tabular.CSV.Sep != "," || len(m.Tabular.Schema.Classes) != 2 {
 		t.Fatalf("tabular preprocessing: %+v", m.Tabular)
+	}
+	if k := schema.Outputs(); m.Parameters() != (1*3+3)+(3*k+k) { // x → 3 hidden → k outputs
+		t.Fatalf("the MLP has %d parameters, want %d", m.Parameters(), (1*3+3)+(3*k+k))
 	}
 }
 

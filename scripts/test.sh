@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite, as CI runs it: installs the real data sets (needs root
-# for apt-get the first time), the OpenAI Node client, and starts a
-# throwaway PostgreSQL (scripts/postgres.sh), vets, runs every test, runs the tensor, model
+# for apt-get the first time), the OpenAI Node client and headless
+# Chromium, and starts a throwaway PostgreSQL (scripts/postgres.sh), vets, runs every test, runs the tensor, model
 # and training tests again with the NaN invariants on, runs everything again on the portable
 # (pure-Go) kernels, fuzzes the file readers (CSV, IDX, images, safetensors,
 # model cards, Hugging Face configs, tokenizers, token files) and the GEMM
@@ -16,6 +16,14 @@ scripts/fetch-data.sh
 # The official OpenAI Node client (npm openai, pinned in its package-lock),
 # which cmd/moxing's TestOpenAIClient runs against moxing serve.
 npm ci --prefix tools/openai-client --no-audit --no-fund --loglevel=error
+# Debian's Chromium, headless, for the web page's browser test (serve's
+# TestPageInBrowser, driven with chromedp); fonts-liberation gives it
+# fonts for the screenshots. Installed the first time only.
+if ! command -v chromium >/dev/null; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+fi
 # A throwaway PostgreSQL on loopback, for the ledger's tests on both of its
 # databases (ledger/ledgertest); SQLite needs nothing.
 export MOXING_TEST_POSTGRES=${MOXING_TEST_POSTGRES:-$(scripts/postgres.sh)}

@@ -42,6 +42,23 @@ func ledgerServer(t *testing.T, store *ledger.Store) *httptest.Server {
 	return ts
 }
 
+// authed sends a request with key as the bearer token and decodes the JSON
+// answer.
+func authed(t *testing.T, ts *httptest.Server, method, path, key, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
 // call posts body to path with key as the bearer token and returns the
 // status, the usage the client was told, and the error's code.
 func call(t *testing.T, ts *httptest.Server, key, path, body string) (int, int64, string) {
@@ -209,16 +226,7 @@ func TestAdminRoutes(t *testing.T) {
 		ctx := context.Background()
 		_, root, _ := store.CreateKey(ctx, ledger.NewKey{Name: "root", Admin: true})
 		do := func(method, path, key, body string) (int, map[string]any) {
-			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+key)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var out map[string]any
-			json.NewDecoder(resp.Body).Decode(&out)
-			return resp.StatusCode, out
+			return authed(t, ts, method, path, key, body)
 		}
 		code, out := do("POST", "/v1/admin/keys", root, `{"name":"bob","quota_tokens":500,"models":["lm"]}`)
 		bob, _ := out["key"].(string)

@@ -18,10 +18,13 @@ type served struct {
 	model   *load.Model
 	created int64
 
-	lm      *load.LanguageModel // a language model, or nil
-	batcher *Batcher            // a GPT language model's
-	serial  *serial             // another language model's (recurrent)
-	chat    *template.Template  // renders chat messages into a prompt
+	lm       *load.LanguageModel // a language model, or nil
+	batcher  *Batcher            // a GPT language model's
+	serial   *serial             // another language model's (recurrent)
+	chat     *template.Template  // renders chat messages into a prompt
+	chatText string              // its source
+
+	fullCard *modelCard // GET /v1/models/{id}/card
 }
 
 // DefaultChatTemplate renders chat messages for a model whose card has no
@@ -54,8 +57,9 @@ func newServed(name string, m *load.Model, o Options, mt *metrics) (*served, err
 		if err != nil {
 			return nil, fmt.Errorf("serve: model %s: chat_template: %w", name, err)
 		}
-		sv.chat = t
+		sv.chat, sv.chatText = t, text
 	}
+	sv.fullCard = newModelCard(name, sv)
 	return sv, nil
 }
 
@@ -68,10 +72,7 @@ func (sv *served) close() {
 // card is the model's entry in /v1/models: OpenAI's fields, and moxing's
 // kind, description and context window.
 func (sv *served) card() map[string]any {
-	c := map[string]any{"id": sv.name, "object": "model", "created": sv.created, "owned_by": "moxing", "description": sv.model.Describe()}
-	if sv.model.Card != nil {
-		c["kind"] = sv.model.Card.Kind
-	}
+	c := map[string]any{"id": sv.name, "object": "model", "created": sv.created, "owned_by": "moxing", "description": sv.model.Describe(), "kind": sv.model.Kind()}
 	if sv.lm != nil {
 		c["context_window"] = sv.lm.Window
 	}

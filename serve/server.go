@@ -125,6 +125,7 @@ func (s *Server) routes() {
 		{"/v1/predict", http.MethodPost, s.predict},
 		{"/v1/models", http.MethodGet, s.listModels},
 		{"/v1/models/{id}", http.MethodGet, s.getModel},
+		{"/v1/models/{id}/card", http.MethodGet, s.getCard},
 		{"/healthz", http.MethodGet, func(w http.ResponseWriter, _ *http.Request, _ *requestInfo) error {
 			return writeJSON(w, map[string]string{"status": "ok"})
 		}},
@@ -132,6 +133,8 @@ func (s *Server) routes() {
 		{"/v1/admin/keys", "", s.adminKeys},
 		{"/v1/admin/keys/{id}", http.MethodDelete, s.adminRevoke},
 		{"/v1/admin/usage", http.MethodGet, s.adminUsage},
+		{"/{$}", http.MethodGet, page()},
+		{"/ui/", http.MethodGet, page()},
 		{"/", "", func(http.ResponseWriter, *http.Request, *requestInfo) error {
 			return &apiError{Status: http.StatusNotFound, Message: "no such route: see /v1/models, /v1/completions, /v1/chat/completions, /v1/embeddings", Type: "not_found_error"}
 		}},
@@ -207,8 +210,11 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		took := time.Since(start)
 		name := rt.path
-		if name == "/" {
+		switch name {
+		case "/":
 			name = "other"
+		case "/{$}":
+			name = "/"
 		}
 		s.metrics.request(name, rec.status, took)
 		s.opts.Logger.Info("request", "id", info.id, "method", r.Method, "path", r.URL.Path, "status", rec.status,

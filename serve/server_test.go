@@ -405,8 +405,10 @@ func TestQueueFull(t *testing.T) {
 	}
 }
 
-// The zoo routes: a text-free tabular model through /v1/predict.
-func TestPredictTabular(t *testing.T) {
+// testTabular trains a small tabular classifier (x, colour → lo or hi) in
+// a run folder and opens it.
+func testTabular(t testing.TB) *load.Model {
+	t.Helper()
 	dir := t.TempDir()
 	var b strings.Builder
 	b.WriteString("x,colour,label\n")
@@ -425,7 +427,12 @@ func TestPredictTabular(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := testServer(t, Options{}, map[string]*load.Model{"tab": m})
+	return m
+}
+
+// The zoo routes: a text-free tabular model through /v1/predict.
+func TestPredictTabular(t *testing.T) {
+	ts := testServer(t, Options{}, map[string]*load.Model{"tab": testTabular(t)})
 	code, out := post(t, ts, "/v1/predict", `{"model":"tab","rows":[{"x":1,"colour":"red"},{"x":"9","colour":"blue"}]}`)
 	data, _ := out["data"].([]any)
 	if code != 200 || len(data) != 2 {

@@ -83,7 +83,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, info *reques
 		if err := r.Context().Err(); err != nil {
 			return deadlineError(r.Context(), err)
 		}
-		vec := embed(inf, ids)
+		vec := embedding(inf, ids)
 		var e any = vec
 		if req.EncodingFormat == "base64" {
 			e = base64Floats(vec)
@@ -97,8 +97,8 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, info *reques
 		"usage": map[string]int{"prompt_tokens": total, "total_tokens": total}})
 }
 
-// embed is the unit-norm mean of m's last hidden states over ids.
-func embed(m *gpt.Model, ids []int) []float32 {
+// embedding is the unit-norm mean of m's last hidden states over ids.
+func embedding(m *gpt.Model, ids []int) []float32 {
 	h := m.Hidden(ids, 1, len(ids)) // (1, T, C)
 	c := m.Config.NEmbd
 	vec := make([]float32, c)

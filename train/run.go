@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/moxing/moxing/checkpoint"
+	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/internal/atomicfile"
 	"github.com/moxing/moxing/internal/folderlock"
 	"github.com/moxing/moxing/nn"
@@ -340,4 +341,62 @@ func sameFile(a, b string) bool {
 	sa, err1 := os.Stat(a)
 	sb, err2 := os.Stat(b)
 	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// History is how a run folder's model was trained: its config.json and its
+// metrics.jsonl records (see Epoch), in order.
+type History struct {
+	Config  json.RawMessage  `json:"config,omitempty"`
+	Metrics []map[string]any `json:"metrics"`
+}
+
+// maxHistoryBytes bounds each file ReadHistory reads.
+const maxHistoryBytes = 64 << 20
+
+// ReadHistory reads the run folder dir's config.json and metrics.jsonl. A
+// line of metrics.jsonl that is not a JSON object is skipped (a run killed
+// while appending leaves a torn last line); a missing file leaves its field
+// empty. It fails on a file over 64 MiB or that is not a regular file, and
+// on a config.json that is not JSON, naming the file.
+func ReadHistory(dir string) (*History, error) {
+	read := func(name string) ([]byte, error) {
+		path := filepath.Join(dir, name)
+		f, err := data.OpenFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		raw, err := io.ReadAll(io.LimitReader(f, maxHistoryBytes+1))
+		if err == nil && len(raw) > maxHistoryBytes {
+			err = fmt.Errorf("over %d MiB", maxHistoryBytes>>20)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return raw, nil
+	}
+	h := &History{Metrics: []map[string]any{}}
+	raw, err := read("config.json")
+	if err != nil {
+		return nil, err
+	}
+	if raw != nil {
+		if !json.Valid(raw) {
+			return nil, fmt.Errorf("%s: not JSON", filepath.Join(dir, "config.json"))
+		}
+		h.Config = bytes.TrimSpace(raw)
+	}
+	if raw, err = read("metrics.jsonl"); err != nil {
+		return nil, err
+	}
+	for line := range bytes.Lines(raw) {
+		var rec map[string]any
+		if json.Unmarshal(line, &rec) == nil && rec != nil {
+			h.Metrics = append(h.Metrics, rec)
+		}
+	}
+	return h, nil
 }

@@ -45,6 +45,40 @@ func TestCreateAndOpenRun(t *testing.T) {
 	}
 }
 
+// ReadHistory gives back a run's settings and its metrics records, skips a
+// torn last line, and refuses what is not a file.
+func TestReadHistory(t *testing.T) {
+	dir := t.TempDir()
+	run, err := train.CreateRun(dir, map[string]int{"epochs": 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	lines := `{"epoch":1,"train_loss":2.5,"val_loss":2.7,"best":true}` + "\n" + `{"epoch":2,"train_loss":1.5,"val_loss":2.1,"best":true}` + "\n" + `{"epoch":3,"train_lo`
+	os.WriteFile(run.Path("metrics.jsonl"), []byte(lines), 0o644)
+	h, err := train.ReadHistory(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(h.Config) != `{
+  "epochs": 3
+}` || len(h.Metrics) != 2 || h.Metrics[1]["val_loss"] != 2.1 || h.Metrics[0]["epoch"] != 1.0 {
+		t.Fatalf("history %s %v", h.Config, h.Metrics)
+	}
+	if h, err := train.ReadHistory(t.TempDir()); err != nil || h.Config != nil || len(h.Metrics) != 0 {
+		t.Fatalf("an empty folder: %+v, %v", h, err)
+	}
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	os.Mkdir(filepath.Join(dir, "sub", "metrics.jsonl"), 0o755)
+	if _, err := train.ReadHistory(filepath.Join(dir, "sub")); err == nil || !strings.Contains(err.Error(), "metrics.jsonl is a folder") {
+		t.Fatalf("metrics.jsonl a folder: %v", err)
+	}
+	os.WriteFile(run.Path("config.json"), []byte("{torn"), 0o644)
+	if _, err := train.ReadHistory(dir); err == nil || !strings.Contains(err.Error(), "config.json: not JSON") {
+		t.Fatalf("a torn config.json: %v", err)
+	}
+}
+
 func errorsUnwrapAll(err error) error {
 	for {
 		u, ok := err.(interface{ Unwrap() error })
