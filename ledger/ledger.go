@@ -133,6 +133,12 @@ CREATE TABLE IF NOT EXISTS usage (
 	status INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_time ON usage (time);
+CREATE TABLE IF NOT EXISTS reservations (
+	id TEXT PRIMARY KEY,
+	key_id TEXT NOT NULL,
+	tokens INTEGER NOT NULL,
+	expires INTEGER NOT NULL
+);
 `
 
 const schemaPostgres = `
@@ -163,6 +169,12 @@ CREATE TABLE IF NOT EXISTS usage (
 	status INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_time ON usage (time);
+CREATE TABLE IF NOT EXISTS reservations (
+	id TEXT PRIMARY KEY,
+	key_id TEXT NOT NULL,
+	tokens BIGINT NOT NULL,
+	expires BIGINT NOT NULL
+);
 `
 
 // NewKey is what CreateKey makes a key with.
@@ -313,26 +325,51 @@ func (s *Store) RevokeKey(ctx context.Context, idOrName string) error {
 	return nil
 }
 
-// Reserve holds tokens of the key's quota for a request about to
-// generate: it fails with ErrQuota, holding nothing, when what is spent and
-// held already plus tokens would pass the quota. A key without a quota
-// reserves nothing.
-func (s *Store) Reserve(ctx context.Context, keyID string, tokens int64) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE keys SET reserved_tokens = reserved_tokens + ?
-		WHERE id = ? AND (quota_tokens = 0 OR spent_tokens + reserved_tokens + ? <= quota_tokens)`), tokens, keyID, tokens)
-	if err != nil {
-		return fmt.Errorf("ledger: reserve: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrQuota
-	}
-	return nil
+// Reservation is tokens of a key's quota held for one request until it
+// settles, or until Expires, when ReleaseExpired gives them back (the
+// server that held them died).
+type Reservation struct {
+	ID      string
+	KeyID   string
+	Tokens  int64
+	Expires time.Time
 }
 
-// Settle appends rec to the ledger and, for its key, releases reserved
-// tokens and spends the tokens rec used, in one transaction: a crash
-// leaves both or neither.
-func (s *Store) Settle(ctx context.Context, rec Record, reserved int64) error {
+// Reserve holds tokens of the key's quota for a request about to generate,
+// for at most ttl: it fails with ErrQuota, holding nothing, when what is
+// spent and held already plus tokens would pass the quota.
+func (s *Store) Reserve(ctx context.Context, keyID string, tokens int64, ttl time.Duration) (*Reservation, error) {
+	idb := make([]byte, 12)
+	rand.Read(idb)
+	r := &Reservation{ID: hex.EncodeToString(idb), KeyID: keyID, Tokens: tokens, Expires: time.Now().Add(ttl)}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reserve: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE keys SET reserved_tokens = reserved_tokens + ?
+		WHERE id = ? AND (quota_tokens = 0 OR spent_tokens + reserved_tokens + ? <= quota_tokens)`), tokens, keyID, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reserve: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, ErrQuota
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reservations (id, key_id, tokens, expires) VALUES (?, ?, ?, ?)`),
+		r.ID, keyID, tokens, r.Expires.UnixMilli()); err != nil {
+		return nil, fmt.Errorf("ledger: reserve: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("ledger: reserve: %w", err)
+	}
+	return r, nil
+}
+
+// Settle appends rec to the ledger and, for its key, spends the tokens rec
+// used and releases the reservation r (nil for none), in one transaction:
+// a crash leaves both or neither. A reservation ReleaseExpired already gave
+// back is not released twice.
+func (s *Store) Settle(ctx context.Context, rec Record, r *Reservation) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("ledger: settle: %w", err)
@@ -343,9 +380,17 @@ func (s *Store) Settle(ctx context.Context, rec Record, reserved int64) error {
 	if err != nil {
 		return fmt.Errorf("ledger: settle: %w", err)
 	}
+	var held int64
+	if r != nil {
+		// The row goes to whichever of Settle and ReleaseExpired deletes it.
+		err := tx.QueryRowContext(ctx, s.q(`DELETE FROM reservations WHERE id = ? RETURNING tokens`), r.ID).Scan(&held)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("ledger: settle: %w", err)
+		}
+	}
 	if rec.KeyID != "" {
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE keys SET reserved_tokens = CASE WHEN reserved_tokens > ? THEN reserved_tokens - ? ELSE 0 END,
-			spent_tokens = spent_tokens + ? WHERE id = ?`), reserved, reserved, rec.PromptTokens+rec.CompletionTokens, rec.KeyID)
+			spent_tokens = spent_tokens + ? WHERE id = ?`), held, held, rec.PromptTokens+rec.CompletionTokens, rec.KeyID)
 		if err != nil {
 			return fmt.Errorf("ledger: settle: %w", err)
 		}
@@ -354,6 +399,46 @@ func (s *Store) Settle(ctx context.Context, rec Record, reserved int64) error {
 		return fmt.Errorf("ledger: settle: %w", err)
 	}
 	return nil
+}
+
+// ReleaseExpired gives back the reservations that expired before now: those
+// of requests whose server died before settling them. It returns the tokens
+// released. Servers sharing the store may all call it.
+func (s *Store) ReleaseExpired(ctx context.Context, now time.Time) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: release: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, s.q(`DELETE FROM reservations WHERE expires < ? RETURNING key_id, tokens`), now.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("ledger: release: %w", err)
+	}
+	held := map[string]int64{}
+	for rows.Next() {
+		var key string
+		var tokens int64
+		if err := rows.Scan(&key, &tokens); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("ledger: release: %w", err)
+		}
+		held[key] += tokens
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("ledger: release: %w", err)
+	}
+	var total int64
+	for key, tokens := range held {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE keys SET reserved_tokens = CASE WHEN reserved_tokens > ? THEN reserved_tokens - ? ELSE 0 END WHERE id = ?`),
+			tokens, tokens, key); err != nil {
+			return 0, fmt.Errorf("ledger: release: %w", err)
+		}
+		total += tokens
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("ledger: release: %w", err)
+	}
+	return total, nil
 }
 
 // Filter selects ledger records: by key (id), and from Since (inclusive)

@@ -83,7 +83,8 @@ func TestQuotaUnderConcurrency(t *testing.T) {
 		served, refused := 0, 0
 		for i := range 64 {
 			wg.Go(func() {
-				if err := s.Reserve(ctx, k.ID, 100); errors.Is(err, ledger.ErrQuota) {
+				r, err := s.Reserve(ctx, k.ID, 100, time.Minute)
+				if errors.Is(err, ledger.ErrQuota) {
 					mu.Lock()
 					refused++
 					mu.Unlock()
@@ -93,7 +94,7 @@ func TestQuotaUnderConcurrency(t *testing.T) {
 					return
 				}
 				rec := ledger.Record{Time: time.Now(), KeyID: k.ID, Model: "m", Route: "/v1/completions", PromptTokens: 10, CompletionTokens: int64(40 + i%50), Status: 200}
-				if err := s.Settle(ctx, rec, 100); err != nil {
+				if err := s.Settle(ctx, rec, r); err != nil {
 					t.Error(err)
 				}
 				mu.Lock()
@@ -117,12 +118,59 @@ func TestQuotaUnderConcurrency(t *testing.T) {
 	})
 }
 
+// A reservation its server never settled (it died) is given back once it
+// expires, and settling it late does not give it back twice.
+func TestReleaseExpired(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *ledger.Store) {
+		ctx := context.Background()
+		k, _, err := s.CreateKey(ctx, ledger.NewKey{Name: "carol", QuotaTokens: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := func() int64 {
+			t.Helper()
+			got, err := s.Key(ctx, k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.Reserved
+		}
+		lost, err := s.Reserve(ctx, k.ID, 600, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live, err := s.Reserve(ctx, k.ID, 300, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Reserve(ctx, k.ID, 200, time.Hour); !errors.Is(err, ledger.ErrQuota) {
+			t.Fatalf("600 + 300 + 200 held of 1000: %v", err)
+		}
+		if n, err := s.ReleaseExpired(ctx, time.Now()); n != 0 || err != nil || held() != 900 {
+			t.Fatalf("nothing expired yet: released %d, %v; held %d", n, err, held())
+		}
+		if n, err := s.ReleaseExpired(ctx, time.Now().Add(2*time.Minute)); n != 600 || err != nil || held() != 300 {
+			t.Fatalf("the lost reservation expired: released %d, %v; held %d", n, err, held())
+		}
+		rec := ledger.Record{Time: time.Now(), KeyID: k.ID, Model: "m", Route: "/v1/completions", PromptTokens: 5, CompletionTokens: 5, Status: 200}
+		if err := s.Settle(ctx, rec, lost); err != nil || held() != 300 {
+			t.Fatalf("settling the released reservation: %v; held %d", err, held())
+		}
+		if err := s.Settle(ctx, rec, live); err != nil || held() != 0 {
+			t.Fatalf("settling the live one: %v; held %d", err, held())
+		}
+		if got, _ := s.Key(ctx, k.ID); got.Spent != 20 {
+			t.Fatalf("spent %d, want 20", got.Spent)
+		}
+	})
+}
+
 func TestRecordsFilter(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *ledger.Store) {
 		ctx := context.Background()
 		day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 		for i, key := range []string{"a", "b", "a"} {
-			if err := s.Settle(ctx, ledger.Record{Time: day.Add(time.Duration(i) * 24 * time.Hour), KeyID: key, Model: "m", Route: "/v1/chat/completions", PromptTokens: 1, Status: 200}, 0); err != nil {
+			if err := s.Settle(ctx, ledger.Record{Time: day.Add(time.Duration(i) * 24 * time.Hour), KeyID: key, Model: "m", Route: "/v1/chat/completions", PromptTokens: 1, Status: 200}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -18,10 +19,32 @@ import (
 // much, and a record of every /v1 request.
 type accounts struct {
 	store *ledger.Store
-	auth  bool // every /v1 request needs a key
+	auth  bool           // every /v1 request needs a key
+	hold  time.Duration  // how long a reservation may outlive its request's start
+	stop  chan struct{}  // closed by Close: ends sweep
+	swept sync.WaitGroup // sweep, running
 
 	mu      sync.Mutex
 	buckets map[string]*bucket // rate limits by key id
+}
+
+// sweep releases the reservations of requests that never settled (their
+// server died) once they expire: now, then every minute until stop closes.
+func (a *accounts) sweep(log *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if n, err := a.store.ReleaseExpired(context.Background(), time.Now()); err != nil {
+			log.Error("ledger", "err", err.Error())
+		} else if n > 0 {
+			log.Warn("ledger: released the expired reservations of requests that never settled", "tokens", n)
+		}
+		select {
+		case <-a.stop:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // bucket is a token bucket of requests: it holds up to rate tokens (one
@@ -90,13 +113,14 @@ func (a *accounts) reserve(ctx context.Context, info *requestInfo, tokens int64)
 	if a == nil || info.key == nil || info.key.QuotaTokens == 0 {
 		return nil
 	}
-	if err := a.store.Reserve(ctx, info.key.ID, tokens); errors.Is(err, ledger.ErrQuota) {
+	r, err := a.store.Reserve(ctx, info.key.ID, tokens, a.hold)
+	if errors.Is(err, ledger.ErrQuota) {
 		return &apiError{Status: http.StatusTooManyRequests, Type: "insufficient_quota", Code: "insufficient_quota",
 			Message: fmt.Sprintf("this key's quota of %d tokens cannot cover the %d this request may use (its prompt and max_tokens)", info.key.QuotaTokens, tokens)}
 	} else if err != nil {
 		return err
 	}
-	info.reserved = tokens
+	info.reservation = r
 	return nil
 }
 
@@ -113,7 +137,7 @@ func (a *accounts) settle(info *requestInfo, route string, status int, start tim
 		rec.KeyID = info.key.ID
 	}
 	// Not the request's context: a client that left is still billed.
-	return a.store.Settle(context.Background(), rec, info.reserved)
+	return a.store.Settle(context.Background(), rec, info.reservation)
 }
 
 // retryAfter is the Retry-After header of an error: whole seconds, at

@@ -68,7 +68,9 @@ func TestLedgerSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, secret, err := store.CreateKey(context.Background(), ledger.NewKey{Name: "load"})
+	// A quota, so that requests reserve tokens: those in flight at the kill
+	// are left held, until they expire.
+	k, secret, err := store.CreateKey(context.Background(), ledger.NewKey{Name: "load", QuotaTokens: 1 << 40})
 	store.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -123,13 +125,30 @@ func TestLedgerSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sum int64
 	for _, r := range recs {
 		if r.Status != 200 || r.Model != "lm" || r.PromptTokens < 4 || r.CompletionTokens < 5 {
 			t.Fatalf("a record not whole: %+v", r)
 		}
+		sum += r.PromptTokens + r.CompletionTokens
+	}
+	// What the key spent is what its records used (each settled in one
+	// transaction), and what the dead server held comes back once it
+	// expires (5 minutes' deadline and a minute's margin).
+	before, err := store.Key(context.Background(), k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released, err := store.ReleaseExpired(context.Background(), time.Now().Add(6*time.Minute+time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := store.Key(context.Background(), k.ID)
+	if before.Spent != sum || after.Reserved != 0 || released != before.Reserved {
+		t.Fatalf("spent %d, the records sum to %d; %d held at the kill, %d released, %d left", before.Spent, sum, before.Reserved, released, after.Reserved)
 	}
 	if int64(len(recs)) < completed.Load() || completed.Load() == 0 {
 		t.Fatalf("%d records for %d responses received in full", len(recs), completed.Load())
 	}
-	t.Logf("killed after %d complete responses; the ledger holds %d records", completed.Load(), len(recs))
+	t.Logf("killed after %d complete responses; the ledger holds %d records; %d tokens were held by requests under way, released", completed.Load(), len(recs), released)
 }

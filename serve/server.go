@@ -81,7 +81,9 @@ func New(models map[string]*load.Model, o Options) (*Server, error) {
 	}
 	s := &Server{opts: o, models: map[string]*served{}, mux: http.NewServeMux(), metrics: newMetrics()}
 	if o.Ledger != nil {
-		s.acct = &accounts{store: o.Ledger, auth: o.Auth, buckets: map[string]*bucket{}}
+		// A request ends by its deadline; the margin covers its settling.
+		s.acct = &accounts{store: o.Ledger, auth: o.Auth, hold: o.Timeout + time.Minute, stop: make(chan struct{}), buckets: map[string]*bucket{}}
+		s.acct.swept.Go(func() { s.acct.sweep(o.Logger) })
 	}
 	for name, m := range models {
 		sv, err := newServed(name, m, o, s.metrics)
@@ -102,6 +104,11 @@ func New(models map[string]*load.Model, o Options) (*Server, error) {
 func (s *Server) Close() {
 	for _, sv := range s.models {
 		sv.close()
+	}
+	if s.acct != nil && s.acct.stop != nil {
+		close(s.acct.stop)
+		s.acct.stop = nil
+		s.acct.swept.Wait()
 	}
 }
 
@@ -154,9 +161,9 @@ type requestInfo struct {
 	promptTokens     int
 	completionTokens int
 
-	key      *ledger.Key // the caller's, with a ledger and a key
-	reserved int64       // tokens of its quota held
-	settled  bool        // the ledger has the request's record
+	key         *ledger.Key         // the caller's, with a ledger and a key
+	reservation *ledger.Reservation // tokens of its quota held
+	settled     bool                // the ledger has the request's record
 	// finish writes the request's ledger record with its status, before
 	// the last of the response is written (a no-op without a ledger).
 	finish func(status int) error
