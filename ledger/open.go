@@ -62,3 +62,13 @@ func openPostgres(url string) (*Store, error) {
 	}
 	return &Store{db: db, postgres: true}, nil
 }
+
+// DefaultPath is where the CLI keeps the ledger by default:
+// $XDG_DATA_HOME/moxing/moxing.db, or ~/.local/share/moxing/moxing.db.
+func DefaultPath() string {
+	dir := os.Getenv("XDG_DATA_HOME")
+	if home, err := os.UserHomeDir(); dir == "" && err == nil {
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(dir, "moxing", "moxing.db")
+}

@@ -86,7 +86,7 @@ func Demo(ctx context.Context, o DemoOptions, src string, f Folder, obs train.Ob
 	fmt.Fprintf(log, "training: %d steps of %d×%d tokens into %s; the time it takes follows after the first steps\n", o.Steps, o.BatchSize, o.Seq, run.Dir)
 	split := len(ids) * 9 / 10
 	tokens := data.NewTokens(ids, tok.VocabSize())
-	res, err := fitLM(ctx, loop, f.Resume, tokens.Slice(0, split), tokens.Slice(split, len(ids)))
+	res, err := fitLM(ctx, loop, f.Resume, tokens.Slice(0, split), tokens.Slice(split, len(ids)), run.Dir)
 	if res == nil {
 		return nil, err
 	}

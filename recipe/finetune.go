@@ -75,6 +75,9 @@ func FineTune(ctx context.Context, o FineTuneOptions, f Folder, obs train.Observ
 	if err := Check(&o); err != nil {
 		return nil, err
 	}
+	if err := f.single("finetune"); err != nil {
+		return nil, err
+	}
 	log = logger(log)
 	f.start("finetune", &o.Data, &o.ValData, &o.Init)
 	if err := f.checkData(o.Data, &o.DataHash); err != nil {
@@ -211,7 +214,7 @@ func fineTuneLM(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o FineT
 	loop := &train.LM{Model: p.LM, Opt: train.NewLMOptimizer(trainable, float32(o.LR), float32(o.WeightDecay)), Config: cfg, Run: run, Observer: obs}
 	fmt.Fprintf(log, "%d training and %d validation tokens; %d of %d parameters trained; run folder %s\n",
 		trainIDs.Len(), valIDs.Len(), nn.NumParams(trainable), nn.NumParams(nn.Params(p.LM)), run.Dir)
-	return fitLM(ctx, loop, resume, trainIDs, valIDs)
+	return fitLM(ctx, loop, resume, trainIDs, valIDs, run.Dir)
 }
 
 // sameTokenizer reports whether two tokenizers are the same (same saved

@@ -6,10 +6,12 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/dist"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/nn"
@@ -39,6 +41,12 @@ type PretrainOptions struct {
 	DataHash    string  `json:"data_sha256,omitempty"` // the data's fingerprint, recorded by Pretrain and checked on resume
 	Arch        string  `json:"model" flag:"arch" def:"gpt" help:"gpt, or a recurrent language model: lstm, gru or rnn (then --layers, --embd, --hidden, --seq)"`
 	Hidden      int     `json:"hidden,omitempty" flag:"hidden" help:"lstm/gru/rnn: hidden units (default 256)" range:"[0,)"`
+	// World and GlobalBatch record a data-parallel run's processes and
+	// sequences per micro-batch over all of them (Batch each). A resumed
+	// run keeps its global batch, on any number of processes that divides
+	// it.
+	World       int `json:"world_size,omitempty"`
+	GlobalBatch int `json:"global_batch,omitempty"`
 }
 
 // LMResult is how a language-model run ended. Its JSON is what moxing
@@ -63,6 +71,18 @@ func Pretrain(ctx context.Context, o PretrainOptions, f Folder, obs train.Observ
 		return nil, err
 	}
 	log = logger(log)
+	if !f.root() {
+		obs, log = nil, io.Discard
+	}
+	ranks := dist.Or(f.Comm).Size()
+	switch {
+	case !f.Resume || o.GlobalBatch == 0:
+		o.World, o.GlobalBatch = ranks, o.Batch*ranks
+	case o.GlobalBatch%ranks != 0:
+		return nil, optionf("the run in %s has a global batch of %d sequences, which %d processes cannot share evenly", f.Dir, o.GlobalBatch, ranks)
+	default:
+		o.Batch = o.GlobalBatch / ranks
+	}
 	f.start("pretrain", &o.Data)
 	if err := f.checkData(o.Data, &o.DataHash); err != nil {
 		return nil, err
@@ -93,9 +113,12 @@ func Pretrain(ctx context.Context, o PretrainOptions, f Folder, obs train.Observ
 	}
 	defer loop.Run.Close()
 	fmt.Fprintf(log, "%d training and %d validation tokens; %s: %d parameters; run folder %s\n",
-		trainIDs.Len(), valIDs.Len(), lm.about, nn.NumParams(nn.Params(lm.model)), loop.Run.Dir)
-	loop.Observer = obs
-	return fitLM(ctx, loop, f.Resume, trainIDs, valIDs)
+		trainIDs.Len(), valIDs.Len(), lm.about, nn.NumParams(nn.Params(lm.model)), f.Dir)
+	if ranks > 1 {
+		fmt.Fprintf(log, "data-parallel on %d processes: %d sequences each, %d a step\n", ranks, o.Batch, o.GlobalBatch*o.GradAccum)
+	}
+	loop.Observer, loop.Comm = obs, f.Comm
+	return fitLM(ctx, loop, f.Resume, trainIDs, valIDs, f.Dir)
 }
 
 // languageModel is a language model ready to pretrain: what Pretrain's
@@ -181,13 +204,13 @@ func lmLoop(m train.LanguageModel, o PretrainOptions, seqLen int, meta map[strin
 
 // fitLM runs loop (resumed from its run's last.safetensors when resume)
 // and says how it ended.
-func fitLM(ctx context.Context, loop *train.LM, resume bool, trainIDs, valIDs data.Tokens) (*LMResult, error) {
-	if resume {
+func fitLM(ctx context.Context, loop *train.LM, resume bool, trainIDs, valIDs data.Tokens, dir string) (*LMResult, error) {
+	if resume && loop.Run != nil { // rank 0 resumes, and Fit gives the others its state
 		if err := loop.Resume(); err != nil {
 			return nil, err
 		}
 	}
 	res, err := loop.Fit(ctx, trainIDs, valIDs)
 	return &LMResult{Steps: res.Steps, BestStep: res.BestStep, BestLoss: res.BestLoss, Perplexity: math.Exp(res.BestLoss),
-		Run: loop.Run.Dir, Checkpoint: loop.Run.Path("best.safetensors")}, err
+		Run: dir, Checkpoint: filepath.Join(dir, "best.safetensors")}, err
 }

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/dist"
 	"github.com/moxing/moxing/train"
 )
 
@@ -70,6 +71,22 @@ type Folder struct {
 	// options must be its config.json's (see train.ReadSettings); only the
 	// epochs or steps may grow, to extend it.
 	Resume bool
+	// Comm is the job of a data-parallel run on several processes (nil:
+	// one process). Every rank reads the data and trains; rank 0 alone
+	// writes the run folder, logs and reports progress. Pretrain runs
+	// data-parallel; the other recipes refuse a job of more than one.
+	Comm dist.Comm
+}
+
+// root reports whether this process writes the run: rank 0, or the only one.
+func (f Folder) root() bool { return dist.Or(f.Comm).Rank() == 0 }
+
+// single refuses a job of several processes for a recipe that trains on one.
+func (f Folder) single(recipe string) error {
+	if n := dist.Or(f.Comm).Size(); n > 1 {
+		return optionf("moxing %s trains on one process; started as %d (mpirun): data-parallel training is moxing pretrain's", recipe, n)
+	}
+	return nil
 }
 
 // start readies a new run: the option paths that exist made absolute (so
@@ -100,6 +117,9 @@ func dataStem(path string) string {
 // open locks and returns the run being resumed, or creates the new run
 // folder with settings in its config.json. The caller closes the run.
 func (f Folder) open(settings any) (*train.Run, error) {
+	if !f.root() {
+		return nil, nil
+	}
 	if f.Resume {
 		return train.OpenRun(f.Dir, nil)
 	}

@@ -102,6 +102,9 @@ func Train(ctx context.Context, o TrainOptions, f Folder, obs train.Observer, lo
 	if err := Check(&o); err != nil {
 		return nil, err
 	}
+	if err := f.single("train"); err != nil {
+		return nil, err
+	}
 	log = logger(log)
 	f.start(dataStem(o.Data), &o.Data, &o.ValData, &o.TokenizerFrom)
 	if err := f.checkData(o.dataPath(), &o.DataHash); err != nil {

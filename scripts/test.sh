@@ -16,13 +16,15 @@ scripts/fetch-data.sh
 # The official OpenAI Node client (npm openai, pinned in its package-lock),
 # which cmd/moxing's TestOpenAIClient runs against moxing serve.
 npm ci --prefix tools/openai-client --no-audit --no-fund --loglevel=error
-# Debian's Chromium, headless, for the web page's browser test (serve's
-# TestPageInBrowser, driven with chromedp); fonts-liberation gives it
-# fonts for the screenshots. Installed the first time only.
-if ! command -v chromium >/dev/null; then
+# Debian packages, installed the first time only: Chromium, headless, for
+# the web page's browser test (serve's TestPageInBrowser, driven with
+# chromedp), with fonts-liberation for its screenshots; Open MPI for the
+# data-parallel tests (cmd/moxing's TestMPIPretrain builds moxing with
+# -tags mpi and runs mpirun; train's MPI tests run below).
+if ! command -v chromium >/dev/null || ! command -v mpirun >/dev/null || ! pkg-config --exists ompi-c 2>/dev/null; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+	apt-get install -y -qq --no-install-recommends chromium fonts-liberation openmpi-bin libopenmpi-dev pkg-config >/dev/null
 fi
 # A throwaway PostgreSQL on loopback, for the ledger's tests on both of its
 # databases (ledger/ledgertest); SQLite needs nothing.
@@ -31,6 +33,15 @@ go vet ./...
 go test ./...
 go test -tags invariants ./tensor/... ./models/... ./train  # NaN checks; arena buffers are NaN after Reset
 go test -tags purego ./...   # the whole suite on the portable kernels
+# The MPI wrapper and the data-parallel loop on 2 ranks of one mpirun job,
+# on loopback: collectives, the all-reduced gradient against the whole
+# batch's, and bit-identical replicas after 20 steps.
+go vet -tags mpi ./dist ./train
+mpidir=$(mktemp -d)
+go test -c -tags mpi -o "$mpidir/train.test" ./train
+(cd train && mpirun --allow-run-as-root --oversubscribe --mca btl self,vader,tcp --mca btl_tcp_if_include lo \
+	--mca oob_tcp_if_include lo -np 2 "$mpidir/train.test" -test.run MPI)
+rm -rf "$mpidir"
 # Every reader of the outside world, fuzzed briefly, each for a count of
 # inputs (about 10 s here; FUZZSCALE multiplies them) rather than a
 # duration: with -fuzztime as a duration, Go 1.26's coordinator can report

@@ -1,14 +1,19 @@
 package train
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
+	"unsafe"
 
 	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/dist"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
 	"github.com/moxing/moxing/tensor"
@@ -108,8 +113,19 @@ type LM struct {
 	// last.safetensors (weights, optimizer state, step and RNG states),
 	// written at every evaluation and when interrupted.
 	Run *Run
+	// Comm, when it has more than one rank, trains data-parallel: each rank
+	// takes its BatchSize share of a global batch of BatchSize·Size
+	// sequences (drawn alike on every rank from Seed), the gradients are
+	// summed across ranks and scaled by 1/Size before clipping and the
+	// step, so that every replica takes the same step as one process with
+	// the global batch. Rank 0's weights, optimizer and loop state are
+	// broadcast when Fit starts (after its Resume). Give rank 0 alone the
+	// Run and the Observer: it evaluates, logs and saves while the others
+	// wait. nil is one process.
+	Comm dist.Comm
 
 	pcg, evalPCG *rand.PCG
+	flat         []float32 // the gradients, as one buffer, with the loss and a stop flag
 	st           lmState
 	best         map[string][]float32
 	ready        bool
@@ -186,7 +202,15 @@ func (l *LM) Fit(ctx context.Context, trainTokens, val data.Tokens) (LMResult, e
 		res.Steps, res.BestStep, res.BestLoss = l.st.Step, l.st.BestStep, l.st.BestLoss
 		return res
 	}
+	comm := dist.Or(l.Comm)
+	ranks, rank := comm.Size(), comm.Rank()
+	if ranks > 1 {
+		if err := l.syncFromRoot(params, comm); err != nil {
+			return finish(), err
+		}
+	}
 	b, t := cfg.BatchSize, cfg.SeqLen
+	shard := func(ids []int) []int { return ids[rank*b*t : (rank+1)*b*t] }
 	arena := tensor.NewArena() // each micro-batch reuses the previous one's buffers
 	nn.UseArena(l.Model, arena)
 	defer nn.UseArena(l.Model, nil)
@@ -195,22 +219,28 @@ func (l *LM) Fit(ctx context.Context, trainTokens, val data.Tokens) (LMResult, e
 	var lossN int
 	for l.st.Step < cfg.Steps {
 		step := l.st.Step
-		if err := ctx.Err(); err != nil {
-			err = errors.Join(err, l.saveLast(params)) // before finish puts the best weights back
+		if stop, err := agreeStop(ctx, comm); stop || err != nil {
+			err = errors.Join(cmp.Or(err, ctx.Err(), errPeerStopped), l.saveLast(params)) // before finish puts the best weights back
 			return finish(), err
 		}
 		nn.Train(l.Model, rng)
 		l.Opt.ZeroGrad()
 		var stepLoss float64
 		for range cfg.GradAccum {
-			x, y := data.Windows(trainTokens, b, t, rng)
-			_, loss := l.Model.Forward(x, b, t, y)
+			x, y := data.Windows(trainTokens, b*ranks, t, rng)
+			_, loss := l.Model.Forward(shard(x), b, t, shard(y))
 			if cfg.GradAccum > 1 {
 				loss = loss.MulScalar(1 / float32(cfg.GradAccum))
 			}
 			loss.Backward()
 			stepLoss += float64(loss.Item())
 			arena.Reset()
+		}
+		if ranks > 1 {
+			var err error
+			if stepLoss, err = l.reduceGrads(params, stepLoss, comm); err != nil {
+				return finish(), err
+			}
 		}
 		if math.IsNaN(stepLoss) || math.IsInf(stepLoss, 0) {
 			return finish(), diverged(fmt.Sprintf("step %d", step+1), stepLoss)
@@ -231,7 +261,10 @@ func (l *LM) Fit(ctx context.Context, trainTokens, val data.Tokens) (LMResult, e
 		if (step+1)%cfg.EvalEvery != 0 && step+1 != cfg.Steps {
 			continue
 		}
-		vl := evalLoss(l.Model, val, b, t, cfg.EvalBatches, evalRNG)
+		vl, err := evalLoss(l.Model, val, b, t, cfg.EvalBatches, evalRNG, comm)
+		if err != nil {
+			return finish(), err
+		}
 		e := Epoch{Epoch: step + 1, Unit: "step", TrainLoss: lossSum / float64(lossN), Val: map[string]float64{"val_loss": vl},
 			LR: float64(l.Opt.LR()), Seconds: time.Since(start).Seconds()}
 		lossSum, lossN = 0, 0
@@ -277,19 +310,175 @@ func (l *LM) saveLast(params []nn.Param) error {
 	return l.Run.saveLast(params, l.Opt, l.Config.Meta, st)
 }
 
-// evalLoss is the mean loss of n random (b, t) batches of tokens, without
-// recording gradients.
-func evalLoss(m LanguageModel, tokens data.Tokens, b, t, n int, rng *rand.Rand) float64 {
+// evalLoss is the mean loss of n random batches of b·Size (t-token)
+// windows, without recording gradients: each rank scores its b of each,
+// and the ranks' means are averaged.
+func evalLoss(m LanguageModel, tokens data.Tokens, b, t, n int, rng *rand.Rand, comm dist.Comm) (float64, error) {
 	inf := nn.Detach(m)
 	nn.Eval(inf)
 	arena := tensor.NewArena()
 	nn.UseArena(inf, arena)
+	ranks, rank := comm.Size(), comm.Rank()
 	var sum float64
 	for range n {
-		x, y := data.Windows(tokens, b, t, rng)
-		_, loss := inf.Forward(x, b, t, y)
+		x, y := data.Windows(tokens, b*ranks, t, rng)
+		_, loss := inf.Forward(x[rank*b*t:(rank+1)*b*t], b, t, y[rank*b*t:(rank+1)*b*t])
 		sum += float64(loss.Item())
 		arena.Reset()
 	}
-	return sum / float64(n)
+	mean := []float32{float32(sum / float64(n))}
+	if ranks == 1 {
+		return sum / float64(n), nil
+	}
+	if err := comm.AllReduce(mean); err != nil {
+		return 0, err
+	}
+	return float64(mean[0]) / float64(ranks), nil
+}
+
+// errPeerStopped is Fit's error on a rank that stopped because another
+// rank's context was cancelled.
+var errPeerStopped = errors.New("train: another rank stopped the run")
+
+// agreeStop reports whether any rank's ctx is cancelled, on every rank, so
+// that all stop after the same step.
+func agreeStop(ctx context.Context, comm dist.Comm) (bool, error) {
+	flag := []float32{0}
+	if ctx.Err() != nil {
+		flag[0] = 1
+	}
+	if err := comm.AllReduce(flag); err != nil {
+		return false, err
+	}
+	return flag[0] > 0, nil
+}
+
+// reduceGrads replaces every gradient with its mean over the ranks, and
+// returns the mean of the ranks' losses. The gradients travel as one flat
+// buffer, all-reduced in buckets (dist.AllReduceBuckets).
+func (l *LM) reduceGrads(params []nn.Param, loss float64, comm dist.Comm) (float64, error) {
+	n := 1
+	for _, p := range params {
+		if p.Grad != nil {
+			n += p.Grad.Numel()
+		}
+	}
+	if cap(l.flat) < n {
+		l.flat = make([]float32, n)
+	}
+	flat := l.flat[:n]
+	off := 0
+	for _, p := range params {
+		if p.Grad != nil {
+			off += copy(flat[off:], p.Grad.Data)
+		}
+	}
+	flat[off] = float32(loss)
+	if err := dist.AllReduceBuckets(comm, flat); err != nil {
+		return 0, err
+	}
+	scale := 1 / float32(comm.Size())
+	off = 0
+	for _, p := range params {
+		if p.Grad != nil {
+			for i, g := range flat[off : off+p.Grad.Numel()] {
+				p.Grad.Data[i] = g * scale
+			}
+			off += p.Grad.Numel()
+		}
+	}
+	return float64(flat[off] * scale), nil
+}
+
+// syncFromRoot makes every rank start where rank 0 stands: its weights,
+// its optimizer state and its loop state (step, best loss, RNG states).
+func (l *LM) syncFromRoot(params []nn.Param, comm dist.Comm) error {
+	for _, p := range params {
+		if err := comm.Broadcast(floatBytes(p.Data), 0); err != nil {
+			return err
+		}
+	}
+	var blob []byte
+	if comm.Rank() == 0 {
+		var err error
+		if blob, err = encodeRootState(l); err != nil {
+			return err
+		}
+	}
+	blob, err := dist.BroadcastBlob(comm, blob, 0)
+	if err != nil {
+		return err
+	}
+	if comm.Rank() == 0 {
+		return nil
+	}
+	return decodeRootState(l, blob)
+}
+
+// rootState is what syncFromRoot sends besides the weights.
+type rootState struct {
+	Loop     lmState
+	Opt      map[string]stateTensor
+	RNG, Val []byte
+}
+
+type stateTensor struct {
+	Shape []int
+	Data  []float32
+}
+
+func encodeRootState(l *LM) ([]byte, error) {
+	st := rootState{Loop: l.st, Opt: map[string]stateTensor{}}
+	for k, v := range l.Opt.State() {
+		st.Opt[k] = stateTensor{v.Shape(), v.Data}
+	}
+	var err error
+	if st.RNG, err = l.pcg.MarshalBinary(); err != nil {
+		return nil, err
+	}
+	if st.Val, err = l.evalPCG.MarshalBinary(); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(st); err != nil {
+		return nil, fmt.Errorf("train: rank 0's state: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func decodeRootState(l *LM, blob []byte) error {
+	var st rootState
+	if err := gob.NewDecoder(bytes.NewReader(blob)).Decode(&st); err != nil {
+		return fmt.Errorf("train: rank 0's state: %w", err)
+	}
+	opt := map[string]*tensor.Tensor{}
+	for k, v := range st.Opt {
+		n := 1
+		for _, d := range v.Shape {
+			n *= d
+		}
+		if n != len(v.Data) {
+			return fmt.Errorf("train: rank 0's optimizer state %s: %d values for shape %v", k, len(v.Data), v.Shape)
+		}
+		opt[k] = tensor.New(v.Data, v.Shape...)
+	}
+	if err := l.Opt.LoadState(opt); err != nil {
+		return err
+	}
+	if err := l.pcg.UnmarshalBinary(st.RNG); err != nil {
+		return err
+	}
+	if err := l.evalPCG.UnmarshalBinary(st.Val); err != nil {
+		return err
+	}
+	l.st = st.Loop
+	return nil
+}
+
+// floatBytes is the bytes of f, in place.
+func floatBytes(f []float32) []byte {
+	if len(f) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
 }

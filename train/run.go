@@ -147,9 +147,9 @@ func (r *Run) trimMetrics(upTo int) error {
 	return atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(kept); return err })
 }
 
-// Close releases the run folder's lock.
+// Close releases the run folder's lock (a nil Run has none).
 func (r *Run) Close() error {
-	if r.unlock == nil {
+	if r == nil || r.unlock == nil {
 		return nil
 	}
 	u := r.unlock

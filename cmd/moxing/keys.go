@@ -6,8 +6,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,11 +24,7 @@ var keysCommands = []command{
 
 // dbFlag registers --db, the ledger's SQLite file.
 func dbFlag(fs *pflag.FlagSet) *string {
-	dir := os.Getenv("XDG_DATA_HOME")
-	if home, err := os.UserHomeDir(); dir == "" && err == nil {
-		dir = filepath.Join(home, ".local", "share")
-	}
-	return fs.String("db", filepath.Join(dir, "moxing", "moxing.db"), "the keys and usage database (SQLite), made on first use")
+	return fs.String("db", ledger.DefaultPath(), "the keys and usage database (SQLite), made on first use")
 }
 
 // withStore runs f with the ledger at path.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/moxing/moxing/dist"
 	"github.com/moxing/moxing/recipe"
 	"github.com/moxing/moxing/train"
 	"github.com/spf13/pflag"
@@ -54,12 +55,15 @@ func (r *runFlags) register(fs *pflag.FlagSet, name, extend string) {
 // folder returns where the run goes: the run being resumed, whose
 // settings it reads into opts (see resumeSettings), or the --run folder
 // ("" until newRunDir names it).
-func (r *runFlags) folder(fs *pflag.FlagSet, opts any, extend ...string) (recipe.Folder, error) {
-	if r.resume == "" {
-		return recipe.Folder{Dir: r.dir}, nil
+func (r *runFlags) folder(fs *pflag.FlagSet, opts any, extend ...string) (f recipe.Folder, err error) {
+	if world, err = dist.World(); err != nil || r.resume == "" {
+		return recipe.Folder{Dir: r.dir, Comm: world}, err
 	}
-	return recipe.Folder{Dir: r.resume, Resume: true}, resumeSettings(fs, r.resume, opts, extend...)
+	return recipe.Folder{Dir: r.resume, Resume: true, Comm: world}, resumeSettings(fs, r.resume, opts, extend...)
 }
+
+// world is a training command's job (dist.World: one process, or mpirun's); main leaves it.
+var world dist.Comm
 
 // lmStopped is the error of a language-model recipe: for an interrupted
 // run, the command (cmd, e.g. "moxing pretrain") that continues it.
@@ -72,6 +76,9 @@ func lmStopped(res *recipe.LMResult, err error, cmd string) error {
 
 // printLM prints the best validation loss of a language-model run.
 func printLM(w io.Writer, res *recipe.LMResult, asJSON bool) error {
+	if world != nil && world.Rank() > 0 {
+		return nil // rank 0 reports a data-parallel run
+	}
 	if asJSON {
 		return printJSON(w, res)
 	}
