@@ -336,7 +336,18 @@ func macroKernel(impl *impl, ap, bp []float32, mb, nb, kb int, c []float32, ldc 
 				impl.micro(kb, apanel, bpanel, c[i*ldc+j:], ldc, add)
 				continue
 			}
-			impl.micro(kb, apanel, bpanel, tile, nr, false)
+			micro, kr := impl.micro, mr // the smallest kernel that covers the rows
+			for _, e := range impl.edges {
+				if e.rows >= rows {
+					micro, kr = e.micro, e.rows
+					break
+				}
+			}
+			if rows == kr && cols == nr {
+				micro(kb, apanel, bpanel, c[i*ldc+j:], ldc, add)
+				continue
+			}
+			micro(kb, apanel, bpanel, tile, nr, false)
 			for r := 0; r < rows; r++ {
 				dst := c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
 				if add {

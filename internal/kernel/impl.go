@@ -21,6 +21,11 @@ type impl struct {
 	// (kb×nr) and adds it into c (row stride ldc), or overwrites c when add
 	// is false; c must hold a full tile.
 	micro func(kb int, a, b, c []float32, ldc int, add bool)
+	// edges, when set, are micro-kernels for a panel's last rows, by
+	// increasing rows: each computes the product of the first rows of an
+	// mr-wide A panel, so that a panel of fewer than mr rows costs less than
+	// a whole one.
+	edges []edge
 	// packBT16, when set, packs 16 rows of a transposed B into 16 columns
 	// of a panel dstride wide, for k steps (a multiple of 8).
 	packBT16 func(k int, b *float32, ldb int, dst *float32, dstride int)
@@ -47,10 +52,17 @@ type impl struct {
 	dot   func(x, y []float32) float32        // Σ x·y over len(x)
 }
 
+// edge is a micro-kernel for the first rows of an mr-wide A panel and an
+// nr-wide B panel (see impl.edges); c must hold rows full rows.
+type edge struct {
+	rows  int
+	micro func(kb int, a, b, c []float32, ldc int, add bool)
+}
+
 // withTile returns a copy of im under another name with another micro-tile,
 // blocking and micro-kernel, and the same vector kernels.
 func (im impl) withTile(name string, mr, nr, mc, kc, nc int, micro func(kb int, a, b, c []float32, ldc int, add bool)) *impl {
-	im.name, im.mr, im.nr, im.mc, im.kc, im.nc, im.micro = name, mr, nr, mc, kc, nc, micro
+	im.name, im.mr, im.nr, im.mc, im.kc, im.nc, im.micro, im.edges = name, mr, nr, mc, kc, nc, micro, nil
 	return &im
 }
 

@@ -13,7 +13,13 @@ var avx2 = &impl{name: "avx2", mr: 6, nr: 16, mc: 72, kc: 256, nc: 4080, micro: 
 // avx512 is avx2 with an AVX-512F 12×32 micro-kernel (24 ZMM accumulators).
 // A B panel (kc·32 floats) is 16 KB, half of a 32 KB L1; an A block (mc·kc)
 // is 72 KB of L2. The vector loops stay AVX2: they are bound by memory.
-var avx512 = avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32)
+var avx512 = withEdges(avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32),
+	edge{4, micro4x32s12}, edge{8, micro8x32s12})
+
+func withEdges(im *impl, edges ...edge) *impl {
+	im.edges = edges
+	return im
+}
 
 // platformImpls returns the implementations this CPU runs, best first.
 func platformImpls() []*impl {
@@ -40,4 +46,20 @@ func micro12x32(kb int, a, b, c []float32, ldc int, add bool) {
 	_ = b[kb*32-1]
 	_ = c[11*ldc+31]
 	sgemmKernel12x32(kb, &a[0], &b[0], &c[0], ldc, add)
+}
+
+// micro8x32s12 and micro4x32s12 are micro12x32 for the first 8 or 4 rows
+// of a 12-row A panel.
+func micro8x32s12(kb int, a, b, c []float32, ldc int, add bool) {
+	_ = a[kb*12-1]
+	_ = b[kb*32-1]
+	_ = c[7*ldc+31]
+	sgemmKernel8x32s12(kb, &a[0], &b[0], &c[0], ldc, add)
+}
+
+func micro4x32s12(kb int, a, b, c []float32, ldc int, add bool) {
+	_ = a[kb*12-1]
+	_ = b[kb*32-1]
+	_ = c[3*ldc+31]
+	sgemmKernel4x32s12(kb, &a[0], &b[0], &c[0], ldc, add)
 }

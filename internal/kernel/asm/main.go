@@ -25,8 +25,12 @@ const unroll = 4 // k steps per loop iteration
 
 func main() {
 	ConstraintExpr("amd64,!purego")
-	sgemmKernel("sgemmKernel6x16", 6, 16, 8, YMM)
-	sgemmKernel("sgemmKernel12x32", 12, 32, 16, ZMM)
+	sgemmKernel("sgemmKernel6x16", 6, 16, 8, YMM, 6)
+	sgemmKernel("sgemmKernel12x32", 12, 32, 16, ZMM, 12)
+	// The last rows of a 12-row panel, when M is not a multiple of 12 (32
+	// sequences decoding together are panels of 12, 12 and 8 rows).
+	sgemmKernel("sgemmKernel8x32s12", 8, 32, 16, ZMM, 12)
+	sgemmKernel("sgemmKernel4x32s12", 4, 32, 16, ZMM, 12)
 	packA6()
 	packBT16()
 	copyRows16()
@@ -42,13 +46,17 @@ func main() {
 }
 
 // sgemmKernel: C[mr×nr] += Ap·Bp for packed panels: Ap holds, for each of k
-// steps, mr values of a column of A; Bp holds, for each step, nr values of a
-// row of B. C has row stride ldc (in elements). Vectors hold lanes floats
-// and come from vec (YMM or ZMM).
-func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual) {
+// steps, astride values of a column of A, of which the first mr are used;
+// Bp holds, for each step, nr values of a row of B. C has row stride ldc
+// (in elements). Vectors hold lanes floats and come from vec (YMM or ZMM).
+func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual, astride int) {
 	vb := 4 * lanes // bytes per vector
 	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, add bool)")
-	Doc(fmt.Sprintf("%s computes the %d×%d product of packed panels a (k×%d) and b (k×%d) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, nr))
+	if astride == mr {
+		Doc(fmt.Sprintf("%s computes the %d×%d product of packed panels a (k×%d) and b (k×%d) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, nr))
+	} else {
+		Doc(fmt.Sprintf("%s computes the %d×%d product of the first %d rows of a packed panel a (k×%d) and a panel b (k×%d) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, astride, nr))
+	}
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
 	b := Load(Param("b"), GP64())
@@ -88,7 +96,7 @@ func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual) {
 		}
 		for i := 0; i < mr; i++ {
 			av := vec()
-			VBROADCASTSS(Mem{Base: a, Disp: 4 * (s*mr + i)}, av)
+			VBROADCASTSS(Mem{Base: a, Disp: 4 * (s*astride + i)}, av)
 			for j := range bv {
 				VFMADD231PS(bv[j], av, acc[i][j])
 			}
@@ -99,11 +107,11 @@ func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual) {
 	Label("unrolled")
 	CMPQ(k, U32(unroll))
 	JL(LabelRef("tail"))
-	PREFETCHT0(Mem{Base: a, Disp: 4 * 4 * unroll * mr}) // A streams from L2: four iterations ahead
+	PREFETCHT0(Mem{Base: a, Disp: 4 * 4 * unroll * astride}) // A streams from L2: four iterations ahead
 	for s := 0; s < unroll; s++ {
 		step(s)
 	}
-	ADDQ(U32(4*unroll*mr), a)
+	ADDQ(U32(4*unroll*astride), a)
 	ADDQ(U32(4*unroll*nr), b)
 	SUBQ(U32(unroll), k)
 	JMP(LabelRef("unrolled"))
@@ -112,7 +120,7 @@ func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual) {
 	TESTQ(k, k)
 	JZ(LabelRef("store"))
 	step(0)
-	ADDQ(U32(4*mr), a)
+	ADDQ(U32(4*astride), a)
 	ADDQ(U32(4*nr), b)
 	DECQ(k)
 	JMP(LabelRef("tail"))
