@@ -25,10 +25,10 @@ var allowed = map[string][]string{
 	"progress":           {"train", "metrics"},
 	"serve":              {"ledger", "recipe", "load", "train", "models/gpt", "data", "tokenizer", "sample", "nn", "tensor"},
 	"recipe":             {"dist", "load", "train", "models/gpt", "models/rnn", "models/mlp", "models/cnn", "data", "tokenizer", "metrics", "checkpoint", "optim", "nn", "tensor"},
-	"load":               {"models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
+	"load":               {"gguf", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
 	"train":              {"dist", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/atomicfile", "internal/folderlock"},
 	"internal/perf":      {"models/gpt", "sample", "optim", "nn", "tensor"},
-	"models/gpt":         {"checkpoint", "tokenizer", "sample", "nn", "tensor", "internal/atomicfile"},
+	"models/gpt":         {"gguf", "quant", "checkpoint", "tokenizer", "sample", "nn", "tensor", "internal/atomicfile"},
 	"models/mlp":         {"checkpoint", "nn", "tensor"},
 	"models/cnn":         {"checkpoint", "nn", "tensor"},
 	"models/rnn":         {"checkpoint", "tokenizer", "sample", "nn", "tensor"},
@@ -49,11 +49,13 @@ var allowed = map[string][]string{
 	"internal/folderlock": {},
 	"ledger":              {},
 	"dist":                {},
+	"quant":               {},
+	"gguf":                {"quant"},
 	"ledger/ledgertest":   {"ledger"},
 }
 
 // leaves must stay leaves.
-var leaves = []string{"dist", "plot", "tokenizer", "metrics", "internal/kernel", "internal/atomicfile", "internal/folderlock", "ledger"}
+var leaves = []string{"dist", "quant", "plot", "tokenizer", "metrics", "internal/kernel", "internal/atomicfile", "internal/folderlock", "ledger"}
 
 // testOnly may be imported by _test.go files alone.
 var testOnly = []string{"tensor/tensortest", "models/gpt/gpttest", "ledger/ledgertest"}

@@ -2,16 +2,22 @@ package load_test
 
 import (
 	"bytes"
+	"context"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/quant"
 	"github.com/moxing/moxing/tensor"
+	"github.com/moxing/moxing/tokenizer"
 )
 
-// FuzzRead checks that opening a checkpoint returns an error, never panics
-// or allocates what a hostile card asks for, on any file.
+// FuzzRead checks that opening a checkpoint or a GGUF file returns an
+// error, never panics or allocates what a hostile card or header asks for,
+// on any file.
 func FuzzRead(f *testing.F) {
 	g := tinyGPT(f)
 	card, err := g.Card()
@@ -29,6 +35,23 @@ func FuzzRead(f *testing.F) {
 	f.Add(buf.Bytes())
 	buf.Reset()
 	checkpoint.Write(&buf, map[string]*tensor.Tensor{"0.weight": tensor.Zeros(2, 3)}, map[string]string{checkpoint.MetaCard: `{"kind":"mlp","config":{"inputs":3,"hidden":[200000,200000],"outputs":2}}`})
+	f.Add(buf.Bytes())
+	// A GGUF GPT-2 with a byte-level BPE of 260 tokens.
+	tok, err := tokenizer.TrainBPE(context.Background(), "hello world, the quick brown fox", 260)
+	if err != nil {
+		f.Fatal(err)
+	}
+	m, err := gpt.New(gpt.Config{VocabSize: tok.VocabSize(), BlockSize: 8, NEmbd: 32, NLayer: 1, NHead: 2}, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	buf.Reset()
+	if err := gpt.WriteGGUF(&buf, &gpt.Pretrained{LM: m, Tokenizer: tok}, quant.Q8_0, "fuzz"); err != nil {
+		f.Fatal(err)
+	}
+	if _, err := load.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "seed.gguf"); err != nil {
+		f.Fatalf("the GGUF seed: %v", err)
+	}
 	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		load.Read(bytes.NewReader(b), int64(len(b)), "fuzz.safetensors")

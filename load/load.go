@@ -1,7 +1,7 @@
 // Package load opens any model moxing can run: a moxing checkpoint (a
-// .safetensors file with a model card), a run folder (its best.safetensors)
-// or a Hugging Face GPT-2 folder (a language model or a sequence
-// classifier, sharded or not). It reads the card from the header alone,
+// .safetensors file with a model card), a run folder (its best.safetensors),
+// a Hugging Face GPT-2 folder (a language model or a sequence
+// classifier, sharded or not) or a GGUF GPT-2 file (llama.cpp's). It reads the card from the header alone,
 // maps the card's kind to the model package that builds and loads it, and
 // reads the tensors once. The CLI, the examples and the server all open
 // models here.
@@ -22,6 +22,7 @@ import (
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/gguf"
 	"github.com/moxing/moxing/models/cnn"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/mlp"
@@ -106,6 +107,13 @@ func Kind(path string) (string, error) {
 		}
 		return kind, nil
 	}
+	if f, err := data.OpenFile(file); err == nil {
+		ggufFile := isGGUF(f)
+		f.Close()
+		if ggufFile {
+			return gpt.KindLM, nil
+		}
+	}
 	h, err := checkpoint.LoadHeader(file)
 	if err != nil {
 		return "", err
@@ -153,6 +161,9 @@ func Open(path string, kinds ...string) (*Model, error) {
 // against the model the card describes, then the tensors, once. name labels
 // errors and becomes the Model's Path. Safe on untrusted input.
 func Read(r io.ReaderAt, size int64, name string, kinds ...string) (*Model, error) {
+	if isGGUF(r) {
+		return readGGUF(r, size, name, kinds)
+	}
 	h, err := checkpoint.ReadHeader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -190,6 +201,29 @@ func open(file string, h *checkpoint.Header, kinds []string) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// isGGUF reports whether r starts with GGUF's magic.
+func isGGUF(r io.ReaderAt) bool {
+	var magic [4]byte
+	_, err := r.ReadAt(magic[:], 0)
+	return err == nil && string(magic[:]) == gguf.Magic
+}
+
+// readGGUF reads a GGUF GPT-2 (see gpt.ReadGGUF), its weights as float32.
+func readGGUF(r io.ReaderAt, size int64, name string, kinds []string) (*Model, error) {
+	if len(kinds) > 0 && !slices.Contains(kinds, gpt.KindLM) {
+		return nil, fmt.Errorf("%s: a GGUF language model, not one of %s", name, strings.Join(kinds, ", "))
+	}
+	p, err := gpt.ReadGGUF(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	card, err := p.Card()
+	if err != nil {
+		return nil, err
+	}
+	return &Model{Path: name, Card: card, GPT: p}, nil
 }
 
 func openHF(dir string) (*Model, error) {

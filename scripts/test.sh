@@ -4,7 +4,7 @@
 # Chromium, and starts a throwaway PostgreSQL (scripts/postgres.sh), vets, runs every test, runs the tensor, model
 # and training tests again with the NaN invariants on, runs everything again on the portable
 # (pure-Go) kernels, fuzzes the file readers (CSV, IDX, images, safetensors,
-# model cards, Hugging Face configs, tokenizers, token files) and the GEMM
+# GGUF, model cards, Hugging Face configs, tokenizers, token files) and the GEMM
 # briefly, and, under
 # CI=true (or MOXING_EMULATE_AVX512=1) on a CPU without AVX-512, runs the
 # kernel tests' AVX-512 cases on an emulated CPU (scripts/emulate-avx512.sh:
@@ -16,15 +16,20 @@ scripts/fetch-data.sh
 # The official OpenAI Node client (npm openai, pinned in its package-lock),
 # which cmd/moxing's TestOpenAIClient runs against moxing serve.
 npm ci --prefix tools/openai-client --no-audit --no-fund --loglevel=error
+# llama.cpp, prebuilt in npm's node-llama-cpp (pinned in its package-lock),
+# which cmd/moxing's TestLlamaCpp runs on the GGUF files moxing writes.
+npm ci --prefix tools/llama-cpp --ignore-scripts --omit=optional --no-audit --no-fund --loglevel=error
 # Debian packages, installed the first time only: Chromium, headless, for
 # the web page's browser test (serve's TestPageInBrowser, driven with
 # chromedp), with fonts-liberation for its screenshots; Open MPI for the
 # data-parallel tests (cmd/moxing's TestMPIPretrain builds moxing with
 # -tags mpi and runs mpirun; train's MPI tests run below).
-if ! command -v chromium >/dev/null || ! command -v mpirun >/dev/null || ! pkg-config --exists ompi-c 2>/dev/null; then
+# gcc builds the cgo MPI wrapper and TestLlamaCpp's call of llama.cpp's
+# quantizer.
+if ! command -v chromium >/dev/null || ! command -v mpirun >/dev/null || ! pkg-config --exists ompi-c 2>/dev/null || ! command -v gcc >/dev/null; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends chromium fonts-liberation openmpi-bin libopenmpi-dev pkg-config >/dev/null
+	apt-get install -y -qq --no-install-recommends chromium fonts-liberation openmpi-bin libopenmpi-dev pkg-config gcc libc6-dev >/dev/null
 fi
 # A throwaway PostgreSQL on loopback, for the ledger's tests on both of its
 # databases (ledger/ledgertest); SQLite needs nothing.
@@ -49,7 +54,7 @@ rm -rf "$mpidir"
 # (go.dev/issue/75804, fixed in Go 1.27). Minimizing a new input is capped:
 # by default it may take a minute, which looks like a stall.
 for target in data:FuzzReadCSV:400000 data:FuzzReadIDX:200000 data:FuzzDecodeImage:120000 data:FuzzReadTokens:400000 \
-	checkpoint:FuzzRead:600000 load:FuzzRead:500000 models/gpt:FuzzLoadHFConfig:400000 \
+	checkpoint:FuzzRead:600000 gguf:FuzzRead:300000 load:FuzzRead:500000 models/gpt:FuzzLoadHFConfig:400000 \
 	tokenizer:FuzzLoad:150000 tokenizer:FuzzFromHFJSON:120000 internal/kernel:FuzzGemm:70000; do
 	IFS=: read -r pkg name count <<<"$target"
 	go test -run '^$' -fuzz "^$name\$" -fuzztime "$((count * ${FUZZSCALE:-1}))x" -fuzzminimizetime 2s "./$pkg/"

@@ -405,3 +405,32 @@ func TestLossy(t *testing.T) {
 		t.Fatalf("a byte-level BPE through Lossy: %v (%d replaced), want %v", got, lb.Replaced(), want)
 	}
 }
+
+// GPT-2's tokenizer survives the byte-level form GGUF stores.
+func TestByteLevelRoundTrip(t *testing.T) {
+	g, err := tokenizer.GPT2()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl, err := g.ByteLevel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bl.Tokens) != 50257 || bl.Tokens[220] != "Ġ" || !bl.Special[50256] || bl.Special[220] || bl.Merges[0] != "Ġ t" {
+		t.Fatalf("%d tokens, 220 %q, merge 0 %q", len(bl.Tokens), bl.Tokens[220], bl.Merges[0])
+	}
+	back, err := tokenizer.FromByteLevel(bl, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "Hello, world! <|endoftext|> ünïcödé  spaces\n"
+	a, _ := g.Encode(text)
+	b, _ := back.Encode(text)
+	if !slices.Equal(a, b) {
+		t.Fatalf("%v != %v", a, b)
+	}
+	bl.Merges[3] = "nospace"
+	if _, err := tokenizer.FromByteLevel(bl, "test"); err == nil || !strings.Contains(err.Error(), "merge 3") {
+		t.Fatalf("a bad merge: %v", err)
+	}
+}

@@ -13,7 +13,8 @@ import (
 
 const exportExample = `  moxing export --format hf runs/demo-… gpt2-go          # a Hugging Face GPT-2 folder
   moxing export --format hf runs/brown --adapter runs/sentiment-lora/adapter sentiment-hf   # adapters merged
-  moxing export --format peft runs/sentiment-lora/best.safetensors sentiment-peft           # the adapters as a PEFT folder`
+  moxing export --format peft runs/sentiment-lora/best.safetensors sentiment-peft           # the adapters as a PEFT folder
+  moxing export --format gguf --type q8_0 runs/demo-… demo.gguf                        # a GGUF file for llama.cpp`
 
 const exportSynopsis = "Writes a GPT (a checkpoint, run folder or Hugging Face folder, with --adapter its adapters) in\n" +
 	"another tool's layout, into the folder DIR:\n" +
@@ -22,12 +23,14 @@ const exportSynopsis = "Writes a GPT (a checkpoint, run folder or Hugging Face f
 	"A classifier becomes GPT2ForSequenceClassification. Tokenizer files in DIR that the export does not write\n" +
 	"are removed, so that no stale one is read with the new weights.\n" +
 	"--format peft: the model's LoRA adapters (and a classifier's head) as a PEFT folder\n" +
-	"(adapter_config.json + adapter_model.safetensors), for PEFT or moxing's --adapter."
+	"(adapter_config.json + adapter_model.safetensors), for PEFT or moxing's --adapter.\n" +
+	"--format gguf: a GGUF file (DIR is its path) that llama.cpp runs, matrices stored as --type."
 
 func exportCommand(fs *pflag.FlagSet) runner {
-	var format, adapter string
+	var format, adapter, typ string
 	var asJSON bool
-	fs.StringVar(&format, "format", "hf", "hf (a Hugging Face GPT-2 folder) or peft (the adapters as a PEFT folder)")
+	fs.StringVar(&format, "format", "hf", "hf (a Hugging Face GPT-2 folder), peft (the adapters as a PEFT folder) or gguf (a file)")
+	fs.StringVar(&typ, "type", "f16", "gguf: how matrices are stored: f32, f16, bf16 or q8_0")
 	fs.StringVar(&adapter, "adapter", "", "a LoRA adapter (PEFT folder or moxing adapter file) to put on MODEL first")
 	fs.BoolVar(&asJSON, "json", false, "print what was written as JSON")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -35,8 +38,8 @@ func exportCommand(fs *pflag.FlagSet) runner {
 		if len(args) != 2 {
 			return usagef("want MODEL and DIR, got %d arguments; see --help", len(args))
 		}
-		if format != "hf" && format != "peft" {
-			return usagef("--format %q: want hf or peft", format)
+		if format != "hf" && format != "peft" && format != "gguf" {
+			return usagef("--format %q: want hf, peft or gguf", format)
 		}
 		m, err := load.OpenAdapter(args[0], adapter)
 		if err != nil {
@@ -52,6 +55,8 @@ func exportCommand(fs *pflag.FlagSet) runner {
 				return fmt.Errorf("%s: a %s without adapters: nothing to write as a PEFT folder", m.Path, what)
 			}
 			err = gpt.SavePEFT(args[1], p, args[0])
+		} else if format == "gguf" {
+			err = gpt.SaveGGUF(args[1], p, typ)
 		} else {
 			p.LM.MergeLoRA()
 			err = gpt.SaveHF(args[1], p)
@@ -62,7 +67,7 @@ func exportCommand(fs *pflag.FlagSet) runner {
 		if asJSON {
 			return printJSON(stdout, map[string]string{"model": m.Path, "format": format, "dir": args[1]})
 		}
-		fmt.Fprintf(stdout, "wrote %s as a %s folder: %s\n", what, map[string]string{"hf": "Hugging Face", "peft": "PEFT"}[format], args[1])
+		fmt.Fprintf(stdout, "wrote %s as %s: %s\n", what, map[string]string{"hf": "a Hugging Face folder", "peft": "a PEFT folder", "gguf": "a GGUF file"}[format], args[1])
 		return nil
 	}
 }

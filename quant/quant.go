@@ -1,0 +1,224 @@
+// Package quant converts float32 values to and from the smaller formats
+// weights are stored in: IEEE half precision (F16), bfloat16 (BF16), and
+// Q8_0, blocks of 32 int8 values with a half-precision scale each. Every
+// conversion is bit-compatible with GGML's (llama.cpp's), so that a GGUF
+// file moxing writes holds the bytes llama.cpp would.
+package quant
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// Type is a storage format of tensor values, numbered as GGML numbers them
+// (ggml_type), which is what GGUF files record.
+type Type uint32
+
+const (
+	F32  Type = 0
+	F16  Type = 1
+	Q8_0 Type = 8
+	BF16 Type = 30
+)
+
+// String is the format's name as llama.cpp and moxing's flags spell it.
+func (t Type) String() string {
+	switch t {
+	case F32:
+		return "f32"
+	case F16:
+		return "f16"
+	case Q8_0:
+		return "q8_0"
+	case BF16:
+		return "bf16"
+	}
+	return fmt.Sprintf("ggml type %d", uint32(t))
+}
+
+// Parse returns the format named s: f32, f16, bf16 or q8_0.
+func Parse(s string) (Type, error) {
+	for _, t := range []Type{F32, F16, BF16, Q8_0} {
+		if t.String() == s {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("quant: format %q: want f32, f16, bf16 or q8_0", s)
+}
+
+// BlockSize is how many values one block of t holds (1 for the float
+// formats), and BlockBytes how many bytes it takes.
+func (t Type) BlockSize() int {
+	if t == Q8_0 {
+		return 32
+	}
+	return 1
+}
+
+func (t Type) BlockBytes() int {
+	switch t {
+	case F32:
+		return 4
+	case F16, BF16:
+		return 2
+	case Q8_0:
+		return 34
+	}
+	return 0
+}
+
+// Known reports whether moxing reads and writes t.
+func (t Type) Known() bool { return t.BlockBytes() > 0 }
+
+// Bytes is the size of n values in format t; n must be a multiple of the
+// block size.
+func (t Type) Bytes(n int) int { return n / t.BlockSize() * t.BlockBytes() }
+
+// Encode stores src in format t (len(src) a multiple of its block size).
+func Encode(t Type, src []float32) []byte {
+	if len(src)%t.BlockSize() != 0 || !t.Known() {
+		panic(fmt.Sprintf("quant: Encode of %d values as %v", len(src), t))
+	}
+	dst := make([]byte, t.Bytes(len(src)))
+	switch t {
+	case F32:
+		for i, v := range src {
+			binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
+		}
+	case F16:
+		for i, v := range src {
+			binary.LittleEndian.PutUint16(dst[2*i:], ToF16(v))
+		}
+	case BF16:
+		for i, v := range src {
+			binary.LittleEndian.PutUint16(dst[2*i:], ToBF16(v))
+		}
+	case Q8_0:
+		for b := range len(src) / 32 {
+			quantizeQ8(dst[34*b:34*b+34], src[32*b:32*b+32])
+		}
+	}
+	return dst
+}
+
+// Decode reads n values of format t from src, which must hold exactly
+// t.Bytes(n) bytes, into float32.
+func Decode(t Type, src []byte, n int) ([]float32, error) {
+	if !t.Known() || n%t.BlockSize() != 0 || len(src) != t.Bytes(n) {
+		return nil, fmt.Errorf("quant: %d bytes are not %d values of %v", len(src), n, t)
+	}
+	dst := make([]float32, n)
+	switch t {
+	case F32:
+		for i := range dst {
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+		}
+	case F16:
+		for i := range dst {
+			dst[i] = FromF16(binary.LittleEndian.Uint16(src[2*i:]))
+		}
+	case BF16:
+		for i := range dst {
+			dst[i] = FromBF16(binary.LittleEndian.Uint16(src[2*i:]))
+		}
+	case Q8_0:
+		for b := range n / 32 {
+			blk := src[34*b : 34*b+34]
+			d := FromF16(binary.LittleEndian.Uint16(blk))
+			for j, q := range blk[2:] {
+				dst[32*b+j] = d * float32(int8(q))
+			}
+		}
+	}
+	return dst, nil
+}
+
+// quantizeQ8 is GGML's quantize_row_q8_0_ref for one block: the scale
+// d = max|x|/127, stored as F16, and each value as x·(1/d) rounded half
+// away from zero.
+func quantizeQ8(dst []byte, x []float32) {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	d := amax / 127
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	binary.LittleEndian.PutUint16(dst, ToF16(d))
+	for j, v := range x {
+		dst[2+j] = byte(int8(math.Round(float64(v * id))))
+	}
+}
+
+// ToF16 rounds f to the nearest IEEE half (ties to even), as F16C's
+// vcvtps2ph does: overflow gives infinity, NaN stays NaN.
+func ToF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23) & 0xff
+	man := b & 0x7fffff
+	switch {
+	case exp == 0xff: // inf or NaN
+		if man != 0 {
+			return sign | 0x7e00 | uint16(man>>13)
+		}
+		return sign | 0x7c00
+	case exp-127 > 15: // too large: infinity
+		return sign | 0x7c00
+	case exp-127 >= -14: // a normal half
+		h := uint32(exp-127+15)<<10 | man>>13
+		rest := man & 0x1fff
+		if rest > 0x1000 || rest == 0x1000 && h&1 == 1 {
+			h++ // may carry into the exponent, up to infinity: right
+		}
+		return sign | uint16(h)
+	case exp-127 >= -25: // a subnormal half (or zero after rounding)
+		man |= 0x800000 // the implicit bit
+		shift := uint32(-14 - (exp - 127) + 13)
+		h := man >> shift
+		rest := man & (1<<shift - 1)
+		half := uint32(1) << (shift - 1)
+		if rest > half || rest == half && h&1 == 1 {
+			h++
+		}
+		return sign | uint16(h)
+	}
+	return sign // underflow to zero
+}
+
+// FromF16 is the float32 value of the half h (exact).
+func FromF16(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h & 0x3ff)
+	switch {
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	case exp != 0:
+		return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
+	case man == 0:
+		return math.Float32frombits(sign)
+	}
+	// subnormal: man·2^-24
+	v := float32(man) * (1.0 / (1 << 24))
+	if sign != 0 {
+		return -v
+	}
+	return v
+}
+
+// ToBF16 rounds f to bfloat16 (ties to even) as GGML does; a NaN stays a
+// quiet NaN.
+func ToBF16(f float32) uint16 {
+	u := math.Float32bits(f)
+	if u&0x7fffffff > 0x7f800000 {
+		return uint16(u>>16) | 64
+	}
+	return uint16((u + (0x7fff + (u>>16)&1)) >> 16)
+}
+
+// FromBF16 is the float32 value of the bfloat16 h (exact).
+func FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
