@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	"progress":           {"train", "metrics"},
 	"serve":              {"ledger", "recipe", "load", "train", "models/gpt", "data", "tokenizer", "sample", "nn", "tensor"},
 	"recipe":             {"dist", "load", "train", "models/gpt", "models/rnn", "models/mlp", "models/cnn", "data", "tokenizer", "metrics", "checkpoint", "optim", "nn", "tensor"},
-	"load":               {"gguf", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
+	"load":               {"gguf", "quant", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
 	"train":              {"dist", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/atomicfile", "internal/folderlock"},
 	"internal/perf":      {"models/gpt", "sample", "optim", "nn", "tensor"},
 	"models/gpt":         {"gguf", "quant", "checkpoint", "tokenizer", "sample", "nn", "tensor", "internal/atomicfile"},

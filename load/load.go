@@ -28,6 +28,7 @@ import (
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/quant"
 	"github.com/moxing/moxing/sample"
 	"github.com/moxing/moxing/tensor"
 	"github.com/moxing/moxing/tokenizer"
@@ -424,6 +425,11 @@ func (m *Model) LanguageModel() (*LanguageModel, error) {
 	case m.GPT != nil && m.GPT.Classifier == nil:
 		m.GPT.LM.MergeLoRA() // the same outputs at the base model's cost
 		lm := m.GPT.LM
+		if m.GPT.Quant == quant.Q8_0 { // a Q8_0 GGUF runs on its Q8_0 weights
+			if err := lm.QuantizeWeights(); err != nil {
+				return nil, fmt.Errorf("%s: %w", m.Path, err)
+			}
+		}
 		return &LanguageModel{Model: lm, Tokenizer: m.GPT.Tokenizer, Window: lm.Config.BlockSize, Vocab: lm.Config.VocabSize}, nil
 	case m.RNN != nil && m.RNN.LM != nil:
 		return &LanguageModel{Model: m.RNN.LM, Tokenizer: m.RNN.Tokenizer, Window: m.RNN.Window, Vocab: m.RNN.LM.Config.Vocab}, nil

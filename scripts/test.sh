@@ -16,9 +16,11 @@ scripts/fetch-data.sh
 # The official OpenAI Node client (npm openai, pinned in its package-lock),
 # which cmd/moxing's TestOpenAIClient runs against moxing serve.
 npm ci --prefix tools/openai-client --no-audit --no-fund --loglevel=error
-# llama.cpp, prebuilt in npm's node-llama-cpp (pinned in its package-lock),
+# llama.cpp, prebuilt in npm's node-llama-cpp (pinned in its package-lock;
+# npm install, not npm ci: the lock cannot list the optional builds for
+# other platforms that the registry does not have at this version),
 # which cmd/moxing's TestLlamaCpp runs on the GGUF files moxing writes.
-npm ci --prefix tools/llama-cpp --ignore-scripts --omit=optional --no-audit --no-fund --loglevel=error
+npm install --prefix tools/llama-cpp --ignore-scripts --omit=optional --no-audit --no-fund --no-save --loglevel=error
 # Debian packages, installed the first time only: Chromium, headless, for
 # the web page's browser test (serve's TestPageInBrowser, driven with
 # chromedp), with fonts-liberation for its screenshots; Open MPI for the

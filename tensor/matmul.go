@@ -61,6 +61,8 @@ func (a *Tensor) MatMulT(b *Tensor, transA, transB bool) *Tensor {
 	// A batch of rows times one shared untransposed-A-compatible matrix is a
 	// single GEMM over all rows.
 	switch {
+	case sb == 0 && !transA && b.q8As(transB):
+		kernel.GemvQ8(a.Data, batch*m, b.q8, out.Data, n, false)
 	case sb == 0 && !transA && b.packedAs(transB):
 		kernel.GemmPacked(batch*m, 1, a.Data, lda, b.packed, 0, out.Data, n)
 	case sb == 0 && !transA && batch > 1:
@@ -149,6 +151,47 @@ func (w *Tensor) Packed(trans bool) *Tensor {
 	return &p
 }
 
+// Q8 returns a matrix that shares w's data and shape and carries it in
+// GGML's Q8_0 blocks for the products w is the right operand of (Linear's
+// weight with transW = trans, MatMulT's b with transB = trans), which then
+// use it: each row of the left operand is quantized to Q8_0 too, and the
+// int8 products are summed per block (kernel.GemvQ8), so a product reads a
+// quarter of the bytes of float32 weights. The results are those of the
+// quantized weights, not w's: quantization rounds each weight to within
+// half a step of its block's max/127. The inner size must be a multiple of
+// 32. It is for weights that no longer change, at inference; w's float32
+// data stays (an embedding's rows are looked up in it).
+func (w *Tensor) Q8(trans bool) *Tensor {
+	if w.NDim() != 2 {
+		panic(fmt.Sprintf("tensor: Q8 of shape %v: want a matrix", w.shape))
+	}
+	rows, cols := w.shape[0], w.shape[1] // the rows of op(w)ᵀ: trans keeps w's
+	src := w.Data
+	if !trans {
+		rows, cols = cols, rows
+		src = make([]float32, len(w.Data))
+		for i := range w.shape[0] {
+			for j := range w.shape[1] {
+				src[j*w.shape[0]+i] = w.Data[i*w.shape[1]+j]
+			}
+		}
+	}
+	if cols%32 != 0 {
+		panic(fmt.Sprintf("tensor: Q8 of shape %v (transposed %v): the inner size %d is not a multiple of 32", w.shape, trans, cols))
+	}
+	q := *w
+	q.q8, q.q8Trans = &kernel.Q8{}, trans
+	kernel.QuantizeQ8(q.q8, src, rows, cols)
+	q.packed = nil
+	return &q
+}
+
+// IsQ8 reports whether t carries a Q8 form (see Q8).
+func (t *Tensor) IsQ8() bool { return t.q8 != nil }
+
+// q8As reports whether t carries a Q8 form for products with transB = trans.
+func (t *Tensor) q8As(trans bool) bool { return t.q8 != nil && t.q8Trans == trans }
+
 // packedAs reports whether t carries a packed form for products with
 // transB = trans, made by the kernels now in use.
 func (t *Tensor) packedAs(trans bool) bool {
@@ -199,9 +242,12 @@ func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
 		}
 		beta = 1
 	}
-	if w.packedAs(transW) {
+	switch {
+	case w.q8As(transW):
+		kernel.GemvQ8(x.Data, rows, w.q8, out.Data, n, beta != 0)
+	case w.packedAs(transW):
 		kernel.GemmPacked(rows, 1, x.Data, k, w.packed, beta, out.Data, n)
-	} else {
+	default:
 		kernel.Gemm(false, transW, rows, n, k, 1, x.Data, k, w.Data, w.shape[1], beta, out.Data, n)
 	}
 	return out.record(func() {

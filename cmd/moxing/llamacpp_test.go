@@ -123,8 +123,12 @@ func TestLlamaCpp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		lm, err := back.LanguageModel() // a q8_0 file runs on its Q8_0 weights
+		if err != nil {
+			t.Fatal(err)
+		}
 		var ours []int
-		for id := range back.GPT.LM.Generate(context.Background(), prompt, n, sample.New(sample.Config{}, nil)) {
+		for id := range lm.Model.Generate(context.Background(), prompt, n, sample.New(sample.Config{}, nil)) {
 			ours = append(ours, id)
 		}
 		theirs := llamaGreedy(t, tools, file, prompt, n)

@@ -1348,6 +1348,87 @@ fold:
 	VZEROUPPER
 	RET
 
+// func dotQ8x4AVX2(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·dotQ8x4AVX2(SB), NOSPLIT, $0-64
+	MOVQ         blocks+0(FP), AX
+	MOVQ         xq+8(FP), CX
+	MOVQ         xd+16(FP), DX
+	MOVQ         wq+24(FP), BX
+	MOVQ         ldq+32(FP), SI
+	MOVQ         wd+40(FP), DI
+	MOVQ         ldd+48(FP), R8
+	MOVQ         out+56(FP), R9
+	SHLQ         $0x02, R8
+	LEAQ         (SI)(SI*2), R10
+	LEAQ         (R8)(R8*2), R11
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VPBROADCASTW q8_ones<>+0(SB), Y4
+
+block:
+	TESTQ        AX, AX
+	JZ           reduce
+	VMOVDQU      (CX), Y5
+	VBROADCASTSS (DX), Y6
+	VMOVDQU      (BX), Y7
+	VPABSB       Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPMADDWD     Y4, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VBROADCASTSS (DI), Y8
+	VMULPS       Y6, Y8, Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VMOVDQU      (BX)(SI*1), Y7
+	VPABSB       Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPMADDWD     Y4, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VBROADCASTSS (DI)(R8*1), Y8
+	VMULPS       Y6, Y8, Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VMOVDQU      (BX)(SI*2), Y7
+	VPABSB       Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPMADDWD     Y4, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VBROADCASTSS (DI)(R8*2), Y8
+	VMULPS       Y6, Y8, Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VMOVDQU      (BX)(R10*1), Y7
+	VPABSB       Y7, Y8
+	VPSIGNB      Y7, Y5, Y5
+	VPMADDUBSW   Y5, Y8, Y5
+	VPMADDWD     Y4, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VBROADCASTSS (DI)(R11*1), Y7
+	VMULPS       Y6, Y7, Y7
+	VFMADD231PS  Y5, Y7, Y3
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000004, DX
+	ADDQ         $0x00000020, BX
+	ADDQ         $0x00000004, DI
+	DECQ         AX
+	JMP          block
+
+reduce:
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y1
+	VHADDPS      Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (R9)
+	VZEROUPPER
+	RET
+
+DATA q8_ones<>+0(SB)/2, $0x0001
+GLOBL q8_ones<>(SB), RODATA|NOPTR, $2
+
 // func axpy4AVX2(n int, x *float32, b *float32, ldb int, y *float32)
 // Requires: AVX, FMA3
 TEXT ·axpy4AVX2(SB), NOSPLIT, $0-40

@@ -104,7 +104,7 @@ func (m *Model) Step(segs []Segment, cache *Cache) *tensor.Tensor {
 // they are.
 func (m *Model) PackWeights() {
 	pack := func(p Projection) {
-		if c, ok := p.(*Conv1D); ok {
+		if c, ok := p.(*Conv1D); ok && !c.Weight.IsQ8() {
 			c.Weight = c.Weight.Packed(false)
 		}
 	}
@@ -114,7 +114,30 @@ func (m *Model) PackWeights() {
 		pack(blk.MLP.CFc)
 		pack(blk.MLP.CProj)
 	}
-	if m.WteLoRA == nil {
+	if m.WteLoRA == nil && !m.Wte.Weight.IsQ8() {
 		m.Wte.Weight = m.Wte.Weight.Packed(true)
 	}
+}
+
+// QuantizeWeights stores m's projections and LM head in GGML's Q8_0 blocks
+// (tensor.Q8) for inference: every product then reads about a quarter of
+// the bytes, and gives the quantized weights' results. Adapters are merged
+// first. The float32 weights stay (the embedding's rows are looked up in
+// them). m's weights must not change afterwards.
+func (m *Model) QuantizeWeights() error {
+	if m.Config.NEmbd%32 != 0 {
+		return fmt.Errorf("gpt: Q8_0 needs rows of whole 32-value blocks; the model has %d channels", m.Config.NEmbd)
+	}
+	m.MergeLoRA()
+	for _, blk := range m.H {
+		for _, p := range []Projection{blk.Attn.CAttn, blk.Attn.CProj, blk.MLP.CFc, blk.MLP.CProj} {
+			if c, ok := p.(*Conv1D); ok && !c.Weight.IsQ8() {
+				c.Weight = c.Weight.Q8(false)
+			}
+		}
+	}
+	if !m.Wte.Weight.IsQ8() {
+		m.Wte.Weight = m.Wte.Weight.Q8(true)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/quant"
 	"github.com/moxing/moxing/tokenizer"
 )
 
@@ -25,6 +26,11 @@ type Pretrained struct {
 	Classifier *Classifier         // nil for a language model
 	Labels     []string            // the classifier's class names, by index
 	Tokenizer  tokenizer.Tokenizer // never nil
+	// Quant is how the weights were stored where they came from (a GGUF
+	// file): quant.Q8_0 means inference should run on Q8_0 weights
+	// (Model.QuantizeWeights), giving what llama.cpp computes; F32 (the
+	// zero value) and the float formats run in float32.
+	Quant quant.Type
 }
 
 // Module is what the checkpoint's parameter names are relative to: the

@@ -217,7 +217,11 @@ func readGGUF(r io.ReaderAt, size int64) (*Pretrained, error) {
 	if err := m.LoadTensors(ts); err != nil {
 		return nil, err
 	}
-	return &Pretrained{LM: m, Tokenizer: tok}, nil
+	p := &Pretrained{LM: m, Tokenizer: tok}
+	if ft, _ := f.Get("general.file_type").(uint32); ft == ggufFileType[quant.Q8_0] {
+		p.Quant = quant.Q8_0
+	}
+	return p, nil
 }
 
 // ggufTokenizer reads a gpt2 (byte-level BPE) tokenizer from f.

@@ -35,6 +35,7 @@ func main() {
 	packBT16()
 	copyRows16()
 	dot4()
+	dotQ8x4()
 	axpy4()
 	axpy()
 	dot()
@@ -481,6 +482,85 @@ func dot4() {
 	VMOVUPS(hi, Mem{Base: out})
 	VZEROUPPER()
 	RET()
+}
+
+// dotQ8x4: four dot products of a row of Q8_0 blocks (the quantized
+// activations) with four rows of Q8_0 blocks (weights), in int8 with int32
+// sums per block, as GGML's AVX2 kernel does: |w| (unsigned) times x with
+// w's sign (signed) pairwise into int16 (VPMADDUBSW; |q| ≤ 127 keeps it
+// below 2^15), pairs of those into int32 (VPMADDWD by ones), then the
+// block's 8 partial sums in float32 times the two scales.
+func dotQ8x4() {
+	TEXT("dotQ8x4AVX2", NOSPLIT, "func(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)")
+	Doc("dotQ8x4AVX2 sets out[j] = Σ_b xd[b]·wd[j*ldd+b]·Σ_{i<32} xq[32b+i]·wq[j*ldq+32b+i] for j < 4 and b < blocks.")
+	blocks := Load(Param("blocks"), GP64())
+	xq := Load(Param("xq"), GP64())
+	xd := Load(Param("xd"), GP64())
+	wq := Load(Param("wq"), GP64())
+	ldq := Load(Param("ldq"), GP64())
+	wd := Load(Param("wd"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	out := Load(Param("out"), GP64())
+	SHLQ(U8(2), ldd) // floats → bytes
+	ldq3, ldd3 := GP64(), GP64()
+	LEAQ(Mem{Base: ldq, Index: ldq, Scale: 2}, ldq3)
+	LEAQ(Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+	var acc [4]VecVirtual
+	for j := range acc {
+		acc[j] = YMM()
+		VXORPS(acc[j], acc[j], acc[j])
+	}
+	ones := YMM()
+	VPBROADCASTW(constU16("q8_ones", 1), ones)
+
+	Label("block")
+	TESTQ(blocks, blocks)
+	JZ(LabelRef("reduce"))
+	xv, xs := YMM(), YMM()
+	VMOVDQU(Mem{Base: xq}, xv)
+	VBROADCASTSS(Mem{Base: xd}, xs)
+	for j := range acc {
+		w, aw, sx := YMM(), YMM(), YMM()
+		VMOVDQU(fourRows(wq, ldq, ldq3, j, 0), w)
+		VPABSB(w, aw)
+		VPSIGNB(w, xv, sx)
+		VPMADDUBSW(sx, aw, sx) // int16 pairs
+		VPMADDWD(ones, sx, sx) // int32 quads
+		VCVTDQ2PS(sx, sx)
+		sc := YMM()
+		VBROADCASTSS(fourRows(wd, ldd, ldd3, j, 0), sc)
+		VMULPS(xs, sc, sc)
+		VFMADD231PS(sx, sc, acc[j])
+	}
+	ADDQ(U32(32), xq)
+	ADDQ(U32(4), xd)
+	ADDQ(U32(32), wq)
+	ADDQ(U32(4), wd)
+	DECQ(blocks)
+	JMP(LabelRef("block"))
+
+	Label("reduce")
+	h01, h23 := YMM(), YMM()
+	VHADDPS(acc[1], acc[0], h01)
+	VHADDPS(acc[3], acc[2], h23)
+	h := YMM()
+	VHADDPS(h23, h01, h)
+	hi := XMM()
+	VEXTRACTF128(U8(1), h, hi)
+	VADDPS(hi, h.AsX(), hi)
+	VMOVUPS(hi, Mem{Base: out})
+	VZEROUPPER()
+	RET()
+}
+
+// constU16 returns a 2-byte constant in the data section.
+func constU16(name string, v uint16) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := ConstData(name, U16(v))
+	consts[name] = m
+	return m
 }
 
 // axpy4: y += x[0]·B[0] + … + x[3]·B[3] over four rows of B, so that y is

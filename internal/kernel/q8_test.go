@@ -1,0 +1,66 @@
+package kernel
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// GemvQ8 against float64 sums of the same quantized values, on every
+// implementation, over row counts around the 4-row kernel and its split
+// across workers, block counts, and several rows of x.
+func TestGemvQ8(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, im := range impls {
+		saved := active
+		active = im
+		for _, rows := range []int{1, 3, 4, 5, 8, 13, 67, 300} {
+			for _, cols := range []int{32, 96, 256} {
+				for _, m := range []int{1, 3} {
+					x, wf := randSlice(rng, m*cols), randSlice(rng, rows*cols)
+					var w, xq Q8
+					QuantizeQ8(&w, wf, rows, cols)
+					QuantizeQ8(&xq, x, m, cols)
+					y := make([]float32, m*(rows+2))
+					for i := range y {
+						y[i] = 1
+					}
+					GemvQ8(x, m, &w, y, rows+2, true) // 1 + the product
+					for i := range y {
+						y[i]--
+					}
+					for i := range m {
+						for r := range rows {
+							var want, scale float64
+							for c := range cols {
+								xv := float64(xq.Qs[i*cols+c]) * float64(xq.D[(i*cols+c)/32])
+								wv := float64(w.Qs[r*cols+c]) * float64(w.D[(r*cols+c)/32])
+								want += xv * wv
+								scale += math.Abs(xv * wv)
+							}
+							if got := float64(y[i*(rows+2)+r]); math.Abs(got-want) > 1e-5*scale+1e-5 {
+								t.Fatalf("%s rows %d cols %d m %d: y[%d][%d] = %g, want %g", im.name, rows, cols, m, i, r, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+		active = saved
+	}
+}
+
+// Quantizing rounds half away from zero with the scale max|x|/127.
+func TestQuantizeQ8(t *testing.T) {
+	x := make([]float32, 32)
+	x[0], x[1], x[2] = 127, 0.5, -0.5
+	var q Q8
+	QuantizeQ8(&q, x, 1, 32)
+	if q.D[0] != 1 || q.Qs[0] != 127 || q.Qs[1] != 1 || q.Qs[2] != -1 || q.Qs[3] != 0 {
+		t.Fatalf("%v %v", q.D, q.Qs[:4])
+	}
+	if fmt.Sprint(q.Rows, q.Cols) != "1 32" {
+		t.Fatal(q.Rows, q.Cols)
+	}
+}
