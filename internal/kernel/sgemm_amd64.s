@@ -1349,7 +1349,7 @@ fold:
 	RET
 
 // func dotQ8x4AVX2(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·dotQ8x4AVX2(SB), NOSPLIT, $0-64
 	MOVQ         blocks+0(FP), AX
 	MOVQ         xq+8(FP), CX
@@ -1373,6 +1373,10 @@ block:
 	JZ           reduce
 	VMOVDQU      (CX), Y5
 	VBROADCASTSS (DX), Y6
+	PREFETCHT0   1024(BX)
+	PREFETCHT0   1024(BX)(SI*1)
+	PREFETCHT0   1024(BX)(SI*2)
+	PREFETCHT0   1024(BX)(R10*1)
 	VMOVDQU      (BX), Y7
 	VPABSB       Y7, Y8
 	VPSIGNB      Y7, Y5, Y7

@@ -520,6 +520,9 @@ func dotQ8x4() {
 	VMOVDQU(Mem{Base: xq}, xv)
 	VBROADCASTSS(Mem{Base: xd}, xs)
 	for j := range acc {
+		PREFETCHT0(fourRows(wq, ldq, ldq3, j, 1024)) // the rows stream from memory
+	}
+	for j := range acc {
 		w, aw, sx := YMM(), YMM(), YMM()
 		VMOVDQU(fourRows(wq, ldq, ldq3, j, 0), w)
 		VPABSB(w, aw)
