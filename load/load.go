@@ -28,7 +28,6 @@ import (
 	"github.com/moxing/moxing/models/mlp"
 	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/nn"
-	"github.com/moxing/moxing/quant"
 	"github.com/moxing/moxing/sample"
 	"github.com/moxing/moxing/tensor"
 	"github.com/moxing/moxing/tokenizer"
@@ -425,10 +424,8 @@ func (m *Model) LanguageModel() (*LanguageModel, error) {
 	case m.GPT != nil && m.GPT.Classifier == nil:
 		m.GPT.LM.MergeLoRA() // the same outputs at the base model's cost
 		lm := m.GPT.LM
-		if m.GPT.Quant == quant.Q8_0 { // a Q8_0 GGUF runs on its Q8_0 weights
-			if err := lm.QuantizeWeights(); err != nil {
-				return nil, fmt.Errorf("%s: %w", m.Path, err)
-			}
+		if err := lm.QuantizeWeights(m.GPT.Quant); err != nil { // a Q8_0 or F16 GGUF runs on its stored weights
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}
 		return &LanguageModel{Model: lm, Tokenizer: m.GPT.Tokenizer, Window: lm.Config.BlockSize, Vocab: lm.Config.VocabSize}, nil
 	case m.RNN != nil && m.RNN.LM != nil:

@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/moxing/moxing/internal/kernel"
 )
 
 // Type is a storage format of tensor values, numbered as GGML numbers them
@@ -190,25 +192,7 @@ func ToF16(f float32) uint16 {
 }
 
 // FromF16 is the float32 value of the half h (exact).
-func FromF16(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
-	case exp != 0:
-		return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
-	case man == 0:
-		return math.Float32frombits(sign)
-	}
-	// subnormal: man·2^-24
-	v := float32(man) * (1.0 / (1 << 24))
-	if sign != 0 {
-		return -v
-	}
-	return v
-}
+func FromF16(h uint16) float32 { return kernel.HalfToFloat(h) }
 
 // ToBF16 rounds f to bfloat16 (ties to even) as GGML does; a NaN stays a
 // quiet NaN.

@@ -63,6 +63,8 @@ func (a *Tensor) MatMulT(b *Tensor, transA, transB bool) *Tensor {
 	switch {
 	case sb == 0 && !transA && b.q8As(transB):
 		kernel.GemvQ8(a.Data, batch*m, b.q8, out.Data, n, false)
+	case sb == 0 && !transA && b.f16As(transB):
+		kernel.GemvF16(a.Data, batch*m, b.f16, out.Data, n, false)
 	case sb == 0 && !transA && b.packedAs(transB):
 		kernel.GemmPacked(batch*m, 1, a.Data, lda, b.packed, 0, out.Data, n)
 	case sb == 0 && !transA && batch > 1:
@@ -186,8 +188,28 @@ func (w *Tensor) Q8(trans bool) *Tensor {
 	return &q
 }
 
-// IsQ8 reports whether t carries a Q8 form (see Q8).
-func (t *Tensor) IsQ8() bool { return t.q8 != nil }
+// F16 is Q8 for IEEE half-precision weights: the matrix carries halves
+// (h, the rows of op(w)ᵀ, row-major, as GGUF stores them: w's rows when
+// trans) that Linear and MatMulT widen as they go, reading half the bytes
+// of float32; w's Data must hold the same values, widened.
+func (w *Tensor) F16(trans bool, h []uint16) *Tensor {
+	if w.NDim() != 2 || len(h) != len(w.Data) {
+		panic(fmt.Sprintf("tensor: F16 of shape %v with %d halves", w.shape, len(h)))
+	}
+	rows, cols := w.shape[0], w.shape[1]
+	if !trans {
+		rows, cols = cols, rows
+	}
+	q := *w
+	q.f16, q.q8Trans, q.q8, q.packed = &kernel.F16{Rows: rows, Cols: cols, H: h}, trans, nil, nil
+	return &q
+}
+
+// IsQ8 reports whether t carries a Q8 or F16 form (see Q8, F16).
+func (t *Tensor) IsQ8() bool { return t.q8 != nil || t.f16 != nil }
+
+// f16As reports whether t carries halves for products with transB = trans.
+func (t *Tensor) f16As(trans bool) bool { return t.f16 != nil && t.q8Trans == trans }
 
 // q8As reports whether t carries a Q8 form for products with transB = trans.
 func (t *Tensor) q8As(trans bool) bool { return t.q8 != nil && t.q8Trans == trans }
@@ -245,6 +267,8 @@ func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
 	switch {
 	case w.q8As(transW):
 		kernel.GemvQ8(x.Data, rows, w.q8, out.Data, n, beta != 0)
+	case w.f16As(transW):
+		kernel.GemvF16(x.Data, rows, w.f16, out.Data, n, beta != 0)
 	case w.packedAs(transW):
 		kernel.GemmPacked(rows, 1, x.Data, k, w.packed, beta, out.Data, n)
 	default:

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/moxing/moxing/quant"
 	"github.com/moxing/moxing/tensor"
 )
 
@@ -32,6 +33,27 @@ func TestQ8Products(t *testing.T) {
 		}
 		if got.Data[i] != gotT.Data[i] || math.Abs(float64(gotM.Data[i]+bias.Data[i%40]-got.Data[i])) > 1e-5 {
 			t.Fatalf("Q8 %d: Linear %g, transposed %g, MatMulT %g", i, got.Data[i], gotT.Data[i], gotM.Data[i]+bias.Data[i%40])
+		}
+	}
+}
+
+// An F16 weight gives the products of its halves: those of float32
+// weights holding the same values, to float32 rounding.
+func TestF16Products(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	x := tensor.Randn(rng, 3, 40)
+	w := tensor.Randn(rng, 24, 40) // (N, K), transposed as Linear's weight
+	h := make([]uint16, len(w.Data))
+	for i, v := range w.Data {
+		h[i] = quant.ToF16(v)
+		w.Data[i] = quant.FromF16(h[i])
+	}
+	want := x.Linear(w, nil, true)
+	got := x.Linear(w.F16(true, h), nil, true)
+	gotM := x.MatMulT(w.F16(true, h), false, true)
+	for i, v := range want.Data {
+		if math.Abs(float64(got.Data[i]-v)) > 1e-4 || got.Data[i] != gotM.Data[i] {
+			t.Fatalf("F16 %d: Linear %g, MatMulT %g, float32 %g", i, got.Data[i], gotM.Data[i], v)
 		}
 	}
 }

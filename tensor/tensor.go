@@ -39,7 +39,8 @@ type Tensor struct {
 	requiresGrad bool
 	packed       *kernel.PackedB // see Packed; nil for most tensors
 	q8           *kernel.Q8      // see Q8; nil for most tensors
-	q8Trans      bool            // q8's rows are the rows of the matrix (its transpose's, otherwise)
+	q8Trans      bool            // q8's (or f16's) rows are the rows of the matrix (its transpose's, otherwise)
+	f16          *kernel.F16     // see F16; nil for most tensors
 
 	// The record of the op that produced this tensor, set only when recording.
 	op       string
@@ -163,7 +164,7 @@ func (t *Tensor) ZeroGrad() {
 // no gradient. Ops on it allocate from the heap, unless t's own storage is
 // an arena's (then the result is as short-lived as t).
 func (t *Tensor) Detach() *Tensor {
-	d := &Tensor{Data: t.Data, shape: t.shape, q8: t.q8, q8Trans: t.q8Trans}
+	d := &Tensor{Data: t.Data, shape: t.shape, q8: t.q8, q8Trans: t.q8Trans, f16: t.f16}
 	if t.gen != 0 {
 		d.arena, d.gen = t.arena, t.gen
 	}

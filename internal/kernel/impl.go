@@ -41,6 +41,9 @@ type impl struct {
 	// dotQ8x4, when set, computes 4 dot products of a row of Q8 blocks
 	// (xq, xd) with rows of Q8 blocks (row strides ldq bytes, ldd scales).
 	dotQ8x4 func(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)
+	// dotF16x4, when set, computes 4 dot products of a float32 row with
+	// rows of halves (row stride ldb), over k (a multiple of 8) values.
+	dotF16x4 func(k int, x *float32, b *uint16, ldb int, out *[4]float32)
 	// axpy4, when set, adds Σ_{q<4} x[q]·b[q*ldb+j] to y[j] for j < n (a
 	// multiple of 8): four AXPYs sharing the loads and stores of y.
 	axpy4 func(n int, x, b *float32, ldb int, y *float32)

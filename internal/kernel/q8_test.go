@@ -64,3 +64,39 @@ func TestQuantizeQ8(t *testing.T) {
 		t.Fatal(q.Rows, q.Cols)
 	}
 }
+
+// GemvF16 against float64 sums of the same halves, on every implementation.
+func TestGemvF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, im := range impls {
+		saved := active
+		active = im
+		for _, rows := range []int{1, 4, 5, 13, 300} {
+			for _, cols := range []int{8, 24, 256} {
+				for _, m := range []int{1, 2} {
+					x := randSlice(rng, m*cols)
+					w := &F16{Rows: rows, Cols: cols, H: make([]uint16, rows*cols)}
+					for i := range w.H {
+						w.H[i] = uint16(rng.IntN(0x7800)) | uint16(rng.IntN(2))<<15 // finite halves
+					}
+					y := make([]float32, m*rows)
+					GemvF16(x, m, w, y, rows, false)
+					for i := range m {
+						for r := range rows {
+							var want, scale float64
+							for c := range cols {
+								p := float64(x[i*cols+c]) * float64(HalfToFloat(w.H[r*cols+c]))
+								want += p
+								scale += math.Abs(p)
+							}
+							if got := float64(y[i*rows+r]); math.Abs(got-want) > 1e-5*scale+1e-6 {
+								t.Fatalf("%s rows %d cols %d: y[%d][%d] = %g, want %g", im.name, rows, cols, i, r, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+		active = saved
+	}
+}

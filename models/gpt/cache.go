@@ -3,6 +3,7 @@ package gpt
 import (
 	"fmt"
 
+	"github.com/moxing/moxing/quant"
 	"github.com/moxing/moxing/tensor"
 )
 
@@ -119,25 +120,48 @@ func (m *Model) PackWeights() {
 	}
 }
 
-// QuantizeWeights stores m's projections and LM head in GGML's Q8_0 blocks
-// (tensor.Q8) for inference: every product then reads about a quarter of
-// the bytes, and gives the quantized weights' results. Adapters are merged
-// first. The float32 weights stay (the embedding's rows are looked up in
-// them). m's weights must not change afterwards.
-func (m *Model) QuantizeWeights() error {
-	if m.Config.NEmbd%32 != 0 {
+// QuantizeWeights stores m's projections and LM head as t for inference:
+// quant.Q8_0 (GGML's blocks, tensor.Q8: a quarter of the bytes) or
+// quant.F16 (tensor.F16: half), which every product then reads instead of
+// float32; F32 and BF16 leave m as it is. The results are those of the
+// stored weights (for F16 m's float32 weights are rounded to them).
+// Adapters are merged first. The float32 weights stay (the embedding's
+// rows are looked up in them). m's weights must not change afterwards.
+func (m *Model) QuantizeWeights(t quant.Type) error {
+	if t == quant.Q8_0 && m.Config.NEmbd%32 != 0 {
 		return fmt.Errorf("gpt: Q8_0 needs rows of whole 32-value blocks; the model has %d channels", m.Config.NEmbd)
 	}
+	if t != quant.Q8_0 && t != quant.F16 {
+		return nil
+	}
 	m.MergeLoRA()
+	store := func(w *tensor.Tensor, trans bool) *tensor.Tensor {
+		if w.IsQ8() {
+			return w
+		}
+		if t == quant.Q8_0 {
+			return w.Q8(trans)
+		}
+		src := w
+		if !trans {
+			src = transposed(w)
+		}
+		h := make([]uint16, len(src.Data))
+		for i, v := range src.Data {
+			h[i] = quant.ToF16(v)
+		}
+		for i, v := range w.Data {
+			w.Data[i] = quant.FromF16(quant.ToF16(v))
+		}
+		return w.F16(trans, h)
+	}
 	for _, blk := range m.H {
 		for _, p := range []Projection{blk.Attn.CAttn, blk.Attn.CProj, blk.MLP.CFc, blk.MLP.CProj} {
-			if c, ok := p.(*Conv1D); ok && !c.Weight.IsQ8() {
-				c.Weight = c.Weight.Q8(false)
+			if c, ok := p.(*Conv1D); ok {
+				c.Weight = store(c.Weight, false)
 			}
 		}
 	}
-	if !m.Wte.Weight.IsQ8() {
-		m.Wte.Weight = m.Wte.Weight.Q8(true)
-	}
+	m.Wte.Weight = store(m.Wte.Weight, true)
 	return nil
 }

@@ -27,9 +27,9 @@ type Pretrained struct {
 	Labels     []string            // the classifier's class names, by index
 	Tokenizer  tokenizer.Tokenizer // never nil
 	// Quant is how the weights were stored where they came from (a GGUF
-	// file): quant.Q8_0 means inference should run on Q8_0 weights
-	// (Model.QuantizeWeights), giving what llama.cpp computes; F32 (the
-	// zero value) and the float formats run in float32.
+	// file): inference runs on weights stored so (Model.QuantizeWeights),
+	// as llama.cpp's does: quant.Q8_0 and quant.F16; F32 (the zero value)
+	// and BF16 run in float32.
 	Quant quant.Type
 }
 

@@ -218,8 +218,11 @@ func readGGUF(r io.ReaderAt, size int64) (*Pretrained, error) {
 		return nil, err
 	}
 	p := &Pretrained{LM: m, Tokenizer: tok}
-	if ft, _ := f.Get("general.file_type").(uint32); ft == ggufFileType[quant.Q8_0] {
-		p.Quant = quant.Q8_0
+	ft, _ := f.Get("general.file_type").(uint32)
+	for t, code := range ggufFileType {
+		if ft == code {
+			p.Quant = t
+		}
 	}
 	return p, nil
 }

@@ -1,0 +1,79 @@
+package kernel
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+)
+
+// F16 is a matrix of Rows rows of Cols IEEE half-precision values,
+// row-major (GGUF's f16).
+type F16 struct {
+	Rows, Cols int
+	H          []uint16
+}
+
+// GemvF16 sets y (m × w.Rows, row stride ldy) to x (m × w.Cols) times the
+// transpose of w, or adds it into y when add: y[i][r] = Σ_c x[i][c]·w[r][c],
+// each half widened to float32 exactly and the products summed in float32.
+// The rows of w are split across the worker pool.
+func GemvF16(x []float32, m int, w *F16, y []float32, ldy int, add bool) {
+	if len(x) < m*w.Cols || len(w.H) < w.Rows*w.Cols {
+		panic(fmt.Sprintf("kernel: GemvF16 of %d values as %d×%d with a %d×%d matrix", len(x), m, w.Cols, w.Rows, w.Cols))
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, w.Rows*m/64))
+	parallelFor(workers, workers, func(lo, hi int) {
+		r0, r1 := w.Rows*lo/workers&^3, w.Rows*hi/workers&^3
+		if hi == workers {
+			r1 = w.Rows
+		}
+		var four [4]float32
+		for r := r0; r < r1; r += 4 {
+			n := min(4, r1-r)
+			for i := range m {
+				xi := x[i*w.Cols : (i+1)*w.Cols]
+				if dot := active.dotF16x4; dot != nil && n == 4 && w.Cols%8 == 0 && w.Cols > 0 {
+					dot(w.Cols, &xi[0], &w.H[r*w.Cols], w.Cols, &four)
+				} else {
+					for j := range n {
+						four[j] = dotF16Go(xi, w.H[(r+j)*w.Cols:(r+j+1)*w.Cols])
+					}
+				}
+				yi := y[i*ldy+r : i*ldy+r+n]
+				for j, v := range four[:n] {
+					if add {
+						yi[j] += v
+					} else {
+						yi[j] = v
+					}
+				}
+			}
+		}
+	})
+}
+
+func dotF16Go(x []float32, h []uint16) float32 {
+	var s float32
+	for i, v := range h {
+		s += x[i] * HalfToFloat(v)
+	}
+	return s
+}
+
+// HalfToFloat is the float32 value of the IEEE half h (exact).
+func HalfToFloat(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h & 0x3ff)
+	switch {
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	case exp != 0:
+		return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
+	}
+	v := float32(man) * (1.0 / (1 << 24)) // zero or subnormal
+	if sign != 0 {
+		return -v
+	}
+	return v
+}
