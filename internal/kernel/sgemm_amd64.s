@@ -1287,7 +1287,7 @@ done:
 	RET
 
 // func dot4AVX2(k int, x *float32, b *float32, ldb int, out *[4]float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·dot4AVX2(SB), NOSPLIT, $0-40
 	MOVQ   k+0(FP), AX
 	MOVQ   x+8(FP), CX
@@ -1312,12 +1312,16 @@ loop16:
 	JL          loop8
 	VMOVUPS     (CX), Y8
 	VMOVUPS     32(CX), Y9
+	PREFETCHT0  1024(DX)
 	VFMADD231PS (DX), Y8, Y0
 	VFMADD231PS 32(DX), Y9, Y4
+	PREFETCHT0  1024(DX)(BX*1)
 	VFMADD231PS (DX)(BX*1), Y8, Y1
 	VFMADD231PS 32(DX)(BX*1), Y9, Y5
+	PREFETCHT0  1024(DX)(BX*2)
 	VFMADD231PS (DX)(BX*2), Y8, Y2
 	VFMADD231PS 32(DX)(BX*2), Y9, Y6
+	PREFETCHT0  1024(DX)(DI*1)
 	VFMADD231PS (DX)(DI*1), Y8, Y3
 	VFMADD231PS 32(DX)(DI*1), Y9, Y7
 	ADDQ        $0x00000040, CX
@@ -1480,7 +1484,7 @@ reduce:
 	RET
 
 // func axpy4AVX2(n int, x *float32, b *float32, ldb int, y *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·axpy4AVX2(SB), NOSPLIT, $0-40
 	MOVQ         n+0(FP), AX
 	MOVQ         x+8(FP), CX
@@ -1497,6 +1501,14 @@ TEXT ·axpy4AVX2(SB), NOSPLIT, $0-40
 blocks:
 	CMPQ        AX, $0x00000020
 	JL          tail
+	PREFETCHT0  1024(DX)
+	PREFETCHT0  1088(DX)
+	PREFETCHT0  1024(DX)(BX*1)
+	PREFETCHT0  1088(DX)(BX*1)
+	PREFETCHT0  1024(DX)(BX*2)
+	PREFETCHT0  1088(DX)(BX*2)
+	PREFETCHT0  1024(DX)(DI*1)
+	PREFETCHT0  1088(DX)(DI*1)
 	VMOVUPS     (SI), Y4
 	VFMADD231PS (DX), Y0, Y4
 	VFMADD231PS (DX)(BX*1), Y1, Y4

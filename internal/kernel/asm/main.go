@@ -449,6 +449,7 @@ func dot4() {
 	VMOVUPS(Mem{Base: x}, x0)
 	VMOVUPS(Mem{Base: x, Disp: 32}, x1)
 	for j := range acc {
+		PREFETCHT0(rowMem(j, 1024)) // the rows stream from memory
 		VFMADD231PS(rowMem(j, 0), x0, acc[j])
 		VFMADD231PS(rowMem(j, 32), x1, acc2[j])
 	}
@@ -651,6 +652,10 @@ func axpy4() {
 	Label("blocks")
 	CMPQ(n, U32(32))
 	JL(LabelRef("tail"))
+	for q := range s { // the rows stream from memory: fetch 1 KB ahead
+		PREFETCHT0(row(q, 1024))
+		PREFETCHT0(row(q, 1024+64))
+	}
 	step(4)
 	JMP(LabelRef("blocks"))
 	Label("tail")
