@@ -79,6 +79,7 @@ func run(types, threads []string, promptLen, gen int, tools string) error {
 			var n int
 			fmt.Sscan(th, &n)
 			runtime.GOMAXPROCS(n)
+			promptRate(lm, promptLen) // warm-up: the first prompt after loading pays for allocations
 			ours := decodeRate(lm, gen)
 			oursPrompt := promptRate(lm, promptLen)
 			theirs, err := llamaCpp(tools, file, n, promptLen, gen)

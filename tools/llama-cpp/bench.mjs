@@ -3,7 +3,7 @@
 //	UV_THREADPOOL_SIZE=1 node bench.mjs MODEL.gguf THREADS PROMPT GENERATE
 //
 // prints {"prompt_tps", "decode_tps"}: a PROMPT-token prompt processed at
-// once, then GENERATE tokens decoded greedily after a 16-token prompt, one
+// once (after one untimed run), then GENERATE tokens decoded greedily after a 16-token prompt, one
 // at a time (the time from the first token to the last, so the prompt is
 // not counted). Token ids are fixed, not random, so runs compare.
 import {getLlama} from "node-llama-cpp";
@@ -14,8 +14,11 @@ const model = await llama.loadModel({modelPath});
 const ids = (n) => Array.from({length: n}, (_, i) => 100 + (i * 37) % 1000);
 
 const ctx1 = await model.createContext({contextSize: promptLen + 8, threads, batchSize: promptLen});
+const seq1 = ctx1.getSequence();
+await seq1.evaluateWithoutGeneratingNewTokens(ids(promptLen)); // warm-up, as moxing's bench does
+await seq1.clearHistory();
 let t = performance.now();
-await ctx1.getSequence().evaluateWithoutGeneratingNewTokens(ids(promptLen));
+await seq1.evaluateWithoutGeneratingNewTokens(ids(promptLen));
 const promptTps = promptLen / ((performance.now() - t) / 1000);
 await ctx1.dispose();
 
