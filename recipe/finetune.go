@@ -11,6 +11,7 @@ import (
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/dist"
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
@@ -39,7 +40,7 @@ type FineTuneOptions struct {
 	Dropout          float64 `json:"dropout" flag:"dropout" def:"0.1" help:"dropout in the transformer while fine-tuning" range:"[0,1)"`
 	Epochs           int     `json:"epochs" flag:"epochs" def:"10" help:"classify: maximum epochs (with --resume: the new total)" range:"(0,)"`
 	Steps            int     `json:"steps" flag:"steps" def:"500" help:"lm: optimizer steps (with --resume: the new total)" range:"(0,)"`
-	Batch            int     `json:"batch" flag:"batch-size" def:"16" help:"texts (classify) or sequences (lm) per step" range:"(0,)"`
+	Batch            int     `json:"batch" flag:"batch-size" def:"16" help:"texts (classify) or sequences (lm) per step (per process under mpirun)" range:"(0,)"`
 	LR               float64 `json:"lr" flag:"lr" help:"peak learning rate (default 1e-4, or 1e-3 with --lora-rank)" range:"[0,)"`
 	WeightDecay      float64 `json:"weight_decay" flag:"weight-decay" def:"0.01" help:"AdamW weight decay, on matrices only (0: none)" range:"[0,)"`
 	Warmup           int     `json:"warmup_steps" flag:"warmup" def:"-1" help:"optimizer steps warming the learning rate up (-1: a tenth of them)" range:"[-1,)"`
@@ -50,6 +51,9 @@ type FineTuneOptions struct {
 	EvalEvery        int     `json:"eval_every" flag:"eval-every" help:"lm: steps between validation losses (0: steps/10)" range:"[0,)"`
 	Seed             uint64  `json:"seed" flag:"seed" def:"1" help:"random seed"`
 	DataHash         string  `json:"data_sha256,omitempty"` // the data's fingerprint, recorded by FineTune and checked on resume
+	// World and GlobalBatch: as TrainOptions'.
+	World       int `json:"world_size,omitempty"`
+	GlobalBatch int `json:"global_batch,omitempty"`
 }
 
 // FineTuneResult is how FineTune ended: Classifier for the task
@@ -75,10 +79,11 @@ func FineTune(ctx context.Context, o FineTuneOptions, f Folder, obs train.Observ
 	if err := Check(&o); err != nil {
 		return nil, err
 	}
-	if err := f.single("finetune"); err != nil {
+	obs, log = f.quiet(obs, log)
+	var err error
+	if o.Batch, err = f.jobBatch(o.Batch, &o.World, &o.GlobalBatch); err != nil {
 		return nil, err
 	}
-	log = logger(log)
 	f.start("finetune", &o.Data, &o.ValData, &o.Init)
 	if err := f.checkData(o.Data, &o.DataHash); err != nil {
 		return nil, err
@@ -104,16 +109,16 @@ func FineTune(ctx context.Context, o FineTuneOptions, f Folder, obs train.Observ
 		return nil, err
 	}
 	defer run.Close()
-	if !f.Resume {
+	if !f.Resume && run != nil {
 		defer removeIfEmpty(run)
 	}
 	res := &FineTuneResult{}
 	if o.Task == "lm" {
-		res.LM, err = fineTuneLM(ctx, p, base, o, run, f.Resume, obs, log)
+		res.LM, err = fineTuneLM(ctx, p, base, o, run, f, obs, log)
 	} else {
-		res.Classifier, err = fineTuneClassifier(ctx, p, base, o, run, f.Resume, obs, log)
+		res.Classifier, err = fineTuneClassifier(ctx, p, base, o, run, f, obs, log)
 	}
-	if err != nil || p.LM.LoRA == nil {
+	if err != nil || p.LM.LoRA == nil || run == nil { // rank 0 writes the adapter
 		return res, err
 	}
 	res.Adapter = run.Path("adapter")
@@ -153,7 +158,7 @@ func fineTuneBase(o FineTuneOptions) (*gpt.Pretrained, gpt.Config, error) {
 }
 
 // fineTuneClassifier trains a classifier on p's language model.
-func fineTuneClassifier(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o FineTuneOptions, run *train.Run, resume bool, obs train.Observer, log io.Writer) (*TrainResult, error) {
+func fineTuneClassifier(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o FineTuneOptions, run *train.Run, f Folder, obs train.Observer, log io.Writer) (*TrainResult, error) {
 	trainSet, valSet, classes, err := textSets(p.Tokenizer, base.BlockSize, o.Data, o.ValData, data.TextOptions{TextField: o.TextField, LabelField: o.LabelField}, o.Val, o.Seed, log)
 	if err != nil {
 		return nil, err
@@ -179,18 +184,18 @@ func fineTuneClassifier(ctx context.Context, p *gpt.Pretrained, base gpt.Config,
 		opt = optim.NewEMA(opt, float32(1-1/span)) // the average spans about 1/(1-decay) steps
 	}
 	loop := &train.Supervised{
-		Model: p.Classifier, Opt: opt, Run: run, Observer: obs,
+		Model: p.Classifier, Opt: opt, Run: run, Observer: obs, Comm: f.Comm,
 		Head: train.Head{Task: data.Classification, Classes: len(classes), PerClassLogits: true, ClassWeights: weights},
-		Config: train.Config{Epochs: o.Epochs, BatchSize: o.Batch, Monitor: o.Monitor, Patience: o.Patience, ClipNorm: 1, Seed: o.Seed,
+		Config: train.Config{Epochs: o.Epochs, BatchSize: o.Batch * dist.Or(f.Comm).Size(), Monitor: o.Monitor, Patience: o.Patience, ClipNorm: 1, Seed: o.Seed,
 			Schedule: train.LMSchedule(float32(o.LR), warmupSteps(o.Warmup, steps), steps), Meta: card.Metadata(checkpoint.MetaCard)},
 	}
 	fmt.Fprintf(log, "%d training and %d validation texts, classes %s; %d of %d parameters trained; run folder %s\n",
-		trainSet.Len(), valSet.Len(), strings.Join(classes, ", "), nn.NumParams(trainable), nn.NumParams(nn.Params(p.Classifier)), run.Dir)
-	return fit(ctx, loop, resume, trainSet, valSet)
+		trainSet.Len(), valSet.Len(), strings.Join(classes, ", "), nn.NumParams(trainable), nn.NumParams(nn.Params(p.Classifier)), f.Dir)
+	return fit(ctx, loop, f.Resume, trainSet, valSet, f.Dir)
 }
 
 // fineTuneLM continues training p's language model on prepared token files.
-func fineTuneLM(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o FineTuneOptions, run *train.Run, resume bool, obs train.Observer, log io.Writer) (*LMResult, error) {
+func fineTuneLM(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o FineTuneOptions, run *train.Run, f Folder, obs train.Observer, log io.Writer) (*LMResult, error) {
 	tok, trainIDs, valIDs, err := data.ReadPrepared(o.Data)
 	if err != nil {
 		return nil, err
@@ -211,10 +216,10 @@ func fineTuneLM(ctx context.Context, p *gpt.Pretrained, base gpt.Config, o FineT
 	cfg.EvalEvery = orDefault(o.EvalEvery, max(1, o.Steps/10))
 	cfg.Schedule = train.LMSchedule(float32(o.LR), warmupSteps(o.Warmup, o.Steps), o.Steps)
 	trainable := train.Trainable(nn.Params(p.LM))
-	loop := &train.LM{Model: p.LM, Opt: train.NewLMOptimizer(trainable, float32(o.LR), float32(o.WeightDecay)), Config: cfg, Run: run, Observer: obs}
+	loop := &train.LM{Model: p.LM, Opt: train.NewLMOptimizer(trainable, float32(o.LR), float32(o.WeightDecay)), Config: cfg, Run: run, Observer: obs, Comm: f.Comm}
 	fmt.Fprintf(log, "%d training and %d validation tokens; %d of %d parameters trained; run folder %s\n",
-		trainIDs.Len(), valIDs.Len(), nn.NumParams(trainable), nn.NumParams(nn.Params(p.LM)), run.Dir)
-	return fitLM(ctx, loop, resume, trainIDs, valIDs, run.Dir)
+		trainIDs.Len(), valIDs.Len(), nn.NumParams(trainable), nn.NumParams(nn.Params(p.LM)), f.Dir)
+	return fitLM(ctx, loop, f.Resume, trainIDs, valIDs, f.Dir)
 }
 
 // sameTokenizer reports whether two tokenizers are the same (same saved

@@ -70,19 +70,12 @@ func Pretrain(ctx context.Context, o PretrainOptions, f Folder, obs train.Observ
 	if err := Check(&o); err != nil {
 		return nil, err
 	}
-	log = logger(log)
-	if !f.root() {
-		obs, log = nil, io.Discard
+	obs, log = f.quiet(obs, log)
+	var err error
+	if o.Batch, err = f.jobBatch(o.Batch, &o.World, &o.GlobalBatch); err != nil {
+		return nil, err
 	}
 	ranks := dist.Or(f.Comm).Size()
-	switch {
-	case !f.Resume || o.GlobalBatch == 0:
-		o.World, o.GlobalBatch = ranks, o.Batch*ranks
-	case o.GlobalBatch%ranks != 0:
-		return nil, optionf("the run in %s has a global batch of %d sequences, which %d processes cannot share evenly", f.Dir, o.GlobalBatch, ranks)
-	default:
-		o.Batch = o.GlobalBatch / ranks
-	}
 	f.start("pretrain", &o.Data)
 	if err := f.checkData(o.Data, &o.DataHash); err != nil {
 		return nil, err

@@ -73,20 +73,37 @@ type Folder struct {
 	Resume bool
 	// Comm is the job of a data-parallel run on several processes (nil:
 	// one process). Every rank reads the data and trains; rank 0 alone
-	// writes the run folder, logs and reports progress. Pretrain runs
-	// data-parallel; the other recipes refuse a job of more than one.
+	// writes the run folder, logs and reports progress. A batch size is
+	// per process, as in PyTorch's DDP.
 	Comm dist.Comm
 }
 
 // root reports whether this process writes the run: rank 0, or the only one.
 func (f Folder) root() bool { return dist.Or(f.Comm).Rank() == 0 }
 
-// single refuses a job of several processes for a recipe that trains on one.
-func (f Folder) single(recipe string) error {
-	if n := dist.Or(f.Comm).Size(); n > 1 {
-		return optionf("moxing %s trains on one process; started as %d (mpirun): data-parallel training is moxing pretrain's", recipe, n)
+// jobBatch is the batch per process of a run: for a new run, batch, with
+// the processes and the global batch (batch × processes) recorded in
+// *world and *global (config.json's world_size and global_batch); a
+// resumed run keeps its global batch, which the processes must divide.
+func (f Folder) jobBatch(batch int, world, global *int) (int, error) {
+	ranks := dist.Or(f.Comm).Size()
+	switch {
+	case !f.Resume || *global == 0:
+		*world, *global = ranks, batch*ranks
+		return batch, nil
+	case *global%ranks != 0:
+		return 0, optionf("the run in %s has a global batch of %d, which %d processes cannot share evenly", f.Dir, *global, ranks)
 	}
-	return nil
+	return *global / ranks, nil
+}
+
+// quiet silences the ranks other than 0 of a data-parallel run: no
+// progress, no notes.
+func (f Folder) quiet(obs train.Observer, log io.Writer) (train.Observer, io.Writer) {
+	if !f.root() {
+		return nil, io.Discard
+	}
+	return obs, logger(log)
 }
 
 // start readies a new run: the option paths that exist made absolute (so

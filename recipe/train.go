@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"path/filepath"
 	"time"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/dist"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
 	"github.com/moxing/moxing/tensor"
@@ -32,7 +34,7 @@ type TrainOptions struct {
 	LR          float64        `json:"lr" flag:"lr" def:"1e-3" help:"learning rate" range:"(0,)"`
 	Momentum    float64        `json:"momentum" flag:"momentum" def:"0.9" help:"SGD momentum" range:"[0,1)"`
 	WeightDecay float64        `json:"weight_decay" flag:"weight-decay" help:"weight decay (L2 for adam and sgd, decoupled for adamw)" range:"[0,)"`
-	BatchSize   int            `json:"batch_size" flag:"batch-size" def:"32" help:"rows per optimizer step" range:"(0,)"`
+	BatchSize   int            `json:"batch_size" flag:"batch-size" def:"32" help:"rows per optimizer step (per process under mpirun)" range:"(0,)"`
 	Epochs      int            `json:"epochs" flag:"epochs" def:"200" help:"maximum epochs" range:"(0,)"`
 	Patience    int            `json:"patience" flag:"patience" def:"20" help:"stop after this many epochs without improvement (0: never)" range:"[0,)"`
 	MinDelta    float64        `json:"min_delta" flag:"min-delta" help:"smallest improvement of the monitored metric that counts" range:"[0,)"`
@@ -63,6 +65,11 @@ type TrainOptions struct {
 	Embd          int    `json:"embd,omitempty" flag:"embd" def:"64" help:"lstm/gru/rnn: embedding width" range:"(0,)"`
 	Layers        int    `json:"layers,omitempty" flag:"layers" def:"1" help:"lstm/gru/rnn: recurrent layers" range:"(0,)"`
 	Bidirectional bool   `json:"bidirectional,omitempty" flag:"bidirectional" help:"lstm/gru/rnn: read the texts both ways"`
+	// World and GlobalBatch record a run's processes and rows per step
+	// over all of them (BatchSize each); a resumed run keeps its global
+	// batch, on any number of processes that divides it.
+	World       int `json:"world_size,omitempty"`
+	GlobalBatch int `json:"global_batch,omitempty"`
 }
 
 // TrainResult is how a supervised run ended. Its JSON is what moxing train
@@ -102,10 +109,11 @@ func Train(ctx context.Context, o TrainOptions, f Folder, obs train.Observer, lo
 	if err := Check(&o); err != nil {
 		return nil, err
 	}
-	if err := f.single("train"); err != nil {
+	obs, log = f.quiet(obs, log)
+	perProcess, err := f.jobBatch(o.BatchSize, &o.World, &o.GlobalBatch)
+	if err != nil {
 		return nil, err
 	}
-	log = logger(log)
 	f.start(dataStem(o.Data), &o.Data, &o.ValData, &o.TokenizerFrom)
 	if err := f.checkData(o.dataPath(), &o.DataHash); err != nil {
 		return nil, err
@@ -114,7 +122,6 @@ func Train(ctx context.Context, o TrainOptions, f Folder, obs train.Observer, lo
 		return nil, optionf("--data is required (a CSV file); see --help")
 	}
 	var s *supervised
-	var err error
 	switch o.Arch {
 	case "cnn":
 		s, err = imagesRecipe(o)
@@ -133,17 +140,18 @@ func Train(ctx context.Context, o TrainOptions, f Folder, obs train.Observer, lo
 		return nil, err
 	}
 	defer run.Close()
-	if s.split != nil && !f.Resume {
+	if s.split != nil && !f.Resume && run != nil {
 		if err := run.WriteJSON("split.json", s.split); err != nil {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(log, "%s; run folder %s\n", s.about, run.Dir)
-	cfg := train.Config{Epochs: o.Epochs, BatchSize: o.BatchSize, Monitor: o.Monitor, Patience: o.Patience,
+	fmt.Fprintf(log, "%s; run folder %s\n", s.about, f.Dir)
+	ranks := dist.Or(f.Comm).Size()
+	cfg := train.Config{Epochs: o.Epochs, BatchSize: perProcess * ranks, Monitor: o.Monitor, Patience: o.Patience,
 		MinDelta: o.MinDelta, ClipNorm: o.Clip, Seed: o.Seed, Meta: s.card.Metadata(checkpoint.MetaCard), Augment: s.augment}
-	loop := &train.Supervised{Model: s.model, Opt: s.opt, Head: s.head, Config: cfg, Run: run, Observer: obs}
-	res, err := fit(ctx, loop, f.Resume, s.trainSet, s.valSet)
-	if err != nil || s.testSet.Len() == 0 {
+	loop := &train.Supervised{Model: s.model, Opt: s.opt, Head: s.head, Config: cfg, Run: run, Observer: obs, Comm: f.Comm}
+	res, err := fit(ctx, loop, f.Resume, s.trainSet, s.valSet, f.Dir)
+	if err != nil || s.testSet.Len() == 0 || run == nil { // rank 0 tests
 		return res, err
 	}
 	rep, err := s.head.Evaluate(s.model, s.testSet)
@@ -173,8 +181,8 @@ type supervised struct {
 
 // fit runs loop (resumed from its run's last.safetensors when resume) and
 // says how it ended.
-func fit(ctx context.Context, loop *train.Supervised, resume bool, trainSet, valSet *data.Dataset) (*TrainResult, error) {
-	if resume {
+func fit(ctx context.Context, loop *train.Supervised, resume bool, trainSet, valSet *data.Dataset, dir string) (*TrainResult, error) {
+	if resume && loop.Run != nil { // rank 0 resumes, and Fit gives the others its state
 		if err := loop.Resume(); err != nil {
 			return nil, err
 		}
@@ -182,7 +190,7 @@ func fit(ctx context.Context, loop *train.Supervised, resume bool, trainSet, val
 	start := time.Now()
 	res, err := loop.Fit(ctx, trainSet, valSet)
 	return &TrainResult{Epochs: res.Epochs, BestEpoch: res.BestEpoch, Stopped: res.Stopped, Monitor: loop.Config.Monitor, Best: res.Best,
-		Run: loop.Run.Dir, Checkpoint: loop.Run.Path("best.safetensors"), Seconds: time.Since(start).Seconds()}, err
+		Run: dir, Checkpoint: filepath.Join(dir, "best.safetensors"), Seconds: time.Since(start).Seconds()}, err
 }
 
 // newOptimizer is the optimizer o.Optimizer names, over params.

@@ -1,16 +1,13 @@
 package train
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
-	"unsafe"
 
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/dist"
@@ -205,7 +202,7 @@ func (l *LM) Fit(ctx context.Context, trainTokens, val data.Tokens) (LMResult, e
 	comm := dist.Or(l.Comm)
 	ranks, rank := comm.Size(), comm.Rank()
 	if ranks > 1 {
-		if err := l.syncFromRoot(params, comm); err != nil {
+		if err := syncFromRoot(params, l.Opt, &l.st, comm, l.pcg, l.evalPCG); err != nil {
 			return finish(), err
 		}
 	}
@@ -238,7 +235,7 @@ func (l *LM) Fit(ctx context.Context, trainTokens, val data.Tokens) (LMResult, e
 		}
 		if ranks > 1 {
 			var err error
-			if stepLoss, err = l.reduceGrads(params, stepLoss, comm); err != nil {
+			if stepLoss, err = reduceGrads(params, stepLoss, 1/float32(ranks), comm, &l.flat); err != nil {
 				return finish(), err
 			}
 		}
@@ -334,151 +331,4 @@ func evalLoss(m LanguageModel, tokens data.Tokens, b, t, n int, rng *rand.Rand, 
 		return 0, err
 	}
 	return float64(mean[0]) / float64(ranks), nil
-}
-
-// errPeerStopped is Fit's error on a rank that stopped because another
-// rank's context was cancelled.
-var errPeerStopped = errors.New("train: another rank stopped the run")
-
-// agreeStop reports whether any rank's ctx is cancelled, on every rank, so
-// that all stop after the same step.
-func agreeStop(ctx context.Context, comm dist.Comm) (bool, error) {
-	flag := []float32{0}
-	if ctx.Err() != nil {
-		flag[0] = 1
-	}
-	if err := comm.AllReduce(flag); err != nil {
-		return false, err
-	}
-	return flag[0] > 0, nil
-}
-
-// reduceGrads replaces every gradient with its mean over the ranks, and
-// returns the mean of the ranks' losses. The gradients travel as one flat
-// buffer, all-reduced in buckets (dist.AllReduceBuckets).
-func (l *LM) reduceGrads(params []nn.Param, loss float64, comm dist.Comm) (float64, error) {
-	n := 1
-	for _, p := range params {
-		if p.Grad != nil {
-			n += p.Grad.Numel()
-		}
-	}
-	if cap(l.flat) < n {
-		l.flat = make([]float32, n)
-	}
-	flat := l.flat[:n]
-	off := 0
-	for _, p := range params {
-		if p.Grad != nil {
-			off += copy(flat[off:], p.Grad.Data)
-		}
-	}
-	flat[off] = float32(loss)
-	if err := dist.AllReduceBuckets(comm, flat); err != nil {
-		return 0, err
-	}
-	scale := 1 / float32(comm.Size())
-	off = 0
-	for _, p := range params {
-		if p.Grad != nil {
-			for i, g := range flat[off : off+p.Grad.Numel()] {
-				p.Grad.Data[i] = g * scale
-			}
-			off += p.Grad.Numel()
-		}
-	}
-	return float64(flat[off] * scale), nil
-}
-
-// syncFromRoot makes every rank start where rank 0 stands: its weights,
-// its optimizer state and its loop state (step, best loss, RNG states).
-func (l *LM) syncFromRoot(params []nn.Param, comm dist.Comm) error {
-	for _, p := range params {
-		if err := comm.Broadcast(floatBytes(p.Data), 0); err != nil {
-			return err
-		}
-	}
-	var blob []byte
-	if comm.Rank() == 0 {
-		var err error
-		if blob, err = encodeRootState(l); err != nil {
-			return err
-		}
-	}
-	blob, err := dist.BroadcastBlob(comm, blob, 0)
-	if err != nil {
-		return err
-	}
-	if comm.Rank() == 0 {
-		return nil
-	}
-	return decodeRootState(l, blob)
-}
-
-// rootState is what syncFromRoot sends besides the weights.
-type rootState struct {
-	Loop     lmState
-	Opt      map[string]stateTensor
-	RNG, Val []byte
-}
-
-type stateTensor struct {
-	Shape []int
-	Data  []float32
-}
-
-func encodeRootState(l *LM) ([]byte, error) {
-	st := rootState{Loop: l.st, Opt: map[string]stateTensor{}}
-	for k, v := range l.Opt.State() {
-		st.Opt[k] = stateTensor{v.Shape(), v.Data}
-	}
-	var err error
-	if st.RNG, err = l.pcg.MarshalBinary(); err != nil {
-		return nil, err
-	}
-	if st.Val, err = l.evalPCG.MarshalBinary(); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(st); err != nil {
-		return nil, fmt.Errorf("train: rank 0's state: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-func decodeRootState(l *LM, blob []byte) error {
-	var st rootState
-	if err := gob.NewDecoder(bytes.NewReader(blob)).Decode(&st); err != nil {
-		return fmt.Errorf("train: rank 0's state: %w", err)
-	}
-	opt := map[string]*tensor.Tensor{}
-	for k, v := range st.Opt {
-		n := 1
-		for _, d := range v.Shape {
-			n *= d
-		}
-		if n != len(v.Data) {
-			return fmt.Errorf("train: rank 0's optimizer state %s: %d values for shape %v", k, len(v.Data), v.Shape)
-		}
-		opt[k] = tensor.New(v.Data, v.Shape...)
-	}
-	if err := l.Opt.LoadState(opt); err != nil {
-		return err
-	}
-	if err := l.pcg.UnmarshalBinary(st.RNG); err != nil {
-		return err
-	}
-	if err := l.evalPCG.UnmarshalBinary(st.Val); err != nil {
-		return err
-	}
-	l.st = st.Loop
-	return nil
-}
-
-// floatBytes is the bytes of f, in place.
-func floatBytes(f []float32) []byte {
-	if len(f) == 0 {
-		return nil
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
 }

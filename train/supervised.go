@@ -4,6 +4,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/moxing/moxing/data"
+	"github.com/moxing/moxing/dist"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/optim"
 	"github.com/moxing/moxing/tensor"
@@ -146,9 +148,22 @@ type Supervised struct {
 	// best.safetensors (the best epoch's weights) and last.safetensors
 	// (weights, optimizer state and loop state, to resume).
 	Run *Run
+	// Comm, when it has more than one rank, trains data-parallel: every
+	// rank draws the same batches from Seed and trains on its share of each
+	// (rows [r·n/Size, (r+1)·n/Size) of a batch of n), the gradients are
+	// summed across ranks weighted by each share, so that every replica
+	// takes the step one process takes on the whole batch. Rank 0's
+	// weights, optimizer and loop state are broadcast when Fit starts (after
+	// its Resume); it alone validates, and the others take its metrics, so
+	// all agree on the best epoch and on stopping. Dropout and augmentation
+	// draw from a generator of each rank's own; BatchNorm statistics are
+	// each rank's. Give rank 0 alone the Run and the Observer. nil is one
+	// process.
+	Comm dist.Comm
 
 	pcg   *rand.PCG
 	rng   *rand.Rand
+	flat  []float32 // the gradients as one buffer, to all-reduce
 	st    state
 	best  map[string][]float32 // weights of the best epoch
 	ready bool
@@ -220,6 +235,15 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 		return Result{}, fmt.Errorf("train: %d training and %d validation rows: need both", trainSet.Len(), val.Len())
 	}
 	params := nn.Params(s.Model)
+	comm := dist.Or(s.Comm)
+	ranks, rank := comm.Size(), comm.Rank()
+	local := s.rng // dropout's and augmentation's generator: each rank's own when several
+	if ranks > 1 {
+		if err := syncFromRoot(params, s.Opt, &s.st, comm, s.pcg); err != nil {
+			return Result{}, err
+		}
+		local = rand.New(rand.NewPCG(cfg.Seed, uint64(rank+1)<<32|uint64(s.st.Epoch)))
+	}
 	arena := tensor.NewArena() // each batch reuses the previous one's buffers
 	nn.UseArena(s.Model, arena)
 	defer nn.UseArena(s.Model, nil)
@@ -228,28 +252,38 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 		epoch := s.st.Epoch + 1
 		start := time.Now()
 
-		nn.Train(s.Model, s.rng)
+		nn.Train(s.Model, local)
 		batches := data.Batches(trainSet.Len(), cfg.BatchSize, s.rng)
 		if trainSet.Lengths != nil {
 			batches = data.BatchesByLength(trainSet.Lengths, cfg.BatchSize, s.rng)
 		}
 		var lossSum float64
 		for bi, idx := range batches {
-			if ctx.Err() != nil {
+			if stop, err := agreeStop(ctx, comm); stop || err != nil {
 				res.Stopped = "interrupted"
-				err := s.saveLast(params)
-				return s.finish(res, params), errors.Join(ctx.Err(), err)
+				err = errors.Join(cmp.Or(err, ctx.Err(), errPeerStopped), s.saveLast(params))
+				return s.finish(res, params), err
 			}
-			b := trainSet.Subset(idx)
-			if cfg.Augment != nil {
-				b.X = cfg.Augment(b.X, s.rng)
-			}
-			out := s.Model.Forward(b.X)
-			loss := s.Head.Loss(out, b)
+			mine := idx[len(idx)*rank/ranks : len(idx)*(rank+1)/ranks]
 			s.Opt.ZeroGrad()
-			loss.Backward()
-			l := float64(loss.Item())
+			var l float64
+			if len(mine) > 0 {
+				b := trainSet.Subset(mine)
+				if cfg.Augment != nil {
+					b.X = cfg.Augment(b.X, local)
+				}
+				out := s.Model.Forward(b.X)
+				loss := s.Head.Loss(out, b)
+				loss.Backward()
+				l = float64(loss.Item())
+			}
 			arena.Reset()
+			if ranks > 1 {
+				var err error
+				if l, err = reduceGrads(params, l, float32(len(mine))/float32(len(idx)), comm, &s.flat); err != nil {
+					return s.finish(res, params), err
+				}
+			}
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				return s.finish(res, params), diverged(fmt.Sprintf("epoch %d, batch %d", epoch, bi+1), l)
 			}
@@ -271,14 +305,21 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 		// and kept as the best weights.
 		averaged := optim.SwapIfAveraging(s.Opt)
 
-		rep, err := s.Head.Evaluate(s.Model, val)
-		if err != nil {
-			return s.finish(res, params), err
-		}
 		e := Epoch{Epoch: epoch, TrainLoss: lossSum / float64(trainSet.Len()), Val: map[string]float64{},
 			LR: float64(s.Opt.LR()), Seconds: time.Since(start).Seconds()}
-		for k, v := range rep.Metrics {
-			e.Val["val_"+k] = v
+		if rank == 0 {
+			rep, err := s.Head.Evaluate(s.Model, val)
+			if err != nil {
+				return s.finish(res, params), err
+			}
+			for k, v := range rep.Metrics {
+				e.Val["val_"+k] = v
+			}
+		}
+		if ranks > 1 { // rank 0's metrics decide, on every rank
+			if err := broadcastGob(comm, &e.Val); err != nil {
+				return s.finish(res, params), err
+			}
 		}
 		score, ok := e.Val[s.st.Monitor]
 		if !ok {

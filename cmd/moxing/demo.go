@@ -41,7 +41,7 @@ func demoCommand(fs *pflag.FlagSet) runner {
 	bindFlags(fs, &g)
 	rflags.register(fs, "demo", "--steps")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
-		f, err := rflags.folder(fs, &o, "steps", "generate", "prompt")
+		f, stdout, err := rflags.folder(fs, stdout, &o, "steps", "generate", "prompt")
 		if err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ func finetuneCommand(fs *pflag.FlagSet) runner {
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	rflags.register(fs, "finetune", "--epochs or --steps")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
-		f, err := rflags.folder(fs, &o, "epochs", "steps")
+		f, stdout, err := rflags.folder(fs, stdout, &o, "epochs", "steps")
 		if err != nil {
 			return err
 		}

@@ -159,3 +159,28 @@ func TestMPIPretrain(t *testing.T) {
 		t.Fatal("mpirun still runs 10 s after a rank was killed")
 	}
 }
+
+// mpirun -np 2 moxing train (and finetune, through the same loop) trains
+// the model one process does with the batch of both.
+func TestMPITrain(t *testing.T) {
+	bin, mpirun := mpiMoxing(t)
+	dir := t.TempDir()
+	csv := toyCSV(t, dir, 150)
+	args := func(name string, batch int) []string {
+		return []string{"train", "--data", csv, "--hidden", "16", "--epochs", "5", "--patience", "10", "--batch-size", fmt.Sprint(batch), "--run", filepath.Join(dir, name)}
+	}
+	for _, cmd := range []*exec.Cmd{exec.Command(bin, args("one", 16)...), mpirun(2, args("two", 8)...)} {
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+		}
+	}
+	if d := weightDiff(weights(t, filepath.Join(dir, "one")), weights(t, filepath.Join(dir, "two"))); d > 1e-5 {
+		t.Fatalf("2 processes × 8 rows and 1 × 16 differ by %g after 5 epochs", d)
+	} else {
+		t.Logf("moxing train: 2 processes × 8 rows vs 1 × 16 after 5 epochs: weights differ by at most %.2g", d)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, "two", "config.json"))
+	if !strings.Contains(string(cfg), `"global_batch": 16`) {
+		t.Fatalf("config.json: %s", cfg)
+	}
+}

@@ -66,7 +66,7 @@ func pretrainCommand(fs *pflag.FlagSet) runner {
 	fs.BoolVar(&asJSON, "json", false, "print the result (best validation loss, step, checkpoint) as JSON")
 	rflags.register(fs, "pretrain", "--steps")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
-		f, err := rflags.folder(fs, &o, "steps")
+		f, stdout, err := rflags.folder(fs, stdout, &o, "steps")
 		if err != nil {
 			return err
 		}

@@ -52,14 +52,17 @@ func (r *runFlags) register(fs *pflag.FlagSet, name, extend string) {
 	fs.StringVar(&r.resume, "resume", "", "continue the run in this folder from where it stopped ("+extend+" may extend it)")
 }
 
-// folder returns where the run goes: the run being resumed, whose
-// settings it reads into opts (see resumeSettings), or the --run folder
-// ("" until newRunDir names it).
-func (r *runFlags) folder(fs *pflag.FlagSet, opts any, extend ...string) (f recipe.Folder, err error) {
-	if world, err = dist.World(); err != nil || r.resume == "" {
-		return recipe.Folder{Dir: r.dir, Comm: world}, err
+// folder returns where the run goes: the run being resumed, whose settings it reads into opts (see
+// resumeSettings), or the --run folder. It joins the job (dist.World); on ranks but 0 stdout is io.Discard.
+func (r *runFlags) folder(fs *pflag.FlagSet, stdout io.Writer, opts any, extend ...string) (recipe.Folder, io.Writer, error) {
+	var err error
+	if world, err = dist.World(); err == nil && world.Rank() > 0 {
+		stdout = io.Discard // rank 0 reports
 	}
-	return recipe.Folder{Dir: r.resume, Resume: true, Comm: world}, resumeSettings(fs, r.resume, opts, extend...)
+	if err != nil || r.resume == "" {
+		return recipe.Folder{Dir: r.dir, Comm: world}, stdout, err
+	}
+	return recipe.Folder{Dir: r.resume, Resume: true, Comm: world}, stdout, resumeSettings(fs, r.resume, opts, extend...)
 }
 
 // world is a training command's job (dist.World: one process, or mpirun's); main leaves it.
@@ -76,9 +79,6 @@ func lmStopped(res *recipe.LMResult, err error, cmd string) error {
 
 // printLM prints the best validation loss of a language-model run.
 func printLM(w io.Writer, res *recipe.LMResult, asJSON bool) error {
-	if world != nil && world.Rank() > 0 {
-		return nil // rank 0 reports a data-parallel run
-	}
 	if asJSON {
 		return printJSON(w, res)
 	}

@@ -40,7 +40,7 @@ func trainCommand(fs *pflag.FlagSet) runner {
 	fs.BoolVar(&asJSON, "json", false, "print the result (epochs, best score, test metrics, checkpoint) as JSON")
 	rflags.register(fs, "<data name>", "--epochs")
 	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
-		f, err := rflags.folder(fs, &o, "epochs")
+		f, stdout, err := rflags.folder(fs, stdout, &o, "epochs")
 		if err != nil {
 			return err
 		}
