@@ -188,11 +188,12 @@ func (w *Tensor) Q8(trans bool) *Tensor {
 	return &q
 }
 
-// F16 is Q8 for IEEE half-precision weights: the matrix carries halves
-// (h, the rows of op(w)ᵀ, row-major, as GGUF stores them: w's rows when
-// trans) that Linear and MatMulT widen as they go, reading half the bytes
-// of float32; w's Data must hold the same values, widened.
-func (w *Tensor) F16(trans bool, h []uint16) *Tensor {
+// F16 is Q8 for 16-bit float weights: the matrix carries IEEE halves, or
+// bfloat16s when bf16 (h, the rows of op(w)ᵀ, row-major, as GGUF stores
+// them: w's rows when trans), that Linear and MatMulT widen as they go,
+// reading half the bytes of float32; w's Data must hold the same values,
+// widened.
+func (w *Tensor) F16(trans bool, h []uint16, bf16 bool) *Tensor {
 	if w.NDim() != 2 || len(h) != len(w.Data) {
 		panic(fmt.Sprintf("tensor: F16 of shape %v with %d halves", w.shape, len(h)))
 	}
@@ -201,7 +202,7 @@ func (w *Tensor) F16(trans bool, h []uint16) *Tensor {
 		rows, cols = cols, rows
 	}
 	q := *w
-	q.f16, q.q8Trans, q.q8, q.packed = &kernel.F16{Rows: rows, Cols: cols, H: h}, trans, nil, nil
+	q.f16, q.q8Trans, q.q8, q.packed = &kernel.F16{Rows: rows, Cols: cols, H: h, BF16: bf16}, trans, nil, nil
 	return &q
 }
 

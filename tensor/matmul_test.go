@@ -49,8 +49,8 @@ func TestF16Products(t *testing.T) {
 		w.Data[i] = quant.FromF16(h[i])
 	}
 	want := x.Linear(w, nil, true)
-	got := x.Linear(w.F16(true, h), nil, true)
-	gotM := x.MatMulT(w.F16(true, h), false, true)
+	got := x.Linear(w.F16(true, h, false), nil, true)
+	gotM := x.MatMulT(w.F16(true, h, false), false, true)
 	for i, v := range want.Data {
 		if math.Abs(float64(got.Data[i]-v)) > 1e-4 || got.Data[i] != gotM.Data[i] {
 			t.Fatalf("F16 %d: Linear %g, MatMulT %g, float32 %g", i, got.Data[i], gotM.Data[i], v)

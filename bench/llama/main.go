@@ -31,7 +31,7 @@ import (
 )
 
 func main() {
-	types := flag.String("types", "f32,f16,q8_0", "GGUF storage types to time")
+	types := flag.String("types", "f32,f16,bf16,q8_0", "GGUF storage types to time")
 	threads := flag.String("threads", "1,2", "thread counts")
 	prompt := flag.Int("prompt", 256, "tokens of the prompt timed for prompt processing")
 	tokens := flag.Int("tokens", 128, "tokens decoded")

@@ -6,16 +6,18 @@ import (
 	"runtime"
 )
 
-// F16 is a matrix of Rows rows of Cols IEEE half-precision values,
-// row-major (GGUF's f16).
+// F16 is a matrix of Rows rows of Cols 16-bit floats, row-major: IEEE
+// halves (GGUF's f16), or bfloat16s when BF16.
 type F16 struct {
 	Rows, Cols int
 	H          []uint16
+	BF16       bool
 }
 
 // GemvF16 sets y (m × w.Rows, row stride ldy) to x (m × w.Cols) times the
 // transpose of w, or adds it into y when add: y[i][r] = Σ_c x[i][c]·w[r][c],
-// each half widened to float32 exactly and the products summed in float32.
+// each 16-bit value widened to float32 exactly and the products summed in
+// float32.
 // The rows of w are split across the worker pool.
 func GemvF16(x []float32, m int, w *F16, y []float32, ldy int, add bool) {
 	if len(x) < m*w.Cols || len(w.H) < w.Rows*w.Cols {
@@ -32,11 +34,15 @@ func GemvF16(x []float32, m int, w *F16, y []float32, ldy int, add bool) {
 			n := min(4, r1-r)
 			for i := range m {
 				xi := x[i*w.Cols : (i+1)*w.Cols]
-				if dot := active.dotF16x4; dot != nil && n == 4 && w.Cols%8 == 0 && w.Cols > 0 {
+				dot := active.dotF16x4
+				if w.BF16 {
+					dot = active.dotBF16x4
+				}
+				if dot != nil && n == 4 && w.Cols%8 == 0 && w.Cols > 0 {
 					dot(w.Cols, &xi[0], &w.H[r*w.Cols], w.Cols, &four)
 				} else {
 					for j := range n {
-						four[j] = dotF16Go(xi, w.H[(r+j)*w.Cols:(r+j+1)*w.Cols])
+						four[j] = dotF16Go(xi, w.H[(r+j)*w.Cols:(r+j+1)*w.Cols], w.BF16)
 					}
 				}
 				yi := y[i*ldy+r : i*ldy+r+n]
@@ -52,10 +58,14 @@ func GemvF16(x []float32, m int, w *F16, y []float32, ldy int, add bool) {
 	})
 }
 
-func dotF16Go(x []float32, h []uint16) float32 {
+func dotF16Go(x []float32, h []uint16, bf16 bool) float32 {
 	var s float32
 	for i, v := range h {
-		s += x[i] * HalfToFloat(v)
+		if bf16 {
+			s += x[i] * math.Float32frombits(uint32(v)<<16)
+		} else {
+			s += x[i] * HalfToFloat(v)
+		}
 	}
 	return s
 }

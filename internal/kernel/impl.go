@@ -44,6 +44,8 @@ type impl struct {
 	// dotF16x4, when set, computes 4 dot products of a float32 row with
 	// rows of halves (row stride ldb), over k (a multiple of 8) values.
 	dotF16x4 func(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+	// dotBF16x4 is dotF16x4 for rows of bfloat16s.
+	dotBF16x4 func(k int, x *float32, b *uint16, ldb int, out *[4]float32)
 	// axpy4, when set, adds Σ_{q<4} x[q]·b[q*ldb+j] to y[j] for j < n (a
 	// multiple of 8): four AXPYs sharing the loads and stores of y.
 	axpy4 func(n int, x, b *float32, ldb int, y *float32)

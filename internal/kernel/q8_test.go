@@ -71,26 +71,32 @@ func TestGemvF16(t *testing.T) {
 	for _, im := range impls {
 		saved := active
 		active = im
-		for _, rows := range []int{1, 4, 5, 13, 300} {
-			for _, cols := range []int{8, 24, 256} {
-				for _, m := range []int{1, 2} {
-					x := randSlice(rng, m*cols)
-					w := &F16{Rows: rows, Cols: cols, H: make([]uint16, rows*cols)}
-					for i := range w.H {
-						w.H[i] = uint16(rng.IntN(0x7800)) | uint16(rng.IntN(2))<<15 // finite halves
-					}
-					y := make([]float32, m*rows)
-					GemvF16(x, m, w, y, rows, false)
-					for i := range m {
-						for r := range rows {
-							var want, scale float64
-							for c := range cols {
-								p := float64(x[i*cols+c]) * float64(HalfToFloat(w.H[r*cols+c]))
-								want += p
-								scale += math.Abs(p)
-							}
-							if got := float64(y[i*rows+r]); math.Abs(got-want) > 1e-5*scale+1e-6 {
-								t.Fatalf("%s rows %d cols %d: y[%d][%d] = %g, want %g", im.name, rows, cols, i, r, got, want)
+		for _, bf16 := range []bool{false, true} {
+			for _, rows := range []int{1, 4, 5, 13, 300} {
+				for _, cols := range []int{8, 24, 256} {
+					for _, m := range []int{1, 2} {
+						x := randSlice(rng, m*cols)
+						w := &F16{Rows: rows, Cols: cols, H: make([]uint16, rows*cols), BF16: bf16}
+						widen := HalfToFloat
+						if bf16 {
+							widen = func(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+						}
+						for i := range w.H {
+							w.H[i] = uint16(rng.IntN(0x7800)) | uint16(rng.IntN(2))<<15 // finite halves
+						}
+						y := make([]float32, m*rows)
+						GemvF16(x, m, w, y, rows, false)
+						for i := range m {
+							for r := range rows {
+								var want, scale float64
+								for c := range cols {
+									p := float64(x[i*cols+c]) * float64(widen(w.H[r*cols+c]))
+									want += p
+									scale += math.Abs(p)
+								}
+								if got := float64(y[i*rows+r]); math.Abs(got-want) > 1e-5*scale+1e-6 {
+									t.Fatalf("%s bf16 %v rows %d cols %d: y[%d][%d] = %g, want %g", im.name, bf16, rows, cols, i, r, got, want)
+								}
 							}
 						}
 					}

@@ -1483,6 +1483,56 @@ reduce:
 	VZEROUPPER
 	RET
 
+// func dotBF16x4AVX2(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+// Requires: AVX, AVX2, FMA3, MMX+
+TEXT ·dotBF16x4AVX2(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x01, BX
+	LEAQ   (BX)(BX*2), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+loop8:
+	TESTQ       AX, AX
+	JZ          reduce
+	VMOVUPS     (CX), Y4
+	PREFETCHT0  1024(DX)
+	VPMOVZXWD   (DX), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y4, Y0
+	PREFETCHT0  1024(DX)(BX*1)
+	VPMOVZXWD   (DX)(BX*1), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y4, Y1
+	PREFETCHT0  1024(DX)(BX*2)
+	VPMOVZXWD   (DX)(BX*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y4, Y2
+	PREFETCHT0  1024(DX)(DI*1)
+	VPMOVZXWD   (DX)(DI*1), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y4, Y3
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000010, DX
+	SUBQ        $0x00000008, AX
+	JMP         loop8
+
+reduce:
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y1
+	VHADDPS      Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (SI)
+	VZEROUPPER
+	RET
+
 // func axpy4AVX2(n int, x *float32, b *float32, ldb int, y *float32)
 // Requires: AVX, FMA3, MMX+
 TEXT ·axpy4AVX2(SB), NOSPLIT, $0-40

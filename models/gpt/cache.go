@@ -121,17 +121,18 @@ func (m *Model) PackWeights() {
 }
 
 // QuantizeWeights stores m's projections and LM head as t for inference:
-// quant.Q8_0 (GGML's blocks, tensor.Q8: a quarter of the bytes) or
-// quant.F16 (tensor.F16: half), which every product then reads instead of
-// float32; F32 and BF16 leave m as it is. The results are those of the
-// stored weights (for F16 m's float32 weights are rounded to them).
+// quant.Q8_0 (GGML's blocks, tensor.Q8: a quarter of the bytes), quant.F16
+// or quant.BF16 (tensor.F16: half), which every product then reads
+// instead of float32; F32 leaves m as it is. The results are those of the
+// stored weights (for F16 and BF16 m's float32 weights are rounded to
+// them).
 // Adapters are merged first. The float32 weights stay (the embedding's
 // rows are looked up in them). m's weights must not change afterwards.
 func (m *Model) QuantizeWeights(t quant.Type) error {
 	if t == quant.Q8_0 && m.Config.NEmbd%32 != 0 {
 		return fmt.Errorf("gpt: Q8_0 needs rows of whole 32-value blocks; the model has %d channels", m.Config.NEmbd)
 	}
-	if t != quant.Q8_0 && t != quant.F16 {
+	if t != quant.Q8_0 && t != quant.F16 && t != quant.BF16 {
 		return nil
 	}
 	m.MergeLoRA()
@@ -146,14 +147,18 @@ func (m *Model) QuantizeWeights(t quant.Type) error {
 		if !trans {
 			src = transposed(w)
 		}
+		to, from := quant.ToF16, quant.FromF16
+		if t == quant.BF16 {
+			to, from = quant.ToBF16, quant.FromBF16
+		}
 		h := make([]uint16, len(src.Data))
 		for i, v := range src.Data {
-			h[i] = quant.ToF16(v)
+			h[i] = to(v)
 		}
 		for i, v := range w.Data {
-			w.Data[i] = quant.FromF16(quant.ToF16(v))
+			w.Data[i] = from(to(v))
 		}
-		return w.F16(trans, h)
+		return w.F16(trans, h, t == quant.BF16)
 	}
 	for _, blk := range m.H {
 		for _, p := range []Projection{blk.Attn.CAttn, blk.Attn.CProj, blk.MLP.CFc, blk.MLP.CProj} {

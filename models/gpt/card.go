@@ -28,8 +28,8 @@ type Pretrained struct {
 	Tokenizer  tokenizer.Tokenizer // never nil
 	// Quant is how the weights were stored where they came from (a GGUF
 	// file): inference runs on weights stored so (Model.QuantizeWeights),
-	// as llama.cpp's does: quant.Q8_0 and quant.F16; F32 (the zero value)
-	// and BF16 run in float32.
+	// as llama.cpp's does: quant.Q8_0, quant.F16 and quant.BF16; F32 (the
+	// zero value) runs in float32.
 	Quant quant.Type
 }
 

@@ -37,6 +37,7 @@ func main() {
 	dot4()
 	dotQ8x4()
 	dotF16x4()
+	dotBF16x4()
 	axpy4()
 	axpy()
 	dot()
@@ -585,6 +586,55 @@ func dotF16x4() {
 		PREFETCHT0(fourRows(b, ldb, ld3, j, 1024))
 		w := YMM()
 		VCVTPH2PS(fourRows(b, ldb, ld3, j, 0), w)
+		VFMADD231PS(w, xv, acc[j])
+	}
+	ADDQ(U32(32), x)
+	ADDQ(U32(16), b)
+	SUBQ(U32(8), k)
+	JMP(LabelRef("loop8"))
+
+	Label("reduce")
+	h01, h23 := YMM(), YMM()
+	VHADDPS(acc[1], acc[0], h01)
+	VHADDPS(acc[3], acc[2], h23)
+	h := YMM()
+	VHADDPS(h23, h01, h)
+	hi := XMM()
+	VEXTRACTF128(U8(1), h, hi)
+	VADDPS(hi, h.AsX(), hi)
+	VMOVUPS(hi, Mem{Base: out})
+	VZEROUPPER()
+	RET()
+}
+
+// dotBF16x4: dotF16x4 for bfloat16 rows: a bfloat16 is the top half of a
+// float32, so widening is a zero-extension and a shift (VPMOVZXWD, VPSLLD).
+func dotBF16x4() {
+	TEXT("dotBF16x4AVX2", NOSPLIT, "func(k int, x *float32, b *uint16, ldb int, out *[4]float32)")
+	Doc("dotBF16x4AVX2 sets out[j] = Σ_p x[p]·bf16(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).")
+	k := Load(Param("k"), GP64())
+	x := Load(Param("x"), GP64())
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	out := Load(Param("out"), GP64())
+	SHLQ(U8(1), ldb) // bfloat16s → bytes
+	ld3 := GP64()
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3)
+	var acc [4]VecVirtual
+	for j := range acc {
+		acc[j] = YMM()
+		VXORPS(acc[j], acc[j], acc[j])
+	}
+	Label("loop8")
+	TESTQ(k, k)
+	JZ(LabelRef("reduce"))
+	xv := YMM()
+	VMOVUPS(Mem{Base: x}, xv)
+	for j := range acc {
+		PREFETCHT0(fourRows(b, ldb, ld3, j, 1024))
+		w := YMM()
+		VPMOVZXWD(fourRows(b, ldb, ld3, j, 0), w)
+		VPSLLD(U8(16), w, w)
 		VFMADD231PS(w, xv, acc[j])
 	}
 	ADDQ(U32(32), x)
