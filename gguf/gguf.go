@@ -11,6 +11,7 @@ package gguf
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -266,53 +267,42 @@ func (d *reader) value(t uint32) (any, error) {
 		}
 		return out, nil
 	}
-	out := make([]any, n)
+	switch et {
+	case typeUint8:
+		return scalars[uint8](d, et, n)
+	case typeInt8:
+		return scalars[int8](d, et, n)
+	case typeUint16:
+		return scalars[uint16](d, et, n)
+	case typeInt16:
+		return scalars[int16](d, et, n)
+	case typeUint32:
+		return scalars[uint32](d, et, n)
+	case typeInt32:
+		return scalars[int32](d, et, n)
+	case typeUint64:
+		return scalars[uint64](d, et, n)
+	case typeInt64:
+		return scalars[int64](d, et, n)
+	case typeFloat32:
+		return scalars[float32](d, et, n)
+	case typeFloat64:
+		return scalars[float64](d, et, n)
+	}
+	return scalars[bool](d, et, n)
+}
+
+// scalars reads an array of n scalars of type et, whose Go type is T.
+func scalars[T any](d *reader, et uint32, n uint64) ([]T, error) {
+	out := make([]T, n)
 	for i := range out {
-		if out[i], err = d.scalar(et); err != nil {
+		v, err := d.scalar(et)
+		if err != nil {
 			return nil, err
 		}
+		out[i] = v.(T)
 	}
-	return typedSlice(et, out), nil
-}
-
-// typedSlice turns scalars of type et into a slice of their Go type.
-func typedSlice(et uint32, v []any) any {
-	conv := func(zero any) any {
-		switch zero.(type) {
-		case uint8:
-			return collect[uint8](v)
-		case int8:
-			return collect[int8](v)
-		case uint16:
-			return collect[uint16](v)
-		case int16:
-			return collect[int16](v)
-		case uint32:
-			return collect[uint32](v)
-		case int32:
-			return collect[int32](v)
-		case uint64:
-			return collect[uint64](v)
-		case int64:
-			return collect[int64](v)
-		case float32:
-			return collect[float32](v)
-		case float64:
-			return collect[float64](v)
-		}
-		return collect[bool](v)
-	}
-	zeros := map[uint32]any{typeUint8: uint8(0), typeInt8: int8(0), typeUint16: uint16(0), typeInt16: int16(0), typeUint32: uint32(0),
-		typeInt32: int32(0), typeUint64: uint64(0), typeInt64: int64(0), typeFloat32: float32(0), typeFloat64: float64(0), typeBool: false}
-	return conv(zeros[et])
-}
-
-func collect[T any](v []any) []T {
-	out := make([]T, len(v))
-	for i, x := range v {
-		out[i] = x.(T)
-	}
-	return out
+	return out, nil
 }
 
 // Read reads the header of the GGUF file r of size bytes and checks it:
@@ -436,7 +426,7 @@ func read(r io.ReaderAt, size int64) (*File, error) {
 		}
 		spans = append(spans, span{t.Offset, t.Offset + n})
 	}
-	slices.SortFunc(spans, func(a, b span) int { return int(min(1, max(-1, int64(a.lo)-int64(b.lo)))) })
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
 	for i := 1; i < len(spans); i++ {
 		if spans[i].lo < spans[i-1].hi {
 			return nil, errors.New("two tensors' data overlap")

@@ -97,8 +97,14 @@ func Encode(t Type, src []float32) []byte {
 			binary.LittleEndian.PutUint16(dst[2*i:], ToBF16(v))
 		}
 	case Q8_0:
-		for b := range len(src) / 32 {
-			quantizeQ8(dst[34*b:34*b+34], src[32*b:32*b+32])
+		var q kernel.Q8 // GGML's rounding (see kernel.QuantizeQ8); the scale stored as F16
+		kernel.QuantizeQ8(&q, src, 1, len(src))
+		for b, d := range q.D {
+			blk := dst[34*b : 34*b+34]
+			binary.LittleEndian.PutUint16(blk, ToF16(d))
+			for j, v := range q.Qs[32*b : 32*b+32] {
+				blk[2+j] = byte(v)
+			}
 		}
 	}
 	return dst
@@ -134,25 +140,6 @@ func Decode(t Type, src []byte, n int) ([]float32, error) {
 		}
 	}
 	return dst, nil
-}
-
-// quantizeQ8 is GGML's quantize_row_q8_0_ref for one block: the scale
-// d = max|x|/127, stored as F16, and each value as x·(1/d) rounded half
-// away from zero.
-func quantizeQ8(dst []byte, x []float32) {
-	var amax float32
-	for _, v := range x {
-		amax = max(amax, float32(math.Abs(float64(v))))
-	}
-	d := amax / 127
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
-	binary.LittleEndian.PutUint16(dst, ToF16(d))
-	for j, v := range x {
-		dst[2+j] = byte(int8(math.Round(float64(v * id))))
-	}
 }
 
 // ToF16 rounds f to the nearest IEEE half (ties to even), as F16C's

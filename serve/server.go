@@ -124,6 +124,7 @@ type route struct {
 }
 
 func (s *Server) routes() {
+	web := page()
 	for _, rt := range []route{
 		{"/v1/completions", http.MethodPost, s.completions},
 		{"/v1/chat/completions", http.MethodPost, s.chatCompletions},
@@ -140,8 +141,8 @@ func (s *Server) routes() {
 		{"/v1/admin/keys", "", s.adminKeys},
 		{"/v1/admin/keys/{id}", http.MethodDelete, s.adminRevoke},
 		{"/v1/admin/usage", http.MethodGet, s.adminUsage},
-		{"/{$}", http.MethodGet, page()},
-		{"/ui/", http.MethodGet, page()},
+		{"/{$}", http.MethodGet, web},
+		{"/ui/", http.MethodGet, web},
 		{"/", "", func(http.ResponseWriter, *http.Request, *requestInfo) error {
 			return &apiError{Status: http.StatusNotFound, Message: "no such route: see /v1/models, /v1/completions, /v1/chat/completions, /v1/embeddings", Type: "not_found_error"}
 		}},

@@ -171,12 +171,7 @@ func (w *Tensor) Q8(trans bool) *Tensor {
 	src := w.Data
 	if !trans {
 		rows, cols = cols, rows
-		src = make([]float32, len(w.Data))
-		for i := range w.shape[0] {
-			for j := range w.shape[1] {
-				src[j*w.shape[0]+i] = w.Data[i*w.shape[1]+j]
-			}
-		}
+		src = w.Detach().Transpose(0, 1).Data
 	}
 	if cols%32 != 0 {
 		panic(fmt.Sprintf("tensor: Q8 of shape %v (transposed %v): the inner size %d is not a multiple of 32", w.shape, trans, cols))

@@ -25,6 +25,9 @@ var errPeerStopped = errors.New("train: another rank stopped the run")
 // agreeStop reports whether any rank's ctx is cancelled, on every rank, so
 // that all stop at the same point (with one process: whether ctx is).
 func agreeStop(ctx context.Context, comm dist.Comm) (bool, error) {
+	if comm.Size() == 1 {
+		return ctx.Err() != nil, nil // no collective, no allocation, each step
+	}
 	flag := []float32{0}
 	if ctx.Err() != nil {
 		flag[0] = 1

@@ -62,9 +62,12 @@ func fitRanks(t *testing.T, loops []*train.LM) {
 	}
 }
 
-// maxDiff is the largest difference between two models' weights.
-func maxDiff(a, b *train.LM) float64 {
-	pa, pb := nn.Params(a.Model), nn.Params(b.Model)
+// maxDiff is the largest difference between two loops' models' weights.
+func maxDiff(a, b *train.LM) float64 { return paramsDiff(a.Model, b.Model) }
+
+// paramsDiff is the largest difference between two models' weights.
+func paramsDiff(a, b any) float64 {
+	pa, pb := nn.Params(a), nn.Params(b)
 	var d float64
 	for i := range pa {
 		for j, v := range pa[i].Data {
@@ -174,16 +177,7 @@ func TestDataParallelSupervised(t *testing.T) {
 		}
 		return loops
 	}
-	diff := func(a, b *train.Supervised) float64 {
-		pa, pb := nn.Params(a.Model), nn.Params(b.Model)
-		var d float64
-		for i := range pa {
-			for j, v := range pa[i].Data {
-				d = max(d, math.Abs(float64(v-pb[i].Data[j])))
-			}
-		}
-		return d
-	}
+	diff := func(a, b *train.Supervised) float64 { return paramsDiff(a.Model, b.Model) }
 	one := fitOn(1)[0]
 	for _, ranks := range []int{2, 3} {
 		loops := fitOn(ranks)

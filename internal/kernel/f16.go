@@ -3,7 +3,6 @@ package kernel
 import (
 	"fmt"
 	"math"
-	"runtime"
 )
 
 // F16 is a matrix of Rows rows of Cols 16-bit floats, row-major: IEEE
@@ -17,43 +16,23 @@ type F16 struct {
 // GemvF16 sets y (m × w.Rows, row stride ldy) to x (m × w.Cols) times the
 // transpose of w, or adds it into y when add: y[i][r] = Σ_c x[i][c]·w[r][c],
 // each 16-bit value widened to float32 exactly and the products summed in
-// float32.
-// The rows of w are split across the worker pool.
+// float32. See gemvRows for how the work is split.
 func GemvF16(x []float32, m int, w *F16, y []float32, ldy int, add bool) {
 	if len(x) < m*w.Cols || len(w.H) < w.Rows*w.Cols {
 		panic(fmt.Sprintf("kernel: GemvF16 of %d values as %d×%d with a %d×%d matrix", len(x), m, w.Cols, w.Rows, w.Cols))
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(1, w.Rows*m/64))
-	parallelFor(workers, workers, func(lo, hi int) {
-		r0, r1 := w.Rows*lo/workers&^3, w.Rows*hi/workers&^3
-		if hi == workers {
-			r1 = w.Rows
+	dot := active.dotF16x4
+	if w.BF16 {
+		dot = active.dotBF16x4
+	}
+	gemvRows(w.Rows, m, y, ldy, add, func(i, r int, out []float32) {
+		xi := x[i*w.Cols : (i+1)*w.Cols]
+		if dot != nil && len(out) == 4 && w.Cols%8 == 0 && w.Cols > 0 {
+			dot(w.Cols, &xi[0], &w.H[r*w.Cols], w.Cols, (*[4]float32)(out))
+			return
 		}
-		var four [4]float32
-		for r := r0; r < r1; r += 4 {
-			n := min(4, r1-r)
-			for i := range m {
-				xi := x[i*w.Cols : (i+1)*w.Cols]
-				dot := active.dotF16x4
-				if w.BF16 {
-					dot = active.dotBF16x4
-				}
-				if dot != nil && n == 4 && w.Cols%8 == 0 && w.Cols > 0 {
-					dot(w.Cols, &xi[0], &w.H[r*w.Cols], w.Cols, &four)
-				} else {
-					for j := range n {
-						four[j] = dotF16Go(xi, w.H[(r+j)*w.Cols:(r+j+1)*w.Cols], w.BF16)
-					}
-				}
-				yi := y[i*ldy+r : i*ldy+r+n]
-				for j, v := range four[:n] {
-					if add {
-						yi[j] += v
-					} else {
-						yi[j] = v
-					}
-				}
-			}
+		for j := range out {
+			out[j] = dotF16Go(xi, w.H[(r+j)*w.Cols:(r+j+1)*w.Cols], w.BF16)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 )
 
 // Q8 is a matrix of Rows rows of Cols values, Cols a multiple of 32, in
@@ -52,25 +53,37 @@ func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) 
 // transpose of w, or adds that product into y when add: y[i][r] =
 // Σ_c x[i][c]·w[r][c]. Each row of x is quantized to Q8_0 first and the
 // int8 products are summed per block, as GGML's q8_0 product does, so a
-// row's result does not depend on the other rows. The rows of w are split
-// across the worker pool; each group of four is used for every row of x
-// while it is in cache.
+// row's result does not depend on the other rows. See gemvRows for how
+// the work is split.
 func GemvQ8(x []float32, m int, w *Q8, y []float32, ldy int, add bool) {
-	var xq Q8
-	QuantizeQ8(&xq, x, m, w.Cols)
+	xq := q8Pool.Get().(*Q8) // the quantized rows, reused: a product per layer per token
+	defer q8Pool.Put(xq)
+	QuantizeQ8(xq, x, m, w.Cols)
 	blocks := w.Cols / 32
-	workers := min(runtime.GOMAXPROCS(0), max(1, w.Rows*m/64))
+	gemvRows(w.Rows, m, y, ldy, add, func(i, r int, out []float32) {
+		dotQ8Rows(xq.Qs[i*w.Cols:(i+1)*w.Cols], xq.D[i*blocks:(i+1)*blocks], w, r, r+len(out), out)
+	})
+}
+
+var q8Pool = sync.Pool{New: func() any { return new(Q8) }}
+
+// gemvRows computes y (m × rows, row stride ldy), or adds it into y when
+// add, with dots(i, r, out), which sets out[j] to row i of the left
+// operand times row r+j of the matrix, for up to four rows at once. The
+// matrix's rows are split across the worker pool, and each group of four
+// is used for every row of the left operand while it is in cache.
+func gemvRows(rows, m int, y []float32, ldy int, add bool, dots func(i, r int, out []float32)) {
+	workers := min(runtime.GOMAXPROCS(0), max(1, rows*m/64))
 	parallelFor(workers, workers, func(lo, hi int) {
-		r0, r1 := w.Rows*lo/workers&^3, w.Rows*hi/workers&^3
+		r0, r1 := rows*lo/workers&^3, rows*hi/workers&^3
 		if hi == workers {
-			r1 = w.Rows
+			r1 = rows
 		}
 		var four [4]float32
 		for r := r0; r < r1; r += 4 {
 			n := min(4, r1-r)
 			for i := range m {
-				xs, xd := xq.Qs[i*w.Cols:(i+1)*w.Cols], xq.D[i*blocks:(i+1)*blocks]
-				dotQ8Rows(xs, xd, w, r, r+n, four[:n])
+				dots(i, r, four[:n])
 				yi := y[i*ldy+r : i*ldy+r+n]
 				for j, v := range four[:n] {
 					if add {

@@ -246,18 +246,8 @@ func ggufTokenizer(f *gguf.File) (*tokenizer.BPE, error) {
 	return tokenizer.FromByteLevel(bl, "tokenizer.ggml")
 }
 
-// transposed returns the transpose of the matrix x, as a new tensor.
-func transposed(x *tensor.Tensor) *tensor.Tensor {
-	s := x.Shape()
-	rows, cols := s[0], s[1]
-	out := make([]float32, len(x.Data))
-	for i := range rows {
-		for j := range cols {
-			out[j*rows+i] = x.Data[i*cols+j]
-		}
-	}
-	return tensor.New(out, cols, rows)
-}
+// transposed returns the transpose of the matrix x, a copy with no history.
+func transposed(x *tensor.Tensor) *tensor.Tensor { return x.Detach().Transpose(0, 1) }
 
 // SaveGGUF writes p as a GGUF file at path (atomically), its matrices
 // stored as typ: f32, f16, bf16 or q8_0 (see WriteGGUF). Adapters are

@@ -36,8 +36,12 @@ func main() {
 	copyRows16()
 	dot4()
 	dotQ8x4()
-	dotF16x4()
-	dotBF16x4()
+	// IEEE halves widen with VCVTPH2PS (F16C); a bfloat16 is the top half
+	// of a float32, so it widens by a zero-extension and a shift.
+	dotHalf4("dotF16x4AVX2", "dotF16x4AVX2 sets out[j] = Σ_p x[p]·half(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).",
+		func(m Mem, w VecVirtual) { VCVTPH2PS(m, w) })
+	dotHalf4("dotBF16x4AVX2", "dotBF16x4AVX2 sets out[j] = Σ_p x[p]·bf16(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).",
+		func(m Mem, w VecVirtual) { VPMOVZXWD(m, w); VPSLLD(U8(16), w, w) })
 	axpy4()
 	axpy()
 	dot()
@@ -474,17 +478,7 @@ func dot4() {
 	}
 
 	Label("reduce")
-	h01, h23 := YMM(), YMM()
-	VHADDPS(acc[1], acc[0], h01) // per lane: a0 a0 a1 a1 (pairwise sums)
-	VHADDPS(acc[3], acc[2], h23)
-	h := YMM()
-	VHADDPS(h23, h01, h) // per lane: a0 a1 a2 a3
-	hi := XMM()
-	VEXTRACTF128(U8(1), h, hi)
-	VADDPS(hi, h.AsX(), hi)
-	VMOVUPS(hi, Mem{Base: out})
-	VZEROUPPER()
-	RET()
+	reduce4(acc, out)
 }
 
 // dotQ8x4: four dot products of a row of Q8_0 blocks (the quantized
@@ -546,30 +540,21 @@ func dotQ8x4() {
 	JMP(LabelRef("block"))
 
 	Label("reduce")
-	h01, h23 := YMM(), YMM()
-	VHADDPS(acc[1], acc[0], h01)
-	VHADDPS(acc[3], acc[2], h23)
-	h := YMM()
-	VHADDPS(h23, h01, h)
-	hi := XMM()
-	VEXTRACTF128(U8(1), h, hi)
-	VADDPS(hi, h.AsX(), hi)
-	VMOVUPS(hi, Mem{Base: out})
-	VZEROUPPER()
-	RET()
+	reduce4(acc, out)
 }
 
-// dotF16x4: four dot products of a float32 row x with four rows of IEEE
-// halves (VCVTPH2PS widens eight at a time), as dot4 does with floats.
-func dotF16x4() {
-	TEXT("dotF16x4AVX2", NOSPLIT, "func(k int, x *float32, b *uint16, ldb int, out *[4]float32)")
-	Doc("dotF16x4AVX2 sets out[j] = Σ_p x[p]·half(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).")
+// dotHalf4: four dot products of a float32 row x with four rows of 16-bit
+// floats, eight at a time, widened to float32 by widen (from memory into a
+// register), as dot4 does with floats.
+func dotHalf4(name, doc string, widen func(m Mem, w VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(k int, x *float32, b *uint16, ldb int, out *[4]float32)")
+	Doc(doc)
 	k := Load(Param("k"), GP64())
 	x := Load(Param("x"), GP64())
 	b := Load(Param("b"), GP64())
 	ldb := Load(Param("ldb"), GP64())
 	out := Load(Param("out"), GP64())
-	SHLQ(U8(1), ldb) // halves → bytes
+	SHLQ(U8(1), ldb) // 16-bit values → bytes
 	ld3 := GP64()
 	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3)
 	var acc [4]VecVirtual
@@ -583,9 +568,9 @@ func dotF16x4() {
 	xv := YMM()
 	VMOVUPS(Mem{Base: x}, xv)
 	for j := range acc {
-		PREFETCHT0(fourRows(b, ldb, ld3, j, 1024))
+		PREFETCHT0(fourRows(b, ldb, ld3, j, 1024)) // the rows stream from memory
 		w := YMM()
-		VCVTPH2PS(fourRows(b, ldb, ld3, j, 0), w)
+		widen(fourRows(b, ldb, ld3, j, 0), w)
 		VFMADD231PS(w, xv, acc[j])
 	}
 	ADDQ(U32(32), x)
@@ -594,60 +579,17 @@ func dotF16x4() {
 	JMP(LabelRef("loop8"))
 
 	Label("reduce")
-	h01, h23 := YMM(), YMM()
-	VHADDPS(acc[1], acc[0], h01)
-	VHADDPS(acc[3], acc[2], h23)
-	h := YMM()
-	VHADDPS(h23, h01, h)
-	hi := XMM()
-	VEXTRACTF128(U8(1), h, hi)
-	VADDPS(hi, h.AsX(), hi)
-	VMOVUPS(hi, Mem{Base: out})
-	VZEROUPPER()
-	RET()
+	reduce4(acc, out)
 }
 
-// dotBF16x4: dotF16x4 for bfloat16 rows: a bfloat16 is the top half of a
-// float32, so widening is a zero-extension and a shift (VPMOVZXWD, VPSLLD).
-func dotBF16x4() {
-	TEXT("dotBF16x4AVX2", NOSPLIT, "func(k int, x *float32, b *uint16, ldb int, out *[4]float32)")
-	Doc("dotBF16x4AVX2 sets out[j] = Σ_p x[p]·bf16(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).")
-	k := Load(Param("k"), GP64())
-	x := Load(Param("x"), GP64())
-	b := Load(Param("b"), GP64())
-	ldb := Load(Param("ldb"), GP64())
-	out := Load(Param("out"), GP64())
-	SHLQ(U8(1), ldb) // bfloat16s → bytes
-	ld3 := GP64()
-	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3)
-	var acc [4]VecVirtual
-	for j := range acc {
-		acc[j] = YMM()
-		VXORPS(acc[j], acc[j], acc[j])
-	}
-	Label("loop8")
-	TESTQ(k, k)
-	JZ(LabelRef("reduce"))
-	xv := YMM()
-	VMOVUPS(Mem{Base: x}, xv)
-	for j := range acc {
-		PREFETCHT0(fourRows(b, ldb, ld3, j, 1024))
-		w := YMM()
-		VPMOVZXWD(fourRows(b, ldb, ld3, j, 0), w)
-		VPSLLD(U8(16), w, w)
-		VFMADD231PS(w, xv, acc[j])
-	}
-	ADDQ(U32(32), x)
-	ADDQ(U32(16), b)
-	SUBQ(U32(8), k)
-	JMP(LabelRef("loop8"))
-
-	Label("reduce")
+// reduce4 stores the sums of the four accumulators' lanes in out[0:4] and
+// returns.
+func reduce4(acc [4]VecVirtual, out Register) {
 	h01, h23 := YMM(), YMM()
-	VHADDPS(acc[1], acc[0], h01)
+	VHADDPS(acc[1], acc[0], h01) // per lane: a0 a0 a1 a1 (pairwise sums)
 	VHADDPS(acc[3], acc[2], h23)
 	h := YMM()
-	VHADDPS(h23, h01, h)
+	VHADDPS(h23, h01, h) // per lane: a0 a1 a2 a3
 	hi := XMM()
 	VEXTRACTF128(U8(1), h, hi)
 	VADDPS(hi, h.AsX(), hi)
