@@ -390,3 +390,33 @@ func TestGemmPacked(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkGemmPackedDecode times a serving step's products: 32 rows by
+// GPT-2 small's packed weights (12 layers and the head, 498 MB), so B
+// streams from memory as it does when decoding.
+func BenchmarkGemmPackedDecode(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	const m = 32
+	type product struct {
+		k int
+		p *PackedB
+	}
+	var ps []product
+	for range 12 {
+		for _, kn := range [][2]int{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}} {
+			ps = append(ps, product{kn[0], PackB(false, kn[0], kn[1], randSlice(rng, kn[0]*kn[1]), kn[1])})
+		}
+	}
+	ps = append(ps, product{768, PackB(true, 768, 50257, randSlice(rng, 768*50257), 768)})
+	x, z := randSlice(rng, m*3072), make([]float32, m*50257)
+	flops := 0.0
+	for _, p := range ps {
+		flops += 2 * float64(m*p.k*p.p.n)
+	}
+	for b.Loop() {
+		for _, p := range ps {
+			GemmPacked(m, 1, x, p.k, p.p, 0, z, p.p.n)
+		}
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+}

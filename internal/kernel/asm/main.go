@@ -10,6 +10,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"math/bits"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -95,6 +96,13 @@ func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual, astride 
 		}
 	}
 
+	// The next B panel (k·nr floats on) is fetched into L2 as this one is
+	// used: when B is a packed weight streaming from memory, the loads of
+	// the next call then find it there.
+	next := GP64()
+	MOVQ(k, next)
+	SHLQ(U8(bits.TrailingZeros(uint(4*nr))), next)
+
 	step := func(s int) { // one k step at offset s within the unrolled block
 		bv := make([]VecVirtual, nr/lanes)
 		for j := range bv {
@@ -117,6 +125,9 @@ func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual, astride 
 	PREFETCHT0(Mem{Base: a, Disp: 4 * 4 * unroll * astride}) // A streams from L2: four iterations ahead
 	for s := 0; s < unroll; s++ {
 		step(s)
+		for l := 0; l < 4*nr/64; l++ {
+			PREFETCHT1(Mem{Base: b, Index: next, Scale: 1, Disp: 4*s*nr + 64*l})
+		}
 	}
 	ADDQ(U32(4*unroll*astride), a)
 	ADDQ(U32(4*unroll*nr), b)
