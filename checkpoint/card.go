@@ -42,6 +42,10 @@ type Card struct {
 	// Go text/template over the messages (each with Role and Content); ""
 	// is the server's plain default (see serve.DefaultChatTemplate).
 	ChatTemplate string `json:"chat_template,omitempty"`
+	// Quant is how a quantized checkpoint stores its matrices ("q8_0",
+	// "f16" or "bf16", as quant.Type names them; see Encoding): inference
+	// runs on weights stored so. "" is float32.
+	Quant string `json:"quant,omitempty"`
 
 	Format int    `json:"format_version,omitempty"` // CardFormat when written
 	Writer string `json:"moxing_version,omitempty"` // the moxing that wrote it (see Version)

@@ -72,7 +72,7 @@ type Header struct {
 // TensorInfo describes one tensor of a header.
 type TensorInfo struct {
 	Name  string
-	DType string // as stored: "F32", "F16", "BF16" or "F64"
+	DType string // as stored: "F32", "F16", "BF16", "F64" or "Q8_0" (see Encoding)
 	Shape []int
 }
 
@@ -83,6 +83,8 @@ type entry struct {
 	shape      []int
 	numel      int
 	begin, end int64
+	scale      *entry // a Q8_0 tensor's scales (its own data is the I8 values)
+	axis       int    // the dimension a Q8_0 tensor's blocks run along
 }
 
 // ReadHeader reads and validates the header of a safetensors file of the
@@ -155,7 +157,13 @@ func (h *Header) readTensors(keep func(name string) bool) (*File, error) {
 		if keep != nil && !keep(e.name) {
 			continue
 		}
-		data, err := readData(h.r, h.start+e.begin, e.dtype, e.numel)
+		var data []float32
+		var err error
+		if e.scale != nil {
+			data, err = readQ8(h.r, h.start, e)
+		} else {
+			data, err = readData(h.r, h.start+e.begin, e.dtype, e.numel)
+		}
 		if err != nil {
 			if h.path != "" {
 				return nil, fmt.Errorf("%s: tensor %q: reading data: %w", h.path, e.name, err)
@@ -219,6 +227,9 @@ func parseHeader(header []byte, bufLen int64) (map[string]string, []entry, error
 	}
 	if pos != bufLen {
 		return nil, nil, fmt.Errorf("data buffer has %d trailing bytes: bytes [%d, %d) belong to no tensor", bufLen-pos, pos, bufLen)
+	}
+	if entries, err = pairScales(entries); err != nil {
+		return nil, nil, err
 	}
 	return metadata, entries, nil
 }

@@ -17,7 +17,13 @@ import (
 // rename the temporary file is removed and an existing file at path is
 // untouched. The new file has mode 0644.
 func Save(path string, tensors map[string]*tensor.Tensor, metadata map[string]string) error {
-	return save(path, func(w io.Writer) error { return write(w, tensors, metadata) })
+	return SaveEncoded(path, tensors, metadata, nil)
+}
+
+// SaveEncoded is Save with the tensors named in enc stored as it says, as
+// WriteEncoded writes them.
+func SaveEncoded(path string, tensors map[string]*tensor.Tensor, metadata map[string]string, enc map[string]Encoding) error {
+	return save(path, func(w io.Writer) error { return write(w, tensors, metadata, enc) })
 }
 
 // save is Save with the content written by write, a seam for tests.

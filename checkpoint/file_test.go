@@ -64,7 +64,7 @@ func TestSaveFailures(t *testing.T) {
 			return errors.New("disk full")
 		}, "disk full"},
 		{"invalid tensors", func(w io.Writer) error {
-			return write(w, map[string]*tensor.Tensor{"w": nil}, nil)
+			return write(w, map[string]*tensor.Tensor{"w": nil}, nil, nil)
 		}, `tensor "w" is nil`},
 	}
 	for _, tt := range tests {

@@ -25,6 +25,7 @@ func FuzzRead(f *testing.F) {
 	f.Add(rawFile(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}`, make([]byte, 12)))
 	f.Add(rawFile(`{"w":{"dtype":"F32","shape":[1099511627776,1099511627776,1099511627776],"data_offsets":[0,4]}}`, make([]byte, 4)))
 	f.Add(rawFile(`{"__metadata__":{"epoch":3}}`, nil))
+	f.Add(rawFile(`{"w":{"dtype":"I8","shape":[2,32],"data_offsets":[0,64]},"w.scale":{"dtype":"F16","shape":[2,1],"data_offsets":[64,68]}}`, make([]byte, 68)))
 	f.Add([]byte("sepal_length,sepal_width\n5.1,3.5\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		file, err := readBytes(b)

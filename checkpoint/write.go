@@ -3,12 +3,9 @@ package checkpoint
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"math"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -33,13 +30,20 @@ const (
 // and no tensor may be nil. Write does not modify or retain the tensors or
 // metadata.
 func Write(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]string) error {
-	if err := write(w, tensors, metadata); err != nil {
+	return WriteEncoded(w, tensors, metadata, nil)
+}
+
+// WriteEncoded is Write with the tensors named in enc stored as it says
+// (see Encoding): float16, bfloat16 or GGML's Q8_0 blocks. Read converts
+// them back to float32.
+func WriteEncoded(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]string, enc map[string]Encoding) error {
+	if err := write(w, tensors, metadata, enc); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
 }
 
-func write(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]string) error {
+func write(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]string, enc map[string]Encoding) error {
 	if _, ok := metadata[FormatKey]; !ok {
 		metadata = maps.Clone(metadata)
 		if metadata == nil {
@@ -47,12 +51,16 @@ func write(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]s
 		}
 		metadata[FormatKey] = FormatPT
 	}
-	names := make([]string, 0, len(tensors))
-	for name := range tensors {
-		names = append(names, name)
+	for name := range enc {
+		if tensors[name] == nil {
+			return fmt.Errorf("tensor %q: an encoding for a tensor there is not", name)
+		}
 	}
-	slices.Sort(names)
-	header, err := encodeHeader(names, tensors, metadata)
+	all, err := storeAll(tensors, enc)
+	if err != nil {
+		return err
+	}
+	header, err := encodeHeader(all, metadata)
 	if err != nil {
 		return err
 	}
@@ -65,28 +73,17 @@ func write(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]s
 		return err
 	}
 	buf := make([]byte, 0, chunkSize)
-	for _, name := range names {
-		for _, v := range tensors[name].Data {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-			if len(buf) == cap(buf) {
-				if _, err := w.Write(buf); err != nil {
-					return fmt.Errorf("tensor %q: %w", name, err)
-				}
-				buf = buf[:0]
-			}
-		}
-	}
-	if len(buf) > 0 {
-		if _, err := w.Write(buf); err != nil {
-			return err
+	for _, t := range all {
+		if err := t.put(buf, func(b []byte) error { _, err := w.Write(b); return err }); err != nil {
+			return fmt.Errorf("tensor %q: %w", t.name, err)
 		}
 	}
 	return nil
 }
 
-// encodeHeader returns the JSON header for the named tensors, padded with
-// spaces to a multiple of 8 bytes.
-func encodeHeader(names []string, tensors map[string]*tensor.Tensor, metadata map[string]string) ([]byte, error) {
+// encodeHeader returns the JSON header for the tensors, in their order,
+// padded with spaces to a multiple of 8 bytes.
+func encodeHeader(all []stored, metadata map[string]string) ([]byte, error) {
 	h := []byte{'{'}
 	if len(metadata) > 0 {
 		for k, v := range metadata {
@@ -103,36 +100,19 @@ func encodeHeader(names []string, tensors map[string]*tensor.Tensor, metadata ma
 		h = append(h, m...)
 	}
 	var offset int64
-	for _, name := range names {
-		t := tensors[name]
-		switch {
-		case name == metadataKey:
-			return nil, errors.New(`a tensor may not be called "__metadata__"`)
-		case !utf8.ValidString(name):
-			return nil, fmt.Errorf("tensor %q: name is not valid UTF-8", name)
-		case t == nil:
-			return nil, fmt.Errorf("tensor %q is nil", name)
-		}
-		shape := t.Shape()
-		numel := 1
-		for _, d := range shape {
-			numel *= d
-		}
-		if numel != len(t.Data) {
-			return nil, fmt.Errorf("tensor %q: %d values for shape %v", name, len(t.Data), shape)
-		}
+	for _, t := range all {
 		if len(h) > 1 {
 			h = append(h, ',')
 		}
-		h = appendString(h, name)
-		h = append(h, `:{"dtype":"F32","shape":[`...)
-		for i, d := range shape {
+		h = appendString(h, t.name)
+		h = fmt.Appendf(h, `:{"dtype":%q,"shape":[`, t.dtype)
+		for i, d := range t.shape {
 			if i > 0 {
 				h = append(h, ',')
 			}
 			h = strconv.AppendInt(h, int64(d), 10)
 		}
-		end := offset + 4*int64(numel)
+		end := offset + t.bytes
 		h = fmt.Appendf(h, `],"data_offsets":[%d,%d]}`, offset, end)
 		offset = end
 	}

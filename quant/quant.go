@@ -144,39 +144,7 @@ func Decode(t Type, src []byte, n int) ([]float32, error) {
 
 // ToF16 rounds f to the nearest IEEE half (ties to even), as F16C's
 // vcvtps2ph does: overflow gives infinity, NaN stays NaN.
-func ToF16(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	man := b & 0x7fffff
-	switch {
-	case exp == 0xff: // inf or NaN
-		if man != 0 {
-			return sign | 0x7e00 | uint16(man>>13)
-		}
-		return sign | 0x7c00
-	case exp-127 > 15: // too large: infinity
-		return sign | 0x7c00
-	case exp-127 >= -14: // a normal half
-		h := uint32(exp-127+15)<<10 | man>>13
-		rest := man & 0x1fff
-		if rest > 0x1000 || rest == 0x1000 && h&1 == 1 {
-			h++ // may carry into the exponent, up to infinity: right
-		}
-		return sign | uint16(h)
-	case exp-127 >= -25: // a subnormal half (or zero after rounding)
-		man |= 0x800000 // the implicit bit
-		shift := uint32(-14 - (exp - 127) + 13)
-		h := man >> shift
-		rest := man & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rest > half || rest == half && h&1 == 1 {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	return sign // underflow to zero
-}
+func ToF16(f float32) uint16 { return kernel.FloatToHalf(f) }
 
 // FromF16 is the float32 value of the half h (exact).
 func FromF16(h uint16) float32 { return kernel.HalfToFloat(h) }
@@ -193,3 +161,63 @@ func ToBF16(f float32) uint16 {
 
 // FromBF16 is the float32 value of the bfloat16 h (exact).
 func FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// Blocks calls f for each run of 32 values along dimension axis of a
+// row-major tensor of shape (shape[axis] a multiple of 32): the runs a
+// Q8_0 tensor stored along that axis is made of. idx holds the run's flat
+// indices (reused between calls), block counts the runs from 0 in the
+// order of the tensor with shape[axis] divided by 32: the index of the
+// run's scale.
+func Blocks(shape []int, axis int, f func(idx []int, block int)) {
+	inner := 1
+	for _, d := range shape[axis+1:] {
+		inner *= d
+	}
+	outer := 1
+	for _, d := range shape[:axis] {
+		outer *= d
+	}
+	nb := shape[axis] / 32
+	idx := make([]int, 32)
+	block := 0
+	for o := range outer {
+		for b := range nb {
+			for r := range inner {
+				base := (o*shape[axis]+32*b)*inner + r
+				for j := range idx {
+					idx[j] = base + j*inner
+				}
+				f(idx, block)
+				block++
+			}
+		}
+	}
+}
+
+// Round replaces the values of a row-major tensor of shape by the values
+// format t stores for them: F16 and BF16 round each value, Q8_0 decodes
+// the blocks of 32 along dimension axis.
+func Round(t Type, data []float32, shape []int, axis int) {
+	switch t {
+	case F16:
+		for i, v := range data {
+			data[i] = FromF16(ToF16(v))
+		}
+	case BF16:
+		for i, v := range data {
+			data[i] = FromBF16(ToBF16(v))
+		}
+	case Q8_0:
+		var run [32]float32
+		Blocks(shape, axis, func(idx []int, _ int) {
+			for j, i := range idx {
+				run[j] = data[i]
+			}
+			blk := Encode(Q8_0, run[:])
+			d := FromF16(binary.LittleEndian.Uint16(blk))
+			for j, i := range idx {
+				data[i] = d * float32(int8(blk[2+j]))
+			}
+		})
+	}
+}

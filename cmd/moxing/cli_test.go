@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -171,6 +172,76 @@ func TestUnknownTextAndExtensions(t *testing.T) {
 	}
 }
 
+// tinyDemo trains a GPT of 3 steps in dir/demo (moxing demo) and returns
+// the run folder.
+func tinyDemo(t *testing.T, dir string) string {
+	run := filepath.Join(dir, "demo")
+	if code, _, e := moxing(t, context.Background(), "demo", "--steps", "3", "--batch-size", "2", "--seq", "32", "--corpus-kb", "32", "--vocab", "300", "--generate", "5", "--run", run); code != 0 {
+		t.Fatal(e)
+	}
+	return run
+}
+
+// goFile writes a short Go program to dir/t.go, a text to evaluate.
+func goFile(t *testing.T, dir string) string {
+	text := filepath.Join(dir, "t.go")
+	if err := os.WriteFile(text, []byte("package main\n\nfunc main() {\n\tprintln(\"hi\")\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return text
+}
+
+// quantize writes a smaller checkpoint that generates and evaluates on its
+// stored weights: the same text and perplexity as the GGUF of the same
+// format (whose weights llama.cpp's test checks), and a GGUF exported from
+// it holds the same values.
+func TestQuantize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a small GPT")
+	}
+	dir := t.TempDir()
+	run := tinyDemo(t, dir)
+	text := goFile(t, dir)
+	gen := []string{"-p", "func ", "-n", "20", "-s", "5"}
+	best, _ := os.Stat(filepath.Join(run, "best.safetensors"))
+	for _, typ := range []string{"q8_0", "bf16", "f16"} {
+		q, g := filepath.Join(dir, typ+".safetensors"), filepath.Join(dir, typ+".gguf")
+		code, out, e := moxing(t, context.Background(), "quantize", "--model", run, "--out", q, "--format", typ)
+		if code != 0 || !strings.Contains(out, typ) {
+			t.Fatalf("quantize --format %s: exit %d %q %q", typ, code, out, e)
+		}
+		if code, _, e := moxing(t, context.Background(), "export", "--format", "gguf", "--type", typ, run, g); code != 0 {
+			t.Fatalf("export --type %s: %s", typ, e)
+		}
+		st, _ := os.Stat(q)
+		if st.Size() > best.Size()*7/10 {
+			t.Errorf("%s: %d bytes, the float32 checkpoint %d", typ, st.Size(), best.Size())
+		}
+		_, a, _ := moxing(t, context.Background(), append([]string{"generate", "-m", g}, gen...)...)
+		code, b, e := moxing(t, context.Background(), append([]string{"generate", "-m", q}, gen...)...)
+		if code != 0 || a != b || a == "" {
+			t.Fatalf("%s: generate from the checkpoint: exit %d %q (%s), from the GGUF %q", typ, code, b, e, a)
+		}
+		_, pa, _ := moxing(t, context.Background(), "eval", "--model", g, "--text", text, "--json")
+		_, pb, _ := moxing(t, context.Background(), "eval", "--model", q, "--text", text, "--json")
+		if pa != pb || pa == "" {
+			t.Fatalf("%s: perplexity from the GGUF %s, from the checkpoint %s", typ, pa, pb)
+		}
+		again := filepath.Join(dir, "again", typ+".gguf") // the same name: GGUF's general.name
+		os.MkdirAll(filepath.Dir(again), 0o755)
+		if code, _, e := moxing(t, context.Background(), "export", "--format", "gguf", "--type", typ, q, again); code != 0 {
+			t.Fatalf("export of the quantized checkpoint: %s", e)
+		}
+		x, _ := os.ReadFile(g)
+		if y, _ := os.ReadFile(again); !bytes.Equal(x, y) || len(x) == 0 {
+			t.Errorf("%s: the GGUF of the quantized checkpoint differs from the run's", typ)
+		}
+	}
+	if code, _, e := moxing(t, context.Background(), "quantize", "--model", run, "--out", filepath.Join(dir, "x"), "--format", "q4_0"); code != 2 || !strings.Contains(e, "--format q8_0, bf16 or f16") {
+		t.Errorf("quantize --format q4_0: exit %d %q", code, e)
+	}
+}
+
 // export --format hf writes a Hugging Face folder that moxing loads back
 // to the same model: the same text from the same seed, the same perplexity.
 func TestExportHFRoundTrip(t *testing.T) {
@@ -178,10 +249,7 @@ func TestExportHFRoundTrip(t *testing.T) {
 		t.Skip("trains a small GPT")
 	}
 	dir := t.TempDir()
-	run := filepath.Join(dir, "demo")
-	if code, _, e := moxing(t, context.Background(), "demo", "--steps", "3", "--batch-size", "2", "--seq", "32", "--corpus-kb", "32", "--vocab", "300", "--generate", "5", "--run", run); code != 0 {
-		t.Fatal(e)
-	}
+	run := tinyDemo(t, dir)
 	hf := filepath.Join(dir, "hf")
 	code, out, e := moxing(t, context.Background(), "export", "--format", "hf", run, hf)
 	if code != 0 || !strings.Contains(out, "Hugging Face") {
@@ -198,8 +266,7 @@ func TestExportHFRoundTrip(t *testing.T) {
 	if code != 0 || a != b {
 		t.Fatalf("generate from the export: exit %d %q (%s), from the run %q", code, b, e, a)
 	}
-	text := filepath.Join(dir, "t.go")
-	os.WriteFile(text, []byte("package main\n\nfunc main() {\n\tprintln(\"hi\")\n}\n"), 0o644)
+	text := goFile(t, dir)
 	_, pa, _ := moxing(t, context.Background(), "eval", "--model", run, "--text", text, "--json")
 	_, pb, _ := moxing(t, context.Background(), "eval", "--model", hf, "--text", text, "--json")
 	if pa != pb || pa == "" {

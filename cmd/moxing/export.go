@@ -9,6 +9,7 @@ import (
 
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/quant"
 )
 
 const exportExample = `  moxing export --format hf runs/demo-… gpt2-go          # a Hugging Face GPT-2 folder
@@ -68,6 +69,38 @@ func exportCommand(fs *pflag.FlagSet) runner {
 			return printJSON(stdout, map[string]string{"model": m.Path, "format": format, "dir": args[1]})
 		}
 		fmt.Fprintf(stdout, "wrote %s as %s: %s\n", what, map[string]string{"hf": "a Hugging Face folder", "peft": "a PEFT folder", "gguf": "a GGUF file"}[format], args[1])
+		return nil
+	}
+}
+
+const quantizeExample = `  moxing quantize --model runs/demo-… --out demo-q8.safetensors --format q8_0   # then generate, eval or serve it`
+
+const quantizeSynopsis = "Writes a GPT (a checkpoint, run folder, Hugging Face folder or GGUF) as a moxing checkpoint whose\n" +
+	"projection matrices and token embedding are stored as --format: q8_0 (GGML's blocks of 32 int8s with a\n" +
+	"float16 scale, as NAME in I8 and NAME.scale in F16), bf16 or f16. Norms, biases and the position\n" +
+	"embedding stay float32. Every command that loads it runs inference on the stored weights."
+
+func quantizeCommand(fs *pflag.FlagSet) runner {
+	var in, out, format string
+	fs.StringVar(&in, "model", "", "the GPT model to quantize: checkpoint, run folder, Hugging Face folder or GGUF")
+	fs.StringVar(&out, "out", "", "the checkpoint to write (.safetensors)")
+	fs.StringVar(&format, "format", "q8_0", "q8_0, bf16 or f16")
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		t, err := quant.Parse(format)
+		if in == "" || out == "" || err != nil || t == quant.F32 {
+			return usagef("want --model, --out and --format q8_0, bf16 or f16; see --help")
+		}
+		m, err := load.Open(in)
+		if err != nil {
+			return err
+		}
+		if m.GPT == nil {
+			return fmt.Errorf("%s: a %s: moxing quantize writes GPTs", m.Path, m.Describe())
+		}
+		if err := gpt.SaveQuantized(out, m.GPT, t); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s with %s matrices: %s\n", m.GPT.Describe(), t, out)
 		return nil
 	}
 }

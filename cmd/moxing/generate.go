@@ -22,7 +22,7 @@ const generateSynopsis = "Continues a prompt with a GPT checkpoint (from moxing 
 
 // generateOptions are moxing generate's settings.
 type generateOptions struct {
-	Model       string  `flag:"model" short:"m" help:"language model: a checkpoint, a run folder or a Hugging Face GPT-2 folder"`
+	Model       string  `flag:"model" short:"m" help:"language model: a checkpoint, a run folder, a Hugging Face GPT-2 folder or a GGUF file"`
 	Adapter     string  `flag:"adapter" help:"LoRA adapter to apply to --model: a PEFT folder (the adapter/ of moxing finetune --lora-rank) or a moxing adapter file"`
 	Prompt      string  `flag:"prompt" short:"p" help:"text to continue (-: read it from standard input)"`
 	MaxTokens   int     `flag:"max-tokens" short:"n" def:"200" alias:"n-predict" help:"tokens to generate at most" range:"(0,)"`

@@ -60,6 +60,7 @@ var commands = []command{
 	{"finetune", "fine-tune a GPT: a text classifier, or the language model on new text; full or LoRA", finetuneSynopsis, finetuneExample, finetuneCommand, ""},
 	{"classify", "classify texts with a GPT or recurrent text classifier", classifySynopsis, classifyExample, classifyCommand, ""},
 	{"export", "write a GPT as a Hugging Face folder, or its adapters as a PEFT folder", exportSynopsis, exportExample, exportCommand, "MODEL DIR"},
+	{"quantize", "store a GPT's matrices as q8_0, bf16 or f16 for faster, smaller inference", quantizeSynopsis, quantizeExample, quantizeCommand, ""},
 	{"serve", "serve models over HTTP with OpenAI's API (completions, chat, embeddings) and more", serveSynopsis, serveExample, serveCommand, ""},
 	{"usage", "usage of moxing serve --auth by day, key, model or route; CSV for billing", usageSynopsis, "  moxing usage --by day --since 2026-12-01 --csv", usageCommand, ""},
 }

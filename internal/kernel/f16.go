@@ -66,3 +66,39 @@ func HalfToFloat(h uint16) float32 {
 	}
 	return v
 }
+
+// FloatToHalf rounds f to the nearest IEEE half (ties to even), as F16C's
+// vcvtps2ph does: overflow gives infinity, NaN stays NaN.
+func FloatToHalf(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23) & 0xff
+	man := b & 0x7fffff
+	switch {
+	case exp == 0xff: // inf or NaN
+		if man != 0 {
+			return sign | 0x7e00 | uint16(man>>13)
+		}
+		return sign | 0x7c00
+	case exp-127 > 15: // too large: infinity
+		return sign | 0x7c00
+	case exp-127 >= -14: // a normal half
+		h := uint32(exp-127+15)<<10 | man>>13
+		rest := man & 0x1fff
+		if rest > 0x1000 || rest == 0x1000 && h&1 == 1 {
+			h++ // may carry into the exponent, up to infinity: right
+		}
+		return sign | uint16(h)
+	case exp-127 >= -25: // a subnormal half (or zero after rounding)
+		man |= 0x800000 // the implicit bit
+		shift := uint32(-14 - (exp - 127) + 13)
+		h := man >> shift
+		rest := man & (1<<shift - 1)
+		half := uint32(1) << (shift - 1)
+		if rest > half || rest == half && h&1 == 1 {
+			h++
+		}
+		return sign | uint16(h)
+	}
+	return sign // underflow to zero
+}

@@ -18,8 +18,9 @@ type Q8 struct {
 
 // QuantizeQ8 stores the rows × cols values of x (row-major, cols a multiple
 // of 32) in q, as GGML's Q8_0 rounds them: per block the scale
-// d = max|x|/127 and each value x·(1/d) rounded half away from zero. q's
-// slices are reused when large enough.
+// d = max|x|/127, kept as the nearest half (as GGML stores it), and each
+// value x·(1/d) rounded half away from zero. q's slices are reused when
+// large enough.
 func QuantizeQ8(q *Q8, x []float32, rows, cols int) {
 	if cols%32 != 0 || len(x) < rows*cols {
 		panic(fmt.Sprintf("kernel: QuantizeQ8 of %d values as %d×%d", len(x), rows, cols))
@@ -40,7 +41,7 @@ func QuantizeQ8(q *Q8, x []float32, rows, cols int) {
 		if d != 0 {
 			id = 1 / d
 		}
-		q.D[b] = d
+		q.D[b] = HalfToFloat(FloatToHalf(d)) // stored as a half, as GGML stores it; the int8s use d itself, as GGML's do
 		for i, v := range blk {
 			q.Qs[32*b+i] = int8(math.Round(float64(v * id)))
 		}

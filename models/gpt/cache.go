@@ -129,10 +129,10 @@ func (m *Model) PackWeights() {
 // Adapters are merged first. The float32 weights stay (the embedding's
 // rows are looked up in them). m's weights must not change afterwards.
 func (m *Model) QuantizeWeights(t quant.Type) error {
-	if t == quant.Q8_0 && m.Config.NEmbd%32 != 0 {
-		return fmt.Errorf("gpt: Q8_0 needs rows of whole 32-value blocks; the model has %d channels", m.Config.NEmbd)
+	if err := m.Config.canStore(t); err != nil {
+		return err
 	}
-	if t != quant.Q8_0 && t != quant.F16 && t != quant.BF16 {
+	if !quantizable(t) {
 		return nil
 	}
 	m.MergeLoRA()
@@ -140,23 +140,29 @@ func (m *Model) QuantizeWeights(t quant.Type) error {
 		if w.IsQ8() {
 			return w
 		}
+		axis := 0 // (in, out): blocks along in
+		if trans {
+			axis = 1 // (out, in)
+		}
+		var q *tensor.Tensor
 		if t == quant.Q8_0 {
-			return w.Q8(trans)
+			q = w.Q8(trans)
+		}
+		quant.Round(t, w.Data, w.Shape(), axis)
+		if q != nil {
+			return q
 		}
 		src := w
 		if !trans {
 			src = transposed(w)
 		}
-		to, from := quant.ToF16, quant.FromF16
+		to := quant.ToF16
 		if t == quant.BF16 {
-			to, from = quant.ToBF16, quant.FromBF16
+			to = quant.ToBF16
 		}
 		h := make([]uint16, len(src.Data))
 		for i, v := range src.Data {
 			h[i] = to(v)
-		}
-		for i, v := range w.Data {
-			w.Data[i] = from(to(v))
 		}
 		return w.F16(trans, h, t == quant.BF16)
 	}

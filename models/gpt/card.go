@@ -10,6 +10,7 @@ import (
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/quant"
+	"github.com/moxing/moxing/tensor"
 	"github.com/moxing/moxing/tokenizer"
 )
 
@@ -27,9 +28,9 @@ type Pretrained struct {
 	Labels     []string            // the classifier's class names, by index
 	Tokenizer  tokenizer.Tokenizer // never nil
 	// Quant is how the weights were stored where they came from (a GGUF
-	// file): inference runs on weights stored so (Model.QuantizeWeights),
-	// as llama.cpp's does: quant.Q8_0, quant.F16 and quant.BF16; F32 (the
-	// zero value) runs in float32.
+	// file, or a checkpoint SaveQuantized wrote): inference runs on weights
+	// stored so (Model.QuantizeWeights), as llama.cpp's does: quant.Q8_0,
+	// quant.F16 and quant.BF16; F32 (the zero value) runs in float32.
 	Quant quant.Type
 }
 
@@ -98,7 +99,66 @@ func Load(card *checkpoint.Card, h *checkpoint.Header) (*Pretrained, error) {
 	if err := h.LoadParams(nn.Params(p.Module())); err != nil {
 		return nil, err
 	}
+	if card.Quant != "" {
+		if p.Quant, err = quant.Parse(card.Quant); err != nil || !quantizable(p.Quant) {
+			return nil, fmt.Errorf("card: quant %q: want q8_0, f16 or bf16", card.Quant)
+		}
+	}
 	return p, nil
+}
+
+// quantizable reports whether QuantizeWeights and SaveQuantized take t.
+func quantizable(t quant.Type) bool { return t == quant.Q8_0 || t == quant.F16 || t == quant.BF16 }
+
+// canStore reports an error when a model of config c cannot store its
+// matrices as t: Q8_0 needs whole 32-value blocks along every product's
+// input dimension.
+func (c Config) canStore(t quant.Type) error {
+	if t == quant.Q8_0 && c.NEmbd%32 != 0 {
+		return fmt.Errorf("gpt: Q8_0 needs rows of whole 32-value blocks; the model has %d channels", c.NEmbd)
+	}
+	return nil
+}
+
+// SaveQuantized writes p to path as a moxing checkpoint (safetensors, the
+// card in its metadata, as a run's best.safetensors) whose projection
+// matrices and token embedding (the LM head) are stored as t: quant.Q8_0
+// (a quarter of float32's bytes, GGML's blocks running along each
+// product's input dimension, as Model.QuantizeWeights makes them),
+// quant.F16 or quant.BF16 (half). Norms, biases, the position embedding
+// and a classifier's head stay float32. The card records t, and loading
+// the file runs inference on exactly the weights QuantizeWeights(t) gives
+// p now. Adapters are merged into p first.
+func SaveQuantized(path string, p *Pretrained, t quant.Type) error {
+	if !quantizable(t) {
+		return fmt.Errorf("gpt: cannot store weights as %v: want q8_0, f16 or bf16", t)
+	}
+	if err := p.LM.Config.canStore(t); err != nil {
+		return err
+	}
+	p.LM.MergeLoRA()
+	card, err := p.Card()
+	if err != nil {
+		return err
+	}
+	card.Quant = t.String()
+	axis := map[*tensor.Tensor]int{p.LM.Wte.Weight: 1} // (V, C): blocks along C
+	for _, blk := range p.LM.H {
+		for _, pr := range []Projection{blk.Attn.CAttn, blk.Attn.CProj, blk.MLP.CFc, blk.MLP.CProj} {
+			if c, ok := pr.(*Conv1D); ok {
+				axis[c.Weight] = 0 // (in, out): blocks along in
+			}
+		}
+	}
+	tensors := map[string]*tensor.Tensor{}
+	enc := map[string]checkpoint.Encoding{}
+	for _, prm := range nn.Params(p.Module()) {
+		tensors[prm.Name] = prm.Tensor
+		if a, ok := axis[prm.Tensor]; ok {
+			enc[prm.Name] = checkpoint.Encoding{Type: t, Axis: a}
+		}
+	}
+	return checkpoint.SaveEncoded(path, tensors, card.Metadata(checkpoint.MetaCard), enc)
 }
 
 // build makes the model card describes with zero weights, on base when it
