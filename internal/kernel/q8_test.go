@@ -106,3 +106,31 @@ func TestGemvF16(t *testing.T) {
 		active = saved
 	}
 }
+
+// BenchmarkGemvQ8 times one token's product with a Q8_0 matrix: small
+// enough to stay in cache (the kernel's compute), and GPT-2 small's MLP
+// weights of 12 layers (from memory, as decoding reads them). GB/s counts
+// the weight bytes read.
+func BenchmarkGemvQ8(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, c := range []struct {
+		name        string
+		n, k, count int
+	}{{"cache", 256, 768, 1}, {"memory", 3072, 768, 24}} {
+		ws := make([]*Q8, c.count)
+		for i := range ws {
+			ws[i] = new(Q8)
+			QuantizeQ8(ws[i], randSlice(rng, c.n*c.k), c.n, c.k)
+		}
+		x, y := randSlice(rng, c.k), make([]float32, c.n)
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				for _, w := range ws {
+					GemvQ8(x, 1, w, y, c.n, false)
+				}
+			}
+			bytes := float64(c.count*c.n*c.k) * 34 / 32
+			b.ReportMetric(bytes*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
