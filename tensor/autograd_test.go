@@ -191,3 +191,12 @@ func TestLargeMatMul(t *testing.T) {
 		}
 	}
 }
+
+func TestEmbeddingBagPanics(t *testing.T) {
+	w := tensor.New(make([]float32, 6), 3, 2)
+	mustPanic(t, func() { tensor.EmbeddingBag(w, []int{0, 3}, []int{0}, nil, false) }, "EmbeddingBag", "id 3")
+	mustPanic(t, func() { tensor.EmbeddingBag(w, []int{0, 1}, []int{1}, nil, false) }, "EmbeddingBag", "offset 1")
+	mustPanic(t, func() { tensor.EmbeddingBag(w, []int{0, 1}, []int{0, 2, 1}, nil, false) }, "EmbeddingBag", "offset 1")
+	mustPanic(t, func() { tensor.EmbeddingBag(w, []int{0, 1}, []int{0}, []float32{1}, false) }, "EmbeddingBag", "1 weights for 2 ids")
+	mustPanic(t, func() { tensor.EmbeddingBag(tensor.New(make([]float32, 6), 6), []int{0}, []int{0}, nil, false) }, "EmbeddingBag", "want (V, D)")
+}

@@ -91,6 +91,15 @@ var goldenOps = map[string]func(c *tensortest.Case) fn{
 	"gather": func(c *tensortest.Case) fn {
 		return func(x ...*tensor.Tensor) *tensor.Tensor { return x[0].Gather(c.Int("axis"), c.Ints("idx")) }
 	},
+	"embedding_bag": func(c *tensortest.Case) fn {
+		var weights []float32
+		if _, ok := c.Attrs["weights"]; ok {
+			weights = c.Floats("weights")
+		}
+		return func(x ...*tensor.Tensor) *tensor.Tensor {
+			return tensor.EmbeddingBag(x[0], c.Ints("ids"), c.Ints("offsets"), weights, c.Bool("mean"))
+		}
+	},
 	"where": func(*tensortest.Case) fn {
 		return func(x ...*tensor.Tensor) *tensor.Tensor { return tensor.Where(x[0], x[1], x[2]) }
 	},

@@ -151,6 +151,28 @@ def ops_cases():
     # A composition, as attention uses it: softmax of a causally masked q·kᵀ.
     C.append(case("causal_attention", "attention", lambda q, k, v, m: torch.softmax((q @ k.transpose(-1, -2) / 2.0).masked_fill(m != 0, float("-inf")), -1) @ v,
                   [randn(2, 3, 4), randn(2, 3, 4), randn(2, 3, 4), mask], {"scale": 0.5}, grad=[True, True, True, False]))
+    C.extend(bag_cases())
+    return C
+
+
+def bag_cases():
+    """embedding_bag, the sparse-by-dense product of the bag-of-n-grams
+    models: sums and means of rows per bag (one bag empty, one id twice),
+    and sums weighted per id. Its own seed, and the generator's state
+    restored after, so that adding it changed no other case."""
+    state = torch.get_rng_state()
+    torch.manual_seed(2112)
+    C = []
+    ids, offsets = [3, 1, 3, 0, 5, 2, 2, 4], [0, 3, 3, 5]
+    psw = [round(v, 4) for v in (torch.rand(len(ids)) * 2 - 0.5).tolist()]
+    for mode in ["sum", "mean"]:
+        C.append(case(f"embedding_bag_{mode}", "embedding_bag",
+                      lambda w, mode=mode: F.embedding_bag(torch.tensor(ids), w, torch.tensor(offsets), mode=mode),
+                      [randn(6, 4)], {"ids": ids, "offsets": offsets, "mean": mode == "mean"}))
+    C.append(case("embedding_bag_weighted", "embedding_bag",
+                  lambda w: F.embedding_bag(torch.tensor(ids), w, torch.tensor(offsets), mode="sum", per_sample_weights=torch.tensor(psw)),
+                  [randn(6, 4)], {"ids": ids, "offsets": offsets, "mean": False, "weights": psw}))
+    torch.set_rng_state(state)
     return C
 
 
