@@ -21,15 +21,16 @@ const module = "github.com/moxing/moxing/"
 // fail. examples/, tools/ and bench/ sit above everything and may import
 // any package but the test-only ones (tensortest, gpttest).
 var allowed = map[string][]string{
-	"cmd/moxing":         {"dist", "quant", "serve", "ledger", "progress", "recipe", "load", "train", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "sample", "tokenizer", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/perf", "plot", "internal/atomicfile"},
+	"cmd/moxing":         {"dist", "quant", "serve", "ledger", "progress", "recipe", "load", "train", "models/bow", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "sample", "tokenizer", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/perf", "plot", "internal/atomicfile"},
 	"progress":           {"train", "metrics"},
 	"serve":              {"ledger", "recipe", "load", "train", "models/gpt", "data", "tokenizer", "sample", "nn", "tensor"},
-	"recipe":             {"dist", "load", "train", "models/gpt", "models/rnn", "models/mlp", "models/cnn", "data", "tokenizer", "metrics", "checkpoint", "optim", "nn", "tensor"},
-	"load":               {"gguf", "quant", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
+	"recipe":             {"dist", "load", "train", "models/bow", "models/gpt", "models/rnn", "models/mlp", "models/cnn", "data", "tokenizer", "metrics", "checkpoint", "optim", "nn", "tensor"},
+	"load":               {"gguf", "quant", "models/bow", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
 	"train":              {"dist", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/atomicfile", "internal/folderlock"},
 	"internal/perf":      {"models/gpt", "sample", "optim", "nn", "tensor"},
 	"models/gpt":         {"gguf", "quant", "checkpoint", "tokenizer", "sample", "nn", "tensor", "internal/atomicfile"},
 	"models/mlp":         {"checkpoint", "nn", "tensor"},
+	"models/bow":         {"checkpoint", "nn", "tensor"},
 	"models/cnn":         {"checkpoint", "nn", "tensor"},
 	"models/rnn":         {"checkpoint", "tokenizer", "sample", "nn", "tensor"},
 	"models/gpt/gpttest": {"models/gpt", "checkpoint", "nn", "tensor"},

@@ -68,6 +68,24 @@ def write_jsonl(path, rows):
             f.write(json.dumps({"text": r["text"], "label": r["class"]}) + "\n")
 
 
+def split(seed, out):
+    """Splits the IMDB and Amazon sentences, stratified 80/20 with seed,
+    into out's train.jsonl and val.jsonl; returns both lists of rows."""
+    pool = fixture("imdb") + fixture("amazon")
+    rng = random.Random(seed)
+    train, val = [], []
+    for label in (0, 1):
+        group = [r for r in pool if r["class"] == label]
+        rng.shuffle(group)
+        cut = int(0.8 * len(group))
+        train += group[:cut]
+        val += group[cut:]
+    rng.shuffle(train)
+    write_jsonl(os.path.join(out, "train.jsonl"), train)
+    write_jsonl(os.path.join(out, "val.jsonl"), val)
+    return train, val
+
+
 def run(cmd):
     """Runs cmd; returns stdout, stderr, wall seconds and peak RSS in MB."""
     start = time.time()
@@ -98,19 +116,8 @@ def main():
     subprocess.run(["go", "build", "-o", exe, "./cmd/moxing"], cwd=ROOT, check=True)
 
     # 1. The split.
-    pool = fixture("imdb") + fixture("amazon")
-    rng = random.Random(1)
-    train, val = [], []
-    for label in (0, 1):
-        group = [r for r in pool if r["class"] == label]
-        rng.shuffle(group)
-        cut = int(0.8 * len(group))
-        train += group[:cut]
-        val += group[cut:]
-    rng.shuffle(train)
+    train, val = split(1, out)
     test = fixture("yelp")
-    write_jsonl(os.path.join(out, "train.jsonl"), train)
-    write_jsonl(os.path.join(out, "val.jsonl"), val)
     yelp = os.path.join(FIX, "yelp.json")
 
     # 2. TF-IDF + logistic regression.

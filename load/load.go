@@ -23,6 +23,7 @@ import (
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/gguf"
+	"github.com/moxing/moxing/models/bow"
 	"github.com/moxing/moxing/models/cnn"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/mlp"
@@ -51,6 +52,7 @@ type Model struct {
 	RNN     *rnn.Pretrained // kinds rnn-lm and rnn-classifier
 	Tabular *Tabular        // kind mlp
 	Images  *Images         // kind cnn
+	BOW     *bow.Pretrained // kind bow
 }
 
 // Tabular is an MLP with what it needs to read a table: the schema fitted
@@ -194,8 +196,10 @@ func open(file string, h *checkpoint.Header, kinds []string) (*Model, error) {
 		m.Tabular, err = openTabular(card, h)
 	case cnn.Kind:
 		m.Images, err = openImages(card, h)
+	case bow.Kind:
+		m.BOW, err = bow.Load(card, h)
 	default:
-		return nil, fmt.Errorf("a %q model: this moxing knows gpt, gpt-classifier, rnn-lm, rnn-classifier, mlp and cnn", card.Kind)
+		return nil, fmt.Errorf("a %q model: this moxing knows gpt, gpt-classifier, rnn-lm, rnn-classifier, mlp, cnn and bow", card.Kind)
 	}
 	if err != nil {
 		return nil, err
@@ -356,12 +360,14 @@ func (m *Model) Describe() string {
 		return "recurrent language model"
 	case m.Tabular != nil:
 		return "tabular MLP"
+	case m.BOW != nil:
+		return fmt.Sprintf("bag-of-n-grams classifier (labels %s)", strings.Join(m.BOW.Labels, ", "))
 	}
 	return "ConvNet image classifier"
 }
 
 // Kind is m's kind, as a card names it: gpt.KindLM, gpt.KindClassifier,
-// rnn.KindLM, rnn.KindClassifier, mlp.Kind or cnn.Kind.
+// rnn.KindLM, rnn.KindClassifier, mlp.Kind, cnn.Kind or bow.Kind.
 func (m *Model) Kind() string {
 	switch {
 	case m.GPT != nil && m.GPT.Classifier != nil:
@@ -374,6 +380,8 @@ func (m *Model) Kind() string {
 		return rnn.KindLM
 	case m.Tabular != nil:
 		return mlp.Kind
+	case m.BOW != nil:
+		return bow.Kind
 	}
 	return cnn.Kind
 }
@@ -390,6 +398,8 @@ func (m *Model) Parameters() int {
 		module = m.RNN.LM
 	case m.Tabular != nil:
 		module = m.Tabular.Model
+	case m.BOW != nil:
+		module = m.BOW.Model
 	default:
 		module = m.Images.Model
 	}
@@ -434,16 +444,19 @@ func (m *Model) LanguageModel() (*LanguageModel, error) {
 	if m.GPT != nil {
 		return nil, fmt.Errorf("%s: a %s, not a language model: use moxing classify", m.Path, m.Describe())
 	}
-	return nil, fmt.Errorf("%s: a %q model, not a GPT or recurrent language model", m.Path, m.Card.Kind)
+	return nil, fmt.Errorf("%s: a %q model, not a GPT or recurrent language model", m.Path, m.Kind())
 }
 
 // TextClassifier is a model that labels texts: a GPT classifier or a
 // recurrent one.
 type TextClassifier struct {
-	Model     nn.Layer // maps padded id rows (B, T) (see data.Pad) to logits
-	Tokenizer tokenizer.Tokenizer
-	Labels    []string
-	Window    int // texts are cut to this many tokens
+	Model     nn.Layer            // maps padded id rows (B, T) (see data.Pad), or Features's rows, to logits
+	Tokenizer tokenizer.Tokenizer // nil for a bag-of-n-grams classifier
+	// Features, for a bag-of-n-grams classifier, turns texts into the
+	// model's rows (bow.Vectorizer.Rows) instead of the tokenizer.
+	Features *bow.Vectorizer
+	Labels   []string
+	Window   int // texts are cut to this many tokens (0: no limit)
 	// PerClassLogits is true when the model gives one logit per class even
 	// for two classes (a GPT classifier), false when two classes share one
 	// logit (a recurrent classifier).
@@ -460,11 +473,13 @@ func (m *Model) TextClassifier() (*TextClassifier, error) {
 	case m.RNN != nil && m.RNN.Classifier != nil:
 		r := m.RNN
 		return &TextClassifier{Model: r.Classifier, Tokenizer: r.Tokenizer, Labels: r.Labels, Window: r.Window}, nil
+	case m.BOW != nil:
+		return &TextClassifier{Model: m.BOW.Model, Features: m.BOW.Vectorizer, Labels: m.BOW.Labels, PerClassLogits: true}, nil
 	}
 	if m.GPT != nil {
 		return nil, fmt.Errorf("%s: a %s, not a classifier: fine-tune one with moxing finetune --task classify --init %s", m.Path, m.Describe(), m.Path)
 	}
-	return nil, fmt.Errorf("%s: a %q model, not a text classifier", m.Path, m.Card.Kind)
+	return nil, fmt.Errorf("%s: a %q model, not a text classifier", m.Path, m.Kind())
 }
 
 // Tokenizer returns the tokenizer of a text model, nil for another.

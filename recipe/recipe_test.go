@@ -117,7 +117,7 @@ func TestOptionErrors(t *testing.T) {
 		{"no data", func(o *recipe.TrainOptions) { o.Data = "" }, "--data is required"},
 		{"range", func(o *recipe.TrainOptions) { o.Val = 1 }, "--val 1: want a value in (0,1)"},
 		{"nan", func(o *recipe.TrainOptions) { o.Dropout = math.NaN() }, "--dropout NaN: want a finite number"},
-		{"arch", func(o *recipe.TrainOptions) { o.Arch = "transformer" }, `--arch "transformer": want mlp, cnn, lstm, gru or rnn`},
+		{"arch", func(o *recipe.TrainOptions) { o.Arch = "transformer" }, `--arch "transformer": want mlp, cnn, lstm, gru, rnn or bow`},
 		{"hidden", func(o *recipe.TrainOptions) { o.Hidden = "8,x" }, `--hidden "8,x": "x" is not an integer`},
 		{"optimizer", func(o *recipe.TrainOptions) { o.Optimizer = "lbfgs" }, `--optimizer "lbfgs": want adam, adamw or sgd`},
 	} {

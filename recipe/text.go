@@ -119,6 +119,12 @@ func classifierHead(g *load.TextClassifier) train.Head {
 // encodeTexts is data.EncodeTexts for g, with notes on log for characters
 // the vocabulary lacks and texts cut to the window.
 func encodeTexts(g *load.TextClassifier, ex []data.TextExample, name string, log io.Writer) (*data.Dataset, error) {
+	if g.Features != nil {
+		if len(ex) == 0 {
+			return nil, fmt.Errorf("%s: no texts", name)
+		}
+		return bowRows(g.Features, ex), nil
+	}
 	lossy := tokenizer.NewLossy(g.Tokenizer)
 	d, cut, err := data.EncodeTexts(lossy, ex, g.Window, name)
 	noteReplaced(log, lossy, name)

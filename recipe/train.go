@@ -48,7 +48,7 @@ type TrainOptions struct {
 	// (cmd/moxing: $MOXING_DATA/mnist); config.json keeps "mnist".
 	MNIST string `json:"-"`
 	// --arch cnn
-	Arch      string `json:"model" flag:"arch" def:"mlp" help:"mlp (tabular), cnn (images), or lstm, gru or rnn (text classification)"`
+	Arch      string `json:"model" flag:"arch" def:"mlp" help:"mlp (tabular), cnn (images), or lstm, gru, rnn or bow (text classification)"`
 	Conv      string `json:"conv,omitempty" flag:"conv" def:"32,64" help:"cnn: output channels of each convolution block (conv, ReLU, 2×2 max pool)"`
 	Kernel    int    `json:"kernel,omitempty" flag:"kernel" def:"3" help:"cnn: convolution kernel size (odd)" range:"(0,)"`
 	BatchNorm bool   `json:"batch_norm,omitempty" flag:"batch-norm" help:"cnn: batch normalisation after each convolution"`
@@ -65,6 +65,13 @@ type TrainOptions struct {
 	Embd          int    `json:"embd,omitempty" flag:"embd" def:"64" help:"lstm/gru/rnn: embedding width" range:"(0,)"`
 	Layers        int    `json:"layers,omitempty" flag:"layers" def:"1" help:"lstm/gru/rnn: recurrent layers" range:"(0,)"`
 	Bidirectional bool   `json:"bidirectional,omitempty" flag:"bidirectional" help:"lstm/gru/rnn: read the texts both ways"`
+	// --arch bow (text classification; --text-field, --label-field and --val-data as above)
+	WordNgrams string `json:"word_ngrams,omitempty" flag:"word-ngrams" def:"1,2" help:"bow: word n-grams MIN,MAX (\"\": none)"`
+	CharNgrams string `json:"char_ngrams,omitempty" flag:"char-ngrams" help:"bow: character n-grams within words MIN,MAX, such as 2,5 (\"\": none)"`
+	HashBits   int    `json:"hash_bits,omitempty" flag:"hash-bits" help:"bow: hash n-grams into 2^N features instead of a vocabulary (0: a vocabulary)" range:"[0,24]"`
+	MinDF      int    `json:"min_df,omitempty" flag:"min-df" def:"1" help:"bow: keep n-grams in at least this many training texts" range:"[1,)"`
+	RawTF      bool   `json:"raw_tf,omitempty" flag:"raw-tf" help:"bow: term frequency as counts (default: 1 + ln count)"`
+	Dim        int    `json:"dim,omitempty" flag:"dim" help:"bow: width of fastText-style averaged n-gram embeddings (0: a linear model on TF-IDF)" range:"[0,4096]"`
 	// World and GlobalBatch record a run's processes and rows per step
 	// over all of them (BatchSize each); a resumed run keeps its global
 	// batch, on any number of processes that divides it.
@@ -127,10 +134,12 @@ func Train(ctx context.Context, o TrainOptions, f Folder, obs train.Observer, lo
 		s, err = imagesRecipe(o)
 	case "lstm", "gru", "rnn":
 		s, err = textRNNRecipe(ctx, o, log)
+	case "bow":
+		s, err = bowRecipe(o, log)
 	case "mlp", "":
 		s, err = tabularRecipe(o, log)
 	default:
-		return nil, optionf("--arch %q: want mlp, cnn, lstm, gru or rnn", o.Arch)
+		return nil, optionf("--arch %q: want mlp, cnn, lstm, gru, rnn or bow", o.Arch)
 	}
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/models/bow"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/rnn"
 	"github.com/moxing/moxing/recipe"
@@ -465,9 +466,26 @@ func TestClassifyAndRecurrentLM(t *testing.T) {
 		t.Fatal(err)
 	}
 	recurrent := &load.Model{Path: "rnn", RNN: &rnn.Pretrained{LM: r, Tokenizer: tok, Window: 32}}
-	ts := testServer(t, Options{}, map[string]*load.Model{"cls": classifier, "rnn": recurrent})
+	vec, err := bow.Fit(bow.Features{Words: [2]int{1, 1}}, []string{"good fox", "bad dog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm, _ := bow.New(bow.Config{Features: vec.Len(), Classes: 2}, nil)
+	bm.Weight.Data[0*2+0], bm.Weight.Data[1*2+1] = 1, 1 // "bad" → neg, "dog" → pos (terms sorted: bad, dog, fox, good)
+	bag := &load.Model{Path: "bow", BOW: &bow.Pretrained{Model: bm, Vectorizer: vec, Labels: []string{"neg", "pos"}}}
+	ts := testServer(t, Options{}, map[string]*load.Model{"cls": classifier, "rnn": recurrent, "bow": bag})
 
-	code, out := post(t, ts, "/v1/classify", `{"model":"cls","input":["the fox","the lazy dog"]}`)
+	code, out := post(t, ts, "/v1/classify", `{"model":"bow","input":["a bad day","the dog","nothing known"]}`)
+	if data, _ := out["data"].([]any); code != 200 || len(data) != 3 {
+		t.Fatalf("bag of n-grams: %d %v", code, out)
+	}
+	for i, want := range []string{"neg", "pos", "neg"} { // no known word: equal logits, the first label
+		if got := out["data"].([]any)[i].(map[string]any)["label"]; got != want {
+			t.Errorf("bag of n-grams: text %d is %v, want %s", i, got, want)
+		}
+	}
+
+	code, out = post(t, ts, "/v1/classify", `{"model":"cls","input":["the fox","the lazy dog"]}`)
 	data, _ := out["data"].([]any)
 	if code != 200 || len(data) != 2 {
 		t.Fatalf("%d %v", code, out)

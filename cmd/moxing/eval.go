@@ -11,6 +11,7 @@ import (
 	"github.com/moxing/moxing/data"
 	"github.com/moxing/moxing/load"
 	"github.com/moxing/moxing/metrics"
+	"github.com/moxing/moxing/models/bow"
 	"github.com/moxing/moxing/models/cnn"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/models/mlp"
@@ -47,7 +48,7 @@ func evalCommand(fs *pflag.FlagSet) runner {
 		if md.model == "" || (md.data == "") == (textPath == "") {
 			return usagef("--model and one of --data or --text are required; see --help")
 		}
-		kinds := []string{mlp.Kind, cnn.Kind, gpt.KindClassifier, rnn.KindClassifier}
+		kinds := []string{mlp.Kind, cnn.Kind, gpt.KindClassifier, rnn.KindClassifier, bow.Kind}
 		if textPath != "" || adapter != "" {
 			kinds = []string{gpt.KindLM, rnn.KindLM}
 		}

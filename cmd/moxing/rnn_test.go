@@ -49,8 +49,9 @@ func TestRNNLanguageModel(t *testing.T) {
 	}
 }
 
-// TestRNNTextClassifier trains a recurrent classifier through the CLI on a
-// separable toy set, then classifies and evaluates with its checkpoint.
+// TestRNNTextClassifier trains a recurrent classifier and a bag-of-n-grams
+// one through the CLI on a separable toy set, then classifies and evaluates
+// with their checkpoints.
 func TestRNNTextClassifier(t *testing.T) {
 	dir := t.TempDir()
 	var b strings.Builder
@@ -67,29 +68,34 @@ func TestRNNTextClassifier(t *testing.T) {
 	}
 	path := filepath.Join(dir, "reviews.jsonl")
 	os.WriteFile(path, []byte(b.String()), 0o644)
-	run := filepath.Join(dir, "run")
-	code, _, stderr := moxing(t, context.Background(), "train", "--arch", "lstm", "--data", path, "--vocab", "300",
-		"--embd", "16", "--hidden", "16", "--epochs", "15", "--lr", "0.01", "--bidirectional", "--run", run)
-	if code != 0 {
-		t.Fatalf("train: %s", stderr)
+	var best string
+	for _, args := range [][]string{
+		{"--arch", "lstm", "--vocab", "300", "--embd", "16", "--hidden", "16", "--epochs", "15", "--lr", "0.01", "--bidirectional"},
+		{"--arch", "bow", "--char-ngrams", "2,4", "--epochs", "30", "--lr", "0.01"},
+	} {
+		run := filepath.Join(dir, args[1])
+		code, _, stderr := moxing(t, context.Background(), append([]string{"train", "--data", path, "--run", run}, args...)...)
+		if code != 0 {
+			t.Fatalf("train %s: %s", args[1], stderr)
+		}
+		best = filepath.Join(run, "best.safetensors")
+		code, stdout, stderr := moxing(t, context.Background(), "eval", "--model", best, "--data", path, "--json")
+		if code != 0 {
+			t.Fatalf("eval %s: %s", args[1], stderr)
+		}
+		var ev struct {
+			Metrics map[string]float64 `json:"metrics"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &ev); err != nil || ev.Metrics["accuracy"] < 0.95 {
+			t.Errorf("%s: accuracy on its own training texts: %v %v", args[1], ev.Metrics, err)
+		}
+		code, stdout, stderr = moxing(t, context.Background(), "classify", "--model", best, "--text", "the film was superb and the cast too")
+		if code != 0 || !strings.HasPrefix(stdout, "pos\n") {
+			t.Errorf("%s classify: exit %d, %q %s", args[1], code, stdout, stderr)
+		}
 	}
-	best := filepath.Join(run, "best.safetensors")
-	code, stdout, stderr := moxing(t, context.Background(), "eval", "--model", best, "--data", path, "--json")
-	if code != 0 {
-		t.Fatalf("eval: %s", stderr)
-	}
-	var ev struct {
-		Metrics map[string]float64 `json:"metrics"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &ev); err != nil || ev.Metrics["accuracy"] < 0.95 {
-		t.Errorf("accuracy on its own training texts: %v %v", ev.Metrics, err)
-	}
-	code, stdout, stderr = moxing(t, context.Background(), "classify", "--model", best, "--text", "the film was superb and the cast too")
-	if code != 0 || !strings.HasPrefix(stdout, "pos\n") {
-		t.Errorf("classify: exit %d, %q %s", code, stdout, stderr)
-	}
-	// A recurrent classifier is not a language model.
-	code, _, stderr = moxing(t, context.Background(), "generate", "--model", best, "--prompt", "the")
+	// A classifier is not a language model.
+	code, _, stderr := moxing(t, context.Background(), "generate", "--model", best, "--prompt", "the")
 	if code == 0 || strings.Contains(stderr, "panic") {
 		t.Errorf("generate with a classifier: exit %d, %s", code, stderr)
 	}
