@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"recipe":             {"dist", "load", "train", "models/bow", "models/gpt", "models/rnn", "models/mlp", "models/cnn", "data", "tokenizer", "metrics", "checkpoint", "optim", "nn", "tensor"},
 	"load":               {"gguf", "quant", "models/bow", "models/gpt", "models/mlp", "models/cnn", "models/rnn", "checkpoint", "tokenizer", "data", "sample", "nn", "tensor"},
 	"train":              {"dist", "data", "metrics", "checkpoint", "optim", "nn", "tensor", "internal/atomicfile", "internal/folderlock"},
-	"internal/perf":      {"models/gpt", "sample", "optim", "nn", "tensor"},
+	"internal/perf":      {"models/gpt", "sample", "optim", "nn", "tensor", "internal/kernel"},
 	"models/gpt":         {"gguf", "quant", "checkpoint", "tokenizer", "sample", "nn", "tensor", "internal/atomicfile"},
 	"models/mlp":         {"checkpoint", "nn", "tensor"},
 	"models/bow":         {"checkpoint", "nn", "tensor"},

@@ -45,10 +45,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 DATA = os.environ.get("MOXING_DATA", os.path.expanduser("~/.cache/moxing/data"))
@@ -101,6 +97,14 @@ def run(cmd):
 
 
 def main():
+    # Imported here, not at the top: bench/bow.py imports this module, and
+    # a parent this large would count in its children's peak RSS (a forked
+    # child's RSS starts as its parent's).
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--pretrained", help="a pretrained GPT checkpoint to start from (skips pretraining)")
     ap.add_argument("--pretrain-steps", type=int, default=2000, help="steps on the Brown corpus")

@@ -22,9 +22,11 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -491,6 +493,19 @@ type Total struct {
 	Requests         int    `json:"requests"`
 	PromptTokens     int64  `json:"prompt_tokens"`
 	CompletionTokens int64  `json:"completion_tokens"`
+}
+
+// WriteTotals writes totals grouped by by as a table with a header row:
+// CSV when comma is ',', tab-separated when '\t'.
+func WriteTotals(w io.Writer, by string, totals []Total, comma rune) error {
+	cw := csv.NewWriter(w)
+	cw.Comma = comma
+	cw.Write([]string{by, "requests", "prompt_tokens", "completion_tokens", "total_tokens"})
+	for _, t := range totals {
+		cw.Write([]string{t.Group, fmt.Sprint(t.Requests), fmt.Sprint(t.PromptTokens), fmt.Sprint(t.CompletionTokens), fmt.Sprint(t.PromptTokens + t.CompletionTokens)})
+	}
+	cw.Flush()
+	return cw.Error()
 }
 
 // Totals sums records by "day" (UTC, 2006-01-02), "key" (named by names,

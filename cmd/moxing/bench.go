@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 
 	"github.com/moxing/moxing/internal/perf"
 	"github.com/moxing/moxing/models/gpt"
@@ -97,6 +98,26 @@ func benchGPTCommand(fs *pflag.FlagSet) runner {
 		fmt.Fprintf(stdout, "kernels %s; %d steps; activation memory %.1f MB; allocated per step %.2f MB (%.2f%% of it); %d GCs; heap in use %.0f MB\n",
 			r.Kernels, r.Steps, act/1e6, r.AllocPerStep/1e6, 100*r.AllocPerStep/act, r.GCs, float64(r.HeapInuse)/1e6)
 		fmt.Fprintf(stdout, "gpt config=%s mode=train batch=%d seq=%d threads=%d ms/step=%.1f\n", config, tc.Batch, tc.Seq, threads, r.MsPerStep)
+		return nil
+	}
+}
+
+const benchMembwSynopsis = "Measures memory bandwidth STREAM's way over arrays of 256 MiB (copy, scale, add, triad; bytes as\n" +
+	"STREAM counts them), then AdamW's step over GPT-2 small's 124M parameters (28 bytes each) against triad."
+
+func benchMembwCommand(fs *pflag.FlagSet) runner {
+	ts := fs.IntSlice("threads", []int{1, 2}, "thread counts, comma-separated")
+	reps := fs.Int("reps", 5, "repetitions; the best counts")
+	return func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+		if len(*ts) == 0 || slices.Min(*ts) < 1 || *reps < 1 {
+			return usagef("want --threads counts such as 1,2 and a positive --reps")
+		}
+		fmt.Fprintf(stdout, "| kernel | bytes/value | threads | GB/s | ms | / triad |\n|---|---|---|---|---|---|\n")
+		for _, t := range *ts {
+			for _, r := range perf.MemBandwidth(1<<26, 124439808, t, *reps) {
+				fmt.Fprintf(stdout, "| %s | %d | %d | %.1f | %.1f | %.0f%% |\n", r.Kernel, r.Bytes, t, r.GBs, r.Best.Seconds()*1e3, 100*r.GBs/r.Triad)
+			}
+		}
 		return nil
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strings"
@@ -127,16 +126,7 @@ func usageCommand(fs *pflag.FlagSet) runner {
 			if err != nil {
 				return err
 			}
-			w := csv.NewWriter(stdout)
-			if !asCSV {
-				w.Comma = '\t'
-			}
-			w.Write([]string{by, "requests", "prompt_tokens", "completion_tokens", "total_tokens"})
-			for _, t := range totals {
-				w.Write([]string{t.Group, fmt.Sprint(t.Requests), fmt.Sprint(t.PromptTokens), fmt.Sprint(t.CompletionTokens), fmt.Sprint(t.PromptTokens + t.CompletionTokens)})
-			}
-			w.Flush()
-			return w.Error()
+			return ledger.WriteTotals(stdout, by, totals, map[bool]rune{true: ',', false: '\t'}[asCSV])
 		})
 	}
 }

@@ -69,6 +69,7 @@ var commands = []command{
 var benchCommands = []command{
 	{"matmul", "time a matrix product (GFLOPS)", benchMatmulSynopsis, benchExample, benchMatmulCommand, ""},
 	{"gpt", "time a GPT training step or generation", benchGPTSynopsis, benchGPTExample, benchGPTCommand, ""},
+	{"membw", "memory bandwidth (STREAM's copy, scale, add, triad) and the AdamW step against it", benchMembwSynopsis, "  moxing bench membw --threads 1,2", benchMembwCommand, ""},
 }
 
 // stopGrace is how long a command may take to stop cleanly (a training

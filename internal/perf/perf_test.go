@@ -2,7 +2,9 @@ package perf_test
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/moxing/moxing/internal/perf"
@@ -55,5 +57,28 @@ func TestCancelled(t *testing.T) {
 	}
 	if _, err := perf.GPTGenerate(ctx, small, 5, rand.New(rand.NewPCG(1, 2))); err != context.Canceled {
 		t.Errorf("GPTGenerate on a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// MemBandwidth reports the five kernels, each with a rate from its time
+// and bytes, and triad's rate on every row; AdamW leaves GOMAXPROCS as it
+// found it.
+func TestMemBandwidth(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	rows := perf.MemBandwidth(1<<16, 1<<16, 1, 2)
+	if runtime.GOMAXPROCS(0) != procs {
+		t.Errorf("GOMAXPROCS %d after, %d before", runtime.GOMAXPROCS(0), procs)
+	}
+	want := []string{"copy", "scale", "add", "triad", "adamw"}
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for i, r := range rows {
+		if r.Kernel != want[i] || r.Best <= 0 || r.GBs <= 0 || r.Triad != rows[3].GBs {
+			t.Errorf("row %d: %+v", i, r)
+		}
+		if got := float64(r.Bytes) * (1 << 16) / r.Best.Seconds() / 1e9; math.Abs(got-r.GBs) > 1e-9*got {
+			t.Errorf("%s: %.3f GB/s for %d bytes a value in %v", r.Kernel, r.GBs, r.Bytes, r.Best)
+		}
 	}
 }
