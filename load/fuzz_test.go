@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/moxing/moxing/checkpoint"
 	"github.com/moxing/moxing/load"
+	"github.com/moxing/moxing/models/bow"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/quant"
@@ -51,6 +54,29 @@ func FuzzRead(f *testing.F) {
 	}
 	if _, err := load.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "seed.gguf"); err != nil {
 		f.Fatalf("the GGUF seed: %v", err)
+	}
+	f.Add(buf.Bytes())
+	// A Q8_0 checkpoint of the same GPT, and a bag-of-n-grams classifier.
+	dir := f.TempDir()
+	if err := gpt.SaveQuantized(filepath.Join(dir, "q8.safetensors"), &gpt.Pretrained{LM: m, Tokenizer: tok}, quant.Q8_0); err != nil {
+		f.Fatal(err)
+	}
+	q8, _ := os.ReadFile(filepath.Join(dir, "q8.safetensors"))
+	f.Add(q8)
+	vec, err := bow.Fit(bow.Features{Words: [2]int{1, 2}, Chars: [2]int{2, 3}, Sublinear: true}, []string{"good food", "bad food"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	bm, _ := bow.New(bow.Config{Features: vec.Len(), Classes: 2, Dim: 3}, rand.New(rand.NewPCG(1, 2)))
+	bcard, _ := (&bow.Pretrained{Model: bm, Vectorizer: vec, Labels: []string{"neg", "pos"}}).Card()
+	tensors = map[string]*tensor.Tensor{}
+	for _, p := range nn.Params(bm) {
+		tensors[p.Name] = p.Tensor
+	}
+	buf.Reset()
+	checkpoint.Write(&buf, tensors, bcard.Metadata(checkpoint.MetaCard))
+	if _, err := load.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "seed.safetensors"); err != nil {
+		f.Fatalf("the bag-of-n-grams seed: %v", err)
 	}
 	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
