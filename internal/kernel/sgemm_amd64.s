@@ -1473,6 +1473,176 @@ reduce:
 DATA q8_ones<>+0(SB)/2, $0x0001
 GLOBL q8_ones<>(SB), RODATA|NOPTR, $2
 
+// func dotQ8x4AVX512(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, MMX+
+TEXT ·dotQ8x4AVX512(SB), NOSPLIT, $0-64
+	MOVQ         blocks+0(FP), AX
+	MOVQ         xq+8(FP), CX
+	MOVQ         xd+16(FP), DX
+	MOVQ         wq+24(FP), BX
+	MOVQ         ldq+32(FP), SI
+	MOVQ         wd+40(FP), DI
+	MOVQ         ldd+48(FP), R8
+	MOVQ         out+56(FP), R9
+	SHLQ         $0x02, R8
+	LEAQ         (SI)(SI*2), R10
+	LEAQ         (R8)(R8*2), R11
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPBROADCASTW q8_ones<>+0(SB), Z4
+	VPXORD       Z5, Z5, Z5
+	VMOVDQU32    q8_pairs<>+0(SB), Z6
+
+pair:
+	CMPQ        AX, $0x02
+	JL          single
+	VMOVDQU64   (CX), Z7
+	VPSUBB      Z7, Z5, Z8
+	VMOVQ       (DX), X9
+	PREFETCHT0  1024(BX)
+	PREFETCHT0  1024(BX)(SI*1)
+	PREFETCHT0  1024(BX)(SI*2)
+	PREFETCHT0  1024(BX)(R10*1)
+	VMOVDQU64   (BX), Z10
+	VPABSB      Z10, Z11
+	VPMOVB2M    Z10, K1
+	VMOVDQA64   Z7, Z10
+	VMOVDQU8    Z8, K1, Z10
+	VPMADDUBSW  Z10, Z11, Z10
+	VPMADDWD    Z4, Z10, Z10
+	VCVTDQ2PS   Z10, Z10
+	VMOVQ       (DI), X12
+	VMULPS      X9, X12, X12
+	VPERMPS     Z12, Z6, Z11
+	VFMADD231PS Z10, Z11, Z0
+	VMOVDQU64   (BX)(SI*1), Z10
+	VPABSB      Z10, Z11
+	VPMOVB2M    Z10, K1
+	VMOVDQA64   Z7, Z10
+	VMOVDQU8    Z8, K1, Z10
+	VPMADDUBSW  Z10, Z11, Z10
+	VPMADDWD    Z4, Z10, Z10
+	VCVTDQ2PS   Z10, Z10
+	VMOVQ       (DI)(R8*1), X12
+	VMULPS      X9, X12, X12
+	VPERMPS     Z12, Z6, Z11
+	VFMADD231PS Z10, Z11, Z1
+	VMOVDQU64   (BX)(SI*2), Z10
+	VPABSB      Z10, Z11
+	VPMOVB2M    Z10, K1
+	VMOVDQA64   Z7, Z10
+	VMOVDQU8    Z8, K1, Z10
+	VPMADDUBSW  Z10, Z11, Z10
+	VPMADDWD    Z4, Z10, Z10
+	VCVTDQ2PS   Z10, Z10
+	VMOVQ       (DI)(R8*2), X12
+	VMULPS      X9, X12, X12
+	VPERMPS     Z12, Z6, Z11
+	VFMADD231PS Z10, Z11, Z2
+	VMOVDQU64   (BX)(R10*1), Z10
+	VPABSB      Z10, Z11
+	VPMOVB2M    Z10, K1
+	VMOVDQA64   Z7, Z7
+	VMOVDQU8    Z8, K1, Z7
+	VPMADDUBSW  Z7, Z11, Z7
+	VPMADDWD    Z4, Z7, Z7
+	VCVTDQ2PS   Z7, Z7
+	VMOVQ       (DI)(R11*1), X12
+	VMULPS      X9, X12, X12
+	VPERMPS     Z12, Z6, Z8
+	VFMADD231PS Z7, Z8, Z3
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000008, DX
+	ADDQ        $0x00000040, BX
+	ADDQ        $0x00000008, DI
+	SUBQ        $0x00000002, AX
+	JMP         pair
+
+single:
+	TESTQ        AX, AX
+	JZ           fold
+	VMOVDQU      (CX), Y4
+	VBROADCASTSS (DX), Y5
+	VPBROADCASTW q8_ones<>+0(SB), Y6
+	VMOVDQU      (BX), Y8
+	VPABSB       Y8, Y7
+	VPSIGNB      Y8, Y4, Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDWD     Y6, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VBROADCASTSS (DI), Y7
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y9, Y7, Y9
+	VADDPS       Z9, Z0, Z0
+	VMOVDQU      (BX)(SI*1), Y8
+	VPABSB       Y8, Y7
+	VPSIGNB      Y8, Y4, Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDWD     Y6, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VBROADCASTSS (DI)(R8*1), Y7
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y9, Y7, Y9
+	VADDPS       Z9, Z1, Z1
+	VMOVDQU      (BX)(SI*2), Y8
+	VPABSB       Y8, Y7
+	VPSIGNB      Y8, Y4, Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDWD     Y6, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VBROADCASTSS (DI)(R8*2), Y7
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y9, Y7, Y9
+	VADDPS       Z9, Z2, Z2
+	VMOVDQU      (BX)(R10*1), Y8
+	VPABSB       Y8, Y7
+	VPSIGNB      Y8, Y4, Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDWD     Y6, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VBROADCASTSS (DI)(R11*1), Y4
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y9, Y4, Y9
+	VADDPS       Z9, Z3, Z3
+
+fold:
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VADDPS        Y0, Y4, Y4
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPS        Y2, Y1, Y1
+	VEXTRACTF64X4 $0x01, Z3, Y2
+	VADDPS        Y3, Y2, Y2
+	VHADDPS       Y0, Y4, Y0
+	VHADDPS       Y2, Y1, Y1
+	VHADDPS       Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X1
+	VMOVUPS       X1, (R9)
+	VZEROUPPER
+	RET
+
+DATA q8_pairs<>+0(SB)/4, $0x00000000
+DATA q8_pairs<>+4(SB)/4, $0x00000000
+DATA q8_pairs<>+8(SB)/4, $0x00000000
+DATA q8_pairs<>+12(SB)/4, $0x00000000
+DATA q8_pairs<>+16(SB)/4, $0x00000000
+DATA q8_pairs<>+20(SB)/4, $0x00000000
+DATA q8_pairs<>+24(SB)/4, $0x00000000
+DATA q8_pairs<>+28(SB)/4, $0x00000000
+DATA q8_pairs<>+32(SB)/4, $0x00000001
+DATA q8_pairs<>+36(SB)/4, $0x00000001
+DATA q8_pairs<>+40(SB)/4, $0x00000001
+DATA q8_pairs<>+44(SB)/4, $0x00000001
+DATA q8_pairs<>+48(SB)/4, $0x00000001
+DATA q8_pairs<>+52(SB)/4, $0x00000001
+DATA q8_pairs<>+56(SB)/4, $0x00000001
+DATA q8_pairs<>+60(SB)/4, $0x00000001
+GLOBL q8_pairs<>(SB), RODATA|NOPTR, $64
+
 // func dotF16x4AVX2(k int, x *float32, b *uint16, ldb int, out *[4]float32)
 // Requires: AVX, F16C, FMA3, MMX+
 TEXT ·dotF16x4AVX2(SB), NOSPLIT, $0-40

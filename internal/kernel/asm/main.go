@@ -37,6 +37,7 @@ func main() {
 	copyRows16()
 	dot4()
 	dotQ8x4()
+	dotQ8x4Z()
 	// IEEE halves widen with VCVTPH2PS (F16C); a bfloat16 is the top half
 	// of a float32, so it widens by a zero-extension and a shift.
 	dotHalf4("dotF16x4AVX2", "dotF16x4AVX2 sets out[j] = Σ_p x[p]·half(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).",
@@ -552,6 +553,110 @@ func dotQ8x4() {
 
 	Label("reduce")
 	reduce4(acc, out)
+}
+
+// dotQ8x4Z is dotQ8x4 on AVX-512BW: two blocks per ZMM register, so half
+// the instructions a block. VPSIGNB has no 512-bit form: x takes w's sign
+// by a masked move of -x where w's sign bit is set (VPMOVB2M), which
+// VPSIGNB's zeroing where w = 0 does not change (|w| is then 0). Each
+// block's eight int32 partial sums are scaled by that block's product of
+// scales, the pair of products spread over the two halves by VPERMPS. An
+// odd last block runs as dotQ8x4 does.
+func dotQ8x4Z() {
+	TEXT("dotQ8x4AVX512", NOSPLIT, "func(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)")
+	Doc("dotQ8x4AVX512 is dotQ8x4AVX2 with AVX-512BW, two blocks at a time.")
+	blocks := Load(Param("blocks"), GP64())
+	xq := Load(Param("xq"), GP64())
+	xd := Load(Param("xd"), GP64())
+	wq := Load(Param("wq"), GP64())
+	ldq := Load(Param("ldq"), GP64())
+	wd := Load(Param("wd"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	out := Load(Param("out"), GP64())
+	SHLQ(U8(2), ldd) // floats → bytes
+	ldq3, ldd3 := GP64(), GP64()
+	LEAQ(Mem{Base: ldq, Index: ldq, Scale: 2}, ldq3)
+	LEAQ(Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+	var acc [4]VecVirtual
+	for j := range acc {
+		acc[j] = ZMM()
+		VPXORD(acc[j], acc[j], acc[j])
+	}
+	ones, zero, idx := ZMM(), ZMM(), ZMM()
+	VPBROADCASTW(constU16("q8_ones", 1), ones)
+	VPXORD(zero, zero, zero)
+	pairs := GLOBL("q8_pairs", RODATA|NOPTR) // lanes 0-7 take scale 0, lanes 8-15 scale 1
+	for i := 0; i < 16; i++ {
+		DATA(4*i, U32(i/8))
+	}
+	VMOVDQU32(pairs, idx)
+
+	Label("pair")
+	CMPQ(blocks, U8(2))
+	JL(LabelRef("single"))
+	xv, negx := ZMM(), ZMM()
+	VMOVDQU64(Mem{Base: xq}, xv)
+	VPSUBB(xv, zero, negx)
+	xs := XMM()
+	VMOVQ(Mem{Base: xd}, xs)
+	for j := range acc {
+		PREFETCHT0(fourRows(wq, ldq, ldq3, j, 1024)) // the rows stream from memory
+	}
+	for j := range acc {
+		w, aw, sx := ZMM(), ZMM(), ZMM()
+		k := K()
+		VMOVDQU64(fourRows(wq, ldq, ldq3, j, 0), w)
+		VPABSB(w, aw)
+		VPMOVB2M(w, k)
+		VMOVDQA64(xv, sx)
+		VMOVDQU8(negx, k, sx) // sx = x with w's sign
+		VPMADDUBSW(sx, aw, sx) // int16 pairs
+		VPMADDWD(ones, sx, sx) // int32 quads
+		VCVTDQ2PS(sx, sx)
+		sc, scz := XMM(), ZMM()
+		VMOVQ(fourRows(wd, ldd, ldd3, j, 0), sc)
+		VMULPS(xs, sc, sc)
+		VPERMPS(sc.AsZ(), idx, scz)
+		VFMADD231PS(sx, scz, acc[j])
+	}
+	ADDQ(U32(64), xq)
+	ADDQ(U32(8), xd)
+	ADDQ(U32(64), wq)
+	ADDQ(U32(8), wd)
+	SUBQ(U32(2), blocks)
+	JMP(LabelRef("pair"))
+
+	Label("single")
+	TESTQ(blocks, blocks)
+	JZ(LabelRef("fold"))
+	xv1, xs1 := YMM(), YMM()
+	VMOVDQU(Mem{Base: xq}, xv1)
+	VBROADCASTSS(Mem{Base: xd}, xs1)
+	ones1 := YMM()
+	VPBROADCASTW(constU16("q8_ones", 1), ones1)
+	for j := range acc {
+		w, aw, sx := YMM(), YMM(), YMM()
+		VMOVDQU(fourRows(wq, ldq, ldq3, j, 0), w)
+		VPABSB(w, aw)
+		VPSIGNB(w, xv1, sx)
+		VPMADDUBSW(sx, aw, sx)
+		VPMADDWD(ones1, sx, sx)
+		VCVTDQ2PS(sx, sx)
+		sc := YMM()
+		VBROADCASTSS(fourRows(wd, ldd, ldd3, j, 0), sc)
+		VMULPS(xs1, sc, sc)
+		VMULPS(sx, sc, sx) // VEX: the upper half of sx's ZMM is zero
+		VADDPS(sx.AsZ(), acc[j], acc[j])
+	}
+
+	Label("fold")
+	var half [4]VecVirtual
+	for j := range acc {
+		half[j] = YMM()
+		VEXTRACTF64X4(U8(1), acc[j], half[j])
+		VADDPS(acc[j].AsY(), half[j], half[j])
+	}
+	reduce4(half, out)
 }
 
 // dotHalf4: four dot products of a float32 row x with four rows of 16-bit
