@@ -208,15 +208,15 @@ func Round(t Type, data []float32, shape []int, axis int) {
 			data[i] = FromBF16(ToBF16(v))
 		}
 	case Q8_0:
+		var q kernel.Q8 // reused: no allocation a block
 		var run [32]float32
 		Blocks(shape, axis, func(idx []int, _ int) {
 			for j, i := range idx {
 				run[j] = data[i]
 			}
-			blk := Encode(Q8_0, run[:])
-			d := FromF16(binary.LittleEndian.Uint16(blk))
+			kernel.QuantizeQ8(&q, run[:], 1, 32) // its scale is already the half Encode stores
 			for j, i := range idx {
-				data[i] = d * float32(int8(blk[2+j]))
+				data[i] = q.D[0] * float32(q.Qs[j])
 			}
 		})
 	}

@@ -124,10 +124,10 @@ func (m *Model) PackWeights() {
 // quant.Q8_0 (GGML's blocks, tensor.Q8: a quarter of the bytes), quant.F16
 // or quant.BF16 (tensor.F16: half), which every product then reads
 // instead of float32; F32 leaves m as it is. The results are those of the
-// stored weights (for F16 and BF16 m's float32 weights are rounded to
-// them).
-// Adapters are merged first. The float32 weights stay (the embedding's
-// rows are looked up in them). m's weights must not change afterwards.
+// stored weights: the float32 token embedding, whose rows are looked up,
+// is rounded to them (and, for F16 and BF16, the projections' float32
+// copies too; a Q8_0 projection's copy is no longer read). Adapters are
+// merged first. m's weights must not change afterwards.
 func (m *Model) QuantizeWeights(t quant.Type) error {
 	if err := m.Config.canStore(t); err != nil {
 		return err
@@ -140,18 +140,14 @@ func (m *Model) QuantizeWeights(t quant.Type) error {
 		if w.IsQ8() {
 			return w
 		}
-		axis := 0 // (in, out): blocks along in
-		if trans {
-			axis = 1 // (out, in)
-		}
-		var q *tensor.Tensor
 		if t == quant.Q8_0 {
-			q = w.Q8(trans)
-		}
-		quant.Round(t, w.Data, w.Shape(), axis)
-		if q != nil {
+			q := w.Q8(trans)
+			if trans { // the token embedding (V, C): its rows are looked up in the float32 copy
+				quant.Round(t, w.Data, w.Shape(), 1)
+			}
 			return q
 		}
+		quant.Round(t, w.Data, w.Shape(), 0)
 		src := w
 		if !trans {
 			src = transposed(w)

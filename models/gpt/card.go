@@ -191,7 +191,7 @@ func build(card *checkpoint.Card, base *Model, h *checkpoint.Header) (*Pretraine
 		if err := h.CheckSize(cfg.NumParams()); err != nil {
 			return nil, err
 		}
-		if p.LM, err = New(cfg, rng); err != nil {
+		if p.LM, err = New(cfg, nil); err != nil { // its weights are loaded next
 			return nil, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 
@@ -174,7 +173,7 @@ func readGGUF(r io.ReaderAt, size int64) (*Pretrained, error) {
 		return nil, err
 	}
 	cfg.VocabSize = tok.VocabSize()
-	m, err := New(cfg, rand.New(rand.NewPCG(0, 0)))
+	m, err := New(cfg, nil) // its weights are loaded next
 	if err != nil {
 		return nil, err
 	}

@@ -236,7 +236,7 @@ func loadHF(fsys fs.FS) (*Pretrained, error) {
 	}
 	rng := rand.New(rand.NewPCG(0, 0))
 	p := &Pretrained{Labels: labels, Tokenizer: tok}
-	if p.LM, err = New(cfg, rng); err != nil {
+	if p.LM, err = New(cfg, nil); err != nil { // its weights are loaded next
 		return nil, err
 	}
 	if labels == nil {

@@ -73,6 +73,9 @@ func TestSaveQuantized(t *testing.T) {
 		}
 		pw, pg := nn.Params(want), nn.Params(got)
 		for i := range pw {
+			if typ == quant.Q8_0 && pw[i].Name != "wte.weight" {
+				continue // a Q8_0 projection's float32 copy is not read
+			}
 			for j := range pw[i].Data {
 				if pw[i].Data[j] != pg[i].Data[j] {
 					t.Fatalf("%v: %s[%d] is %v from the file, %v quantized in memory", typ, pw[i].Name, j, pg[i].Data[j], pw[i].Data[j])

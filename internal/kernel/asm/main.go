@@ -609,7 +609,7 @@ func dotQ8x4Z() {
 		VPABSB(w, aw)
 		VPMOVB2M(w, k)
 		VMOVDQA64(xv, sx)
-		VMOVDQU8(negx, k, sx) // sx = x with w's sign
+		VMOVDQU8(negx, k, sx)  // sx = x with w's sign
 		VPMADDUBSW(sx, aw, sx) // int16 pairs
 		VPMADDWD(ones, sx, sx) // int32 quads
 		VCVTDQ2PS(sx, sx)
