@@ -14,11 +14,12 @@ var avx2 = &impl{name: "avx2", mr: 6, nr: 16, mc: 72, kc: 256, nc: 4080, micro: 
 // A B panel (kc·32 floats) is 16 KB, half of a 32 KB L1; an A block (mc·kc)
 // is 72 KB of L2. The vector loops stay AVX2: they are bound by memory.
 var avx512 = withQ8(withEdges(avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32),
-	edge{4, micro4x32s12}, edge{8, micro8x32s12}), dotQ8x4AVX512)
+	edge{4, micro4x32s12}, edge{8, micro8x32s12}), dotQ8x4AVX512, dotF16x4AVX512, dotBF16x4AVX512)
 
-// withQ8 sets im's Q8_0 dot kernel.
-func withQ8(im *impl, dot func(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)) *impl {
-	im.dotQ8x4 = dot
+// withQ8 sets im's Q8_0, F16 and BF16 dot kernels.
+func withQ8(im *impl, q8 func(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32),
+	f16, bf16 func(k int, x *float32, b *uint16, ldb int, out *[4]float32)) *impl {
+	im.dotQ8x4, im.dotF16x4, im.dotBF16x4 = q8, f16, bf16
 	return im
 }
 
@@ -36,9 +37,9 @@ func platformImpls() []*impl {
 		noF16 := *avx2
 		noF16.dotF16x4 = nil
 		return []*impl{&noF16}
-	case cpu.X86.HasAVX512F && !cpu.X86.HasAVX512BW: // no 512-bit byte ops: AVX2's Q8_0 kernel
+	case cpu.X86.HasAVX512F && !cpu.X86.HasAVX512BW: // no 512-bit byte or word ops: AVX2's Q8_0 and 16-bit kernels
 		noBW := *avx512
-		noBW.dotQ8x4 = dotQ8x4AVX2
+		noBW.dotQ8x4, noBW.dotF16x4, noBW.dotBF16x4 = dotQ8x4AVX2, dotF16x4AVX2, dotBF16x4AVX2
 		return []*impl{&noBW, avx2}
 	case cpu.X86.HasAVX512F:
 		return []*impl{avx512, avx2}

@@ -40,6 +40,12 @@ func dotF16x4AVX2(k int, x *float32, b *uint16, ldb int, out *[4]float32)
 // dotBF16x4AVX2 sets out[j] = Σ_p x[p]·bf16(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).
 func dotBF16x4AVX2(k int, x *float32, b *uint16, ldb int, out *[4]float32)
 
+// dotF16x4AVX512 is dotF16x4AVX2 sixteen values at a time.
+func dotF16x4AVX512(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+
+// dotBF16x4AVX512 is dotBF16x4AVX2 sixteen values at a time.
+func dotBF16x4AVX512(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+
 // axpy4AVX2 adds Σ_{q<4} x[q]·b[q*ldb+j] to y[j] for j < n (a multiple of 8).
 func axpy4AVX2(n int, x *float32, b *float32, ldb int, y *float32)
 

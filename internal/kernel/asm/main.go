@@ -44,6 +44,10 @@ func main() {
 		func(m Mem, w VecVirtual) { VCVTPH2PS(m, w) })
 	dotHalf4("dotBF16x4AVX2", "dotBF16x4AVX2 sets out[j] = Σ_p x[p]·bf16(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).",
 		func(m Mem, w VecVirtual) { VPMOVZXWD(m, w); VPSLLD(U8(16), w, w) })
+	dotHalf4Z("dotF16x4AVX512", "dotF16x4AVX512 is dotF16x4AVX2 sixteen values at a time.",
+		func(m Mem, w VecVirtual) { VCVTPH2PS(m, w) })
+	dotHalf4Z("dotBF16x4AVX512", "dotBF16x4AVX512 is dotBF16x4AVX2 sixteen values at a time.",
+		func(m Mem, w VecVirtual) { VPMOVZXWD(m, w); VPSLLD(U8(16), w, w) })
 	axpy4()
 	axpy()
 	dot()
@@ -696,6 +700,63 @@ func dotHalf4(name, doc string, widen func(m Mem, w VecVirtual)) {
 
 	Label("reduce")
 	reduce4(acc, out)
+}
+
+// dotHalf4Z is dotHalf4 with ZMM accumulators, sixteen values a step; a
+// last eight run in YMM registers (VEX: their upper halves are zero) and
+// are added in.
+func dotHalf4Z(name, doc string, widen func(m Mem, w VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(k int, x *float32, b *uint16, ldb int, out *[4]float32)")
+	Doc(doc)
+	k := Load(Param("k"), GP64())
+	x := Load(Param("x"), GP64())
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	out := Load(Param("out"), GP64())
+	SHLQ(U8(1), ldb) // 16-bit values → bytes
+	ld3 := GP64()
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3)
+	var acc [4]VecVirtual
+	for j := range acc {
+		acc[j] = ZMM()
+		VPXORD(acc[j], acc[j], acc[j])
+	}
+	Label("loop16")
+	CMPQ(k, U8(16))
+	JL(LabelRef("tail8"))
+	xv := ZMM()
+	VMOVUPS(Mem{Base: x}, xv)
+	for j := range acc {
+		PREFETCHT0(fourRows(b, ldb, ld3, j, 1024)) // the rows stream from memory
+		w := ZMM()
+		widen(fourRows(b, ldb, ld3, j, 0), w)
+		VFMADD231PS(w, xv, acc[j])
+	}
+	ADDQ(U32(64), x)
+	ADDQ(U32(32), b)
+	SUBQ(U32(16), k)
+	JMP(LabelRef("loop16"))
+
+	Label("tail8")
+	TESTQ(k, k)
+	JZ(LabelRef("fold"))
+	xy := YMM()
+	VMOVUPS(Mem{Base: x}, xy)
+	for j := range acc {
+		w := YMM()
+		widen(fourRows(b, ldb, ld3, j, 0), w)
+		VMULPS(w, xy, w)
+		VADDPS(w.AsZ(), acc[j], acc[j])
+	}
+
+	Label("fold")
+	var half [4]VecVirtual
+	for j := range acc {
+		half[j] = YMM()
+		VEXTRACTF64X4(U8(1), acc[j], half[j])
+		VADDPS(acc[j].AsY(), half[j], half[j])
+	}
+	reduce4(half, out)
 }
 
 // reduce4 stores the sums of the four accumulators' lanes in out[0:4] and
