@@ -420,3 +420,32 @@ func BenchmarkGemmPackedDecode(b *testing.B) {
 	}
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 }
+
+// BenchmarkGemv is one token's products with float32 weights from memory:
+// GPT-2 small's MLP matrices of 12 layers (226 MB), B stored N×K as a
+// Linear layer's weight, the path batch-1 decoding takes.
+func BenchmarkGemv(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	ws := make([][]float32, 24)
+	for i := range ws {
+		ws[i] = randSlice(rng, 3072*768)
+	}
+	x, y := randSlice(rng, 3072), make([]float32, 3072)
+	for _, im := range impls[:len(impls)-1] { // not the portable Go
+		b.Run(im.name, func(b *testing.B) {
+			saved := active
+			active = im
+			defer func() { active = saved }()
+			for b.Loop() {
+				for i, w := range ws {
+					if i%2 == 0 {
+						Gemm(false, true, 1, 3072, 768, 1, x, 768, w, 768, 0, y, 3072)
+					} else {
+						Gemm(false, true, 1, 768, 3072, 1, x, 3072, w, 3072, 0, y, 768)
+					}
+				}
+			}
+			b.ReportMetric(float64(len(ws)*3072*768*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
