@@ -2,7 +2,8 @@ package tensor
 
 import (
 	"fmt"
-	"math"
+
+	"github.com/moxing/moxing/internal/kernel"
 )
 
 // LSTMCell is one step of an LSTM as a fused op. gx and gh (B, 4H) are the
@@ -25,18 +26,30 @@ func LSTMCell(gx, gh, c *Tensor) *Tensor {
 	out := newOutDirty("LSTMCell", []int{b, 2 * h}, gx, gh, c)
 	act := scratch(out, b*4*h) // i, f, u, o
 	tc := scratch(out, b*h)    // tanh(c')
+	// The activations of the whole batch at once, through the vectorized
+	// exp: σ(x) = 1/(1 + e^-x) and tanh(x) = 2σ(2x) - 1.
 	for r := 0; r < b; r++ {
 		g, a := r*4*h, act[r*4*h:(r+1)*4*h]
 		for j := range a {
-			a[j] = gx.Data[g+j] + gh.Data[g+j]
+			a[j] = -(gx.Data[g+j] + gh.Data[g+j])
 		}
+		for j := 2 * h; j < 3*h; j++ {
+			a[j] *= 2
+		}
+	}
+	sigmoidTanh(act, 4*h, 2*h, 3*h)
+	for r := 0; r < b; r++ {
+		a := act[r*4*h : (r+1)*4*h]
 		for j := 0; j < h; j++ {
-			a[j], a[h+j], a[3*h+j] = sigmoid(a[j]), sigmoid(a[h+j]), sigmoid(a[3*h+j])
-			a[2*h+j] = float32(math.Tanh(float64(a[2*h+j])))
 			cn := a[h+j]*c.Data[r*h+j] + a[j]*a[2*h+j]
-			t := float32(math.Tanh(float64(cn)))
-			tc[r*h+j] = t
-			out.Data[r*2*h+j], out.Data[r*2*h+h+j] = a[3*h+j]*t, cn
+			out.Data[r*2*h+h+j] = cn
+			tc[r*h+j] = -2 * cn
+		}
+	}
+	sigmoidTanh(tc, h, 0, h)
+	for r := 0; r < b; r++ {
+		for j := 0; j < h; j++ {
+			out.Data[r*2*h+j] = act[r*4*h+3*h+j] * tc[r*h+j]
 		}
 	}
 	return out.record(func() {
@@ -68,6 +81,24 @@ func LSTMCell(gx, gh, c *Tensor) *Tensor {
 	})
 }
 
+// sigmoidTanh sets each z of x, rows of n values, to σ(-z) = 1/(1 + e^z),
+// or, in columns [lo, hi) of each row, to tanh(-z/2) = 2/(1 + e^z) - 1:
+// the caller negates (and doubles) the pre-activations, and the
+// exponentials are the kernels' vectorized ones.
+func sigmoidTanh(x []float32, n, lo, hi int) {
+	kernel.ExpSum(x, x, 0)
+	for r := 0; r < len(x); r += n {
+		row := x[r : r+n]
+		for j, e := range row {
+			if j >= lo && j < hi {
+				row[j] = 2/(1+e) - 1
+			} else {
+				row[j] = 1 / (1 + e)
+			}
+		}
+	}
+}
+
 // GRUCell is one step of a GRU as a fused op. gx and gh (B, 3H) are the
 // input and recurrent pre-activations (W_ih·x + b_ih and W_hh·h + b_hh) in
 // PyTorch's gate order r, z, n; h (B, H) is the previous state:
@@ -84,13 +115,34 @@ func GRUCell(gx, gh, h *Tensor) *Tensor {
 	b, n := h.shape[0], h.shape[1]
 	out := newOutDirty("GRUCell", []int{b, n}, gx, gh, h)
 	act := scratch(out, b*3*n) // r, z, n
+	// As LSTMCell: the gates of the whole batch through the vectorized exp,
+	// r and z first (n needs r), then n.
+	for row := 0; row < b; row++ {
+		g, a := row*3*n, act[row*3*n:(row+1)*3*n]
+		for j := 0; j < 2*n; j++ {
+			a[j] = -(gx.Data[g+j] + gh.Data[g+j])
+		}
+		for j := 2 * n; j < 3*n; j++ {
+			a[j] = 0 // σ(0): overwritten below
+		}
+	}
+	sigmoidTanh(act, 3*n, 2*n, 2*n)
 	for row := 0; row < b; row++ {
 		g, a := row*3*n, act[row*3*n:(row+1)*3*n]
 		for j := 0; j < n; j++ {
-			r := sigmoid(gx.Data[g+j] + gh.Data[g+j])
-			z := sigmoid(gx.Data[g+n+j] + gh.Data[g+n+j])
-			c := float32(math.Tanh(float64(gx.Data[g+2*n+j] + r*gh.Data[g+2*n+j])))
-			a[j], a[n+j], a[2*n+j] = r, z, c
+			a[2*n+j] = -2 * (gx.Data[g+2*n+j] + a[j]*gh.Data[g+2*n+j])
+		}
+	}
+	nGates := scratch(out, b*n)
+	for row := 0; row < b; row++ {
+		copy(nGates[row*n:(row+1)*n], act[row*3*n+2*n:(row+1)*3*n])
+	}
+	sigmoidTanh(nGates, n, 0, n)
+	for row := 0; row < b; row++ {
+		a := act[row*3*n : (row+1)*3*n]
+		for j := 0; j < n; j++ {
+			c, z := nGates[row*n+j], a[n+j]
+			a[2*n+j] = c
 			out.Data[row*n+j] = c + z*(h.Data[row*n+j]-c)
 		}
 	}
