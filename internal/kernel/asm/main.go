@@ -504,20 +504,7 @@ func dot4() {
 // below 2^15), pairs of those into int32 (VPMADDWD by ones), then the
 // block's 8 partial sums in float32 times the two scales.
 func dotQ8x4() {
-	TEXT("dotQ8x4AVX2", NOSPLIT, "func(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)")
-	Doc("dotQ8x4AVX2 sets out[j] = Σ_b xd[b]·wd[j*ldd+b]·Σ_{i<32} xq[32b+i]·wq[j*ldq+32b+i] for j < 4 and b < blocks.")
-	blocks := Load(Param("blocks"), GP64())
-	xq := Load(Param("xq"), GP64())
-	xd := Load(Param("xd"), GP64())
-	wq := Load(Param("wq"), GP64())
-	ldq := Load(Param("ldq"), GP64())
-	wd := Load(Param("wd"), GP64())
-	ldd := Load(Param("ldd"), GP64())
-	out := Load(Param("out"), GP64())
-	SHLQ(U8(2), ldd) // floats → bytes
-	ldq3, ldd3 := GP64(), GP64()
-	LEAQ(Mem{Base: ldq, Index: ldq, Scale: 2}, ldq3)
-	LEAQ(Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+	q := q8Prologue("dotQ8x4AVX2", "dotQ8x4AVX2 sets out[j] = Σ_b xd[b]·wd[j*ldd+b]·Σ_{i<32} xq[32b+i]·wq[j*ldq+32b+i] for j < 4 and b < blocks.")
 	var acc [4]VecVirtual
 	for j := range acc {
 		acc[j] = YMM()
@@ -525,38 +512,81 @@ func dotQ8x4() {
 	}
 	ones := YMM()
 	VPBROADCASTW(constU16("q8_ones", 1), ones)
-
 	Label("block")
-	TESTQ(blocks, blocks)
+	TESTQ(q.blocks, q.blocks)
 	JZ(LabelRef("reduce"))
-	xv, xs := YMM(), YMM()
-	VMOVDQU(Mem{Base: xq}, xv)
-	VBROADCASTSS(Mem{Base: xd}, xs)
 	for j := range acc {
-		PREFETCHT0(fourRows(wq, ldq, ldq3, j, 1024)) // the rows stream from memory
+		PREFETCHT0(fourRows(q.wq, q.ldq, q.ldq3, j, 1024)) // the rows stream from memory
 	}
-	for j := range acc {
+	q.block(ones, func(j int, sx, sc VecVirtual) { VFMADD231PS(sx, sc, acc[j]) })
+	ADDQ(U32(32), q.xq)
+	ADDQ(U32(4), q.xd)
+	ADDQ(U32(32), q.wq)
+	ADDQ(U32(4), q.wd)
+	DECQ(q.blocks)
+	JMP(LabelRef("block"))
+
+	Label("reduce")
+	reduce4(acc, q.out)
+}
+
+// q8Regs are a Q8_0 dot kernel's arguments in registers: ldd in bytes, and
+// ldq3, ldd3 three rows' strides.
+type q8Regs struct {
+	blocks, xq, xd, wq, ldq, wd, ldd, out, ldq3, ldd3 GPVirtual
+}
+
+// q8Prologue starts a Q8_0 dot kernel of dotQ8x4's signature.
+func q8Prologue(name, doc string) q8Regs {
+	TEXT(name, NOSPLIT, "func(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)")
+	Doc(doc)
+	var q q8Regs
+	for _, a := range []struct {
+		name string
+		reg  *GPVirtual
+	}{{"blocks", &q.blocks}, {"xq", &q.xq}, {"xd", &q.xd}, {"wq", &q.wq}, {"ldq", &q.ldq}, {"wd", &q.wd}, {"ldd", &q.ldd}, {"out", &q.out}} {
+		*a.reg = Load(Param(a.name), GP64()).(GPVirtual)
+	}
+	SHLQ(U8(2), q.ldd) // floats → bytes
+	q.ldq3, q.ldd3 = GP64(), GP64()
+	LEAQ(Mem{Base: q.ldq, Index: q.ldq, Scale: 2}, q.ldq3)
+	LEAQ(Mem{Base: q.ldd, Index: q.ldd, Scale: 2}, q.ldd3)
+	return q
+}
+
+// block emits one Q8_0 block of x against the four rows of w, in YMM
+// registers (ones holds 16-bit ones): for row j, add(j, sx, sc) gets the
+// block's eight int32 partial sums as floats (sx) and its product of
+// scales (sc).
+func (q q8Regs) block(ones VecVirtual, add func(j int, sx, sc VecVirtual)) {
+	xv, xs := YMM(), YMM()
+	VMOVDQU(Mem{Base: q.xq}, xv)
+	VBROADCASTSS(Mem{Base: q.xd}, xs)
+	for j := 0; j < 4; j++ {
 		w, aw, sx := YMM(), YMM(), YMM()
-		VMOVDQU(fourRows(wq, ldq, ldq3, j, 0), w)
+		VMOVDQU(fourRows(q.wq, q.ldq, q.ldq3, j, 0), w)
 		VPABSB(w, aw)
 		VPSIGNB(w, xv, sx)
 		VPMADDUBSW(sx, aw, sx) // int16 pairs
 		VPMADDWD(ones, sx, sx) // int32 quads
 		VCVTDQ2PS(sx, sx)
 		sc := YMM()
-		VBROADCASTSS(fourRows(wd, ldd, ldd3, j, 0), sc)
+		VBROADCASTSS(fourRows(q.wd, q.ldd, q.ldd3, j, 0), sc)
 		VMULPS(xs, sc, sc)
-		VFMADD231PS(sx, sc, acc[j])
+		add(j, sx, sc)
 	}
-	ADDQ(U32(32), xq)
-	ADDQ(U32(4), xd)
-	ADDQ(U32(32), wq)
-	ADDQ(U32(4), wd)
-	DECQ(blocks)
-	JMP(LabelRef("block"))
+}
 
-	Label("reduce")
-	reduce4(acc, out)
+// foldZ adds the halves of four ZMM accumulators into YMM registers, for
+// reduce4.
+func foldZ(acc [4]VecVirtual) [4]VecVirtual {
+	var half [4]VecVirtual
+	for j := range acc {
+		half[j] = YMM()
+		VEXTRACTF64X4(U8(1), acc[j], half[j])
+		VADDPS(acc[j].AsY(), half[j], half[j])
+	}
+	return half
 }
 
 // dotQ8x4Z is dotQ8x4 on AVX-512BW: two blocks per ZMM register, so half
@@ -567,20 +597,8 @@ func dotQ8x4() {
 // scales, the pair of products spread over the two halves by VPERMPS. An
 // odd last block runs as dotQ8x4 does.
 func dotQ8x4Z() {
-	TEXT("dotQ8x4AVX512", NOSPLIT, "func(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)")
-	Doc("dotQ8x4AVX512 is dotQ8x4AVX2 with AVX-512BW, two blocks at a time.")
-	blocks := Load(Param("blocks"), GP64())
-	xq := Load(Param("xq"), GP64())
-	xd := Load(Param("xd"), GP64())
-	wq := Load(Param("wq"), GP64())
-	ldq := Load(Param("ldq"), GP64())
-	wd := Load(Param("wd"), GP64())
-	ldd := Load(Param("ldd"), GP64())
-	out := Load(Param("out"), GP64())
-	SHLQ(U8(2), ldd) // floats → bytes
-	ldq3, ldd3 := GP64(), GP64()
-	LEAQ(Mem{Base: ldq, Index: ldq, Scale: 2}, ldq3)
-	LEAQ(Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+	q := q8Prologue("dotQ8x4AVX512", "dotQ8x4AVX512 is dotQ8x4AVX2 with AVX-512BW, two blocks at a time.")
+	blocks, xq, xd, wq, ldq, wd, ldd, ldq3, ldd3 := q.blocks, q.xq, q.xd, q.wq, q.ldq, q.wd, q.ldd, q.ldq3, q.ldd3
 	var acc [4]VecVirtual
 	for j := range acc {
 		acc[j] = ZMM()
@@ -633,50 +651,20 @@ func dotQ8x4Z() {
 	Label("single")
 	TESTQ(blocks, blocks)
 	JZ(LabelRef("fold"))
-	xv1, xs1 := YMM(), YMM()
-	VMOVDQU(Mem{Base: xq}, xv1)
-	VBROADCASTSS(Mem{Base: xd}, xs1)
-	ones1 := YMM()
-	VPBROADCASTW(constU16("q8_ones", 1), ones1)
-	for j := range acc {
-		w, aw, sx := YMM(), YMM(), YMM()
-		VMOVDQU(fourRows(wq, ldq, ldq3, j, 0), w)
-		VPABSB(w, aw)
-		VPSIGNB(w, xv1, sx)
-		VPMADDUBSW(sx, aw, sx)
-		VPMADDWD(ones1, sx, sx)
-		VCVTDQ2PS(sx, sx)
-		sc := YMM()
-		VBROADCASTSS(fourRows(wd, ldd, ldd3, j, 0), sc)
-		VMULPS(xs1, sc, sc)
+	q.block(ones.AsY().(VecVirtual), func(j int, sx, sc VecVirtual) {
 		VMULPS(sx, sc, sx) // VEX: the upper half of sx's ZMM is zero
 		VADDPS(sx.AsZ(), acc[j], acc[j])
-	}
+	})
 
 	Label("fold")
-	var half [4]VecVirtual
-	for j := range acc {
-		half[j] = YMM()
-		VEXTRACTF64X4(U8(1), acc[j], half[j])
-		VADDPS(acc[j].AsY(), half[j], half[j])
-	}
-	reduce4(half, out)
+	reduce4(foldZ(acc), q.out)
 }
 
 // dotHalf4: four dot products of a float32 row x with four rows of 16-bit
 // floats, eight at a time, widened to float32 by widen (from memory into a
 // register), as dot4 does with floats.
 func dotHalf4(name, doc string, widen func(m Mem, w VecVirtual)) {
-	TEXT(name, NOSPLIT, "func(k int, x *float32, b *uint16, ldb int, out *[4]float32)")
-	Doc(doc)
-	k := Load(Param("k"), GP64())
-	x := Load(Param("x"), GP64())
-	b := Load(Param("b"), GP64())
-	ldb := Load(Param("ldb"), GP64())
-	out := Load(Param("out"), GP64())
-	SHLQ(U8(1), ldb) // 16-bit values → bytes
-	ld3 := GP64()
-	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3)
+	k, x, b, ldb, ld3, out := halfPrologue(name, doc)
 	var acc [4]VecVirtual
 	for j := range acc {
 		acc[j] = YMM()
@@ -702,20 +690,27 @@ func dotHalf4(name, doc string, widen func(m Mem, w VecVirtual)) {
 	reduce4(acc, out)
 }
 
+// halfPrologue starts a 16-bit dot kernel of dotHalf4's signature: ldb in
+// bytes, ld3 three rows' stride.
+func halfPrologue(name, doc string) (k, x, b, ldb, ld3, out Register) {
+	TEXT(name, NOSPLIT, "func(k int, x *float32, b *uint16, ldb int, out *[4]float32)")
+	Doc(doc)
+	k = Load(Param("k"), GP64())
+	x = Load(Param("x"), GP64())
+	b = Load(Param("b"), GP64())
+	ldb = Load(Param("ldb"), GP64())
+	out = Load(Param("out"), GP64())
+	SHLQ(U8(1), ldb) // 16-bit values → bytes
+	ld3 = GP64()
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3)
+	return k, x, b, ldb, ld3, out
+}
+
 // dotHalf4Z is dotHalf4 with ZMM accumulators, sixteen values a step; a
 // last eight run in YMM registers (VEX: their upper halves are zero) and
 // are added in.
 func dotHalf4Z(name, doc string, widen func(m Mem, w VecVirtual)) {
-	TEXT(name, NOSPLIT, "func(k int, x *float32, b *uint16, ldb int, out *[4]float32)")
-	Doc(doc)
-	k := Load(Param("k"), GP64())
-	x := Load(Param("x"), GP64())
-	b := Load(Param("b"), GP64())
-	ldb := Load(Param("ldb"), GP64())
-	out := Load(Param("out"), GP64())
-	SHLQ(U8(1), ldb) // 16-bit values → bytes
-	ld3 := GP64()
-	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3)
+	k, x, b, ldb, ld3, out := halfPrologue(name, doc)
 	var acc [4]VecVirtual
 	for j := range acc {
 		acc[j] = ZMM()
@@ -750,13 +745,7 @@ func dotHalf4Z(name, doc string, widen func(m Mem, w VecVirtual)) {
 	}
 
 	Label("fold")
-	var half [4]VecVirtual
-	for j := range acc {
-		half[j] = YMM()
-		VEXTRACTF64X4(U8(1), acc[j], half[j])
-		VADDPS(acc[j].AsY(), half[j], half[j])
-	}
-	reduce4(half, out)
+	reduce4(foldZ(acc), out)
 }
 
 // reduce4 stores the sums of the four accumulators' lanes in out[0:4] and
