@@ -220,6 +220,11 @@ func (r *RNN) run(cell *RNNCell, x *tensor.Tensor, masks []*tensor.Tensor, h, c 
 	b, steps, n := x.Dim(0), x.Dim(1), r.Hidden
 	// The input projections of every step at once: one GEMM, (B, T, G·H).
 	xw := x.Linear(cell.WeightIH, cell.BiasIH, true)
+	// The recurrent weight packed once for all the steps' products.
+	whh := cell.WeightHH
+	if steps > 1 && b >= 4 {
+		whh = whh.Packed(true)
+	}
 	outs := make([]*tensor.Tensor, steps)
 	for s := 0; s < steps; s++ {
 		t := s
@@ -227,7 +232,7 @@ func (r *RNN) run(cell *RNNCell, x *tensor.Tensor, masks []*tensor.Tensor, h, c 
 			t = steps - 1 - s
 		}
 		gx := xw.Slice(1, t, t+1).Reshape(b, -1)
-		gh := h.Linear(cell.WeightHH, cell.BiasHH, true)
+		gh := h.Linear(whh, cell.BiasHH, true)
 		var hNew, cNew *tensor.Tensor
 		switch r.Kind {
 		case KindRNN:

@@ -136,10 +136,12 @@ func opName(base string, transA, transB bool) string {
 // Packed returns a matrix that shares w's data and shape and carries it
 // packed for the products w is the right operand of (Linear's weight with
 // transW = trans, MatMulT's b with transB = trans): the packing that every
-// product of more than a few rows does is done once, here. It is for
-// weights that no longer change, at inference: the packed products do not
-// see later changes to Data. The packed copy costs as much memory as w, and
-// gives the same results bit for bit.
+// product of more than a few rows does is done once, here. The packed
+// products do not see later changes to Data, so pack a weight that no
+// longer changes (at inference), or again for each pass (a recurrent
+// layer's weight, multiplied at every step of a sequence). Gradients flow
+// back to w. The packed copy costs as much memory as w, and gives the same
+// results bit for bit.
 func (w *Tensor) Packed(trans bool) *Tensor {
 	if w.NDim() != 2 {
 		panic(fmt.Sprintf("tensor: Packed of shape %v: want a matrix", w.shape))
@@ -148,9 +150,10 @@ func (w *Tensor) Packed(trans bool) *Tensor {
 	if trans {
 		k, n = n, k
 	}
-	p := *w
-	p.packed = kernel.PackB(trans, k, n, w.Data, w.shape[1])
-	return &p
+	out := newOut("Packed", []int{0}, w) // no storage of its own
+	out.Data, out.shape = w.Data, w.Shape()
+	out.packed = kernel.PackB(trans, k, n, w.Data, w.shape[1])
+	return out.record(func() { kernel.Add(out.Grad.Data, gradOf(w)) })
 }
 
 // Q8 returns a matrix that shares w's data and shape and carries it in

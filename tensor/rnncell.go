@@ -29,27 +29,31 @@ func LSTMCell(gx, gh, c *Tensor) *Tensor {
 	// The activations of the whole batch at once, through the vectorized
 	// exp: σ(x) = 1/(1 + e^-x) and tanh(x) = 2σ(2x) - 1.
 	for r := 0; r < b; r++ {
-		g, a := r*4*h, act[r*4*h:(r+1)*4*h]
-		for j := range a {
-			a[j] = -(gx.Data[g+j] + gh.Data[g+j])
+		a, x, y := act[r*4*h:(r+1)*4*h], gx.Data[r*4*h:(r+1)*4*h], gh.Data[r*4*h:(r+1)*4*h]
+		for j := range a[:2*h] {
+			a[j] = -(x[j] + y[j])
 		}
 		for j := 2 * h; j < 3*h; j++ {
-			a[j] *= 2
+			a[j] = -2 * (x[j] + y[j])
+		}
+		for j := 3 * h; j < 4*h; j++ {
+			a[j] = -(x[j] + y[j])
 		}
 	}
 	sigmoidTanh(act, 4*h, 2*h, 3*h)
 	for r := 0; r < b; r++ {
-		a := act[r*4*h : (r+1)*4*h]
-		for j := 0; j < h; j++ {
-			cn := a[h+j]*c.Data[r*h+j] + a[j]*a[2*h+j]
-			out.Data[r*2*h+h+j] = cn
-			tc[r*h+j] = -2 * cn
+		i, f, u := act[r*4*h:r*4*h+h], act[r*4*h+h:r*4*h+2*h], act[r*4*h+2*h:r*4*h+3*h]
+		cp, cn, t := c.Data[r*h:(r+1)*h], out.Data[r*2*h+h:(r+1)*2*h], tc[r*h:(r+1)*h]
+		for j := range cn {
+			v := f[j]*cp[j] + i[j]*u[j]
+			cn[j], t[j] = v, -2*v
 		}
 	}
 	sigmoidTanh(tc, h, 0, h)
 	for r := 0; r < b; r++ {
-		for j := 0; j < h; j++ {
-			out.Data[r*2*h+j] = act[r*4*h+3*h+j] * tc[r*h+j]
+		o, t, hn := act[r*4*h+3*h:(r+1)*4*h], tc[r*h:(r+1)*h], out.Data[r*2*h:r*2*h+h]
+		for j := range hn {
+			hn[j] = o[j] * t[j]
 		}
 	}
 	return out.record(func() {
@@ -89,12 +93,16 @@ func sigmoidTanh(x []float32, n, lo, hi int) {
 	kernel.ExpSum(x, x, 0)
 	for r := 0; r < len(x); r += n {
 		row := x[r : r+n]
-		for j, e := range row {
-			if j >= lo && j < hi {
-				row[j] = 2/(1+e) - 1
-			} else {
-				row[j] = 1 / (1 + e)
-			}
+		for j, e := range row[:lo] {
+			row[j] = 1 / (1 + e)
+		}
+		mid := row[lo:hi]
+		for j, e := range mid {
+			mid[j] = 2/(1+e) - 1
+		}
+		end := row[hi:]
+		for j, e := range end {
+			end[j] = 1 / (1 + e)
 		}
 	}
 }
