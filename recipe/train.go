@@ -21,7 +21,7 @@ import (
 // table, a ConvNet on images, or a recurrent text classifier. config.json
 // in the run folder holds them.
 type TrainOptions struct {
-	Data        string         `json:"data" flag:"data" help:"CSV file to train on (gzip is detected)"`
+	Data        string         `json:"data" flag:"data" help:"data to train on: a CSV file (gzip is detected), mnist or images for cnn, a labelled text file (CSV, JSONL, JSON) for lstm, gru, rnn and bow"`
 	CSV         data.CSVFormat `json:"csv"`
 	Target      string         `json:"target" flag:"target" help:"target column, by name or index (negative from the end; default: the last column)"`
 	Task        string         `json:"task" flag:"task" help:"classification or regression (default: inferred from the target)"`
@@ -56,9 +56,9 @@ type TrainOptions struct {
 	Image     string `json:"image,omitempty" flag:"image" help:"cnn with a CSV: image size HxW or CxHxW of the pixel columns"`
 	Limit     int    `json:"limit,omitempty" flag:"limit" help:"cnn with MNIST or IDX files: train on only the first N training images (0: all), for a quick run" range:"[0,)"`
 	// --arch lstm|gru|rnn (text classification)
-	TextField     string `json:"text_field,omitempty" flag:"text-field" def:"text" help:"lstm/gru/rnn: the field of --data holding the text"`
-	LabelField    string `json:"label_field,omitempty" flag:"label-field" help:"lstm/gru/rnn: the field holding the label (default \"label\", or \"class\")"`
-	ValData       string `json:"val_data,omitempty" flag:"val-data" help:"lstm/gru/rnn: a labelled text file for validation (default: --val of --data)"`
+	TextField     string `json:"text_field,omitempty" flag:"text-field" def:"text" help:"lstm/gru/rnn/bow: the field of --data holding the text"`
+	LabelField    string `json:"label_field,omitempty" flag:"label-field" help:"lstm/gru/rnn/bow: the field holding the label (default \"label\", or \"class\")"`
+	ValData       string `json:"val_data,omitempty" flag:"val-data" help:"lstm/gru/rnn/bow: a labelled text file for validation (default: --val of --data)"`
 	TokenizerFrom string `json:"tokenizer_from,omitempty" flag:"tokenizer-from" help:"lstm/gru/rnn: use the tokenizer of this GPT checkpoint (default: a BPE learned from --data)"`
 	Vocab         int    `json:"vocab,omitempty" flag:"vocab" def:"2000" help:"lstm/gru/rnn: BPE vocabulary size learned from --data" range:"(0,)"`
 	Window        int    `json:"window,omitempty" flag:"window" def:"256" help:"lstm/gru/rnn: texts are cut to this many tokens" range:"(0,)"`
@@ -126,7 +126,7 @@ func Train(ctx context.Context, o TrainOptions, f Folder, obs train.Observer, lo
 		return nil, err
 	}
 	if o.Data == "" {
-		return nil, optionf("--data is required (a CSV file); see --help")
+		return nil, optionf("--data is required (a CSV file, images, or labelled texts); see --help")
 	}
 	var s *supervised
 	switch o.Arch {
