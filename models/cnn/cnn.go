@@ -104,7 +104,10 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 		if cfg.BatchNorm {
 			net.Layers = append(net.Layers, nn.NewBatchNorm2d(out))
 		}
-		net.Layers = append(net.Layers, nn.ReLU{}, &nn.MaxPool2d{Opts: pool})
+		// Pooling before ReLU: max and ReLU commute (ReLU is monotonic), and
+		// their gradients agree, so this is Conv → ReLU → MaxPool on a
+		// quarter of the values.
+		net.Layers = append(net.Layers, &nn.MaxPool2d{Opts: pool}, nn.ReLU{})
 		in = out
 	}
 	net.Layers = append(net.Layers, nn.Flatten{})
