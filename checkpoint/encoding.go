@@ -59,25 +59,6 @@ func (e Encoding) check(shape []int) error {
 	return fmt.Errorf("cannot be stored as %v", e.Type)
 }
 
-// encodeQ8 returns data's Q8_0 int8 values (in data's order) and its
-// scales as float16 bits (in blocks' order).
-func encodeQ8(data []float32, shape []int, axis int) (qs []byte, scales []uint16) {
-	qs = make([]byte, len(data))
-	scales = make([]uint16, len(data)/32)
-	var run [32]float32
-	quant.Blocks(shape, axis, func(idx []int, s int) {
-		for j, i := range idx {
-			run[j] = data[i]
-		}
-		blk := quant.Encode(quant.Q8_0, run[:]) // a float16 scale, then 32 int8s
-		scales[s] = binary.LittleEndian.Uint16(blk)
-		for j, i := range idx {
-			qs[i] = blk[2+j]
-		}
-	})
-	return qs, scales
-}
-
 // pairScales folds each I8 entry's NAME.scale entry into it (a Q8_0
 // tensor), checking the pair's shapes; an I8 tensor without its scales, or
 // with scales of the wrong dtype or shape, is an error.
@@ -137,21 +118,20 @@ func readQ8(r io.ReaderAt, start int64, e entry) ([]float32, error) {
 	if err := readFull(r, sb, start+e.scale.begin); err != nil {
 		return nil, err
 	}
-	scales := make([]float32, e.scale.numel)
+	scales := make([]uint16, e.scale.numel)
 	for i := range scales {
-		scales[i] = quant.FromF16(binary.LittleEndian.Uint16(sb[2*i:]))
+		scales[i] = binary.LittleEndian.Uint16(sb[2*i:])
 	}
-	qs := make([]byte, e.numel)
-	if err := readFull(r, qs, start+e.begin); err != nil {
+	raw := make([]byte, e.numel)
+	if err := readFull(r, raw, start+e.begin); err != nil {
 		return nil, err
 	}
+	qs := make([]int8, e.numel)
+	for i, b := range raw {
+		qs[i] = int8(b)
+	}
 	out := make([]float32, e.numel)
-	quant.Blocks(e.shape, e.axis, func(idx []int, s int) {
-		d := scales[s]
-		for _, i := range idx {
-			out[i] = d * float32(int8(qs[i]))
-		}
-	})
+	quant.DequantizeAlong(out, qs, scales, e.shape, e.axis)
 	return out, nil
 }
 
@@ -213,7 +193,11 @@ func storeAll(tensors map[string]*tensor.Tensor, enc map[string]Encoding) ([]sto
 			if _, ok := tensors[name+ScaleSuffix]; ok {
 				return nil, fmt.Errorf("tensor %q: stored as Q8_0, its scales would be %q, which is another tensor", name, name+ScaleSuffix)
 			}
-			qs, scales := encodeQ8(data, shape, e.Axis)
+			q, scales := quant.Q8Along(data, shape, e.Axis)
+			qs := make([]byte, len(q))
+			for i, v := range q {
+				qs[i] = byte(v)
+			}
 			sshape := slices.Clone(shape)
 			sshape[e.Axis] /= 32
 			out = append(out, stored{name, "I8", shape, int64(len(qs)), func(_ []byte, w func([]byte) error) error { return w(qs) }})

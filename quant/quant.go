@@ -194,6 +194,38 @@ func Blocks(shape []int, axis int, f func(idx []int, block int)) {
 	}
 }
 
+// Q8Along stores a row-major tensor of shape (shape[axis] a multiple of
+// 32) as Q8_0 blocks of 32 along axis, as Encode rounds them: qs holds the
+// int8 values in data's order, scales each block's float16 scale in
+// Blocks' order.
+func Q8Along(data []float32, shape []int, axis int) (qs []int8, scales []uint16) {
+	qs, scales = make([]int8, len(data)), make([]uint16, len(data)/32)
+	var q kernel.Q8 // reused: no allocation a block
+	var run [32]float32
+	Blocks(shape, axis, func(idx []int, b int) {
+		for j, i := range idx {
+			run[j] = data[i]
+		}
+		kernel.QuantizeQ8(&q, run[:], 1, 32) // its scale is already a half's value
+		scales[b] = ToF16(q.D[0])
+		for j, i := range idx {
+			qs[i] = q.Qs[j]
+		}
+	})
+	return qs, scales
+}
+
+// DequantizeAlong sets dst (of shape) to the values of Q8_0 blocks along
+// axis, as Q8Along stores them: scale × int8.
+func DequantizeAlong(dst []float32, qs []int8, scales []uint16, shape []int, axis int) {
+	Blocks(shape, axis, func(idx []int, b int) {
+		d := FromF16(scales[b])
+		for _, i := range idx {
+			dst[i] = d * float32(qs[i])
+		}
+	})
+}
+
 // Round replaces the values of a row-major tensor of shape by the values
 // format t stores for them: F16 and BF16 round each value, Q8_0 decodes
 // the blocks of 32 along dimension axis.
@@ -208,16 +240,7 @@ func Round(t Type, data []float32, shape []int, axis int) {
 			data[i] = FromBF16(ToBF16(v))
 		}
 	case Q8_0:
-		var q kernel.Q8 // reused: no allocation a block
-		var run [32]float32
-		Blocks(shape, axis, func(idx []int, _ int) {
-			for j, i := range idx {
-				run[j] = data[i]
-			}
-			kernel.QuantizeQ8(&q, run[:], 1, 32) // its scale is already the half Encode stores
-			for j, i := range idx {
-				data[i] = q.D[0] * float32(q.Qs[j])
-			}
-		})
+		qs, scales := Q8Along(data, shape, axis)
+		DequantizeAlong(data, qs, scales, shape, axis)
 	}
 }

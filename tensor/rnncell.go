@@ -125,31 +125,26 @@ func GRUCell(gx, gh, h *Tensor) *Tensor {
 	act := scratch(out, b*3*n) // r, z, n
 	// As LSTMCell: the gates of the whole batch through the vectorized exp,
 	// r and z first (n needs r), then n.
+	rz, ng := scratch(out, b*2*n), scratch(out, b*n)
 	for row := 0; row < b; row++ {
-		g, a := row*3*n, act[row*3*n:(row+1)*3*n]
-		for j := 0; j < 2*n; j++ {
-			a[j] = -(gx.Data[g+j] + gh.Data[g+j])
-		}
-		for j := 2 * n; j < 3*n; j++ {
-			a[j] = 0 // σ(0): overwritten below
+		x, y, d := gx.Data[row*3*n:row*3*n+2*n], gh.Data[row*3*n:row*3*n+2*n], rz[row*2*n:(row+1)*2*n]
+		for j := range d {
+			d[j] = -(x[j] + y[j])
 		}
 	}
-	sigmoidTanh(act, 3*n, 2*n, 2*n)
+	sigmoidTanh(rz, 2*n, 2*n, 2*n)
 	for row := 0; row < b; row++ {
-		g, a := row*3*n, act[row*3*n:(row+1)*3*n]
+		g := row*3*n + 2*n
 		for j := 0; j < n; j++ {
-			a[2*n+j] = -2 * (gx.Data[g+2*n+j] + a[j]*gh.Data[g+2*n+j])
+			ng[row*n+j] = -2 * (gx.Data[g+j] + rz[row*2*n+j]*gh.Data[g+j])
 		}
 	}
-	nGates := scratch(out, b*n)
-	for row := 0; row < b; row++ {
-		copy(nGates[row*n:(row+1)*n], act[row*3*n+2*n:(row+1)*3*n])
-	}
-	sigmoidTanh(nGates, n, 0, n)
+	sigmoidTanh(ng, n, 0, n)
 	for row := 0; row < b; row++ {
 		a := act[row*3*n : (row+1)*3*n]
+		copy(a[:2*n], rz[row*2*n:(row+1)*2*n])
 		for j := 0; j < n; j++ {
-			c, z := nGates[row*n+j], a[n+j]
+			c, z := ng[row*n+j], a[n+j]
 			a[2*n+j] = c
 			out.Data[row*n+j] = c + z*(h.Data[row*n+j]-c)
 		}

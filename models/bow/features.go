@@ -8,11 +8,11 @@ package bow
 
 import (
 	"fmt"
-	"hash/fnv"
 	"math"
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/moxing/moxing/tensor"
 )
@@ -74,7 +74,7 @@ func (f Features) terms(text string, add func(term string)) {
 				continue
 			}
 			if start >= 0 {
-				if w := text[start:i]; len([]rune(w)) >= 2 {
+				if w := text[start:i]; utf8.RuneCountInString(w) >= 2 {
 					words = append(words, w)
 				}
 				start = -1
@@ -121,33 +121,34 @@ func Fit(f Features, texts []string) (*Vectorizer, error) {
 		return nil, err
 	}
 	v := &Vectorizer{Features: f}
+	n := float64(len(texts))
+	idf := func(d int) float32 { return float32(math.Log((1+n)/(1+float64(d))) + 1) }
+	if f.HashBits > 0 {
+		df := make([]int, 1<<f.HashBits)
+		seen := map[int]bool{}
+		for _, t := range texts {
+			clear(seen)
+			f.terms(t, func(term string) { seen[v.hash(term)] = true })
+			for i := range seen {
+				df[i]++
+			}
+		}
+		v.IDF = make([]float32, len(df))
+		for i, d := range df {
+			v.IDF[i] = idf(d)
+		}
+		return v, nil
+	}
 	df := map[string]int{}
 	seen := map[string]bool{}
 	for _, t := range texts {
 		clear(seen)
 		f.terms(t, func(term string) {
-			if f.HashBits > 0 {
-				term = fmt.Sprint(v.hash(term))
-			}
 			if !seen[term] {
 				seen[term] = true
 				df[term]++
 			}
 		})
-	}
-	n := float64(len(texts))
-	idf := func(d int) float32 { return float32(math.Log((1+n)/(1+float64(d))) + 1) }
-	if f.HashBits > 0 {
-		v.IDF = make([]float32, 1<<f.HashBits)
-		for i := range v.IDF {
-			v.IDF[i] = idf(0)
-		}
-		for term, d := range df {
-			var i int
-			fmt.Sscan(term, &i)
-			v.IDF[i] = idf(d)
-		}
-		return v, nil
 	}
 	for term, d := range df {
 		if d >= f.MinDF {
@@ -192,10 +193,14 @@ func (v *Vectorizer) init() error {
 // Len is the number of features.
 func (v *Vectorizer) Len() int { return len(v.IDF) }
 
+// hash is term's feature: FNV-1a (32 bits) of its bytes, masked to
+// HashBits.
 func (v *Vectorizer) hash(term string) int {
-	h := fnv.New32a()
-	h.Write([]byte(term))
-	return int(h.Sum32() & (1<<v.Features.HashBits - 1))
+	h := uint32(2166136261)
+	for i := 0; i < len(term); i++ {
+		h = (h ^ uint32(term[i])) * 16777619
+	}
+	return int(h & (1<<v.Features.HashBits - 1))
 }
 
 // Transform returns text's TF-IDF row, sparse: its features in increasing
