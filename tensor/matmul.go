@@ -179,9 +179,10 @@ func (w *Tensor) Q8(trans bool) *Tensor {
 	if cols%32 != 0 {
 		panic(fmt.Sprintf("tensor: Q8 of shape %v (transposed %v): the inner size %d is not a multiple of 32", w.shape, trans, cols))
 	}
+	var q8 kernel.Q8
+	kernel.QuantizeQ8(&q8, src, rows, cols)
 	q := *w
-	q.q8, q.q8Trans = &kernel.Q8{}, trans
-	kernel.QuantizeQ8(q.q8, src, rows, cols)
+	q.q8, q.q8Trans = kernel.PackQ8(&q8), trans
 	q.packed = nil
 	return &q
 }

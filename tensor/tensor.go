@@ -37,10 +37,10 @@ type Tensor struct {
 
 	shape        []int
 	requiresGrad bool
-	packed       *kernel.PackedB // see Packed; nil for most tensors
-	q8           *kernel.Q8      // see Q8; nil for most tensors
-	q8Trans      bool            // q8's (or f16's) rows are the rows of the matrix (its transpose's, otherwise)
-	f16          *kernel.F16     // see F16; nil for most tensors
+	packed       *kernel.PackedB  // see Packed; nil for most tensors
+	q8           *kernel.Q8Panels // see Q8; nil for most tensors
+	q8Trans      bool             // q8's (or f16's) rows are the rows of the matrix (its transpose's, otherwise)
+	f16          *kernel.F16      // see F16; nil for most tensors
 
 	// The record of the op that produced this tensor, set only when recording.
 	op       string

@@ -32,6 +32,15 @@ func TestAssemblyKeepsValuesInRegisters(t *testing.T) {
 	}
 }
 
+// Where the CPU has VNNI, the AVX-512 Q8_0 kernel without it is tested too.
+func init() {
+	if impls[0] == avx512VNNI {
+		im := *avx512
+		im.name = "avx512 without VNNI"
+		q8Variants = append(q8Variants, &im)
+	}
+}
+
 // The best implementation the CPU can run is the one in use, and
 // MOXING_EXPECT_KERNELS, when set (scripts/test.sh sets it to avx512 on the
 // emulated CPU), names it: the avx512 subtests must not pass by being absent.

@@ -38,9 +38,9 @@ type impl struct {
 	// dot4, when set, computes 4 dot products of x with rows of B sharing
 	// the loads of x, over k (a multiple of 8) elements.
 	dot4 func(k int, x, b *float32, ldb int, out *[4]float32)
-	// dotQ8x4, when set, computes 4 dot products of a row of Q8 blocks
-	// (xq, xd) with rows of Q8 blocks (row strides ldq bytes, ldd scales).
-	dotQ8x4 func(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)
+	// dotQ8x4, when set, is dotQ8x4Go: 4 dot products of a quantized row
+	// with each group of Q8Panels.
+	dotQ8x4 func(groups, pairs int, xq []int8, xd []float32, wq []int8, wd []float32, out []float32)
 	// dotF16x4, when set, computes 4 dot products of a float32 row with
 	// rows of halves (row stride ldb), over k (a multiple of 8) values.
 	dotF16x4 func(k int, x *float32, b *uint16, ldb int, out *[4]float32)

@@ -28,11 +28,14 @@ func copyRows16AVX(k int, src *float32, ld int, dst *float32, dstride int)
 // dot4AVX2 sets out[j] = Σ_p x[p]·b[j*ldb+p] for j < 4 and p < k (a multiple of 8).
 func dot4AVX2(k int, x *float32, b *float32, ldb int, out *[4]float32)
 
-// dotQ8x4AVX2 sets out[j] = Σ_b xd[b]·wd[j*ldd+b]·Σ_{i<32} xq[32b+i]·wq[j*ldq+32b+i] for j < 4 and b < blocks.
-func dotQ8x4AVX2(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)
+// dotQ8x4AVX2 is kernel.dotQ8x4Go on AVX2: one block a YMM register.
+func dotQ8x4AVX2(groups int, pairs int, xq *int8, xd *float32, wq *int8, wd *float32, out *float32)
 
-// dotQ8x4AVX512 is dotQ8x4AVX2 with AVX-512BW, two blocks at a time.
-func dotQ8x4AVX512(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)
+// dotQ8x4AVX512 is kernel.dotQ8x4Go on AVX-512BW: two blocks a ZMM register.
+func dotQ8x4AVX512(groups int, pairs int, xq *int8, xd *float32, wq *int8, wd *float32, out *float32)
+
+// dotQ8x4VNNI is kernel.dotQ8x4Go on AVX-512 VNNI: two blocks a ZMM register.
+func dotQ8x4VNNI(groups int, pairs int, xq *int8, xd *float32, wq *int8, wd *float32, out *float32)
 
 // dotF16x4AVX2 sets out[j] = Σ_p x[p]·half(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).
 func dotF16x4AVX2(k int, x *float32, b *uint16, ldb int, out *[4]float32)

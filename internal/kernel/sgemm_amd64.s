@@ -1388,77 +1388,124 @@ fold:
 	VZEROUPPER
 	RET
 
-// func dotQ8x4AVX2(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)
-// Requires: AVX, AVX2, FMA3, MMX+
-TEXT ·dotQ8x4AVX2(SB), NOSPLIT, $0-64
-	MOVQ         blocks+0(FP), AX
-	MOVQ         xq+8(FP), CX
-	MOVQ         xd+16(FP), DX
-	MOVQ         wq+24(FP), BX
-	MOVQ         ldq+32(FP), SI
-	MOVQ         wd+40(FP), DI
-	MOVQ         ldd+48(FP), R8
-	MOVQ         out+56(FP), R9
-	SHLQ         $0x02, R8
-	LEAQ         (SI)(SI*2), R10
-	LEAQ         (R8)(R8*2), R11
-	VXORPS       Y0, Y0, Y0
-	VXORPS       Y1, Y1, Y1
-	VXORPS       Y2, Y2, Y2
-	VXORPS       Y3, Y3, Y3
+// func dotQ8x4AVX2(groups int, pairs int, xq *int8, xd *float32, wq *int8, wd *float32, out *float32)
+// Requires: AVX, AVX2, CMOV, FMA3, MMX+
+TEXT ·dotQ8x4AVX2(SB), NOSPLIT, $0-56
+	MOVQ         groups+0(FP), AX
+	MOVQ         wq+32(FP), CX
+	MOVQ         wd+40(FP), DX
+	MOVQ         out+48(FP), BX
 	VPBROADCASTW q8_ones<>+0(SB), Y4
 
-block:
-	TESTQ        AX, AX
-	JZ           reduce
-	PREFETCHT0   1024(BX)
-	PREFETCHT0   1024(BX)(SI*1)
-	PREFETCHT0   1024(BX)(SI*2)
-	PREFETCHT0   1024(BX)(R10*1)
-	VMOVDQU      (CX), Y5
-	VBROADCASTSS (DX), Y6
-	VMOVDQU      (BX), Y7
+group:
+	TESTQ  AX, AX
+	JZ     done
+	MOVQ   pairs+8(FP), DI
+	MOVQ   xq+16(FP), R8
+	MOVQ   xd+24(FP), R9
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+chunk:
+	TESTQ   DI, DI
+	JZ      reduce
+	MOVQ    $0x00000008, SI
+	CMPQ    DI, SI
+	CMOVQLT DI, SI
+	SUBQ    SI, DI
+	MOVQ    DX, R10
+
+pair:
+	PREFETCHT0   8192(CX)
+	PREFETCHT0   8256(CX)
+	PREFETCHT0   8320(CX)
+	PREFETCHT0   8384(CX)
+	VMOVDQU      (R8), Y5
+	VBROADCASTSS (R9), Y6
+	VMOVDQU      (CX), Y7
 	VPABSB       Y7, Y8
 	VPSIGNB      Y7, Y5, Y7
 	VPMADDUBSW   Y7, Y8, Y7
 	VPMADDWD     Y4, Y7, Y7
 	VCVTDQ2PS    Y7, Y7
-	VBROADCASTSS (DI), Y8
+	VBROADCASTSS (R10), Y8
 	VMULPS       Y6, Y8, Y8
 	VFMADD231PS  Y7, Y8, Y0
-	VMOVDQU      (BX)(SI*1), Y7
+	VMOVDQU      64(CX), Y7
 	VPABSB       Y7, Y8
 	VPSIGNB      Y7, Y5, Y7
 	VPMADDUBSW   Y7, Y8, Y7
 	VPMADDWD     Y4, Y7, Y7
 	VCVTDQ2PS    Y7, Y7
-	VBROADCASTSS (DI)(R8*1), Y8
+	VBROADCASTSS 64(R10), Y8
 	VMULPS       Y6, Y8, Y8
 	VFMADD231PS  Y7, Y8, Y1
-	VMOVDQU      (BX)(SI*2), Y7
+	VMOVDQU      128(CX), Y7
 	VPABSB       Y7, Y8
 	VPSIGNB      Y7, Y5, Y7
 	VPMADDUBSW   Y7, Y8, Y7
 	VPMADDWD     Y4, Y7, Y7
 	VCVTDQ2PS    Y7, Y7
-	VBROADCASTSS (DI)(R8*2), Y8
+	VBROADCASTSS 128(R10), Y8
 	VMULPS       Y6, Y8, Y8
 	VFMADD231PS  Y7, Y8, Y2
-	VMOVDQU      (BX)(R10*1), Y7
+	VMOVDQU      192(CX), Y7
 	VPABSB       Y7, Y8
 	VPSIGNB      Y7, Y5, Y5
 	VPMADDUBSW   Y5, Y8, Y5
 	VPMADDWD     Y4, Y5, Y5
 	VCVTDQ2PS    Y5, Y5
-	VBROADCASTSS (DI)(R11*1), Y7
+	VBROADCASTSS 192(R10), Y7
 	VMULPS       Y6, Y7, Y7
 	VFMADD231PS  Y5, Y7, Y3
-	ADDQ         $0x00000020, CX
-	ADDQ         $0x00000004, DX
-	ADDQ         $0x00000020, BX
-	ADDQ         $0x00000004, DI
-	DECQ         AX
-	JMP          block
+	VMOVDQU      32(R8), Y5
+	VBROADCASTSS 4(R9), Y6
+	VMOVDQU      32(CX), Y7
+	VPABSB       Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPMADDWD     Y4, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VBROADCASTSS 4(R10), Y8
+	VMULPS       Y6, Y8, Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VMOVDQU      96(CX), Y7
+	VPABSB       Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPMADDWD     Y4, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VBROADCASTSS 68(R10), Y8
+	VMULPS       Y6, Y8, Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VMOVDQU      160(CX), Y7
+	VPABSB       Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPMADDWD     Y4, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VBROADCASTSS 132(R10), Y8
+	VMULPS       Y6, Y8, Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VMOVDQU      224(CX), Y7
+	VPABSB       Y7, Y8
+	VPSIGNB      Y7, Y5, Y5
+	VPMADDUBSW   Y5, Y8, Y5
+	VPMADDWD     Y4, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VBROADCASTSS 196(R10), Y7
+	VMULPS       Y6, Y7, Y7
+	VFMADD231PS  Y5, Y7, Y3
+	ADDQ         $0x00000008, R9
+	ADDQ         $0x00000008, R10
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000100, CX
+	DECQ         SI
+	JNZ          pair
+	LEAQ         256(DX), DX
+	JMP          chunk
 
 reduce:
 	VHADDPS      Y1, Y0, Y0
@@ -1466,163 +1513,135 @@ reduce:
 	VHADDPS      Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X1
-	VMOVUPS      X1, (R9)
+	VMOVUPS      X1, (BX)
+	ADDQ         $0x00000010, BX
+	DECQ         AX
+	JMP          group
+
+done:
 	VZEROUPPER
 	RET
 
 DATA q8_ones<>+0(SB)/2, $0x0001
 GLOBL q8_ones<>(SB), RODATA|NOPTR, $2
 
-// func dotQ8x4AVX512(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)
-// Requires: AVX, AVX2, AVX512BW, AVX512F, MMX+
-TEXT ·dotQ8x4AVX512(SB), NOSPLIT, $0-64
-	MOVQ         blocks+0(FP), AX
-	MOVQ         xq+8(FP), CX
-	MOVQ         xd+16(FP), DX
-	MOVQ         wq+24(FP), BX
-	MOVQ         ldq+32(FP), SI
-	MOVQ         wd+40(FP), DI
-	MOVQ         ldd+48(FP), R8
-	MOVQ         out+56(FP), R9
-	SHLQ         $0x02, R8
-	LEAQ         (SI)(SI*2), R10
-	LEAQ         (R8)(R8*2), R11
-	VPXORD       Z0, Z0, Z0
-	VPXORD       Z1, Z1, Z1
-	VPXORD       Z2, Z2, Z2
-	VPXORD       Z3, Z3, Z3
+// func dotQ8x4AVX512(groups int, pairs int, xq *int8, xd *float32, wq *int8, wd *float32, out *float32)
+// Requires: AVX, AVX512BW, AVX512F, CMOV, MMX+
+TEXT ·dotQ8x4AVX512(SB), NOSPLIT, $0-56
+	MOVQ         groups+0(FP), AX
+	MOVQ         wq+32(FP), CX
+	MOVQ         wd+40(FP), DX
+	MOVQ         out+48(FP), BX
 	VPBROADCASTW q8_ones<>+0(SB), Z4
 	VPXORD       Z5, Z5, Z5
-	VMOVDQU32    q8_pairs<>+0(SB), Z6
+	VPBROADCASTD q8_twos<>+0(SB), Z7
+
+group:
+	TESTQ  AX, AX
+	JZ     done
+	MOVQ   pairs+8(FP), DI
+	MOVQ   xq+16(FP), R8
+	MOVQ   xd+24(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+chunk:
+	TESTQ     DI, DI
+	JZ        reduce
+	MOVQ      $0x00000008, SI
+	CMPQ      DI, SI
+	CMOVQLT   DI, SI
+	SUBQ      SI, DI
+	VMOVUPS   (R9), Z6
+	VMULPS    (DX), Z6, Z8
+	VMULPS    64(DX), Z6, Z9
+	VMULPS    128(DX), Z6, Z10
+	VMULPS    192(DX), Z6, Z11
+	VMOVDQU32 q8_pairs<>+0(SB), Z6
+	ADDQ      $0x00000040, R9
+	ADDQ      $0x00000100, DX
 
 pair:
-	CMPQ        AX, $0x02
-	JL          single
-	VMOVDQU64   (CX), Z7
-	VPSUBB      Z7, Z5, Z8
-	VMOVQ       (DX), X9
-	PREFETCHT0  1024(BX)
-	PREFETCHT0  1024(BX)(SI*1)
-	PREFETCHT0  1024(BX)(SI*2)
-	PREFETCHT0  1024(BX)(R10*1)
-	VMOVDQU64   (BX), Z10
-	VPABSB      Z10, Z11
-	VPMOVB2M    Z10, K1
-	VMOVDQA64   Z7, Z10
-	VMOVDQU8    Z8, K1, Z10
-	VPMADDUBSW  Z10, Z11, Z10
-	VPMADDWD    Z4, Z10, Z10
-	VCVTDQ2PS   Z10, Z10
-	VMOVQ       (DI), X12
-	VMULPS      X9, X12, X12
-	VPERMPS     Z12, Z6, Z11
-	VFMADD231PS Z10, Z11, Z0
-	VMOVDQU64   (BX)(SI*1), Z10
-	VPABSB      Z10, Z11
-	VPMOVB2M    Z10, K1
-	VMOVDQA64   Z7, Z10
-	VMOVDQU8    Z8, K1, Z10
-	VPMADDUBSW  Z10, Z11, Z10
-	VPMADDWD    Z4, Z10, Z10
-	VCVTDQ2PS   Z10, Z10
-	VMOVQ       (DI)(R8*1), X12
-	VMULPS      X9, X12, X12
-	VPERMPS     Z12, Z6, Z11
-	VFMADD231PS Z10, Z11, Z1
-	VMOVDQU64   (BX)(SI*2), Z10
-	VPABSB      Z10, Z11
-	VPMOVB2M    Z10, K1
-	VMOVDQA64   Z7, Z10
-	VMOVDQU8    Z8, K1, Z10
-	VPMADDUBSW  Z10, Z11, Z10
-	VPMADDWD    Z4, Z10, Z10
-	VCVTDQ2PS   Z10, Z10
-	VMOVQ       (DI)(R8*2), X12
-	VMULPS      X9, X12, X12
-	VPERMPS     Z12, Z6, Z11
-	VFMADD231PS Z10, Z11, Z2
-	VMOVDQU64   (BX)(R10*1), Z10
-	VPABSB      Z10, Z11
-	VPMOVB2M    Z10, K1
-	VMOVDQA64   Z7, Z7
-	VMOVDQU8    Z8, K1, Z7
-	VPMADDUBSW  Z7, Z11, Z7
-	VPMADDWD    Z4, Z7, Z7
-	VCVTDQ2PS   Z7, Z7
-	VMOVQ       (DI)(R11*1), X12
-	VMULPS      X9, X12, X12
-	VPERMPS     Z12, Z6, Z8
-	VFMADD231PS Z7, Z8, Z3
-	ADDQ        $0x00000040, CX
-	ADDQ        $0x00000008, DX
-	ADDQ        $0x00000040, BX
-	ADDQ        $0x00000008, DI
-	SUBQ        $0x00000002, AX
-	JMP         pair
+	PREFETCHT0  8192(CX)
+	PREFETCHT0  8256(CX)
+	PREFETCHT0  8320(CX)
+	PREFETCHT0  8384(CX)
+	VMOVDQU64   (R8), Z12
+	VPSUBB      Z12, Z5, Z13
+	VMOVDQU64   (CX), Z14
+	VPABSB      Z14, Z15
+	VPMOVB2M    Z14, K1
+	VMOVDQA64   Z12, Z14
+	VMOVDQU8    Z13, K1, Z14
+	VPMADDUBSW  Z14, Z15, Z14
+	VPMADDWD    Z4, Z14, Z14
+	VCVTDQ2PS   Z14, Z14
+	VPERMPS     Z8, Z6, Z15
+	VFMADD231PS Z14, Z15, Z0
+	VMOVDQU64   64(CX), Z14
+	VPABSB      Z14, Z15
+	VPMOVB2M    Z14, K1
+	VMOVDQA64   Z12, Z14
+	VMOVDQU8    Z13, K1, Z14
+	VPMADDUBSW  Z14, Z15, Z14
+	VPMADDWD    Z4, Z14, Z14
+	VCVTDQ2PS   Z14, Z14
+	VPERMPS     Z9, Z6, Z15
+	VFMADD231PS Z14, Z15, Z1
+	VMOVDQU64   128(CX), Z14
+	VPABSB      Z14, Z15
+	VPMOVB2M    Z14, K1
+	VMOVDQA64   Z12, Z14
+	VMOVDQU8    Z13, K1, Z14
+	VPMADDUBSW  Z14, Z15, Z14
+	VPMADDWD    Z4, Z14, Z14
+	VCVTDQ2PS   Z14, Z14
+	VPERMPS     Z10, Z6, Z15
+	VFMADD231PS Z14, Z15, Z2
+	VMOVDQU64   192(CX), Z14
+	VPABSB      Z14, Z15
+	VPMOVB2M    Z14, K1
+	VMOVDQA64   Z12, Z12
+	VMOVDQU8    Z13, K1, Z12
+	VPMADDUBSW  Z12, Z15, Z12
+	VPMADDWD    Z4, Z12, Z12
+	VCVTDQ2PS   Z12, Z12
+	VPERMPS     Z11, Z6, Z13
+	VFMADD231PS Z12, Z13, Z3
+	VPADDD      Z7, Z6, Z6
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000100, CX
+	DECQ        SI
+	JNZ         pair
+	JMP         chunk
 
-single:
-	TESTQ        AX, AX
-	JZ           fold
-	VMOVDQU      (CX), Y5
-	VBROADCASTSS (DX), Y6
-	VMOVDQU      (BX), Y8
-	VPABSB       Y8, Y7
-	VPSIGNB      Y8, Y5, Y9
-	VPMADDUBSW   Y9, Y7, Y9
-	VPMADDWD     Y4, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VBROADCASTSS (DI), Y7
-	VMULPS       Y6, Y7, Y7
-	VMULPS       Y9, Y7, Y9
-	VADDPS       Z9, Z0, Z0
-	VMOVDQU      (BX)(SI*1), Y8
-	VPABSB       Y8, Y7
-	VPSIGNB      Y8, Y5, Y9
-	VPMADDUBSW   Y9, Y7, Y9
-	VPMADDWD     Y4, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VBROADCASTSS (DI)(R8*1), Y7
-	VMULPS       Y6, Y7, Y7
-	VMULPS       Y9, Y7, Y9
-	VADDPS       Z9, Z1, Z1
-	VMOVDQU      (BX)(SI*2), Y8
-	VPABSB       Y8, Y7
-	VPSIGNB      Y8, Y5, Y9
-	VPMADDUBSW   Y9, Y7, Y9
-	VPMADDWD     Y4, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VBROADCASTSS (DI)(R8*2), Y7
-	VMULPS       Y6, Y7, Y7
-	VMULPS       Y9, Y7, Y9
-	VADDPS       Z9, Z2, Z2
-	VMOVDQU      (BX)(R10*1), Y8
-	VPABSB       Y8, Y7
-	VPSIGNB      Y8, Y5, Y9
-	VPMADDUBSW   Y9, Y7, Y9
-	VPMADDWD     Y4, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VBROADCASTSS (DI)(R11*1), Y4
-	VMULPS       Y6, Y4, Y4
-	VMULPS       Y9, Y4, Y9
-	VADDPS       Z9, Z3, Z3
+reduce:
+	VEXTRACTF64X4 $0x01, Z0, Y6
+	VADDPS        Y0, Y6, Y6
+	VEXTRACTF64X4 $0x01, Z1, Y8
+	VADDPS        Y1, Y8, Y8
+	VEXTRACTF64X4 $0x01, Z2, Y9
+	VADDPS        Y2, Y9, Y9
+	VEXTRACTF64X4 $0x01, Z3, Y10
+	VADDPS        Y3, Y10, Y10
+	VHADDPS       Y8, Y6, Y6
+	VHADDPS       Y10, Y9, Y8
+	VHADDPS       Y8, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X8
+	VADDPS        X8, X6, X8
+	VMOVUPS       X8, (BX)
+	ADDQ          $0x00000010, BX
+	DECQ          AX
+	JMP           group
 
-fold:
-	VEXTRACTF64X4 $0x01, Z0, Y4
-	VADDPS        Y0, Y4, Y4
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y1, Y0, Y0
-	VEXTRACTF64X4 $0x01, Z2, Y1
-	VADDPS        Y2, Y1, Y1
-	VEXTRACTF64X4 $0x01, Z3, Y2
-	VADDPS        Y3, Y2, Y2
-	VHADDPS       Y0, Y4, Y0
-	VHADDPS       Y2, Y1, Y1
-	VHADDPS       Y1, Y0, Y0
-	VEXTRACTF128  $0x01, Y0, X1
-	VADDPS        X1, X0, X1
-	VMOVUPS       X1, (R9)
+done:
 	VZEROUPPER
 	RET
+
+DATA q8_twos<>+0(SB)/4, $0x00000002
+GLOBL q8_twos<>(SB), RODATA|NOPTR, $4
 
 DATA q8_pairs<>+0(SB)/4, $0x00000000
 DATA q8_pairs<>+4(SB)/4, $0x00000000
@@ -1641,6 +1660,109 @@ DATA q8_pairs<>+52(SB)/4, $0x00000001
 DATA q8_pairs<>+56(SB)/4, $0x00000001
 DATA q8_pairs<>+60(SB)/4, $0x00000001
 GLOBL q8_pairs<>(SB), RODATA|NOPTR, $64
+
+// func dotQ8x4VNNI(groups int, pairs int, xq *int8, xd *float32, wq *int8, wd *float32, out *float32)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VNNI, CMOV, MMX+
+TEXT ·dotQ8x4VNNI(SB), NOSPLIT, $0-56
+	MOVQ         groups+0(FP), AX
+	MOVQ         wq+32(FP), CX
+	MOVQ         wd+40(FP), DX
+	MOVQ         out+48(FP), BX
+	VPXORD       Z4, Z4, Z4
+	VPBROADCASTD q8_twos<>+0(SB), Z6
+
+group:
+	TESTQ  AX, AX
+	JZ     done
+	MOVQ   pairs+8(FP), DI
+	MOVQ   xq+16(FP), R8
+	MOVQ   xd+24(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+chunk:
+	TESTQ     DI, DI
+	JZ        reduce
+	MOVQ      $0x00000008, SI
+	CMPQ      DI, SI
+	CMOVQLT   DI, SI
+	SUBQ      SI, DI
+	VMOVUPS   (R9), Z5
+	VMULPS    (DX), Z5, Z7
+	VMULPS    64(DX), Z5, Z8
+	VMULPS    128(DX), Z5, Z9
+	VMULPS    192(DX), Z5, Z10
+	VMOVDQU32 q8_pairs<>+0(SB), Z5
+	ADDQ      $0x00000040, R9
+	ADDQ      $0x00000100, DX
+
+pair:
+	PREFETCHT0  8192(CX)
+	PREFETCHT0  8256(CX)
+	PREFETCHT0  8320(CX)
+	PREFETCHT0  8384(CX)
+	VMOVDQU64   (R8), Z11
+	VPMOVB2M    Z11, K1
+	VPABSB      Z11, Z11
+	VMOVDQU64   (CX), Z16
+	VPSUBB      Z16, Z4, K1, Z16
+	VPXORD      Z12, Z12, Z12
+	VPDPBUSD    Z16, Z11, Z12
+	VCVTDQ2PS   Z12, Z12
+	VPERMPS     Z7, Z5, Z16
+	VFMADD231PS Z12, Z16, Z0
+	VMOVDQU64   64(CX), Z16
+	VPSUBB      Z16, Z4, K1, Z16
+	VPXORD      Z13, Z13, Z13
+	VPDPBUSD    Z16, Z11, Z13
+	VCVTDQ2PS   Z13, Z13
+	VPERMPS     Z8, Z5, Z16
+	VFMADD231PS Z13, Z16, Z1
+	VMOVDQU64   128(CX), Z16
+	VPSUBB      Z16, Z4, K1, Z16
+	VPXORD      Z14, Z14, Z14
+	VPDPBUSD    Z16, Z11, Z14
+	VCVTDQ2PS   Z14, Z14
+	VPERMPS     Z9, Z5, Z16
+	VFMADD231PS Z14, Z16, Z2
+	VMOVDQU64   192(CX), Z16
+	VPSUBB      Z16, Z4, K1, Z16
+	VPXORD      Z15, Z15, Z15
+	VPDPBUSD    Z16, Z11, Z15
+	VCVTDQ2PS   Z15, Z15
+	VPERMPS     Z10, Z5, Z11
+	VFMADD231PS Z15, Z11, Z3
+	VPADDD      Z6, Z5, Z5
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000100, CX
+	DECQ        SI
+	JNZ         pair
+	JMP         chunk
+
+reduce:
+	VEXTRACTF64X4 $0x01, Z0, Y5
+	VADDPS        Y0, Y5, Y5
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPS        Y1, Y7, Y7
+	VEXTRACTF64X4 $0x01, Z2, Y8
+	VADDPS        Y2, Y8, Y8
+	VEXTRACTF64X4 $0x01, Z3, Y9
+	VADDPS        Y3, Y9, Y9
+	VHADDPS       Y7, Y5, Y5
+	VHADDPS       Y9, Y8, Y7
+	VHADDPS       Y7, Y5, Y5
+	VEXTRACTF128  $0x01, Y5, X7
+	VADDPS        X7, X5, X7
+	VMOVUPS       X7, (BX)
+	ADDQ          $0x00000010, BX
+	DECQ          AX
+	JMP           group
+
+done:
+	VZEROUPPER
+	RET
 
 // func dotF16x4AVX2(k int, x *float32, b *uint16, ldb int, out *[4]float32)
 // Requires: AVX, F16C, FMA3, MMX+

@@ -36,8 +36,9 @@ func main() {
 	packBT16()
 	copyRows16()
 	dot4()
-	dotQ8x4()
-	dotQ8x4Z()
+	dotQ8Panels("dotQ8x4AVX2", "dotQ8x4AVX2 is kernel.dotQ8x4Go on AVX2: one block a YMM register.", q8AVX2)
+	dotQ8Panels("dotQ8x4AVX512", "dotQ8x4AVX512 is kernel.dotQ8x4Go on AVX-512BW: two blocks a ZMM register.", q8BW)
+	dotQ8Panels("dotQ8x4VNNI", "dotQ8x4VNNI is kernel.dotQ8x4Go on AVX-512 VNNI: two blocks a ZMM register.", q8VNNI)
 	// IEEE halves widen with VCVTPH2PS (F16C); a bfloat16 is the top half
 	// of a float32, so it widens by a zero-extension and a shift.
 	dotHalf4("dotF16x4AVX2", "dotF16x4AVX2 sets out[j] = Σ_p x[p]·half(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).",
@@ -497,84 +498,195 @@ func dot4() {
 	reduce4(acc, out)
 }
 
-// dotQ8x4: four dot products of a row of Q8_0 blocks (the quantized
-// activations) with four rows of Q8_0 blocks (weights), in int8 with int32
-// sums per block, as GGML's AVX2 kernel does: |w| (unsigned) times x with
-// w's sign (signed) pairwise into int16 (VPMADDUBSW; |q| ≤ 127 keeps it
-// below 2^15), pairs of those into int32 (VPMADDWD by ones), then the
-// block's 8 partial sums in float32 times the two scales.
-func dotQ8x4() {
-	q := q8Prologue("dotQ8x4AVX2", "dotQ8x4AVX2 sets out[j] = Σ_b xd[b]·wd[j*ldd+b]·Σ_{i<32} xq[32b+i]·wq[j*ldq+32b+i] for j < 4 and b < blocks.")
-	var acc [4]VecVirtual
-	for j := range acc {
-		acc[j] = YMM()
-		VXORPS(acc[j], acc[j], acc[j])
+// The kinds of Q8_0 dot kernel (see dotQ8Panels).
+const (
+	q8AVX2 = iota
+	q8BW
+	q8VNNI
+)
+
+// q8PairIdx is VPERMPS's first index for a chunk: lanes 0-7 take scale 0,
+// lanes 8-15 scale 1.
+func q8PairIdx() Mem {
+	if m, ok := consts["q8_pairs"]; ok {
+		return m
 	}
-	ones := YMM()
-	VPBROADCASTW(constU16("q8_ones", 1), ones)
-	Label("block")
-	TESTQ(q.blocks, q.blocks)
+	m := GLOBL("q8_pairs", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		DATA(4*i, U32(i/8))
+	}
+	consts["q8_pairs"] = m
+	return m
+}
+
+// q8Ahead is how far ahead of its reads a Q8_0 kernel prefetches, in bytes.
+const q8Ahead = 8192
+
+// dotQ8Panels emits a Q8_0 dot kernel: for each of groups groups of four rows of
+// kernel.Q8Panels, four dot products with a quantized row (the
+// activations, Q8_0 too), stored four floats a group in out, in
+// int8 with int32 sums per block, then each block's partial sums in
+// float32 times its two scales. The three kinds differ in how they multiply
+// signed bytes, four rows at a time:
+//   - q8AVX2, as GGML's AVX2 kernel: |w| (unsigned) times x with w's sign
+//     (signed) pairwise into int16 (VPMADDUBSW; |q| ≤ 127 keeps it below
+//     2^15), pairs of those into int32 (VPMADDWD by ones), a block a YMM;
+//   - q8BW, the same two blocks a ZMM: VPSIGNB has no 512-bit form, so x
+//     takes w's sign by a masked move of -x where w's sign bit is set
+//     (VPMOVB2M), which VPSIGNB's zeroing where w = 0 does not change;
+//   - q8VNNI, VPDPBUSD (unsigned by signed bytes, each four summed into an
+//     int32) of |x| with w given x's sign by a masked subtraction from
+//     zero: one sign mask and one |x| a pair for the four rows.
+//
+// The ZMM kernels form a chunk's scales sixteen blocks at a time per row
+// (one load, one product with x's sixteen) and spread each pair's two over
+// the register's halves with VPERMPS, by an index that steps by two.
+func dotQ8Panels(name, doc string, kind int) {
+	TEXT(name, NOSPLIT, "func(groups, pairs int, xq *int8, xd *float32, wq *int8, wd *float32, out *float32)")
+	Doc(doc)
+	groups := Load(Param("groups"), GP64())
+	wq := Load(Param("wq"), GP64())
+	wd := Load(Param("wd"), GP64())
+	out := Load(Param("out"), GP64())
+	vec, lanes := ZMM, 16
+	if kind == q8AVX2 {
+		vec, lanes = YMM, 8
+	}
+	var acc, scl [4]VecVirtual
+	for j := range acc {
+		acc[j] = vec()
+	}
+	var ones, zero, idx, twos VecVirtual
+	switch kind {
+	case q8AVX2, q8BW:
+		ones = vec()
+		VPBROADCASTW(constU16("q8_ones", 1), ones)
+	}
+	if kind != q8AVX2 {
+		zero, idx, twos = ZMM(), ZMM(), ZMM()
+		VPXORD(zero, zero, zero)
+		VPBROADCASTD(constU32("q8_twos", 2), twos)
+		for j := range scl {
+			scl[j] = ZMM()
+		}
+	}
+	n := GP64() // pairs left in this chunk
+
+	Label("group")
+	TESTQ(groups, groups)
+	JZ(LabelRef("done"))
+	pairs := Load(Param("pairs"), GP64())
+	xq := Load(Param("xq"), GP64())
+	xd := Load(Param("xd"), GP64())
+	for j := range acc {
+		if lanes == 16 {
+			VPXORD(acc[j], acc[j], acc[j])
+		} else {
+			VXORPS(acc[j], acc[j], acc[j])
+		}
+	}
+
+	Label("chunk")
+	TESTQ(pairs, pairs)
 	JZ(LabelRef("reduce"))
-	for j := range acc {
-		PREFETCHT0(fourRows(q.wq, q.ldq, q.ldq3, j, 1024)) // the rows stream from memory
+	MOVQ(U32(8), n)
+	CMPQ(pairs, n)
+	CMOVQLT(pairs, n)
+	SUBQ(n, pairs)
+	if kind != q8AVX2 {
+		xs := ZMM()
+		VMOVUPS(Mem{Base: xd}, xs)
+		for j := range scl {
+			VMULPS(Mem{Base: wd, Disp: 64 * j}, xs, scl[j])
+		}
+		VMOVDQU32(q8PairIdx(), idx)
+		ADDQ(U32(64), xd)
+		ADDQ(U32(256), wd)
 	}
-	q.block(ones, func(j int, sx, sc VecVirtual) { VFMADD231PS(sx, sc, acc[j]) })
-	ADDQ(U32(32), q.xq)
-	ADDQ(U32(4), q.xd)
-	ADDQ(U32(32), q.wq)
-	ADDQ(U32(4), q.wd)
-	DECQ(q.blocks)
-	JMP(LabelRef("block"))
+	sd := GP64() // AVX2: the scales of this pair's first block, row 0
+	if kind == q8AVX2 {
+		MOVQ(wd, sd)
+	}
+
+	Label("pair")
+	for j := range 4 { // the weights stream from memory: a line per row a pair
+		PREFETCHT0(Mem{Base: wq, Disp: q8Ahead + 64*j})
+	}
+	switch kind {
+	case q8AVX2:
+		for h := range 2 {
+			xv, xs := YMM(), YMM()
+			VMOVDQU(Mem{Base: xq, Disp: 32 * h}, xv)
+			VBROADCASTSS(Mem{Base: xd, Disp: 4 * h}, xs)
+			for j := range acc {
+				w, aw, sx, sc := YMM(), YMM(), YMM(), YMM()
+				VMOVDQU(Mem{Base: wq, Disp: 64*j + 32*h}, w)
+				VPABSB(w, aw)
+				VPSIGNB(w, xv, sx)
+				VPMADDUBSW(sx, aw, sx) // int16 pairs
+				VPMADDWD(ones, sx, sx) // int32 quads
+				VCVTDQ2PS(sx, sx)
+				VBROADCASTSS(Mem{Base: sd, Disp: 64*j + 4*h}, sc)
+				VMULPS(xs, sc, sc)
+				VFMADD231PS(sx, sc, acc[j])
+			}
+		}
+		ADDQ(U32(8), xd)
+		ADDQ(U32(8), sd)
+	default:
+		xv, xo := ZMM(), ZMM() // x, and -x (BW) or |x| (VNNI)
+		sign := K()
+		VMOVDQU64(Mem{Base: xq}, xv)
+		if kind == q8BW {
+			VPSUBB(xv, zero, xo)
+		} else {
+			VPMOVB2M(xv, sign)
+			VPABSB(xv, xo)
+		}
+		for j := range acc {
+			w, s, sc := ZMM(), ZMM(), ZMM()
+			VMOVDQU64(Mem{Base: wq, Disp: 64 * j}, w)
+			if kind == q8BW {
+				aw, k := ZMM(), K()
+				VPABSB(w, aw)
+				VPMOVB2M(w, k)
+				VMOVDQA64(xv, s)
+				VMOVDQU8(xo, k, s)   // x with w's sign
+				VPMADDUBSW(s, aw, s) // int16 pairs
+				VPMADDWD(ones, s, s) // int32 quads
+			} else {
+				VPSUBB(w, zero, sign, w) // w with x's sign
+				VPXORD(s, s, s)
+				VPDPBUSD(w, xo, s) // int32 quads of |x|·w
+			}
+			VCVTDQ2PS(s, s)
+			VPERMPS(scl[j], idx, sc)
+			VFMADD231PS(s, sc, acc[j])
+		}
+		VPADDD(twos, idx, idx)
+	}
+	ADDQ(U32(64), xq)
+	ADDQ(U32(256), wq)
+	DECQ(n)
+	JNZ(LabelRef("pair"))
+	if kind == q8AVX2 { // the next chunk's scales
+		LEAQ(Mem{Base: wd, Disp: 256}, wd)
+	}
+	JMP(LabelRef("chunk"))
 
 	Label("reduce")
-	reduce4(acc, q.out)
-}
-
-// q8Regs are a Q8_0 dot kernel's arguments in registers: ldd in bytes, and
-// ldq3, ldd3 three rows' strides.
-type q8Regs struct {
-	blocks, xq, xd, wq, ldq, wd, ldd, out, ldq3, ldd3 GPVirtual
-}
-
-// q8Prologue starts a Q8_0 dot kernel of dotQ8x4's signature.
-func q8Prologue(name, doc string) q8Regs {
-	TEXT(name, NOSPLIT, "func(blocks int, xq *int8, xd *float32, wq *int8, ldq int, wd *float32, ldd int, out *[4]float32)")
-	Doc(doc)
-	var q q8Regs
-	for _, a := range []struct {
-		name string
-		reg  *GPVirtual
-	}{{"blocks", &q.blocks}, {"xq", &q.xq}, {"xd", &q.xd}, {"wq", &q.wq}, {"ldq", &q.ldq}, {"wd", &q.wd}, {"ldd", &q.ldd}, {"out", &q.out}} {
-		*a.reg = Load(Param(a.name), GP64()).(GPVirtual)
+	if lanes == 16 {
+		store4(foldZ(acc), out)
+	} else {
+		store4(acc, out)
 	}
-	SHLQ(U8(2), q.ldd) // floats → bytes
-	q.ldq3, q.ldd3 = GP64(), GP64()
-	LEAQ(Mem{Base: q.ldq, Index: q.ldq, Scale: 2}, q.ldq3)
-	LEAQ(Mem{Base: q.ldd, Index: q.ldd, Scale: 2}, q.ldd3)
-	return q
-}
+	ADDQ(U32(16), out)
+	DECQ(groups)
+	JMP(LabelRef("group"))
 
-// block emits one Q8_0 block of x against the four rows of w, in YMM
-// registers (ones holds 16-bit ones): for row j, add(j, sx, sc) gets the
-// block's eight int32 partial sums as floats (sx) and its product of
-// scales (sc).
-func (q q8Regs) block(ones VecVirtual, add func(j int, sx, sc VecVirtual)) {
-	xv, xs := YMM(), YMM()
-	VMOVDQU(Mem{Base: q.xq}, xv)
-	VBROADCASTSS(Mem{Base: q.xd}, xs)
-	for j := 0; j < 4; j++ {
-		w, aw, sx := YMM(), YMM(), YMM()
-		VMOVDQU(fourRows(q.wq, q.ldq, q.ldq3, j, 0), w)
-		VPABSB(w, aw)
-		VPSIGNB(w, xv, sx)
-		VPMADDUBSW(sx, aw, sx) // int16 pairs
-		VPMADDWD(ones, sx, sx) // int32 quads
-		VCVTDQ2PS(sx, sx)
-		sc := YMM()
-		VBROADCASTSS(fourRows(q.wd, q.ldd, q.ldd3, j, 0), sc)
-		VMULPS(xs, sc, sc)
-		add(j, sx, sc)
-	}
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
 
 // foldZ adds the halves of four ZMM accumulators into YMM registers, for
@@ -587,77 +699,6 @@ func foldZ(acc [4]VecVirtual) [4]VecVirtual {
 		VADDPS(acc[j].AsY(), half[j], half[j])
 	}
 	return half
-}
-
-// dotQ8x4Z is dotQ8x4 on AVX-512BW: two blocks per ZMM register, so half
-// the instructions a block. VPSIGNB has no 512-bit form: x takes w's sign
-// by a masked move of -x where w's sign bit is set (VPMOVB2M), which
-// VPSIGNB's zeroing where w = 0 does not change (|w| is then 0). Each
-// block's eight int32 partial sums are scaled by that block's product of
-// scales, the pair of products spread over the two halves by VPERMPS. An
-// odd last block runs as dotQ8x4 does.
-func dotQ8x4Z() {
-	q := q8Prologue("dotQ8x4AVX512", "dotQ8x4AVX512 is dotQ8x4AVX2 with AVX-512BW, two blocks at a time.")
-	blocks, xq, xd, wq, ldq, wd, ldd, ldq3, ldd3 := q.blocks, q.xq, q.xd, q.wq, q.ldq, q.wd, q.ldd, q.ldq3, q.ldd3
-	var acc [4]VecVirtual
-	for j := range acc {
-		acc[j] = ZMM()
-		VPXORD(acc[j], acc[j], acc[j])
-	}
-	ones, zero, idx := ZMM(), ZMM(), ZMM()
-	VPBROADCASTW(constU16("q8_ones", 1), ones)
-	VPXORD(zero, zero, zero)
-	pairs := GLOBL("q8_pairs", RODATA|NOPTR) // lanes 0-7 take scale 0, lanes 8-15 scale 1
-	for i := 0; i < 16; i++ {
-		DATA(4*i, U32(i/8))
-	}
-	VMOVDQU32(pairs, idx)
-
-	Label("pair")
-	CMPQ(blocks, U8(2))
-	JL(LabelRef("single"))
-	xv, negx := ZMM(), ZMM()
-	VMOVDQU64(Mem{Base: xq}, xv)
-	VPSUBB(xv, zero, negx)
-	xs := XMM()
-	VMOVQ(Mem{Base: xd}, xs)
-	for j := range acc {
-		PREFETCHT0(fourRows(wq, ldq, ldq3, j, 1024)) // the rows stream from memory
-	}
-	for j := range acc {
-		w, aw, sx := ZMM(), ZMM(), ZMM()
-		k := K()
-		VMOVDQU64(fourRows(wq, ldq, ldq3, j, 0), w)
-		VPABSB(w, aw)
-		VPMOVB2M(w, k)
-		VMOVDQA64(xv, sx)
-		VMOVDQU8(negx, k, sx)  // sx = x with w's sign
-		VPMADDUBSW(sx, aw, sx) // int16 pairs
-		VPMADDWD(ones, sx, sx) // int32 quads
-		VCVTDQ2PS(sx, sx)
-		sc, scz := XMM(), ZMM()
-		VMOVQ(fourRows(wd, ldd, ldd3, j, 0), sc)
-		VMULPS(xs, sc, sc)
-		VPERMPS(sc.AsZ(), idx, scz)
-		VFMADD231PS(sx, scz, acc[j])
-	}
-	ADDQ(U32(64), xq)
-	ADDQ(U32(8), xd)
-	ADDQ(U32(64), wq)
-	ADDQ(U32(8), wd)
-	SUBQ(U32(2), blocks)
-	JMP(LabelRef("pair"))
-
-	Label("single")
-	TESTQ(blocks, blocks)
-	JZ(LabelRef("fold"))
-	q.block(ones.AsY().(VecVirtual), func(j int, sx, sc VecVirtual) {
-		VMULPS(sx, sc, sx) // VEX: the upper half of sx's ZMM is zero
-		VADDPS(sx.AsZ(), acc[j], acc[j])
-	})
-
-	Label("fold")
-	reduce4(foldZ(acc), q.out)
 }
 
 // dotHalf4: four dot products of a float32 row x with four rows of 16-bit
@@ -751,6 +792,13 @@ func dotHalf4Z(name, doc string, widen func(m Mem, w VecVirtual)) {
 // reduce4 stores the sums of the four accumulators' lanes in out[0:4] and
 // returns.
 func reduce4(acc [4]VecVirtual, out Register) {
+	store4(acc, out)
+	VZEROUPPER()
+	RET()
+}
+
+// store4 stores the sums of the four accumulators' lanes in out[0:4].
+func store4(acc [4]VecVirtual, out Register) {
 	h01, h23 := YMM(), YMM()
 	VHADDPS(acc[1], acc[0], h01) // per lane: a0 a0 a1 a1 (pairwise sums)
 	VHADDPS(acc[3], acc[2], h23)
@@ -760,8 +808,6 @@ func reduce4(acc [4]VecVirtual, out Register) {
 	VEXTRACTF128(U8(1), h, hi)
 	VADDPS(hi, h.AsX(), hi)
 	VMOVUPS(hi, Mem{Base: out})
-	VZEROUPPER()
-	RET()
 }
 
 // constU16 returns a 2-byte constant in the data section.
