@@ -201,7 +201,7 @@ func (w *Tensor) F16(trans bool, h []uint16, bf16 bool) *Tensor {
 		rows, cols = cols, rows
 	}
 	q := *w
-	q.f16, q.q8Trans, q.q8, q.packed = &kernel.F16{Rows: rows, Cols: cols, H: h, BF16: bf16}, trans, nil, nil
+	q.f16, q.q8Trans, q.q8, q.packed = kernel.PackF16(rows, cols, h, bf16), trans, nil, nil
 	return &q
 }
 

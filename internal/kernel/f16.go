@@ -5,48 +5,82 @@ import (
 	"math"
 )
 
-// F16 is a matrix of Rows rows of Cols 16-bit floats, row-major: IEEE
-// halves (GGUF's f16), or bfloat16s when BF16.
+// F16 is a matrix of Rows rows of Cols 16-bit floats, IEEE halves (GGUF's
+// f16) or bfloat16s when BF16, laid out for the dot kernels as Q8Panels
+// are: rows in groups of four and columns in steps of sixteen, both padded
+// with zeros; H holds, for each group and step, the four rows' sixteen
+// values one after the other.
 type F16 struct {
 	Rows, Cols int
 	H          []uint16
 	BF16       bool
 }
 
+// PackF16 lays out h (rows × cols 16-bit floats, row-major) as panels.
+func PackF16(rows, cols int, h []uint16, bf16 bool) *F16 {
+	if len(h) != rows*cols {
+		panic(fmt.Sprintf("kernel: PackF16 of %d values as %d×%d", len(h), rows, cols))
+	}
+	steps := (cols + 15) / 16
+	w := &F16{Rows: rows, Cols: cols, H: make([]uint16, (rows+3)/4*steps*64), BF16: bf16}
+	for r := range rows {
+		for c := 0; c < cols; c += 16 {
+			copy(w.H[(r/4*steps+c/16)*64+16*(r%4):][:16], h[r*cols+c:(r+1)*cols])
+		}
+	}
+	return w
+}
+
 // GemvF16 sets y (m × w.Rows, row stride ldy) to x (m × w.Cols) times the
 // transpose of w, or adds it into y when add: y[i][r] = Σ_c x[i][c]·w[r][c],
 // each 16-bit value widened to float32 exactly and the products summed in
-// float32. See gemvRows for how the work is split.
+// float32. See gemvGroups for how the work is split.
 func GemvF16(x []float32, m int, w *F16, y []float32, ldy int, add bool) {
-	if len(x) < m*w.Cols || len(w.H) < w.Rows*w.Cols {
-		panic(fmt.Sprintf("kernel: GemvF16 of %d values as %d×%d with a %d×%d matrix", len(x), m, w.Cols, w.Rows, w.Cols))
+	if len(x) < m*w.Cols {
+		panic(fmt.Sprintf("kernel: GemvF16 of %d values as %d×%d", len(x), m, w.Cols))
+	}
+	steps := (w.Cols + 15) / 16
+	ld := w.Cols
+	if w.Cols%16 != 0 { // rows of x padded with zeros to whole steps
+		ld = 16 * steps
+		padded := make([]float32, m*ld)
+		for i := range m {
+			copy(padded[i*ld:], x[i*w.Cols:(i+1)*w.Cols])
+		}
+		x = padded
 	}
 	dot := active.dotF16x4
 	if w.BF16 {
 		dot = active.dotBF16x4
 	}
-	gemvRows(w.Rows, m, y, ldy, add, func(i, r int, out []float32) {
-		xi := x[i*w.Cols : (i+1)*w.Cols]
-		if dot != nil && len(out) == 4 && w.Cols%8 == 0 && w.Cols > 0 {
-			dot(w.Cols, &xi[0], &w.H[r*w.Cols], w.Cols, (*[4]float32)(out))
-			return
+	if dot == nil {
+		dot = func(groups, steps int, x []float32, b []uint16, out []float32) {
+			dotHalfGo(groups, steps, x, b, w.BF16, out)
 		}
-		for j := range out {
-			out[j] = dotF16Go(xi, w.H[(r+j)*w.Cols:(r+j+1)*w.Cols], w.BF16)
-		}
+	}
+	gemvGroups(w.Rows, m, y, ldy, add, func(i, g, n int, out []float32) {
+		dot(n, steps, x[i*ld:], w.H[g*steps*64:], out)
 	})
 }
 
-func dotF16Go(x []float32, h []uint16, bf16 bool) float32 {
-	var s float32
-	for i, v := range h {
-		if bf16 {
-			s += x[i] * math.Float32frombits(uint32(v)<<16)
-		} else {
-			s += x[i] * HalfToFloat(v)
+// dotHalfGo is the 16-bit dot kernels' contract in Go: for each of groups
+// groups of panels b (see F16) and j < 4, out[4g+j] is the dot product of
+// x (steps·16 values) with row j of group g, each value widened exactly.
+func dotHalfGo(groups, steps int, x []float32, b []uint16, bf16 bool, out []float32) {
+	for g := range groups {
+		for j := range 4 {
+			var s float32
+			for p := range 16 * steps {
+				h := b[(g*steps+p/16)*64+16*j+p%16]
+				if bf16 {
+					s += x[p] * math.Float32frombits(uint32(h)<<16)
+				} else {
+					s += x[p] * HalfToFloat(h)
+				}
+			}
+			out[4*g+j] = s
 		}
 	}
-	return s
 }
 
 // HalfToFloat is the float32 value of the IEEE half h (exact).

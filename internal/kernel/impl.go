@@ -41,11 +41,11 @@ type impl struct {
 	// dotQ8x4, when set, is dotQ8x4Go: 4 dot products of a quantized row
 	// with each group of Q8Panels.
 	dotQ8x4 func(groups, pairs int, xq []int8, xd []float32, wq []int8, wd []float32, out []float32)
-	// dotF16x4, when set, computes 4 dot products of a float32 row with
-	// rows of halves (row stride ldb), over k (a multiple of 8) values.
-	dotF16x4 func(k int, x *float32, b *uint16, ldb int, out *[4]float32)
-	// dotBF16x4 is dotF16x4 for rows of bfloat16s.
-	dotBF16x4 func(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+	// dotF16x4, when set, is dotHalfGo for IEEE halves: 4 dot products of
+	// a float32 row with each group of F16 panels.
+	dotF16x4 func(groups, steps int, x []float32, b []uint16, out []float32)
+	// dotBF16x4 is dotF16x4 for bfloat16s.
+	dotBF16x4 func(groups, steps int, x []float32, b []uint16, out []float32)
 	// axpy4, when set, adds Σ_{q<4} x[q]·b[q*ldb+j] to y[j] for j < n (a
 	// multiple of 8): four AXPYs sharing the loads and stores of y.
 	axpy4 func(n int, x, b *float32, ldb int, y *float32)

@@ -94,12 +94,11 @@ func PackQ8(q *Q8) *Q8Panels {
 // transpose of w, or adds that product into y when add: y[i][r] =
 // Σ_c x[i][c]·w[r][c]. Each row of x is quantized to Q8_0 first and the
 // int8 products are summed per block, as GGML's q8_0 product does, so a
-// row's result does not depend on the other rows. The groups of four rows
-// of w are split across the worker pool; each worker takes q8Batch groups
-// at a time through every row of x while they are in cache.
+// row's result does not depend on the other rows. See gemvGroups for how
+// the work is split.
 func GemvQ8(x []float32, m int, w *Q8Panels, y []float32, ldy int, add bool) {
-	if len(x) < m*w.Cols || (m > 0 && len(y) < (m-1)*ldy+w.Rows) {
-		panic(fmt.Sprintf("kernel: GemvQ8 of %d values as %d×%d into %d with stride %d", len(x), m, w.Cols, len(y), ldy))
+	if len(x) < m*w.Cols {
+		panic(fmt.Sprintf("kernel: GemvQ8 of %d values as %d×%d", len(x), m, w.Cols))
 	}
 	xq := q8Pool.Get().(*Q8) // the quantized rows, reused: a product per layer per token
 	defer q8Pool.Put(xq)
@@ -109,15 +108,29 @@ func GemvQ8(x []float32, m int, w *Q8Panels, y []float32, ldy int, add bool) {
 	if dot == nil {
 		dot = dotQ8x4Go
 	}
-	groups := (w.Rows + 3) / 4
+	gemvGroups(w.Rows, m, y, ldy, add, func(i, g, n int, out []float32) {
+		dot(n, np, xq.Qs[i*np*64:], xq.D[i*nc*16:], w.Qs[g*np*256:], w.D[g*nc*64:], out)
+	})
+}
+
+// gemvGroups computes y (m × rows, row stride ldy), or adds it into y when
+// add, with dots(i, g, n, out), which sets out[4k+j] to row i of the left
+// operand times row 4(g+k)+j of the matrix, for k < n groups of four rows.
+// The groups are split across the worker pool; each worker takes q8Batch
+// groups at a time through every row of x while they are in cache.
+func gemvGroups(rows, m int, y []float32, ldy int, add bool, dots func(i, g, n int, out []float32)) {
+	if m > 0 && len(y) < (m-1)*ldy+rows {
+		panic(fmt.Sprintf("kernel: a product of %d×%d into %d values with stride %d", m, rows, len(y), ldy))
+	}
+	groups := (rows + 3) / 4
 	workers := min(runtime.GOMAXPROCS(0), max(1, groups*m/16))
 	parallelFor(workers, workers, func(lo, hi int) {
 		out := make([]float32, 4*q8Batch)
 		for g := groups * lo / workers; g < groups*hi/workers; g += q8Batch {
 			n := min(q8Batch, groups*hi/workers-g)
-			r0, r1 := 4*g, min(4*(g+n), w.Rows)
+			r0, r1 := 4*g, min(4*(g+n), rows)
 			for i := range m {
-				dot(n, np, xq.Qs[i*np*64:], xq.D[i*nc*16:], w.Qs[g*np*256:], w.D[g*nc*64:], out)
+				dots(i, g, n, out)
 				yi := y[i*ldy+r0 : i*ldy+r1]
 				if add {
 					for j, v := range out[:len(yi)] {
@@ -131,9 +144,9 @@ func GemvQ8(x []float32, m int, w *Q8Panels, y []float32, ldy int, add bool) {
 	})
 }
 
-// q8Batch is how many groups of four rows GemvQ8 multiplies at a time: 64
-// rows of 768 values are 48 KiB, read once from memory for every row of
-// x.
+// q8Batch is how many groups of four rows gemvGroups multiplies at a
+// time: 64 rows of 768 values are 48 KiB in Q8_0 (96 in halves), read once
+// from memory for every row of x.
 const q8Batch = 16
 
 var q8Pool = sync.Pool{New: func() any { return new(Q8) }}
@@ -179,34 +192,4 @@ func dotQ8Group(pairs int, xs []int8, xds []float32, ws []int8, wds []float32, o
 		}
 		out[j] = sum
 	}
-}
-
-// gemvRows computes y (m × rows, row stride ldy), or adds it into y when
-// add, with dots(i, r, out), which sets out[j] to row i of the left
-// operand times row r+j of the matrix, for up to four rows at once. The
-// matrix's rows are split across the worker pool, and each group of four
-// is used for every row of the left operand while it is in cache.
-func gemvRows(rows, m int, y []float32, ldy int, add bool, dots func(i, r int, out []float32)) {
-	workers := min(runtime.GOMAXPROCS(0), max(1, rows*m/64))
-	parallelFor(workers, workers, func(lo, hi int) {
-		r0, r1 := rows*lo/workers&^3, rows*hi/workers&^3
-		if hi == workers {
-			r1 = rows
-		}
-		var four [4]float32
-		for r := r0; r < r1; r += 4 {
-			n := min(4, r1-r)
-			for i := range m {
-				dots(i, r, four[:n])
-				yi := y[i*ldy+r : i*ldy+r+n]
-				for j, v := range four[:n] {
-					if add {
-						yi[j] += v
-					} else {
-						yi[j] = v
-					}
-				}
-			}
-		}
-	})
 }

@@ -79,25 +79,26 @@ func TestGemvF16(t *testing.T) {
 		saved := active
 		active = im
 		for _, bf16 := range []bool{false, true} {
-			for _, rows := range []int{1, 4, 5, 13, 300} {
-				for _, cols := range []int{8, 24, 256} {
+			for _, rows := range []int{1, 4, 5, 13, 70, 300} {
+				for _, cols := range []int{8, 24, 256, 1040} {
 					for _, m := range []int{1, 2} {
 						x := randSlice(rng, m*cols)
-						w := &F16{Rows: rows, Cols: cols, H: make([]uint16, rows*cols), BF16: bf16}
+						h := make([]uint16, rows*cols)
 						widen := HalfToFloat
 						if bf16 {
 							widen = func(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 						}
-						for i := range w.H {
-							w.H[i] = uint16(rng.IntN(0x7800)) | uint16(rng.IntN(2))<<15 // finite halves
+						for i := range h {
+							h[i] = uint16(rng.IntN(0x7800)) | uint16(rng.IntN(2))<<15 // finite halves
 						}
+						w := PackF16(rows, cols, h, bf16)
 						y := make([]float32, m*rows)
 						GemvF16(x, m, w, y, rows, false)
 						for i := range m {
 							for r := range rows {
 								var want, scale float64
 								for c := range cols {
-									p := float64(x[i*cols+c]) * float64(widen(w.H[r*cols+c]))
+									p := float64(x[i*cols+c]) * float64(widen(h[r*cols+c]))
 									want += p
 									scale += math.Abs(p)
 								}

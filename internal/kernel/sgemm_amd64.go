@@ -37,17 +37,17 @@ func dotQ8x4AVX512(groups int, pairs int, xq *int8, xd *float32, wq *int8, wd *f
 // dotQ8x4VNNI is kernel.dotQ8x4Go on AVX-512 VNNI: two blocks a ZMM register.
 func dotQ8x4VNNI(groups int, pairs int, xq *int8, xd *float32, wq *int8, wd *float32, out *float32)
 
-// dotF16x4AVX2 sets out[j] = Σ_p x[p]·half(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).
-func dotF16x4AVX2(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+// dotF16x4AVX2 is kernel.dotHalfGo for IEEE halves on AVX2 and F16C.
+func dotF16x4AVX2(groups int, steps int, x *float32, b *uint16, out *float32)
 
-// dotBF16x4AVX2 sets out[j] = Σ_p x[p]·bf16(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).
-func dotBF16x4AVX2(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+// dotBF16x4AVX2 is kernel.dotHalfGo for bfloat16s on AVX2.
+func dotBF16x4AVX2(groups int, steps int, x *float32, b *uint16, out *float32)
 
 // dotF16x4AVX512 is dotF16x4AVX2 sixteen values at a time.
-func dotF16x4AVX512(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+func dotF16x4AVX512(groups int, steps int, x *float32, b *uint16, out *float32)
 
 // dotBF16x4AVX512 is dotBF16x4AVX2 sixteen values at a time.
-func dotBF16x4AVX512(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+func dotBF16x4AVX512(groups int, steps int, x *float32, b *uint16, out *float32)
 
 // axpy4AVX2 adds Σ_{q<4} x[q]·b[q*ldb+j] to y[j] for j < n (a multiple of 8).
 func axpy4AVX2(n int, x *float32, b *float32, ldb int, y *float32)

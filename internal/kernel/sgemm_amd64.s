@@ -1764,249 +1764,237 @@ done:
 	VZEROUPPER
 	RET
 
-// func dotF16x4AVX2(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+// func dotF16x4AVX2(groups int, steps int, x *float32, b *uint16, out *float32)
 // Requires: AVX, F16C, FMA3, MMX+
 TEXT ·dotF16x4AVX2(SB), NOSPLIT, $0-40
-	MOVQ   k+0(FP), AX
-	MOVQ   x+8(FP), CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	MOVQ   out+32(FP), SI
-	SHLQ   $0x01, BX
-	LEAQ   (BX)(BX*2), DI
+	MOVQ groups+0(FP), AX
+	MOVQ b+24(FP), CX
+	MOVQ out+32(FP), DX
+
+group:
+	TESTQ  AX, AX
+	JZ     done
+	MOVQ   steps+8(FP), BX
+	MOVQ   x+16(FP), SI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 
-loop8:
-	TESTQ       AX, AX
-	JZ          reduce
-	VMOVUPS     (CX), Y4
-	PREFETCHT0  1024(DX)
-	VCVTPH2PS   (DX), Y5
-	VFMADD231PS Y5, Y4, Y0
-	PREFETCHT0  1024(DX)(BX*1)
-	VCVTPH2PS   (DX)(BX*1), Y5
-	VFMADD231PS Y5, Y4, Y1
-	PREFETCHT0  1024(DX)(BX*2)
-	VCVTPH2PS   (DX)(BX*2), Y5
-	VFMADD231PS Y5, Y4, Y2
-	PREFETCHT0  1024(DX)(DI*1)
-	VCVTPH2PS   (DX)(DI*1), Y5
-	VFMADD231PS Y5, Y4, Y3
-	ADDQ        $0x00000020, CX
-	ADDQ        $0x00000010, DX
-	SUBQ        $0x00000008, AX
-	JMP         loop8
-
-reduce:
+step:
+	PREFETCHT0   8192(CX)
+	PREFETCHT0   8256(CX)
+	VMOVUPS      (SI), Y4
+	VCVTPH2PS    (CX), Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VCVTPH2PS    32(CX), Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VCVTPH2PS    64(CX), Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VCVTPH2PS    96(CX), Y5
+	VFMADD231PS  Y5, Y4, Y3
+	VMOVUPS      32(SI), Y4
+	VCVTPH2PS    16(CX), Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VCVTPH2PS    48(CX), Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VCVTPH2PS    80(CX), Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VCVTPH2PS    112(CX), Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000080, CX
+	DECQ         BX
+	JNZ          step
 	VHADDPS      Y1, Y0, Y0
 	VHADDPS      Y3, Y2, Y1
 	VHADDPS      Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X1
-	VMOVUPS      X1, (SI)
+	VMOVUPS      X1, (DX)
+	ADDQ         $0x00000010, DX
+	DECQ         AX
+	JMP          group
+
+done:
 	VZEROUPPER
 	RET
 
-// func dotBF16x4AVX2(k int, x *float32, b *uint16, ldb int, out *[4]float32)
+// func dotBF16x4AVX2(groups int, steps int, x *float32, b *uint16, out *float32)
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·dotBF16x4AVX2(SB), NOSPLIT, $0-40
-	MOVQ   k+0(FP), AX
-	MOVQ   x+8(FP), CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	MOVQ   out+32(FP), SI
-	SHLQ   $0x01, BX
-	LEAQ   (BX)(BX*2), DI
+	MOVQ groups+0(FP), AX
+	MOVQ b+24(FP), CX
+	MOVQ out+32(FP), DX
+
+group:
+	TESTQ  AX, AX
+	JZ     done
+	MOVQ   steps+8(FP), BX
+	MOVQ   x+16(FP), SI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 
-loop8:
-	TESTQ       AX, AX
-	JZ          reduce
-	VMOVUPS     (CX), Y4
-	PREFETCHT0  1024(DX)
-	VPMOVZXWD   (DX), Y5
-	VPSLLD      $0x10, Y5, Y5
-	VFMADD231PS Y5, Y4, Y0
-	PREFETCHT0  1024(DX)(BX*1)
-	VPMOVZXWD   (DX)(BX*1), Y5
-	VPSLLD      $0x10, Y5, Y5
-	VFMADD231PS Y5, Y4, Y1
-	PREFETCHT0  1024(DX)(BX*2)
-	VPMOVZXWD   (DX)(BX*2), Y5
-	VPSLLD      $0x10, Y5, Y5
-	VFMADD231PS Y5, Y4, Y2
-	PREFETCHT0  1024(DX)(DI*1)
-	VPMOVZXWD   (DX)(DI*1), Y5
-	VPSLLD      $0x10, Y5, Y5
-	VFMADD231PS Y5, Y4, Y3
-	ADDQ        $0x00000020, CX
-	ADDQ        $0x00000010, DX
-	SUBQ        $0x00000008, AX
-	JMP         loop8
-
-reduce:
+step:
+	PREFETCHT0   8192(CX)
+	PREFETCHT0   8256(CX)
+	VMOVUPS      (SI), Y4
+	VPMOVZXWD    (CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VPMOVZXWD    32(CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VPMOVZXWD    64(CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VPMOVZXWD    96(CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y3
+	VMOVUPS      32(SI), Y4
+	VPMOVZXWD    16(CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VPMOVZXWD    48(CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VPMOVZXWD    80(CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VPMOVZXWD    112(CX), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000080, CX
+	DECQ         BX
+	JNZ          step
 	VHADDPS      Y1, Y0, Y0
 	VHADDPS      Y3, Y2, Y1
 	VHADDPS      Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X1
-	VMOVUPS      X1, (SI)
+	VMOVUPS      X1, (DX)
+	ADDQ         $0x00000010, DX
+	DECQ         AX
+	JMP          group
+
+done:
 	VZEROUPPER
 	RET
 
-// func dotF16x4AVX512(k int, x *float32, b *uint16, ldb int, out *[4]float32)
-// Requires: AVX, AVX512F, F16C, MMX+
+// func dotF16x4AVX512(groups int, steps int, x *float32, b *uint16, out *float32)
+// Requires: AVX, AVX512F, MMX+
 TEXT ·dotF16x4AVX512(SB), NOSPLIT, $0-40
-	MOVQ   k+0(FP), AX
-	MOVQ   x+8(FP), CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	MOVQ   out+32(FP), SI
-	SHLQ   $0x01, BX
-	LEAQ   (BX)(BX*2), DI
+	MOVQ groups+0(FP), AX
+	MOVQ b+24(FP), CX
+	MOVQ out+32(FP), DX
+
+group:
+	TESTQ  AX, AX
+	JZ     done
+	MOVQ   steps+8(FP), BX
+	MOVQ   x+16(FP), SI
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 
-loop16:
-	CMPQ        AX, $0x10
-	JL          tail8
-	VMOVUPS     (CX), Z4
-	PREFETCHT0  1024(DX)
-	VCVTPH2PS   (DX), Z5
-	VFMADD231PS Z5, Z4, Z0
-	PREFETCHT0  1024(DX)(BX*1)
-	VCVTPH2PS   (DX)(BX*1), Z5
-	VFMADD231PS Z5, Z4, Z1
-	PREFETCHT0  1024(DX)(BX*2)
-	VCVTPH2PS   (DX)(BX*2), Z5
-	VFMADD231PS Z5, Z4, Z2
-	PREFETCHT0  1024(DX)(DI*1)
-	VCVTPH2PS   (DX)(DI*1), Z5
-	VFMADD231PS Z5, Z4, Z3
-	ADDQ        $0x00000040, CX
-	ADDQ        $0x00000020, DX
-	SUBQ        $0x00000010, AX
-	JMP         loop16
-
-tail8:
-	TESTQ     AX, AX
-	JZ        fold
-	VMOVUPS   (CX), Y4
-	VCVTPH2PS (DX), Y6
-	VMULPS    Y6, Y4, Y6
-	VADDPS    Z6, Z0, Z0
-	VCVTPH2PS (DX)(BX*1), Y6
-	VMULPS    Y6, Y4, Y6
-	VADDPS    Z6, Z1, Z1
-	VCVTPH2PS (DX)(BX*2), Y6
-	VMULPS    Y6, Y4, Y6
-	VADDPS    Z6, Z2, Z2
-	VCVTPH2PS (DX)(DI*1), Y6
-	VMULPS    Y6, Y4, Y6
-	VADDPS    Z6, Z3, Z3
-
-fold:
+step:
+	PREFETCHT0    8192(CX)
+	PREFETCHT0    8256(CX)
+	VMOVUPS       (SI), Z4
+	VCVTPH2PS     (CX), Z5
+	VFMADD231PS   Z5, Z4, Z0
+	VCVTPH2PS     32(CX), Z5
+	VFMADD231PS   Z5, Z4, Z1
+	VCVTPH2PS     64(CX), Z5
+	VFMADD231PS   Z5, Z4, Z2
+	VCVTPH2PS     96(CX), Z5
+	VFMADD231PS   Z5, Z4, Z3
+	ADDQ          $0x00000040, SI
+	ADDQ          $0x00000080, CX
+	DECQ          BX
+	JNZ           step
 	VEXTRACTF64X4 $0x01, Z0, Y4
 	VADDPS        Y0, Y4, Y4
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y1, Y0, Y0
-	VEXTRACTF64X4 $0x01, Z2, Y1
-	VADDPS        Y2, Y1, Y1
-	VEXTRACTF64X4 $0x01, Z3, Y2
-	VADDPS        Y3, Y2, Y2
-	VHADDPS       Y0, Y4, Y0
-	VHADDPS       Y2, Y1, Y1
-	VHADDPS       Y1, Y0, Y0
-	VEXTRACTF128  $0x01, Y0, X1
-	VADDPS        X1, X0, X1
-	VMOVUPS       X1, (SI)
+	VEXTRACTF64X4 $0x01, Z1, Y5
+	VADDPS        Y1, Y5, Y5
+	VEXTRACTF64X4 $0x01, Z2, Y6
+	VADDPS        Y2, Y6, Y6
+	VEXTRACTF64X4 $0x01, Z3, Y7
+	VADDPS        Y3, Y7, Y7
+	VHADDPS       Y5, Y4, Y4
+	VHADDPS       Y7, Y6, Y5
+	VHADDPS       Y5, Y4, Y4
+	VEXTRACTF128  $0x01, Y4, X5
+	VADDPS        X5, X4, X5
+	VMOVUPS       X5, (DX)
+	ADDQ          $0x00000010, DX
+	DECQ          AX
+	JMP           group
+
+done:
 	VZEROUPPER
 	RET
 
-// func dotBF16x4AVX512(k int, x *float32, b *uint16, ldb int, out *[4]float32)
-// Requires: AVX, AVX2, AVX512F, MMX+
+// func dotBF16x4AVX512(groups int, steps int, x *float32, b *uint16, out *float32)
+// Requires: AVX, AVX512F, MMX+
 TEXT ·dotBF16x4AVX512(SB), NOSPLIT, $0-40
-	MOVQ   k+0(FP), AX
-	MOVQ   x+8(FP), CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	MOVQ   out+32(FP), SI
-	SHLQ   $0x01, BX
-	LEAQ   (BX)(BX*2), DI
+	MOVQ groups+0(FP), AX
+	MOVQ b+24(FP), CX
+	MOVQ out+32(FP), DX
+
+group:
+	TESTQ  AX, AX
+	JZ     done
+	MOVQ   steps+8(FP), BX
+	MOVQ   x+16(FP), SI
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 
-loop16:
-	CMPQ        AX, $0x10
-	JL          tail8
-	VMOVUPS     (CX), Z4
-	PREFETCHT0  1024(DX)
-	VPMOVZXWD   (DX), Z5
-	VPSLLD      $0x10, Z5, Z5
-	VFMADD231PS Z5, Z4, Z0
-	PREFETCHT0  1024(DX)(BX*1)
-	VPMOVZXWD   (DX)(BX*1), Z5
-	VPSLLD      $0x10, Z5, Z5
-	VFMADD231PS Z5, Z4, Z1
-	PREFETCHT0  1024(DX)(BX*2)
-	VPMOVZXWD   (DX)(BX*2), Z5
-	VPSLLD      $0x10, Z5, Z5
-	VFMADD231PS Z5, Z4, Z2
-	PREFETCHT0  1024(DX)(DI*1)
-	VPMOVZXWD   (DX)(DI*1), Z5
-	VPSLLD      $0x10, Z5, Z5
-	VFMADD231PS Z5, Z4, Z3
-	ADDQ        $0x00000040, CX
-	ADDQ        $0x00000020, DX
-	SUBQ        $0x00000010, AX
-	JMP         loop16
-
-tail8:
-	TESTQ     AX, AX
-	JZ        fold
-	VMOVUPS   (CX), Y4
-	VPMOVZXWD (DX), Y6
-	VPSLLD    $0x10, Y6, Y6
-	VMULPS    Y6, Y4, Y6
-	VADDPS    Z6, Z0, Z0
-	VPMOVZXWD (DX)(BX*1), Y6
-	VPSLLD    $0x10, Y6, Y6
-	VMULPS    Y6, Y4, Y6
-	VADDPS    Z6, Z1, Z1
-	VPMOVZXWD (DX)(BX*2), Y6
-	VPSLLD    $0x10, Y6, Y6
-	VMULPS    Y6, Y4, Y6
-	VADDPS    Z6, Z2, Z2
-	VPMOVZXWD (DX)(DI*1), Y6
-	VPSLLD    $0x10, Y6, Y6
-	VMULPS    Y6, Y4, Y6
-	VADDPS    Z6, Z3, Z3
-
-fold:
+step:
+	PREFETCHT0    8192(CX)
+	PREFETCHT0    8256(CX)
+	VMOVUPS       (SI), Z4
+	VPMOVZXWD     (CX), Z5
+	VPSLLD        $0x10, Z5, Z5
+	VFMADD231PS   Z5, Z4, Z0
+	VPMOVZXWD     32(CX), Z5
+	VPSLLD        $0x10, Z5, Z5
+	VFMADD231PS   Z5, Z4, Z1
+	VPMOVZXWD     64(CX), Z5
+	VPSLLD        $0x10, Z5, Z5
+	VFMADD231PS   Z5, Z4, Z2
+	VPMOVZXWD     96(CX), Z5
+	VPSLLD        $0x10, Z5, Z5
+	VFMADD231PS   Z5, Z4, Z3
+	ADDQ          $0x00000040, SI
+	ADDQ          $0x00000080, CX
+	DECQ          BX
+	JNZ           step
 	VEXTRACTF64X4 $0x01, Z0, Y4
 	VADDPS        Y0, Y4, Y4
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y1, Y0, Y0
-	VEXTRACTF64X4 $0x01, Z2, Y1
-	VADDPS        Y2, Y1, Y1
-	VEXTRACTF64X4 $0x01, Z3, Y2
-	VADDPS        Y3, Y2, Y2
-	VHADDPS       Y0, Y4, Y0
-	VHADDPS       Y2, Y1, Y1
-	VHADDPS       Y1, Y0, Y0
-	VEXTRACTF128  $0x01, Y0, X1
-	VADDPS        X1, X0, X1
-	VMOVUPS       X1, (SI)
+	VEXTRACTF64X4 $0x01, Z1, Y5
+	VADDPS        Y1, Y5, Y5
+	VEXTRACTF64X4 $0x01, Z2, Y6
+	VADDPS        Y2, Y6, Y6
+	VEXTRACTF64X4 $0x01, Z3, Y7
+	VADDPS        Y3, Y7, Y7
+	VHADDPS       Y5, Y4, Y4
+	VHADDPS       Y7, Y6, Y5
+	VHADDPS       Y5, Y4, Y4
+	VEXTRACTF128  $0x01, Y4, X5
+	VADDPS        X5, X4, X5
+	VMOVUPS       X5, (DX)
+	ADDQ          $0x00000010, DX
+	DECQ          AX
+	JMP           group
+
+done:
 	VZEROUPPER
 	RET
 

@@ -41,13 +41,13 @@ func main() {
 	dotQ8Panels("dotQ8x4VNNI", "dotQ8x4VNNI is kernel.dotQ8x4Go on AVX-512 VNNI: two blocks a ZMM register.", q8VNNI)
 	// IEEE halves widen with VCVTPH2PS (F16C); a bfloat16 is the top half
 	// of a float32, so it widens by a zero-extension and a shift.
-	dotHalf4("dotF16x4AVX2", "dotF16x4AVX2 sets out[j] = Σ_p x[p]·half(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).",
+	dotHalfPanels("dotF16x4AVX2", "dotF16x4AVX2 is kernel.dotHalfGo for IEEE halves on AVX2 and F16C.", false,
 		func(m Mem, w VecVirtual) { VCVTPH2PS(m, w) })
-	dotHalf4("dotBF16x4AVX2", "dotBF16x4AVX2 sets out[j] = Σ_p x[p]·bf16(b[j*ldb+p]) for j < 4 and p < k (a multiple of 8).",
+	dotHalfPanels("dotBF16x4AVX2", "dotBF16x4AVX2 is kernel.dotHalfGo for bfloat16s on AVX2.", false,
 		func(m Mem, w VecVirtual) { VPMOVZXWD(m, w); VPSLLD(U8(16), w, w) })
-	dotHalf4Z("dotF16x4AVX512", "dotF16x4AVX512 is dotF16x4AVX2 sixteen values at a time.",
+	dotHalfPanels("dotF16x4AVX512", "dotF16x4AVX512 is dotF16x4AVX2 sixteen values at a time.", true,
 		func(m Mem, w VecVirtual) { VCVTPH2PS(m, w) })
-	dotHalf4Z("dotBF16x4AVX512", "dotBF16x4AVX512 is dotBF16x4AVX2 sixteen values at a time.",
+	dotHalfPanels("dotBF16x4AVX512", "dotBF16x4AVX512 is dotBF16x4AVX2 sixteen values at a time.", true,
 		func(m Mem, w VecVirtual) { VPMOVZXWD(m, w); VPSLLD(U8(16), w, w) })
 	axpy4()
 	axpy()
@@ -701,92 +701,67 @@ func foldZ(acc [4]VecVirtual) [4]VecVirtual {
 	return half
 }
 
-// dotHalf4: four dot products of a float32 row x with four rows of 16-bit
-// floats, eight at a time, widened to float32 by widen (from memory into a
-// register), as dot4 does with floats.
-func dotHalf4(name, doc string, widen func(m Mem, w VecVirtual)) {
-	k, x, b, ldb, ld3, out := halfPrologue(name, doc)
-	var acc [4]VecVirtual
-	for j := range acc {
-		acc[j] = YMM()
-		VXORPS(acc[j], acc[j], acc[j])
-	}
-	Label("loop8")
-	TESTQ(k, k)
-	JZ(LabelRef("reduce"))
-	xv := YMM()
-	VMOVUPS(Mem{Base: x}, xv)
-	for j := range acc {
-		PREFETCHT0(fourRows(b, ldb, ld3, j, 1024)) // the rows stream from memory
-		w := YMM()
-		widen(fourRows(b, ldb, ld3, j, 0), w)
-		VFMADD231PS(w, xv, acc[j])
-	}
-	ADDQ(U32(32), x)
-	ADDQ(U32(16), b)
-	SUBQ(U32(8), k)
-	JMP(LabelRef("loop8"))
-
-	Label("reduce")
-	reduce4(acc, out)
-}
-
-// halfPrologue starts a 16-bit dot kernel of dotHalf4's signature: ldb in
-// bytes, ld3 three rows' stride.
-func halfPrologue(name, doc string) (k, x, b, ldb, ld3, out Register) {
-	TEXT(name, NOSPLIT, "func(k int, x *float32, b *uint16, ldb int, out *[4]float32)")
+// dotHalfPanels emits a 16-bit dot kernel: for each of groups groups of
+// four rows of kernel.F16 panels (steps of sixteen values, each the four
+// rows' sixteen one after the other), four dot products with a float32
+// row x, stored four floats a group in out. widen loads values from
+// memory into float32 lanes: eight into a YMM register (AVX2), sixteen
+// into a ZMM one.
+func dotHalfPanels(name, doc string, zmm bool, widen func(m Mem, w VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(groups, steps int, x *float32, b *uint16, out *float32)")
 	Doc(doc)
-	k = Load(Param("k"), GP64())
-	x = Load(Param("x"), GP64())
-	b = Load(Param("b"), GP64())
-	ldb = Load(Param("ldb"), GP64())
-	out = Load(Param("out"), GP64())
-	SHLQ(U8(1), ldb) // 16-bit values → bytes
-	ld3 = GP64()
-	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3)
-	return k, x, b, ldb, ld3, out
-}
-
-// dotHalf4Z is dotHalf4 with ZMM accumulators, sixteen values a step; a
-// last eight run in YMM registers (VEX: their upper halves are zero) and
-// are added in.
-func dotHalf4Z(name, doc string, widen func(m Mem, w VecVirtual)) {
-	k, x, b, ldb, ld3, out := halfPrologue(name, doc)
+	groups := Load(Param("groups"), GP64())
+	b := Load(Param("b"), GP64())
+	out := Load(Param("out"), GP64())
+	vec, lanes := YMM, 8
+	if zmm {
+		vec, lanes = ZMM, 16
+	}
 	var acc [4]VecVirtual
 	for j := range acc {
-		acc[j] = ZMM()
-		VPXORD(acc[j], acc[j], acc[j])
+		acc[j] = vec()
 	}
-	Label("loop16")
-	CMPQ(k, U8(16))
-	JL(LabelRef("tail8"))
-	xv := ZMM()
-	VMOVUPS(Mem{Base: x}, xv)
+
+	Label("group")
+	TESTQ(groups, groups)
+	JZ(LabelRef("done"))
+	steps := Load(Param("steps"), GP64())
+	x := Load(Param("x"), GP64())
 	for j := range acc {
-		PREFETCHT0(fourRows(b, ldb, ld3, j, 1024)) // the rows stream from memory
-		w := ZMM()
-		widen(fourRows(b, ldb, ld3, j, 0), w)
-		VFMADD231PS(w, xv, acc[j])
+		if zmm {
+			VPXORD(acc[j], acc[j], acc[j])
+		} else {
+			VXORPS(acc[j], acc[j], acc[j])
+		}
+	}
+	Label("step")
+	PREFETCHT0(Mem{Base: b, Disp: q8Ahead}) // the rows stream from memory
+	PREFETCHT0(Mem{Base: b, Disp: q8Ahead + 64})
+	for h := 0; h < 16/lanes; h++ {
+		xv := vec()
+		VMOVUPS(Mem{Base: x, Disp: 4 * lanes * h}, xv)
+		for j := range acc {
+			w := vec()
+			widen(Mem{Base: b, Disp: 32*j + 2*lanes*h}, w)
+			VFMADD231PS(w, xv, acc[j])
+		}
 	}
 	ADDQ(U32(64), x)
-	ADDQ(U32(32), b)
-	SUBQ(U32(16), k)
-	JMP(LabelRef("loop16"))
-
-	Label("tail8")
-	TESTQ(k, k)
-	JZ(LabelRef("fold"))
-	xy := YMM()
-	VMOVUPS(Mem{Base: x}, xy)
-	for j := range acc {
-		w := YMM()
-		widen(fourRows(b, ldb, ld3, j, 0), w)
-		VMULPS(w, xy, w)
-		VADDPS(w.AsZ(), acc[j], acc[j])
+	ADDQ(U32(128), b)
+	DECQ(steps)
+	JNZ(LabelRef("step"))
+	if zmm {
+		store4(foldZ(acc), out)
+	} else {
+		store4(acc, out)
 	}
+	ADDQ(U32(16), out)
+	DECQ(groups)
+	JMP(LabelRef("group"))
 
-	Label("fold")
-	reduce4(foldZ(acc), out)
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
 
 // reduce4 stores the sums of the four accumulators' lanes in out[0:4] and
