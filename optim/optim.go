@@ -39,6 +39,15 @@ type Optimizer interface {
 	LoadState(map[string]*tensor.Tensor) error
 }
 
+// ClosureStepper is an optimizer that evaluates the objective again
+// within a step, as LBFGS's line search does: a training loop hands it
+// the batch's loss as a closure (see LBFGS.StepClosure) instead of calling
+// Step.
+type ClosureStepper interface {
+	Optimizer
+	StepClosure(closure func() float64) (loss, start float64)
+}
+
 // zeroGrad zeroes the gradient of every parameter, keeping the storage.
 func zeroGrad(ps []nn.Param) {
 	for _, p := range ps {

@@ -119,7 +119,7 @@ func TestOptionErrors(t *testing.T) {
 		{"nan", func(o *recipe.TrainOptions) { o.Dropout = math.NaN() }, "--dropout NaN: want a finite number"},
 		{"arch", func(o *recipe.TrainOptions) { o.Arch = "transformer" }, `--arch "transformer": want mlp, cnn, lstm, gru, rnn or bow`},
 		{"hidden", func(o *recipe.TrainOptions) { o.Hidden = "8,x" }, `--hidden "8,x": "x" is not an integer`},
-		{"optimizer", func(o *recipe.TrainOptions) { o.Optimizer = "lbfgs" }, `--optimizer "lbfgs": want adam, adamw or sgd`},
+		{"optimizer", func(o *recipe.TrainOptions) { o.Optimizer = "newton" }, `--optimizer "newton": want adam, adamw, sgd or lbfgs`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var o recipe.TrainOptions

@@ -30,7 +30,7 @@ type TrainOptions struct {
 	Hidden      string         `json:"hidden" flag:"hidden" def:"64" help:"hidden layer widths, comma-separated (\"\" for a linear model)"`
 	Activation  string         `json:"activation" flag:"activation" def:"relu" help:"hidden activation: relu, tanh, sigmoid or gelu"`
 	Dropout     float64        `json:"dropout" flag:"dropout" help:"dropout probability after each hidden layer" range:"[0,1)"`
-	Optimizer   string         `json:"optimizer" flag:"optimizer" def:"adam" help:"adam, adamw or sgd"`
+	Optimizer   string         `json:"optimizer" flag:"optimizer" def:"adam" help:"adam, adamw, sgd, or lbfgs (L-BFGS with a line search, for full batches: --batch-size at least the training rows, --lr 1)"`
 	LR          float64        `json:"lr" flag:"lr" def:"1e-3" help:"learning rate" range:"(0,)"`
 	Momentum    float64        `json:"momentum" flag:"momentum" def:"0.9" help:"SGD momentum" range:"[0,1)"`
 	WeightDecay float64        `json:"weight_decay" flag:"weight-decay" help:"weight decay (L2 for adam and sgd, decoupled for adamw)" range:"[0,)"`
@@ -214,6 +214,11 @@ func newOptimizer(o TrainOptions, params []nn.Param) (optim.Optimizer, error) {
 		return optim.NewAdamW(params, optim.AdamConfig{LR: float32(o.LR), WeightDecay: float32(o.WeightDecay)}), nil
 	case "sgd":
 		return optim.NewSGD(params, optim.SGDConfig{LR: float32(o.LR), Momentum: float32(o.Momentum), WeightDecay: float32(o.WeightDecay)}), nil
+	case "lbfgs":
+		if o.Clip > 0 || o.World > 1 {
+			return nil, optionf("--optimizer lbfgs runs on one process without --clip")
+		}
+		return optim.NewLBFGS(params, optim.LBFGSConfig{LR: float32(o.LR), WeightDecay: float32(o.WeightDecay)}), nil
 	}
-	return nil, optionf("--optimizer %q: want adam, adamw or sgd", o.Optimizer)
+	return nil, optionf("--optimizer %q: want adam, adamw, sgd or lbfgs", o.Optimizer)
 }

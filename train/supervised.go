@@ -265,6 +265,21 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 				return s.finish(res, params), err
 			}
 			mine := idx[len(idx)*rank/ranks : len(idx)*(rank+1)/ranks]
+			if cs, ok := s.Opt.(optim.ClosureStepper); ok {
+				l, err := s.closureStep(cs, trainSet.Subset(mine), arena)
+				if err != nil {
+					return s.finish(res, params), err
+				}
+				if math.IsNaN(l) || math.IsInf(l, 0) {
+					return s.finish(res, params), diverged(fmt.Sprintf("epoch %d, batch %d", epoch, bi+1), l)
+				}
+				s.st.Step++
+				lossSum += l * float64(len(idx))
+				if s.Observer != nil {
+					s.Observer.Batch(Batch{Epoch: epoch, Epochs: cfg.Epochs, Batch: bi + 1, Batches: len(batches), Loss: l})
+				}
+				continue
+			}
 			s.Opt.ZeroGrad()
 			var l float64
 			if len(mine) > 0 {
@@ -359,6 +374,30 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 		}
 	}
 	return s.finish(res, params), nil
+}
+
+// closureStep is one step of an optimizer that evaluates the batch's loss
+// itself (L-BFGS's line search): the loss must be the same function each
+// time, so it runs on one process, with no clipping or augmentation. It
+// returns the loss at the start of the step, as the other optimizers'
+// steps report.
+func (s *Supervised) closureStep(opt optim.ClosureStepper, b *data.Dataset, arena *tensor.Arena) (float64, error) {
+	cfg := s.Config
+	if dist.Or(s.Comm).Size() > 1 || cfg.ClipNorm > 0 || cfg.Augment != nil {
+		return 0, errors.New("train: an optimizer that evaluates the loss itself (L-BFGS) runs on one process, without gradient clipping or augmentation")
+	}
+	if cfg.Schedule != nil {
+		opt.SetLR(cfg.Schedule.At(s.st.Step))
+	}
+	_, start := opt.StepClosure(func() float64 {
+		opt.ZeroGrad()
+		loss := s.Head.Loss(s.Model.Forward(b.X), b)
+		loss.Backward()
+		v := float64(loss.Item())
+		arena.Reset()
+		return v
+	})
+	return start, nil
 }
 
 // improved reports whether score beats the best so far by more than MinDelta.

@@ -330,7 +330,10 @@ def optim_cases():
             if clip:
                 torch.nn.utils.clip_grad_norm_([W, b], clip)
             lrs.append(opt.param_groups[0]["lr"])
-            opt.step()
+            if isinstance(opt, torch.optim.LBFGS):  # one iteration a call, no line search: the gradient just computed
+                opt.step(lambda: ((X @ W.t() + b - Y) ** 2).mean())
+            else:
+                opt.step()
             if lr_sched:
                 lr_sched.step()
             traj.append({"W": W.detach().reshape(-1).tolist(), "b": b.detach().reshape(-1).tolist()})
@@ -368,6 +371,10 @@ def optim_cases():
     add("sgd_cosine", {"kind": "sgd", "lr": 0.1, "momentum": 0.5, "schedule": {"kind": "cosine", "t_max": 12, "min_lr": 0.01}},
         make_opt=lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5),
         sched=lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=12, eta_min=0.01))
+    add("lbfgs", {"kind": "lbfgs", "lr": 1},
+        make_opt=lambda p: torch.optim.LBFGS(p, lr=1, max_iter=1, history_size=10))
+    add("lbfgs_short_history", {"kind": "lbfgs", "lr": 0.5, "history": 3},
+        make_opt=lambda p: torch.optim.LBFGS(p, lr=0.5, max_iter=1, history_size=3))
     return {"X": t(X), "Y": t(Y), "W0": t(W0), "b0": t(b0), "cases": cases}
 
 
