@@ -195,3 +195,31 @@ func TestSupervisedStopsOnNaN(t *testing.T) {
 		t.Fatal("a diverged run wrote best.safetensors")
 	}
 }
+
+// With L-BFGS on full batches, the loop's steps are StepClosure's: a
+// logistic regression reaches its regularised optimum, where the
+// training loss no longer changes; clipping is refused.
+func TestSupervisedLBFGS(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	trainSet, val := blobs(200, rng), blobs(60, rng)
+	m, err := mlp.New(mlp.Config{Inputs: 2, Outputs: 1}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := optim.NewLBFGS(nn.Params(m), optim.LBFGSConfig{LR: 1, WeightDecay: 1e-3})
+	loop := &train.Supervised{Model: m, Opt: opt, Head: train.Head{Task: data.Classification, Classes: 2},
+		Config: train.Config{Epochs: 30, BatchSize: 200, Monitor: "val_loss", Seed: 1}}
+	res, err := loop.Fit(context.Background(), trainSet, val)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.History
+	if first, last := h[0].TrainLoss, h[len(h)-1].TrainLoss; last > first-0.1 || math.Abs(h[len(h)-2].TrainLoss-last) > 1e-6 {
+		t.Fatalf("training losses %g … %g, %g: want a converged fall", first, h[len(h)-2].TrainLoss, last)
+	}
+	loop = &train.Supervised{Model: m, Opt: opt, Head: train.Head{Task: data.Classification, Classes: 2},
+		Config: train.Config{Epochs: 1, BatchSize: 200, Monitor: "val_loss", ClipNorm: 1}}
+	if _, err := loop.Fit(context.Background(), trainSet, val); err == nil || !strings.Contains(err.Error(), "L-BFGS") {
+		t.Fatalf("L-BFGS with clipping: %v", err)
+	}
+}
