@@ -85,17 +85,22 @@ func (m *Model) Forward(x *tensor.Tensor) *tensor.Tensor {
 		panic(fmt.Sprintf("bow: input of shape %v: want (B, 2L)", x.Shape()))
 	}
 	b, l := x.Shape()[0], x.Shape()[1]/2
-	var ids []int
-	var vals []float32
-	offsets := make([]int, b)
+	offsets := make([]int, b+1) // row r's n-grams are [offsets[r], offsets[r+1])
 	for r := range b {
-		offsets[r] = len(ids)
-		row := x.Data[r*2*l : (r+1)*2*l]
-		for j := 0; j < l && row[j] >= 0; j++ {
-			ids = append(ids, int(row[j]))
-			vals = append(vals, row[l+j])
+		row, n := x.Data[r*2*l:r*2*l+l], 0
+		for n < l && row[n] >= 0 {
+			n++
+		}
+		offsets[r+1] = offsets[r] + n
+	}
+	ids, vals := make([]int, offsets[b]), make([]float32, offsets[b])
+	for r := range b {
+		row, o := x.Data[r*2*l:(r+1)*2*l], offsets[r]
+		for j := range offsets[r+1] - o {
+			ids[o+j], vals[o+j] = int(row[j]), row[l+j]
 		}
 	}
+	offsets = offsets[:b]
 	if m.Embed == nil {
 		return tensor.EmbeddingBag(m.Weight, ids, offsets, vals, false).Add(m.Bias)
 	}
