@@ -142,6 +142,13 @@ func opName(base string, transA, transB bool) string {
 // layer's weight, multiplied at every step of a sequence). Gradients flow
 // back to w. The packed copy costs as much memory as w, and gives the same
 // results bit for bit.
+//
+// When w requires a gradient, the Linear products with the packed matrix
+// (transW = trans) defer their weight gradients: each backward keeps its
+// rows of x and of the output's gradient G, and Packed's backward sums
+// them in one GEMM over all the rows, dW = Gᵀ·X (or Xᵀ·G), instead of one
+// rank-B update of dW per product (a recurrent layer's step). Their input
+// gradients, G·op(w)ᵀ, share one packing of w too.
 func (w *Tensor) Packed(trans bool) *Tensor {
 	if w.NDim() != 2 {
 		panic(fmt.Sprintf("tensor: Packed of shape %v: want a matrix", w.shape))
@@ -153,7 +160,51 @@ func (w *Tensor) Packed(trans bool) *Tensor {
 	out := newOut("Packed", []int{0}, w) // no storage of its own
 	out.Data, out.shape = w.Data, w.Shape()
 	out.packed = kernel.PackB(trans, k, n, w.Data, w.shape[1])
-	return out.record(func() { kernel.Add(out.Grad.Data, gradOf(w)) })
+	if out.requiresGrad {
+		out.sums = &packedGrads{trans: trans, k: k, n: n}
+	}
+	return out.record(func() {
+		if s := out.sums; s != nil && s.rows > 0 {
+			// Xᵀ·G (k×n), which packs the transpose of x rather than of G, the
+			// wider: dW is that (trans false) or its transpose.
+			dw := out.Grad.Data
+			if trans {
+				dw = make([]float32, k*n)
+			}
+			kernel.Gemm(true, false, k, n, s.rows, 1, s.x, k, s.g, n, 1, dw, n)
+			if trans {
+				addTransposed(dw, k, n, out.Grad.Data)
+			}
+			s.x, s.g, s.rows = nil, nil, 0
+		}
+		kernel.Add(out.Grad.Data, gradOf(w))
+	})
+}
+
+// addTransposed adds the transpose of src (rows×cols) to dst (cols×rows),
+// in 32×32 tiles so that both stay in cache.
+func addTransposed(src []float32, rows, cols int, dst []float32) {
+	for i0 := 0; i0 < rows; i0 += 32 {
+		for j0 := 0; j0 < cols; j0 += 32 {
+			for i := i0; i < min(i0+32, rows); i++ {
+				for j := j0; j < min(j0+32, cols); j++ {
+					dst[j*rows+i] += src[i*cols+j]
+				}
+			}
+		}
+	}
+}
+
+// packedGrads collects, for a Packed matrix op(w) (k×n), the rows of x
+// (rows×k) and of G (rows×n) of the Linear products whose weight gradient
+// it sums, and the packing of op(w)ᵀ that their input gradients share.
+type packedGrads struct {
+	trans bool
+	k, n  int
+	x, g  []float32
+	rows  int
+	total int             // the rows of the products so far, for x and g's capacity
+	dx    *kernel.PackedB // op(w)ᵀ (n×k), packed at the first input gradient
 }
 
 // Q8 returns a matrix that shares w's data and shape and carries it in
@@ -183,7 +234,7 @@ func (w *Tensor) Q8(trans bool) *Tensor {
 	kernel.QuantizeQ8(&q8, src, rows, cols)
 	q := *w
 	q.q8, q.q8Trans = kernel.PackQ8(&q8), trans
-	q.packed = nil
+	q.packed, q.sums = nil, nil
 	return &q
 }
 
@@ -201,7 +252,7 @@ func (w *Tensor) F16(trans bool, h []uint16, bf16 bool) *Tensor {
 		rows, cols = cols, rows
 	}
 	q := *w
-	q.f16, q.q8Trans, q.q8, q.packed = kernel.PackF16(rows, cols, h, bf16), trans, nil, nil
+	q.f16, q.q8Trans, q.q8, q.packed, q.sums = kernel.PackF16(rows, cols, h, bf16), trans, nil, nil, nil
 	return &q
 }
 
@@ -253,6 +304,9 @@ func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
 		inputs = append(inputs, bias)
 	}
 	out := newOutDirty("Linear", shape, inputs...)
+	if w.sums != nil && w.sums.trans == transW {
+		w.sums.total += rows
+	}
 	beta := float32(0)
 	switch {
 	case full:
@@ -276,10 +330,28 @@ func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
 	}
 	return out.record(func() {
 		g := out.Grad.Data
-		if gx := gradOf(x); gx != nil {
-			kernel.Gemm(false, !transW, rows, k, n, 1, g, n, w.Data, w.shape[1], 1, gx, k) // dx = G·op(w)ᵀ
+		sums := w.sums
+		if sums != nil && sums.trans != transW {
+			sums = nil
 		}
-		if gw := gradOf(w); gw != nil {
+		if gx := gradOf(x); gx != nil {
+			if sums != nil && rows > 4 {
+				if sums.dx == nil || !sums.dx.Current() {
+					sums.dx = kernel.PackB(!transW, n, k, w.Data, w.shape[1])
+				}
+				kernel.GemmPacked(rows, 1, g, n, sums.dx, 1, gx, k) // dx = G·op(w)ᵀ
+			} else {
+				kernel.Gemm(false, !transW, rows, k, n, 1, g, n, w.Data, w.shape[1], 1, gx, k) // dx = G·op(w)ᵀ
+			}
+		}
+		if gw := gradOf(w); gw != nil && sums != nil {
+			if sums.x == nil { // room for every product's rows, counted in their forward passes
+				sums.x, sums.g = make([]float32, 0, sums.total*k), make([]float32, 0, sums.total*n)
+			}
+			sums.x = append(sums.x, x.Data[:rows*k]...) // summed in Packed's backward
+			sums.g = append(sums.g, g[:rows*n]...)
+			sums.rows += rows
+		} else if gw != nil {
 			if transW {
 				kernel.Gemm(true, false, n, k, rows, 1, g, n, x.Data, k, 1, gw, k) // dw (N, K) = Gᵀ·x
 			} else {

@@ -38,6 +38,7 @@ type Tensor struct {
 	shape        []int
 	requiresGrad bool
 	packed       *kernel.PackedB  // see Packed; nil for most tensors
+	sums         *packedGrads     // see Packed: its products' weight gradients, summed in one GEMM
 	q8           *kernel.Q8Panels // see Q8; nil for most tensors
 	q8Trans      bool             // q8's (or f16's) rows are the rows of the matrix (its transpose's, otherwise)
 	f16          *kernel.F16      // see F16; nil for most tensors

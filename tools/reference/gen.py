@@ -227,6 +227,10 @@ def recurrent_cases():
         # Right-padded rows of lengths 4, 2 and 3, as packed sequences.
         ("lstm_bi_packed", torch.nn.LSTM, dict(input_size=3, hidden_size=3, num_layers=2, bidirectional=True, lengths=[4, 2, 3]), 3, 4),
         ("gru_packed", torch.nn.GRU, dict(input_size=2, hidden_size=3, num_layers=1, lengths=[1, 3]), 2, 3),
+        # Five rows: moxing packs the recurrent weight once and sums its
+        # gradient over the steps in one product (tensor.Packed).
+        ("lstm_b5", torch.nn.LSTM, dict(input_size=3, hidden_size=4, num_layers=2), 5, 4),
+        ("gru_b5_bi", torch.nn.GRU, dict(input_size=3, hidden_size=4, num_layers=1, bidirectional=True), 5, 3),
     ]:
         lengths = kw.pop("lengths", None)
         m = mod(batch_first=True, **kw)
