@@ -26,6 +26,8 @@ type TrainResult struct {
 	Kernels         string  // tensor.Kernels() at the time
 	Steps           int     // timed steps
 	MsPerStep       float64 // mean wall time of a step, in milliseconds
+	OptimizerMs     float64 // of MsPerStep: zeroing the gradients and AdamW's step
+	Params          int     // the model's parameters: a step is about 6·Params·B·T floating-point operations
 	ActivationBytes int64   // the arena's storage: activations, what backward keeps, their gradients
 	AllocPerStep    float64 // heap bytes allocated per step besides the arena
 	GCs             uint32  // garbage collections during the timed steps
@@ -47,15 +49,21 @@ func GPTTrain(ctx context.Context, cfg gpt.Config, tc TrainConfig, rng *rand.Ran
 	x, y := randomIDs(rng, tc.Batch*tc.Seq, cfg.VocabSize), randomIDs(rng, tc.Batch*tc.Seq, cfg.VocabSize) // (B·T), (B·T)
 	arena := tensor.NewArena()
 	nn.UseArena(m, arena)
+	var optTime time.Duration
 	step := func() {
 		_, loss := m.Forward(x, tc.Batch, tc.Seq, y)
+		t := time.Now()
 		opt.ZeroGrad()
+		optTime += time.Since(t)
 		loss.Backward()
 		loss.Item()
 		arena.Reset()
+		t = time.Now()
 		opt.Step()
+		optTime += time.Since(t)
 	}
 	step() // warm up
+	optTime = 0
 	alloc0, gc0 := allocated()
 	n, start := 0, time.Now()
 	for n < 3 || time.Since(start).Seconds() < tc.Seconds {
@@ -72,6 +80,8 @@ func GPTTrain(ctx context.Context, cfg gpt.Config, tc TrainConfig, rng *rand.Ran
 		Kernels:         tensor.Kernels(),
 		Steps:           n,
 		MsPerStep:       per,
+		OptimizerMs:     optTime.Seconds() * 1000 / float64(n),
+		Params:          nn.NumParams(params),
 		ActivationBytes: arena.Bytes(),
 		AllocPerStep:    float64(ms.TotalAlloc-alloc0) / float64(n),
 		GCs:             ms.NumGC - gc0,

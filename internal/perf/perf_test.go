@@ -9,6 +9,7 @@ import (
 
 	"github.com/moxing/moxing/internal/perf"
 	"github.com/moxing/moxing/models/gpt"
+	"github.com/moxing/moxing/nn"
 )
 
 // small is a GPT that steps in well under a millisecond.
@@ -36,6 +37,13 @@ func TestGPTTrain(t *testing.T) {
 	}
 	if r.Steps < 3 || r.MsPerStep <= 0 || r.ActivationBytes <= 0 || r.AllocPerStep < 0 || r.HeapInuse == 0 {
 		t.Errorf("GPTTrain = %+v; want at least 3 steps, a positive time and activation memory", r)
+	}
+	m, err := gpt.New(small, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OptimizerMs <= 0 || r.OptimizerMs >= r.MsPerStep || r.Params != nn.NumParams(nn.Params(m)) {
+		t.Errorf("GPTTrain = %+v; want the optimizer's share of a step and the model's parameters", r)
 	}
 }
 
