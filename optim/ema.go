@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/moxing/moxing/internal/kernel"
 	"github.com/moxing/moxing/tensor"
 )
 
@@ -48,12 +49,19 @@ func (e *EMA) Step() {
 	e.Optimizer.Step()
 	e.steps++
 	d := e.Decay
-	for i, p := range e.Params() {
-		s := e.sum[i]
-		for j, w := range p.Data {
-			s[j] = d*s[j] + (1-d)*w
-		}
+	var ws [][]float32
+	for _, p := range e.Params() {
+		ws = append(ws, p.Data)
 	}
+	sums, weights := pieces(e.sum), pieces(ws) // the same cuts: e.sum[i] is as long as its parameter
+	kernel.Parallel(len(sums), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			s, w := sums[k], weights[k][:len(sums[k])]
+			for j := range s {
+				s[j] = d*s[j] + (1-d)*w[j]
+			}
+		}
+	})
 }
 
 // Swap puts the averaged weights in place of the trained ones (to evaluate

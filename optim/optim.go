@@ -15,6 +15,7 @@ package optim
 import (
 	"math"
 
+	"github.com/moxing/moxing/internal/kernel"
 	"github.com/moxing/moxing/nn"
 	"github.com/moxing/moxing/tensor"
 )
@@ -59,27 +60,52 @@ func zeroGrad(ps []nn.Param) {
 // gradients as one vector) is at most maxNorm, and returns the norm before
 // clipping. As PyTorch's clip_grad_norm_, the scale is
 // maxNorm/(norm + 1e-6) and is applied only when it is below 1. Parameters
-// without a gradient are ignored.
+// without a gradient are ignored. The gradients are read in pieces of 64K
+// values across the threads, once for the norm and once to scale them; the
+// norm sums the pieces in order, so it is the same on any thread count.
 func ClipGradNorm(ps []nn.Param, maxNorm float64) float64 {
-	var sq float64
+	var grads [][]float32
 	for _, p := range ps {
-		if p.Grad == nil {
-			continue
+		if p.Grad != nil {
+			grads = append(grads, p.Grad.Data)
 		}
-		for _, g := range p.Grad.Data {
-			sq += float64(g) * float64(g)
+	}
+	parts := pieces(grads)
+	sums := make([]float64, len(parts))
+	kernel.Parallel(len(parts), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			sums[i] = kernel.SumSquares(parts[i])
 		}
+	})
+	var sq float64
+	for _, s := range sums {
+		sq += s
 	}
 	norm := math.Sqrt(sq)
 	if coef := maxNorm / (norm + 1e-6); coef < 1 {
-		for _, p := range ps {
-			if p.Grad == nil {
-				continue
+		c := float32(coef)
+		kernel.Parallel(len(parts), func(lo, hi int) {
+			for _, g := range parts[lo:hi] {
+				for i := range g {
+					g[i] *= c
+				}
 			}
-			for i := range p.Grad.Data {
-				p.Grad.Data[i] *= float32(coef)
-			}
-		}
+		})
 	}
 	return norm
+}
+
+// pieceLen is how many values pieces cuts: enough for a thread to stream,
+// few enough that every thread gets some of a large model's.
+const pieceLen = 1 << 16
+
+// pieces cuts each of vs into slices of at most pieceLen values, in order.
+func pieces(vs [][]float32) [][]float32 {
+	var out [][]float32
+	for _, v := range vs {
+		for i := 0; i < len(v); i += pieceLen {
+			out = append(out, v[i:min(i+pieceLen, len(v))])
+		}
+	}
+	return out
 }

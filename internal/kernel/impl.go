@@ -130,6 +130,17 @@ func Dot(x, y []float32) float32 {
 	return active.dot(x, y)
 }
 
+// SumSquares returns Σ x[i]² in float64: the vector kernels' float32 sums
+// of 1024 elements at a time, added in order.
+func SumSquares(x []float32) float64 {
+	var s float64
+	for i := 0; i < len(x); i += 1024 {
+		b := x[i:min(i+1024, len(x))]
+		s += float64(Dot(b, b))
+	}
+	return s
+}
+
 // Add computes y += x over len(y) elements.
 func Add(x, y []float32) { Axpy(1, x, y) }
 
