@@ -24,6 +24,19 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 				d, src := (*[6]float32)(panel[p*6:p*6+6]), (*[6]float32)(a[off:off+6])
 				d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5] // not memmove: a call per 24 bytes
 			}
+		case transA && rows == 12 && mr == 12:
+			// op(A)[i][p] = A[p][i]: each step's 12 values are contiguous in A.
+			for p := 0; p < kb; p++ {
+				off := (pc+p)*lda + ic + r
+				d, src := (*[12]float32)(panel[p*12:p*12+12]), (*[12]float32)(a[off:off+12])
+				if alpha == 1 {
+					*d = *src
+					continue
+				}
+				for i, v := range src {
+					d[i] = alpha * v
+				}
+			}
 		case transA:
 			// op(A)[i][p] = A[p][i]: each step's mr values are contiguous in A.
 			for p := 0; p < kb; p++ {
@@ -51,6 +64,21 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 				d := (*[6]float32)(panel[p*6 : p*6+6])
 				d[0], d[1], d[2] = alpha*r0[p], alpha*r1[p], alpha*r2[p]
 				d[3], d[4], d[5] = alpha*r3[p], alpha*r4[p], alpha*r5[p]
+			}
+		case rows == 12 && mr == 12:
+			// Twelve rows read side by side, each step's twelve values
+			// stored together (the AVX-512 tile): contiguous stores instead
+			// of one every 48 bytes.
+			row := func(i int) []float32 { return a[(ic+r+i)*lda+pc : (ic+r+i)*lda+pc+kb] }
+			r0, r1, r2, r3, r4, r5 := row(0), row(1), row(2), row(3), row(4), row(5)
+			r6, r7, r8, r9, r10, r11 := row(6), row(7), row(8), row(9), row(10), row(11)
+			r1, r2, r3, r4, r5 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)], r4[:len(r0)], r5[:len(r0)]
+			r6, r7, r8, r9, r10, r11 = r6[:len(r0)], r7[:len(r0)], r8[:len(r0)], r9[:len(r0)], r10[:len(r0)], r11[:len(r0)]
+			for p := range r0 {
+				d := (*[12]float32)(panel[p*12 : p*12+12])
+				d[0], d[1], d[2], d[3] = alpha*r0[p], alpha*r1[p], alpha*r2[p], alpha*r3[p]
+				d[4], d[5], d[6], d[7] = alpha*r4[p], alpha*r5[p], alpha*r6[p], alpha*r7[p]
+				d[8], d[9], d[10], d[11] = alpha*r8[p], alpha*r9[p], alpha*r10[p], alpha*r11[p]
 			}
 		case rows == 4 && mr == 4:
 			row := func(i int) []float32 { return a[(ic+r+i)*lda+pc : (ic+r+i)*lda+pc+kb] }
