@@ -58,6 +58,25 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		gemmSmallM(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, workers)
 		return
 	}
+	if impl := active; pre == nil && n > smallM && n < impl.nr/2 && m >= 2*impl.mr {
+		// A few columns of C would fill a fraction of every nr-wide tile:
+		// compute Cᵀ = op(B)ᵀ·op(A)ᵀ, whose n rows fill mr-row tiles, and
+		// add it back (a convolution's weight gradient with one input
+		// channel: 9 columns).
+		t := GetBuf(n * m)
+		defer PutBuf(t)
+		gemm(workers, !transB, !transA, n, m, k, alpha, b, ldb, a, lda, 0, *t, m, nil)
+		if beta != 0 { // C was scaled above
+			addTransposed(*t, n, m, c, ldc)
+		} else {
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					c[i*ldc+j] = (*t)[j*m+i]
+				}
+			}
+		}
+		return
+	}
 	if m*n*k < parallelFlops {
 		workers = 1
 	}
@@ -147,6 +166,16 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 		panic(fmt.Sprintf("kernel: Gemm: B (%d×%d, ldb %d) does not fit in %d elements", rb, cb, ldb, len(b)))
 	case ldc < n || len(c) < need(m, n, ldc):
 		panic(fmt.Sprintf("kernel: Gemm: C (%d×%d, ldc %d) does not fit in %d elements", m, n, ldc, len(c)))
+	}
+}
+
+// addTransposed adds the transpose of t (rows×cols, row-major) to c
+// (cols×rows, row stride ldc).
+func addTransposed(t []float32, rows, cols int, c []float32, ldc int) {
+	for i := 0; i < cols; i++ {
+		for j := 0; j < rows; j++ {
+			c[i*ldc+j] += t[j*cols+i]
+		}
 	}
 }
 

@@ -146,12 +146,14 @@ func TestGemmLargeShapes(t *testing.T) {
 	eachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, sz := range [][3]int{{1, 600, 300}, {2, 300, 513}, {4, 1000, 64}, {5, 130, 70}, {16, 700, 64},
-			{70, 130, 300}, {129, 65, 513}, {150, 90, 257}, {64, 4100, 9}, {300, 64, 64}} {
+			{70, 130, 300}, {129, 65, 513}, {150, 90, 257}, {64, 4100, 9}, {300, 64, 64},
+			{32, 9, 784}, {100, 7, 300}} { // few columns: computed transposed
 			for _, tr := range layouts {
 				checkGemmCase(t, rng, tr[0], tr[1], sz[0], sz[1], sz[2], 1, 0)
 			}
 		}
 		checkGemmCase(t, rng, false, true, 200, 200, 300, 0.5, 2)
+		checkGemmCase(t, rng, true, false, 50, 9, 300, 0.5, 2)
 	})
 }
 
