@@ -135,23 +135,27 @@ func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 	seed := rng.Uint64()
 	scale := 1 / (1 - p)
 	out := newOutDirty("Dropout", a.shape, a)
-	// each calls f(i, s) for every element i with its factor s: 0 or 1/(1-p).
-	each := func(f func(i int, s float32)) {
-		r := rand.New(rand.NewPCG(seed, 0))
-		for i := range a.Data {
-			s := float32(0)
-			if r.Float32() >= p {
-				s = scale
-			}
-			f(i, s)
+	x, y, src := a.Data, out.Data, rand.NewPCG(seed, 0)
+	for i, v := range x {
+		y[i] = 0
+		if keep(src, p) {
+			y[i] = v * scale
 		}
 	}
-	x, y := a.Data, out.Data
-	each(func(i int, s float32) { y[i] = x[i] * s })
 	return out.record(func() {
 		if ga := gradOf(a); ga != nil {
-			g := out.Grad.Data
-			each(func(i int, s float32) { ga[i] += g[i] * s })
+			g, src := out.Grad.Data, rand.NewPCG(seed, 0)
+			for i, v := range g[:len(ga)] {
+				if keep(src, p) {
+					ga[i] += v * scale
+				}
+			}
 		}
 	})
+}
+
+// keep draws whether Dropout keeps an element: rand.Rand's Float32 over
+// src, at least p, taken from the PCG directly (no interface call a value).
+func keep(src *rand.PCG, p float32) bool {
+	return float32(uint32(src.Uint64()>>32)<<8>>8)/(1<<24) >= p
 }
