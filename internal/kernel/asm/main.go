@@ -675,18 +675,7 @@ func dotQ8Panels(name, doc string, kind int) {
 	JMP(LabelRef("chunk"))
 
 	Label("reduce")
-	if lanes == 16 {
-		store4(foldZ(acc), out)
-	} else {
-		store4(acc, out)
-	}
-	ADDQ(U32(16), out)
-	DECQ(groups)
-	JMP(LabelRef("group"))
-
-	Label("done")
-	VZEROUPPER()
-	RET()
+	endGroup(acc, lanes == 16, out, groups)
 }
 
 // foldZ adds the halves of four ZMM accumulators into YMM registers, for
@@ -750,6 +739,13 @@ func dotHalfPanels(name, doc string, zmm bool, widen func(m Mem, w VecVirtual)) 
 	ADDQ(U32(128), b)
 	DECQ(steps)
 	JNZ(LabelRef("step"))
+	endGroup(acc, zmm, out, groups)
+}
+
+// endGroup ends a panel kernel's loop over groups of four rows: the four
+// sums stored at out, out advanced, back to "group" for the next one, and
+// the return at "done".
+func endGroup(acc [4]VecVirtual, zmm bool, out, groups Register) {
 	if zmm {
 		store4(foldZ(acc), out)
 	} else {
