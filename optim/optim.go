@@ -1,7 +1,7 @@
 // Package optim updates parameters from their gradients: SGD (momentum,
 // Nesterov, weight decay), Adam and AdamW exactly as PyTorch computes them,
-// learning-rate schedules and gradient-norm clipping. It knows parameters,
-// not models.
+// L-BFGS for full batches, learning-rate schedules and gradient-norm
+// clipping. It knows parameters, not models.
 //
 // The usual step:
 //
