@@ -165,34 +165,18 @@ func (w *Tensor) Packed(trans bool) *Tensor {
 	}
 	return out.record(func() {
 		if s := out.sums; s != nil && s.rows > 0 {
-			// Xᵀ·G (k×n), which packs the transpose of x rather than of G, the
-			// wider: dW is that (trans false) or its transpose.
-			dw := out.Grad.Data
-			if trans {
-				dw = make([]float32, k*n)
+			x, g := (*s.x)[:s.rows*k], (*s.g)[:s.rows*n]
+			if trans { // dW (n×k) += Gᵀ·X
+				kernel.Gemm(true, false, n, k, s.rows, 1, g, n, x, k, 1, out.Grad.Data, k)
+			} else { // dW (k×n) += Xᵀ·G
+				kernel.Gemm(true, false, k, n, s.rows, 1, x, k, g, n, 1, out.Grad.Data, n)
 			}
-			kernel.Gemm(true, false, k, n, s.rows, 1, s.x, k, s.g, n, 1, dw, n)
-			if trans {
-				addTransposed(dw, k, n, out.Grad.Data)
-			}
+			kernel.PutBuf(s.x)
+			kernel.PutBuf(s.g)
 			s.x, s.g, s.rows = nil, nil, 0
 		}
 		kernel.Add(out.Grad.Data, gradOf(w))
 	})
-}
-
-// addTransposed adds the transpose of src (rows×cols) to dst (cols×rows),
-// in 32×32 tiles so that both stay in cache.
-func addTransposed(src []float32, rows, cols int, dst []float32) {
-	for i0 := 0; i0 < rows; i0 += 32 {
-		for j0 := 0; j0 < cols; j0 += 32 {
-			for i := i0; i < min(i0+32, rows); i++ {
-				for j := j0; j < min(j0+32, cols); j++ {
-					dst[j*rows+i] += src[i*cols+j]
-				}
-			}
-		}
-	}
 }
 
 // packedGrads collects, for a Packed matrix op(w) (k×n), the rows of x
@@ -201,9 +185,9 @@ func addTransposed(src []float32, rows, cols int, dst []float32) {
 type packedGrads struct {
 	trans bool
 	k, n  int
-	x, g  []float32
+	x, g  *[]float32 // pooled (kernel.GetBuf): a training step allocates none
 	rows  int
-	total int             // the rows of the products so far, for x and g's capacity
+	total int             // the rows of the products so far, for x and g's sizes
 	dx    *kernel.PackedB // op(w)ᵀ (n×k), packed at the first input gradient
 }
 
@@ -346,10 +330,13 @@ func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
 		}
 		if gw := gradOf(w); gw != nil && sums != nil {
 			if sums.x == nil { // room for every product's rows, counted in their forward passes
-				sums.x, sums.g = make([]float32, 0, sums.total*k), make([]float32, 0, sums.total*n)
+				sums.x, sums.g = kernel.GetBuf(sums.total*k), kernel.GetBuf(sums.total*n)
 			}
-			sums.x = append(sums.x, x.Data[:rows*k]...) // summed in Packed's backward
-			sums.g = append(sums.g, g[:rows*n]...)
+			if sums.rows+rows > sums.total {
+				panic("tensor: more Linear backward passes through a Packed matrix than forward ones")
+			}
+			copy((*sums.x)[sums.rows*k:], x.Data[:rows*k]) // summed in Packed's backward
+			copy((*sums.g)[sums.rows*n:], g[:rows*n])
 			sums.rows += rows
 		} else if gw != nil {
 			if transW {

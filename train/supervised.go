@@ -265,50 +265,13 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 				return s.finish(res, params), err
 			}
 			mine := idx[len(idx)*rank/ranks : len(idx)*(rank+1)/ranks]
-			if cs, ok := s.Opt.(optim.ClosureStepper); ok {
-				l, err := s.closureStep(cs, trainSet.Subset(mine), arena)
-				if err != nil {
-					return s.finish(res, params), err
-				}
-				if math.IsNaN(l) || math.IsInf(l, 0) {
-					return s.finish(res, params), diverged(fmt.Sprintf("epoch %d, batch %d", epoch, bi+1), l)
-				}
-				s.st.Step++
-				lossSum += l * float64(len(idx))
-				if s.Observer != nil {
-					s.Observer.Batch(Batch{Epoch: epoch, Epochs: cfg.Epochs, Batch: bi + 1, Batches: len(batches), Loss: l})
-				}
-				continue
-			}
-			s.Opt.ZeroGrad()
-			var l float64
-			if len(mine) > 0 {
-				b := trainSet.Subset(mine)
-				if cfg.Augment != nil {
-					b.X = cfg.Augment(b.X, local)
-				}
-				out := s.Model.Forward(b.X)
-				loss := s.Head.Loss(out, b)
-				loss.Backward()
-				l = float64(loss.Item())
-			}
-			arena.Reset()
-			if ranks > 1 {
-				var err error
-				if l, err = reduceGrads(params, l, float32(len(mine))/float32(len(idx)), comm, &s.flat); err != nil {
-					return s.finish(res, params), err
-				}
+			l, err := s.step(trainSet, mine, len(idx), params, local, arena, comm)
+			if err != nil {
+				return s.finish(res, params), err
 			}
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				return s.finish(res, params), diverged(fmt.Sprintf("epoch %d, batch %d", epoch, bi+1), l)
 			}
-			if cfg.ClipNorm > 0 {
-				optim.ClipGradNorm(params, cfg.ClipNorm)
-			}
-			if cfg.Schedule != nil {
-				s.Opt.SetLR(cfg.Schedule.At(s.st.Step))
-			}
-			s.Opt.Step()
 			s.st.Step++
 			lossSum += l * float64(len(idx))
 			if s.Observer != nil {
@@ -374,6 +337,46 @@ func (s *Supervised) Fit(ctx context.Context, trainSet, val *data.Dataset) (Resu
 		}
 	}
 	return s.finish(res, params), nil
+}
+
+// step takes one optimizer step on this rank's rows mine of a batch of
+// whole rows and returns the batch's loss (summed over the ranks). A loss
+// that is not finite returns before the step: the caller stops there.
+func (s *Supervised) step(trainSet *data.Dataset, mine []int, whole int, params []nn.Param, local *rand.Rand, arena *tensor.Arena, comm dist.Comm) (float64, error) {
+	if cs, ok := s.Opt.(optim.ClosureStepper); ok {
+		return s.closureStep(cs, trainSet.Subset(mine), arena)
+	}
+	cfg := s.Config
+	s.Opt.ZeroGrad()
+	var l float64
+	if len(mine) > 0 {
+		b := trainSet.Subset(mine)
+		if cfg.Augment != nil {
+			b.X = cfg.Augment(b.X, local)
+		}
+		out := s.Model.Forward(b.X)
+		loss := s.Head.Loss(out, b)
+		loss.Backward()
+		l = float64(loss.Item())
+	}
+	arena.Reset()
+	if comm.Size() > 1 {
+		var err error
+		if l, err = reduceGrads(params, l, float32(len(mine))/float32(whole), comm, &s.flat); err != nil {
+			return l, err
+		}
+	}
+	if math.IsNaN(l) || math.IsInf(l, 0) {
+		return l, nil
+	}
+	if cfg.ClipNorm > 0 {
+		optim.ClipGradNorm(params, cfg.ClipNorm)
+	}
+	if cfg.Schedule != nil {
+		s.Opt.SetLR(cfg.Schedule.At(s.st.Step))
+	}
+	s.Opt.Step()
+	return l, nil
 }
 
 // closureStep is one step of an optimizer that evaluates the batch's loss

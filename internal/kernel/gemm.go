@@ -66,15 +66,10 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		t := GetBuf(n * m)
 		defer PutBuf(t)
 		gemm(workers, !transB, !transA, n, m, k, alpha, b, ldb, a, lda, 0, *t, m, nil)
-		if beta != 0 { // C was scaled above
-			addTransposed(*t, n, m, c, ldc)
-		} else {
-			for i := 0; i < m; i++ {
-				for j := 0; j < n; j++ {
-					c[i*ldc+j] = (*t)[j*m+i]
-				}
-			}
+		if beta == 0 { // else C was scaled above
+			scaleC(m, n, 0, c, ldc)
 		}
+		addTransposed(*t, n, m, c, ldc)
 		return
 	}
 	if m*n*k < parallelFlops {
