@@ -115,6 +115,19 @@ type conv struct {
 	cg, og, k, p int       // channels per group in and out, column rows, output positions
 	inPlane      int       // H·W
 	geom         kernel.ConvGeom
+	onesOnce     sync.Once
+	onesRow      []float32 // p ones, for the bias gradient's sums
+}
+
+// ones returns p ones, made on first use (by any thread).
+func (cv *conv) ones() []float32 {
+	cv.onesOnce.Do(func() {
+		cv.onesRow = make([]float32, cv.p)
+		for i := range cv.onesRow {
+			cv.onesRow[i] = 1
+		}
+	})
+	return cv.onesRow
 }
 
 func newConv(x, w *Tensor, o Conv2dOpts) *conv {
@@ -275,12 +288,9 @@ func (cv *conv) backwardImage(n int, gx, dw, db, gy, buf []float32, dcol *[]floa
 		}
 	}
 	if db != nil {
+		ones := cv.ones()
 		for oc := 0; oc < cv.o; oc++ {
-			var s float32
-			for _, v := range gy[(n*cv.o+oc)*cv.p : (n*cv.o+oc+1)*cv.p] {
-				s += v
-			}
-			db[oc] += s
+			db[oc] += kernel.Dot(gy[(n*cv.o+oc)*cv.p:(n*cv.o+oc+1)*cv.p], ones) // the vector kernel's sum
 		}
 	}
 }
@@ -347,18 +357,19 @@ func (x *Tensor) MaxPool2d(o Pool2dOpts) *Tensor {
 	// [wlo, whi) of the plane, clipped (padding never wins).
 	hlo, hhi := windows(g.OutH, g.SH, g.PH, g.KH, g.H)
 	wlo, whi := windows(g.OutW, g.SW, g.PW, g.KW, g.W)
-	halve := g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0
+	// The common 2×2 window with stride 2 over planes of an even width is
+	// kernel.MaxPool2x2, whose rows run on across planes of an even height.
+	halve := g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 && g.W%2 == 0
+	evenH := g.H%2 == 0
 	kernel.Parallel(planes, func(lo, hi int) {
+		if halve && evenH {
+			kernel.MaxPool2x2(out.Data[lo*p:hi*p], x.Data[lo*in:hi*in], (hi-lo)*g.OutH, g.W)
+			return
+		}
 		for pl := lo; pl < hi; pl++ {
 			src, dst := x.Data[pl*in:(pl+1)*in], out.Data[pl*p:(pl+1)*p]
-			if halve { // the common 2×2 window, stride 2: a tight loop
-				for oh := 0; oh < g.OutH; oh++ {
-					r0, r1 := src[2*oh*g.W:(2*oh+1)*g.W], src[(2*oh+1)*g.W:(2*oh+2)*g.W]
-					d := dst[oh*g.OutW : (oh+1)*g.OutW]
-					for ow := range d {
-						d[ow] = max(max(r0[2*ow], r0[2*ow+1]), max(r1[2*ow], r1[2*ow+1]))
-					}
-				}
+			if halve {
+				kernel.MaxPool2x2(dst, src, g.OutH, g.W)
 				continue
 			}
 			for oh := 0; oh < g.OutH; oh++ {
@@ -378,20 +389,14 @@ func (x *Tensor) MaxPool2d(o Pool2dOpts) *Tensor {
 	return out.record(func() {
 		gx, gy := gradOf(x), out.Grad.Data
 		kernel.Parallel(planes, func(lo, hi int) {
+			if halve && evenH {
+				kernel.MaxPool2x2Backward(gx[lo*in:hi*in], gy[lo*p:hi*p], x.Data[lo*in:hi*in], out.Data[lo*p:hi*p], (hi-lo)*g.OutH, g.W)
+				return
+			}
 			for pl := lo; pl < hi; pl++ {
 				src, y := x.Data[pl*in:(pl+1)*in], out.Data[pl*p:(pl+1)*p]
 				if halve {
-					// The first of the four that equals the maximum, chosen
-					// without branches: offsets 0, 1, W, W+1.
-					for oh := 0; oh < g.OutH; oh++ {
-						for ow := 0; ow < g.OutW; ow++ {
-							k, base := oh*g.OutW+ow, 2*oh*g.W+2*ow
-							best := y[k]
-							n0, n1, n2 := b2i(src[base] != best), b2i(src[base+1] != best), b2i(src[base+g.W] != best)
-							off := n0 * (1 + n1*(g.W-1+n2))
-							gx[pl*in+base+off] += gy[pl*p+k]
-						}
-					}
+					kernel.MaxPool2x2Backward(gx[pl*in:(pl+1)*in], gy[pl*p:(pl+1)*p], src, y, g.OutH, g.W)
 					continue
 				}
 				for oh := 0; oh < g.OutH; oh++ {
@@ -404,14 +409,6 @@ func (x *Tensor) MaxPool2d(o Pool2dOpts) *Tensor {
 			}
 		})
 	})
-}
-
-// b2i is 1 for true and 0 for false, without a branch.
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // windows returns, for each of n outputs along an axis of size size, the

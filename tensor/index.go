@@ -119,9 +119,8 @@ func (a *Tensor) MaskedFill(mask *Tensor, value float32) *Tensor {
 
 // Dropout zeroes each element of a with probability p and scales the rest by
 // 1/(1-p), drawing from rng; the expected value is unchanged. The gradient
-// is the same mask. The mask is not stored: the op draws a seed from rng,
-// and backward draws the mask again from it, so dropout keeps one tensor,
-// its result.
+// is the same mask, which the op keeps as one bit an element (1/32 of the
+// result's size) rather than drawing it again.
 func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 	if p < 0 || p >= 1 {
 		if p == 1 {
@@ -132,21 +131,26 @@ func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 	if p == 0 {
 		return a
 	}
-	seed := rng.Uint64()
 	scale := 1 / (1 - p)
 	out := newOutDirty("Dropout", a.shape, a)
-	x, y, src := a.Data, out.Data, rand.NewPCG(seed, 0)
+	x, y, src := a.Data, out.Data, rand.NewPCG(rng.Uint64(), 0)
+	var mask []uint64 // bit i: element i kept
+	if out.requiresGrad {
+		mask = make([]uint64, (len(x)+63)/64)
+	}
 	for i, v := range x {
 		y[i] = 0
 		if keep(src, p) {
 			y[i] = v * scale
+			if mask != nil {
+				mask[i/64] |= 1 << (i % 64)
+			}
 		}
 	}
 	return out.record(func() {
 		if ga := gradOf(a); ga != nil {
-			g, src := out.Grad.Data, rand.NewPCG(seed, 0)
-			for i, v := range g[:len(ga)] {
-				if keep(src, p) {
+			for i, v := range out.Grad.Data[:len(ga)] {
+				if mask[i/64]>>(i%64)&1 != 0 {
 					ga[i] += v * scale
 				}
 			}

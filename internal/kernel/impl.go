@@ -56,8 +56,12 @@ type impl struct {
 	geluBackward func(dx, dy, x []float32)
 	// adamW, when set, does the Adam/AdamW update of len &^ 7 parameters.
 	adamW func(w, g, m, v []float32, s *[9]float32)
-	axpy  func(alpha float32, x, y []float32) // y += alpha·x over len(y)
-	dot   func(x, y []float32) float32        // Σ x·y over len(x)
+	// maxPool2x2 and maxPool2x2Backward, when set, are MaxPool2x2 and
+	// MaxPool2x2Backward (their bounds checked).
+	maxPool2x2         func(dst, src *float32, pairs, w int)
+	maxPool2x2Backward func(gx, gy, src, y *float32, pairs, w int)
+	axpy               func(alpha float32, x, y []float32) // y += alpha·x over len(y)
+	dot                func(x, y []float32) float32        // Σ x·y over len(x)
 }
 
 // edge is a micro-kernel for the first rows of an mr-wide A panel and an

@@ -10,11 +10,16 @@ var avx2 = &impl{name: "avx2", mr: 6, nr: 16, mc: 72, kc: 256, nc: 4080, micro: 
 	packA6: packA6, packBT16: packBT16, copyRows16: copyRows16AVX, dot4: dot4AVX2, dotQ8x4: q8Kernel(dotQ8x4AVX2), dotF16x4: halfKernel(dotF16x4AVX2), dotBF16x4: halfKernel(dotBF16x4AVX2), axpy4: axpy4AVX2, axpy: axpyAVX2, dot: dotAVX2,
 	softmaxExp: softmaxExpAVX2, gelu: geluAVX2, geluBackward: geluBackwardAVX2, adamW: adamWAVX2}
 
-// avx512 is avx2 with an AVX-512F 12×32 micro-kernel (24 ZMM accumulators).
+// avx512 is avx2 with an AVX-512F 12×32 micro-kernel (24 ZMM accumulators)
+// and 2×2 max pooling under AVX-512 masks.
 // A B panel (kc·32 floats) is 16 KB, half of a 32 KB L1; an A block (mc·kc)
 // is 72 KB of L2. The vector loops stay AVX2: they are bound by memory.
-var avx512 = withQ8(withEdges(avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32),
-	edge{4, micro4x32s12}, edge{8, micro8x32s12}), q8Kernel(dotQ8x4AVX512), halfKernel(dotF16x4AVX512), halfKernel(dotBF16x4AVX512))
+var avx512 = func() *impl {
+	im := withQ8(withEdges(avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32),
+		edge{4, micro4x32s12}, edge{8, micro8x32s12}), q8Kernel(dotQ8x4AVX512), halfKernel(dotF16x4AVX512), halfKernel(dotBF16x4AVX512))
+	im.maxPool2x2, im.maxPool2x2Backward = maxPool2x2AVX512, maxPool2x2BackwardAVX512
+	return im
+}()
 
 // avx512VNNI is avx512 with the Q8_0 kernel on VNNI's VPDPBUSD, under
 // the same name: only that kernel differs.

@@ -69,3 +69,11 @@ func geluBackwardAVX2(dx []float32, dy []float32, x []float32)
 
 // adamWAVX2 applies one Adam/AdamW update to len(w)&^7 parameters; see the generator for the scalars.
 func adamWAVX2(w []float32, g []float32, m []float32, v []float32, s *[9]float32)
+
+// maxPool2x2AVX512 sets dst[r·w/2 + q] to the largest of src[2r·w + 2q + {0, 1, w, w+1}] (NaN if any is)
+// for r < pairs and q < w/2; w is even and positive.
+func maxPool2x2AVX512(dst *float32, src *float32, pairs int, w int)
+
+// maxPool2x2BackwardAVX512 adds gy[r·w/2 + q] to gx at the first of the offsets 2r·w + 2q + {0, 1, w, w+1}
+// where src equals y[r·w/2 + q] (the last when none does), for r < pairs and q < w/2; w is even and positive.
+func maxPool2x2BackwardAVX512(gx *float32, gy *float32, src *float32, y *float32, pairs int, w int)

@@ -2491,3 +2491,253 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func maxPool2x2AVX512(dst *float32, src *float32, pairs int, w int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·maxPool2x2AVX512(SB), NOSPLIT, $0-32
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    pairs+16(FP), DX
+	MOVQ    w+24(FP), BX
+	SHLQ    $0x02, BX
+	VMOVUPS pool_even<>+0(SB), Z0
+	VMOVUPS pool_odd<>+0(SB), Z1
+	LEAQ    pool_masks<>+0(SB), SI
+
+pair:
+	TESTQ DX, DX
+	JZ    done
+	MOVQ  BX, DI
+	SHRQ  $0x02, DI
+
+chunk:
+	MOVQ      $0x00000020, R8
+	CMPQ      DI, R8
+	CMOVQLT   DI, R8
+	MOVQ      $0x00000010, R9
+	CMPQ      R8, R9
+	CMOVQLT   R8, R9
+	KMOVW     (SI)(R9*2), K1
+	MOVQ      R8, R10
+	SUBQ      R9, R10
+	KMOVW     (SI)(R10*2), K2
+	MOVQ      R8, R10
+	SHRQ      $0x01, R10
+	KMOVW     (SI)(R10*2), K3
+	VMOVUPS.Z (CX), K1, Z2
+	VMOVUPS.Z 64(CX), K2, Z3
+	VMOVUPS.Z (CX)(BX*1), K1, Z4
+	VMOVUPS.Z 64(CX)(BX*1), K2, Z5
+	VMAXPS    Z4, Z2, Z4
+	VCMPPS    $0x03, Z2, Z2, K1
+	VMOVAPS   Z2, K1, Z4
+	VMAXPS    Z5, Z3, Z2
+	VCMPPS    $0x03, Z3, Z3, K1
+	VMOVAPS   Z3, K1, Z2
+	VMOVAPS   Z0, Z3
+	VPERMI2PS Z2, Z4, Z3
+	VMOVAPS   Z1, Z5
+	VPERMI2PS Z2, Z4, Z5
+	VMAXPS    Z5, Z3, Z2
+	VCMPPS    $0x03, Z3, Z3, K1
+	VMOVAPS   Z3, K1, Z2
+	VMOVUPS   Z2, K3, (AX)
+	LEAQ      (CX)(R8*4), CX
+	LEAQ      (AX)(R8*2), AX
+	SUBQ      R8, DI
+	JNZ       chunk
+	ADDQ      BX, CX
+	DECQ      DX
+	JMP       pair
+
+done:
+	VZEROUPPER
+	RET
+
+DATA pool_even<>+0(SB)/4, $0x00000000
+DATA pool_even<>+4(SB)/4, $0x00000002
+DATA pool_even<>+8(SB)/4, $0x00000004
+DATA pool_even<>+12(SB)/4, $0x00000006
+DATA pool_even<>+16(SB)/4, $0x00000008
+DATA pool_even<>+20(SB)/4, $0x0000000a
+DATA pool_even<>+24(SB)/4, $0x0000000c
+DATA pool_even<>+28(SB)/4, $0x0000000e
+DATA pool_even<>+32(SB)/4, $0x00000010
+DATA pool_even<>+36(SB)/4, $0x00000012
+DATA pool_even<>+40(SB)/4, $0x00000014
+DATA pool_even<>+44(SB)/4, $0x00000016
+DATA pool_even<>+48(SB)/4, $0x00000018
+DATA pool_even<>+52(SB)/4, $0x0000001a
+DATA pool_even<>+56(SB)/4, $0x0000001c
+DATA pool_even<>+60(SB)/4, $0x0000001e
+GLOBL pool_even<>(SB), RODATA|NOPTR, $64
+
+DATA pool_odd<>+0(SB)/4, $0x00000001
+DATA pool_odd<>+4(SB)/4, $0x00000003
+DATA pool_odd<>+8(SB)/4, $0x00000005
+DATA pool_odd<>+12(SB)/4, $0x00000007
+DATA pool_odd<>+16(SB)/4, $0x00000009
+DATA pool_odd<>+20(SB)/4, $0x0000000b
+DATA pool_odd<>+24(SB)/4, $0x0000000d
+DATA pool_odd<>+28(SB)/4, $0x0000000f
+DATA pool_odd<>+32(SB)/4, $0x00000011
+DATA pool_odd<>+36(SB)/4, $0x00000013
+DATA pool_odd<>+40(SB)/4, $0x00000015
+DATA pool_odd<>+44(SB)/4, $0x00000017
+DATA pool_odd<>+48(SB)/4, $0x00000019
+DATA pool_odd<>+52(SB)/4, $0x0000001b
+DATA pool_odd<>+56(SB)/4, $0x0000001d
+DATA pool_odd<>+60(SB)/4, $0x0000001f
+GLOBL pool_odd<>(SB), RODATA|NOPTR, $64
+
+DATA pool_lo<>+0(SB)/4, $0x00000000
+DATA pool_lo<>+4(SB)/4, $0x00000010
+DATA pool_lo<>+8(SB)/4, $0x00000001
+DATA pool_lo<>+12(SB)/4, $0x00000011
+DATA pool_lo<>+16(SB)/4, $0x00000002
+DATA pool_lo<>+20(SB)/4, $0x00000012
+DATA pool_lo<>+24(SB)/4, $0x00000003
+DATA pool_lo<>+28(SB)/4, $0x00000013
+DATA pool_lo<>+32(SB)/4, $0x00000004
+DATA pool_lo<>+36(SB)/4, $0x00000014
+DATA pool_lo<>+40(SB)/4, $0x00000005
+DATA pool_lo<>+44(SB)/4, $0x00000015
+DATA pool_lo<>+48(SB)/4, $0x00000006
+DATA pool_lo<>+52(SB)/4, $0x00000016
+DATA pool_lo<>+56(SB)/4, $0x00000007
+DATA pool_lo<>+60(SB)/4, $0x00000017
+GLOBL pool_lo<>(SB), RODATA|NOPTR, $64
+
+DATA pool_hi<>+0(SB)/4, $0x00000008
+DATA pool_hi<>+4(SB)/4, $0x00000018
+DATA pool_hi<>+8(SB)/4, $0x00000009
+DATA pool_hi<>+12(SB)/4, $0x00000019
+DATA pool_hi<>+16(SB)/4, $0x0000000a
+DATA pool_hi<>+20(SB)/4, $0x0000001a
+DATA pool_hi<>+24(SB)/4, $0x0000000b
+DATA pool_hi<>+28(SB)/4, $0x0000001b
+DATA pool_hi<>+32(SB)/4, $0x0000000c
+DATA pool_hi<>+36(SB)/4, $0x0000001c
+DATA pool_hi<>+40(SB)/4, $0x0000000d
+DATA pool_hi<>+44(SB)/4, $0x0000001d
+DATA pool_hi<>+48(SB)/4, $0x0000000e
+DATA pool_hi<>+52(SB)/4, $0x0000001e
+DATA pool_hi<>+56(SB)/4, $0x0000000f
+DATA pool_hi<>+60(SB)/4, $0x0000001f
+GLOBL pool_hi<>(SB), RODATA|NOPTR, $64
+
+DATA pool_masks<>+0(SB)/2, $0x0000
+DATA pool_masks<>+2(SB)/2, $0x0001
+DATA pool_masks<>+4(SB)/2, $0x0003
+DATA pool_masks<>+6(SB)/2, $0x0007
+DATA pool_masks<>+8(SB)/2, $0x000f
+DATA pool_masks<>+10(SB)/2, $0x001f
+DATA pool_masks<>+12(SB)/2, $0x003f
+DATA pool_masks<>+14(SB)/2, $0x007f
+DATA pool_masks<>+16(SB)/2, $0x00ff
+DATA pool_masks<>+18(SB)/2, $0x01ff
+DATA pool_masks<>+20(SB)/2, $0x03ff
+DATA pool_masks<>+22(SB)/2, $0x07ff
+DATA pool_masks<>+24(SB)/2, $0x0fff
+DATA pool_masks<>+26(SB)/2, $0x1fff
+DATA pool_masks<>+28(SB)/2, $0x3fff
+DATA pool_masks<>+30(SB)/2, $0x7fff
+DATA pool_masks<>+32(SB)/2, $0xffff
+GLOBL pool_masks<>(SB), RODATA|NOPTR, $34
+
+// func maxPool2x2BackwardAVX512(gx *float32, gy *float32, src *float32, y *float32, pairs int, w int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·maxPool2x2BackwardAVX512(SB), NOSPLIT, $0-48
+	MOVQ    gx+0(FP), AX
+	MOVQ    gy+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    y+24(FP), BX
+	MOVQ    pairs+32(FP), SI
+	MOVQ    w+40(FP), DI
+	SHLQ    $0x02, DI
+	VMOVUPS pool_even<>+0(SB), Z0
+	VMOVUPS pool_odd<>+0(SB), Z1
+	VMOVUPS pool_lo<>+0(SB), Z2
+	VMOVUPS pool_hi<>+0(SB), Z3
+	LEAQ    pool_masks<>+0(SB), R8
+
+pair:
+	TESTQ SI, SI
+	JZ    done
+	MOVQ  DI, R9
+	SHRQ  $0x02, R9
+
+chunk:
+	MOVQ      $0x00000020, R10
+	CMPQ      R9, R10
+	CMOVQLT   R9, R10
+	MOVQ      $0x00000010, R11
+	CMPQ      R10, R11
+	CMOVQLT   R10, R11
+	KMOVW     (R8)(R11*2), K1
+	MOVQ      R10, R12
+	SUBQ      R11, R12
+	KMOVW     (R8)(R12*2), K2
+	MOVQ      R10, R12
+	SHRQ      $0x01, R12
+	KMOVW     (R8)(R12*2), K3
+	VMOVUPS.Z (BX), K3, Z4
+	VMOVUPS.Z (CX), K3, Z5
+	VMOVUPS.Z (DX), K1, Z6
+	VMOVUPS.Z 64(DX), K2, Z7
+	VMOVAPS   Z0, Z8
+	VPERMI2PS Z7, Z6, Z8
+	VMOVAPS   Z1, Z9
+	VPERMI2PS Z7, Z6, Z9
+	VMOVUPS.Z (DX)(DI*1), K1, Z6
+	VMOVUPS.Z 64(DX)(DI*1), K2, Z7
+	VMOVAPS   Z0, Z10
+	VPERMI2PS Z7, Z6, Z10
+	VMOVAPS   Z1, Z11
+	VPERMI2PS Z7, Z6, Z11
+	VCMPPS    $0x00, Z4, Z8, K3
+	VMOVAPS.Z Z5, K3, Z6
+	VCMPPS    $0x00, Z4, Z9, K4
+	KANDNW    K4, K3, K4
+	VMOVAPS.Z Z5, K4, Z7
+	KORW      K4, K3, K3
+	VCMPPS    $0x00, Z4, Z10, K4
+	KANDNW    K4, K3, K4
+	VMOVAPS.Z Z5, K4, Z4
+	KORW      K4, K3, K3
+	KNOTW     K3, K4
+	VMOVAPS.Z Z5, K4, Z5
+	VMOVAPS   Z2, Z8
+	VPERMI2PS Z7, Z6, Z8
+	VMOVAPS   Z3, Z9
+	VPERMI2PS Z7, Z6, Z9
+	VMOVUPS.Z (AX), K1, Z6
+	VMOVUPS.Z 64(AX), K2, Z7
+	VADDPS    Z8, Z6, Z6
+	VADDPS    Z9, Z7, Z7
+	VMOVUPS   Z6, K1, (AX)
+	VMOVUPS   Z7, K2, 64(AX)
+	VMOVAPS   Z2, Z6
+	VPERMI2PS Z5, Z4, Z6
+	VMOVAPS   Z3, Z7
+	VPERMI2PS Z5, Z4, Z7
+	VMOVUPS.Z (AX)(DI*1), K1, Z4
+	VMOVUPS.Z 64(AX)(DI*1), K2, Z5
+	VADDPS    Z6, Z4, Z4
+	VADDPS    Z7, Z5, Z5
+	VMOVUPS   Z4, K1, (AX)(DI*1)
+	VMOVUPS   Z5, K2, 64(AX)(DI*1)
+	LEAQ      (DX)(R10*4), DX
+	LEAQ      (AX)(R10*4), AX
+	LEAQ      (BX)(R10*2), BX
+	LEAQ      (CX)(R10*2), CX
+	SUBQ      R10, R9
+	JNZ       chunk
+	ADDQ      DI, DX
+	ADDQ      DI, AX
+	DECQ      SI
+	JMP       pair
+
+done:
+	VZEROUPPER
+	RET

@@ -56,6 +56,8 @@ func main() {
 	gelu()
 	geluBackward()
 	adamW()
+	maxPool2x2()
+	maxPool2x2Backward()
 	Generate()
 }
 
@@ -1108,4 +1110,219 @@ func adamW() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// poolTables returns the 2×2 pooling kernels' constants: the indices that
+// pick the even and the odd elements of two ZMM registers (32 floats), the
+// ones that interleave two registers' first and last eight elements, and
+// masks of the first n lanes, n = 0…16, as uint16s.
+func poolTables() (even, odd, lo, hi, masks Mem) {
+	if _, ok := consts["pool_even"]; ok {
+		return consts["pool_even"], consts["pool_odd"], consts["pool_lo"], consts["pool_hi"], consts["pool_masks"]
+	}
+	table := func(name string, f func(i int) int) Mem {
+		m := GLOBL(name, RODATA|NOPTR)
+		for i := 0; i < 16; i++ {
+			DATA(4*i, U32(f(i)))
+		}
+		consts[name] = m
+		return m
+	}
+	even = table("pool_even", func(i int) int { return 2 * i })
+	odd = table("pool_odd", func(i int) int { return 2*i + 1 })
+	lo = table("pool_lo", func(i int) int { return i/2 + 16*(i%2) })
+	hi = table("pool_hi", func(i int) int { return 8 + i/2 + 16*(i%2) })
+	masks = GLOBL("pool_masks", RODATA|NOPTR)
+	for n := 0; n <= 16; n++ {
+		DATA(2*n, U16(uint16(1<<n-1)))
+	}
+	consts["pool_masks"] = masks
+	return even, odd, lo, hi, masks
+}
+
+// poolChunk sets, for a row of c values left (c > 0), the masks of the
+// chunk's first and second 16 inputs and of its outputs, and returns a
+// register holding the chunk's inputs: up to 32 (16 outputs).
+func poolChunk(masks Register, c Register, k0, k1, ko Op) Register {
+	n, m16, r := GP64(), GP64(), GP64()
+	MOVQ(U32(32), n)
+	CMPQ(c, n)
+	CMOVQLT(c, n) // n = min(c, 32)
+	MOVQ(U32(16), m16)
+	CMPQ(n, m16)
+	CMOVQLT(n, m16) // min(n, 16)
+	KMOVW(Mem{Base: masks, Index: m16, Scale: 2}, k0)
+	MOVQ(n, r)
+	SUBQ(m16, r)
+	KMOVW(Mem{Base: masks, Index: r, Scale: 2}, k1)
+	MOVQ(n, r)
+	SHRQ(U8(1), r)
+	KMOVW(Mem{Base: masks, Index: r, Scale: 2}, ko)
+	return n
+}
+
+// maxNaN sets d = max(a, b), NaN when either is (VMAXPS alone returns b
+// when either is NaN, dropping a NaN in a).
+func maxNaN(a, b, d VecVirtual) {
+	k := K()
+	VMAXPS(b, a, d)
+	VCMPPS(U8(3), a, a, k) // unordered: a is NaN
+	VMOVAPS(a, k, d)
+}
+
+// evenOdd returns the even and the odd elements of the 32 floats in v0, v1.
+func evenOdd(v0, v1, even, odd VecVirtual) (e, o VecVirtual) {
+	e, o = ZMM(), ZMM()
+	VMOVAPS(even, e)
+	VPERMI2PS(v1, v0, e)
+	VMOVAPS(odd, o)
+	VPERMI2PS(v1, v0, o)
+	return e, o
+}
+
+// poolRows emits the 2×2 pooling kernels' loops and returns the masks
+// register: over pairs of rows w floats wide (wb bytes), and within a pair
+// over chunks of up to 32 inputs. chunk emits the work of one chunk, of n
+// inputs (a register) under the input masks k0, k1 and output mask ko,
+// and moves the kernel's pointers on by n inputs; next moves the input
+// pointers from the end of a pair's first row to the start of the next pair.
+func poolRows(pairs, wb Register, chunk func(n Register, k0, k1, ko Op), next func()) {
+	_, _, _, _, masksM := poolTables()
+	masks := GP64()
+	LEAQ(masksM, masks)
+	k0, k1, ko := K(), K(), K()
+	Label("pair")
+	TESTQ(pairs, pairs)
+	JZ(LabelRef("done"))
+	c := GP64()
+	MOVQ(wb, c)
+	SHRQ(U8(2), c)
+	Label("chunk")
+	n := poolChunk(masks, c, k0, k1, ko)
+	chunk(n, k0, k1, ko)
+	SUBQ(n, c)
+	JNZ(LabelRef("chunk"))
+	next()
+	DECQ(pairs)
+	JMP(LabelRef("pair"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// maxPool2x2: 2×2 max pooling with stride 2 over pairs of rows, 32 inputs
+// (16 outputs) at a time, the last chunk of a row under masks.
+func maxPool2x2() {
+	TEXT("maxPool2x2AVX512", NOSPLIT, "func(dst, src *float32, pairs, w int)")
+	Doc("maxPool2x2AVX512 sets dst[r·w/2 + q] to the largest of src[2r·w + 2q + {0, 1, w, w+1}] (NaN if any is)",
+		"for r < pairs and q < w/2; w is even and positive.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	pairs := Load(Param("pairs"), GP64())
+	wb := Load(Param("w"), GP64())
+	SHLQ(U8(2), wb) // a row, in bytes
+	evenM, oddM, _, _, _ := poolTables()
+	even, odd := ZMM(), ZMM()
+	VMOVUPS(evenM, even)
+	VMOVUPS(oddM, odd)
+	poolRows(pairs, wb, func(n Register, k0, k1, ko Op) {
+		a0, a1, b0, b1 := ZMM(), ZMM(), ZMM(), ZMM()
+		VMOVUPS_Z(Mem{Base: src}, k0, a0)
+		VMOVUPS_Z(Mem{Base: src, Disp: 64}, k1, a1)
+		VMOVUPS_Z(Mem{Base: src, Index: wb, Scale: 1}, k0, b0)
+		VMOVUPS_Z(Mem{Base: src, Index: wb, Scale: 1, Disp: 64}, k1, b1)
+		v0, v1 := ZMM(), ZMM()
+		maxNaN(a0, b0, v0)
+		maxNaN(a1, b1, v1)
+		e, o := evenOdd(v0, v1, even, odd)
+		r := ZMM()
+		maxNaN(e, o, r)
+		VMOVUPS(r, ko, Mem{Base: dst})
+		LEAQ(Mem{Base: src, Index: n, Scale: 4}, src)
+		LEAQ(Mem{Base: dst, Index: n, Scale: 2}, dst) // n/2 outputs
+	}, func() { ADDQ(wb, src) })
+}
+
+// maxPool2x2Backward: the gradient of maxPool2x2, each output's to the
+// first of its four inputs that equals it (the last when none does, as
+// for NaN), added into gx; 16 outputs at a time.
+func maxPool2x2Backward() {
+	TEXT("maxPool2x2BackwardAVX512", NOSPLIT, "func(gx, gy, src, y *float32, pairs, w int)")
+	Doc("maxPool2x2BackwardAVX512 adds gy[r·w/2 + q] to gx at the first of the offsets 2r·w + 2q + {0, 1, w, w+1}",
+		"where src equals y[r·w/2 + q] (the last when none does), for r < pairs and q < w/2; w is even and positive.")
+	gx := Load(Param("gx"), GP64())
+	gy := Load(Param("gy"), GP64())
+	src := Load(Param("src"), GP64())
+	y := Load(Param("y"), GP64())
+	pairs := Load(Param("pairs"), GP64())
+	wb := Load(Param("w"), GP64())
+	SHLQ(U8(2), wb)
+	evenM, oddM, loM, hiM, _ := poolTables()
+	even, odd, lo, hi := ZMM(), ZMM(), ZMM(), ZMM()
+	VMOVUPS(evenM, even)
+	VMOVUPS(oddM, odd)
+	VMOVUPS(loM, lo)
+	VMOVUPS(hiM, hi)
+	rowAt := func(base Register, row int) Mem {
+		if row == 1 {
+			return Mem{Base: base, Index: wb, Scale: 1}
+		}
+		return Mem{Base: base}
+	}
+	poolRows(pairs, wb, func(n Register, k0, k1, ko Op) {
+		best, grad := ZMM(), ZMM()
+		VMOVUPS_Z(Mem{Base: y}, ko, best)
+		VMOVUPS_Z(Mem{Base: gy}, ko, grad)
+		// The four candidates of each output: row 0 even and odd, row 1
+		// even and odd.
+		var cand [4]VecVirtual
+		for row := 0; row < 2; row++ {
+			a, b := ZMM(), ZMM()
+			VMOVUPS_Z(rowAt(src, row), k0, a)
+			VMOVUPS_Z(rowAt(src, row).Offset(64), k1, b)
+			cand[2*row], cand[2*row+1] = evenOdd(a, b, even, odd)
+		}
+		// part[i]: the gradient where candidate i is the first to equal
+		// the maximum; the last candidate takes what is left.
+		var part [4]VecVirtual
+		taken, eq := K(), K()
+		for i := range part {
+			part[i] = ZMM()
+			switch i {
+			case 0:
+				VCMPPS(U8(0), best, cand[i], taken) // equal (ordered)
+				VMOVAPS_Z(grad, taken, part[i])
+			case 3:
+				KNOTW(taken, eq)
+				VMOVAPS_Z(grad, eq, part[i])
+			default:
+				VCMPPS(U8(0), best, cand[i], eq)
+				KANDNW(eq, taken, eq) // equal, and no earlier one was
+				VMOVAPS_Z(grad, eq, part[i])
+				KORW(eq, taken, taken)
+			}
+		}
+		for row := 0; row < 2; row++ {
+			at := rowAt(gx, row)
+			l, h := ZMM(), ZMM()
+			VMOVAPS(lo, l)
+			VPERMI2PS(part[2*row+1], part[2*row], l) // the row's first 16: even, odd interleaved
+			VMOVAPS(hi, h)
+			VPERMI2PS(part[2*row+1], part[2*row], h)
+			x0, x1 := ZMM(), ZMM()
+			VMOVUPS_Z(at, k0, x0)
+			VMOVUPS_Z(at.Offset(64), k1, x1)
+			VADDPS(l, x0, x0)
+			VADDPS(h, x1, x1)
+			VMOVUPS(x0, k0, at)
+			VMOVUPS(x1, k1, at.Offset(64))
+		}
+		LEAQ(Mem{Base: src, Index: n, Scale: 4}, src)
+		LEAQ(Mem{Base: gx, Index: n, Scale: 4}, gx)
+		LEAQ(Mem{Base: y, Index: n, Scale: 2}, y)
+		LEAQ(Mem{Base: gy, Index: n, Scale: 2}, gy)
+	}, func() {
+		ADDQ(wb, src)
+		ADDQ(wb, gx)
+	})
 }
