@@ -9,6 +9,13 @@ import (
 // goroutine: handing work to other threads costs more than it saves.
 const parallelFlops = 1 << 20
 
+// maxOneBlock is the largest depth k multiplied in one block even where the
+// implementation's kc is smaller: C is read and written once per depth
+// block, and for a product over few rows into a large C (a weight's
+// gradient, Xᵀ·G over B·T = 256 rows into 768×3072) that traffic is what
+// costs. A B panel 256 deep and 32 wide is 32 KB, in a 48 KB L1.
+const maxOneBlock = 256
+
 // smallM is the largest m (rows of C) multiplied without packing, row by row
 // with axpy or dot kernels: for matrix-vector shapes packing B would cost as
 // much as the product.
@@ -76,15 +83,19 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		workers = 1
 	}
 	impl := active
+	kc := impl.kc
 	var bp *[]float32
 	if pre == nil {
-		bp = GetBuf(impl.kc * roundUp(min(n, impl.nc), impl.nr))
+		if k <= maxOneBlock {
+			kc = max(kc, k)
+		}
+		bp = GetBuf(kc * roundUp(min(n, impl.nc), impl.nr))
 		defer PutBuf(bp)
 	}
 	for jc := 0; jc < n; jc += impl.nc {
 		nb := min(impl.nc, n-jc)
-		for pc := 0; pc < k; pc += impl.kc {
-			kb := min(impl.kc, k-pc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
 			var block []float32
 			if pre != nil {
 				block = pre.block(jc, pc)
@@ -95,7 +106,7 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 				packBlock(block, impl, transB, b, ldb, pc, jc, kb, nb, workers)
 			}
 			partition(impl, m, nb, workers, func(r0, r1, c0, c1 int) {
-				ap := GetBuf(impl.mc*impl.kc + impl.mr*impl.nr)
+				ap := GetBuf(impl.mc*kc + impl.mr*impl.nr)
 				for ic := r0; ic < r1; ic += impl.mc {
 					mb := min(impl.mc, r1-ic)
 					packA(*ap, impl, transA, a, lda, ic, pc, mb, kb, alpha)
@@ -355,7 +366,7 @@ func partition(impl *impl, m, n, workers int, task func(r0, r1, c0, c1 int)) {
 // full tile.
 func macroKernel(impl *impl, ap, bp []float32, mb, nb, kb int, c []float32, ldc int, add bool) {
 	mr, nr := impl.mr, impl.nr
-	tile := ap[impl.mc*impl.kc : impl.mc*impl.kc+mr*nr]
+	tile := ap[len(ap)-mr*nr:]
 	for j := 0; j < nb; j += nr {
 		bpanel := bp[j*kb : (j+nr)*kb]
 		cols := min(nr, nb-j)

@@ -12,7 +12,8 @@ var avx2 = &impl{name: "avx2", mr: 6, nr: 16, mc: 72, kc: 256, nc: 4080, micro: 
 
 // avx512 is avx2 with an AVX-512F 12×32 micro-kernel (24 ZMM accumulators)
 // and 2×2 max pooling under AVX-512 masks.
-// A B panel (kc·32 floats) is 16 KB, half of a 32 KB L1; an A block (mc·kc)
+// A B panel (kc·32 floats) is 16 KB, half of a 32 KB L1 (32 KB when the
+// whole depth is maxOneBlock); an A block (mc·kc)
 // is 72 KB of L2. The vector loops stay AVX2: they are bound by memory.
 var avx512 = func() *impl {
 	im := withQ8(withEdges(avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32),
