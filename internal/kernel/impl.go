@@ -60,8 +60,13 @@ type impl struct {
 	// MaxPool2x2Backward (their bounds checked).
 	maxPool2x2         func(dst, src *float32, pairs, w int)
 	maxPool2x2Backward func(gx, gy, src, y *float32, pairs, w int)
-	axpy               func(alpha float32, x, y []float32) // y += alpha·x over len(y)
-	dot                func(x, y []float32) float32        // Σ x·y over len(x)
+	// rowMax, rowSum and addScalar, when set, do the vectorisable part
+	// (len &^ 7) of maxOf, sumOf and addScalar.
+	rowMax    func(x []float32) (max float32, nan bool)
+	rowSum    func(x []float32) float32
+	addScalar func(y, x []float32, c float32)
+	axpy      func(alpha float32, x, y []float32) // y += alpha·x over len(y)
+	dot       func(x, y []float32) float32        // Σ x·y over len(x)
 }
 
 // edge is a micro-kernel for the first rows of an mr-wide A panel and an

@@ -11,11 +11,7 @@ import "math"
 func SoftmaxRows(dst, src []float32, n int) {
 	for r := 0; r+n <= len(src); r += n {
 		x, y := src[r:r+n], dst[r:r+n]
-		m := float32(math.Inf(-1))
-		for _, v := range x {
-			m = max(m, v)
-		}
-		Scale(float32(1/expSum(y, x, m)), y)
+		Scale(float32(1/expSum(y, x, maxOf(x))), y)
 	}
 }
 
@@ -37,15 +33,8 @@ func LogSoftmaxRows(dst, src []float32, n int) {
 	defer PutBuf(tmp)
 	for r := 0; r+n <= len(src); r += n {
 		x, y := src[r:r+n], dst[r:r+n]
-		m := float32(math.Inf(-1))
-		for _, v := range x {
-			m = max(m, v)
-		}
-		sum := expSum(*tmp, x, m)
-		shift := m + float32(math.Log(sum))
-		for i, v := range x {
-			y[i] = v - shift
-		}
+		m := maxOf(x)
+		addScalar(y, x, -(m + float32(math.Log(expSum(*tmp, x, m)))))
 	}
 }
 
@@ -57,13 +46,54 @@ func LogSoftmaxRowsBackward(dx, y, dy []float32, n int) {
 	e := *tmp
 	for r := 0; r+n <= len(y); r += n {
 		yr, gr, dr := y[r:r+n], dy[r:r+n], dx[r:r+n]
-		var s float32
-		for _, v := range gr {
-			s += v
-		}
+		s := sumOf(gr)
 		expSum(e, yr, 0)
 		Add(gr, dr)
 		Axpy(-s, e, dr)
+	}
+}
+
+// maxOf returns the largest of x, NaN if any is (as Go's max), -Inf for
+// none; with the vector kernel where there is one.
+func maxOf(x []float32) float32 {
+	m, i0 := float32(math.Inf(-1)), 0
+	if f := active.rowMax; f != nil {
+		var nan bool
+		if m, nan = f(x); nan {
+			return float32(math.NaN())
+		}
+		i0 = len(x) &^ 7
+	}
+	for _, v := range x[i0:] {
+		m = max(m, v)
+	}
+	return m
+}
+
+// sumOf returns Σ x in float32, with the vector kernel where there is one.
+func sumOf(x []float32) float32 {
+	var s float32
+	i0 := 0
+	if f := active.rowSum; f != nil {
+		s, i0 = f(x), len(x)&^7
+	}
+	for _, v := range x[i0:] {
+		s += v
+	}
+	return s
+}
+
+// addScalar sets y[i] = x[i] + c over len(y) elements (x at least as
+// long), with the vector kernel where there is one.
+func addScalar(y, x []float32, c float32) {
+	x = x[:len(y)]
+	i0 := 0
+	if f := active.addScalar; f != nil {
+		f(y, x, c)
+		i0 = len(y) &^ 7
+	}
+	for i := i0; i < len(y); i++ {
+		y[i] = x[i] + c
 	}
 }
 

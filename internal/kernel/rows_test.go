@@ -142,3 +142,46 @@ func TestAttendRow(t *testing.T) {
 		}
 	})
 }
+
+// maxOf, sumOf and addScalar of every implementation against plain loops,
+// at every length up to 70 (vector blocks, single vectors, tail), with
+// NaN (which max propagates) and infinities.
+func TestRowReductions(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for n := 0; n <= 70; n++ {
+			for _, special := range []float32{0, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64() * 10)
+				}
+				if n > 0 && special != 0 {
+					x[rng.IntN(n)] = special
+				}
+				want := float32(math.Inf(-1))
+				var sum float64
+				for _, v := range x {
+					want = max(want, v)
+					sum += float64(v)
+				}
+				if got := maxOf(x); got != want && !(got != got && want != want) {
+					t.Fatalf("n=%d: maxOf(%v) = %v, want %v", n, x, got, want)
+				}
+				if got := float64(sumOf(x)); !(math.Abs(got-sum) <= 1e-5*(1+math.Abs(sum))) && !(math.IsNaN(sum) && math.IsNaN(got)) && !(math.IsInf(sum, 0) && got == sum) {
+					t.Fatalf("n=%d: sumOf = %v, want %v", n, got, sum)
+				}
+				y := make([]float32, n+1)
+				y[n] = 42
+				addScalar(y[:n], x, 1.5)
+				for i, v := range x {
+					if w := v + 1.5; y[i] != w && !(w != w && y[i] != y[i]) {
+						t.Fatalf("n=%d: addScalar: y[%d] = %v, want %v", n, i, y[i], w)
+					}
+				}
+				if y[n] != 42 {
+					t.Fatalf("n=%d: addScalar wrote past the end", n)
+				}
+			}
+		}
+	})
+}

@@ -77,3 +77,12 @@ func maxPool2x2AVX512(dst *float32, src *float32, pairs int, w int)
 // maxPool2x2BackwardAVX512 adds gy[r·w/2 + q] to gx at the first of the offsets 2r·w + 2q + {0, 1, w, w+1}
 // where src equals y[r·w/2 + q] (the last when none does), for r < pairs and q < w/2; w is even and positive.
 func maxPool2x2BackwardAVX512(gx *float32, gy *float32, src *float32, y *float32, pairs int, w int)
+
+// rowMaxAVX2 returns the largest of x[:len(x)&^7] (-Inf for none) and whether any of them is NaN.
+func rowMaxAVX2(x []float32) (max float32, nan bool)
+
+// rowSumAVX2 returns the sum of x[:len(x)&^7], accumulated in float32 lanes.
+func rowSumAVX2(x []float32) float32
+
+// addScalarAVX2 sets y[i] = x[i] + c for i < len(y)&^7; x is at least as long.
+func addScalarAVX2(y []float32, x []float32, c float32)

@@ -2741,3 +2741,150 @@ chunk:
 done:
 	VZEROUPPER
 	RET
+
+// func rowMaxAVX2(x []float32) (max float32, nan bool)
+// Requires: AVX, SSE
+TEXT ·rowMaxAVX2(SB), NOSPLIT, $0-29
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS neg_inf<>+0(SB), Y0
+	VBROADCASTSS neg_inf<>+0(SB), Y1
+	VBROADCASTSS neg_inf<>+0(SB), Y2
+	VBROADCASTSS neg_inf<>+0(SB), Y3
+	VXORPS       Y4, Y4, Y4
+
+blocks:
+	CMPQ    CX, $0x00000020
+	JL      eights
+	VMOVUPS (AX), Y5
+	VCMPPS  $0x03, Y5, Y5, Y6
+	VORPS   Y6, Y4, Y4
+	VMAXPS  Y0, Y5, Y0
+	VMOVUPS 32(AX), Y5
+	VCMPPS  $0x03, Y5, Y5, Y6
+	VORPS   Y6, Y4, Y4
+	VMAXPS  Y1, Y5, Y1
+	VMOVUPS 64(AX), Y5
+	VCMPPS  $0x03, Y5, Y5, Y6
+	VORPS   Y6, Y4, Y4
+	VMAXPS  Y2, Y5, Y2
+	VMOVUPS 96(AX), Y5
+	VCMPPS  $0x03, Y5, Y5, Y6
+	VORPS   Y6, Y4, Y4
+	VMAXPS  Y3, Y5, Y3
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     blocks
+
+eights:
+	CMPQ    CX, $0x00000008
+	JL      reduce
+	VMOVUPS (AX), Y5
+	VCMPPS  $0x03, Y5, Y5, Y6
+	VORPS   Y6, Y4, Y4
+	VMAXPS  Y0, Y5, Y0
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     eights
+
+reduce:
+	VMAXPS       Y1, Y0, Y0
+	VMAXPS       Y3, Y2, Y2
+	VMAXPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	VMOVMSKPS    Y4, AX
+	VZEROUPPER
+	MOVSS        X0, max+24(FP)
+	TESTL        AX, AX
+	SETNE        AL
+	MOVB         AL, nan+28(FP)
+	RET
+
+DATA neg_inf<>+0(SB)/4, $0xff800000
+GLOBL neg_inf<>(SB), RODATA|NOPTR, $4
+
+// func rowSumAVX2(x []float32) float32
+// Requires: AVX, SSE
+TEXT ·rowSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ   x_base+0(FP), AX
+	MOVQ   x_len+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+blocks:
+	CMPQ   CX, $0x00000020
+	JL     eights
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+	ADDQ   $0x00000080, AX
+	SUBQ   $0x00000020, CX
+	JMP    blocks
+
+eights:
+	CMPQ   CX, $0x00000008
+	JL     reduce
+	VADDPS (AX), Y0, Y0
+	ADDQ   $0x00000020, AX
+	SUBQ   $0x00000008, CX
+	JMP    eights
+
+reduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VADDPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VADDPS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
+
+// func addScalarAVX2(y []float32, x []float32, c float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·addScalarAVX2(SB), NOSPLIT, $0-52
+	MOVQ         y_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         y_len+8(FP), DX
+	MOVSS        c+48(FP), X0
+	VBROADCASTSS X0, Y0
+	SUBQ         CX, AX
+
+blocks:
+	CMPQ    DX, $0x00000020
+	JL      eights
+	VADDPS  (CX), Y0, Y1
+	VMOVUPS Y1, (CX)(AX*1)
+	VADDPS  32(CX), Y0, Y1
+	VMOVUPS Y1, 32(CX)(AX*1)
+	VADDPS  64(CX), Y0, Y1
+	VMOVUPS Y1, 64(CX)(AX*1)
+	VADDPS  96(CX), Y0, Y1
+	VMOVUPS Y1, 96(CX)(AX*1)
+	ADDQ    $0x00000080, CX
+	SUBQ    $0x00000020, DX
+	JMP     blocks
+
+eights:
+	CMPQ    DX, $0x00000008
+	JL      reduce
+	VADDPS  (CX), Y0, Y1
+	VMOVUPS Y1, (CX)(AX*1)
+	ADDQ    $0x00000020, CX
+	SUBQ    $0x00000008, DX
+	JMP     eights
+
+reduce:
+	VZEROUPPER
+	RET

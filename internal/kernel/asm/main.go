@@ -58,6 +58,9 @@ func main() {
 	adamW()
 	maxPool2x2()
 	maxPool2x2Backward()
+	rowMax()
+	rowSum()
+	addScalar()
 	Generate()
 }
 
@@ -1325,4 +1328,115 @@ func maxPool2x2Backward() {
 		ADDQ(wb, src)
 		ADDQ(wb, gx)
 	})
+}
+
+// rowLoop emits a loop over n floats from x, 32 a step (four YMM
+// registers, each handed to step with its index), then 8 a step while 8
+// are left; it leaves in n the count it did not reach (< 8), and x past
+// what it did.
+func rowLoop(x, n Register, step func(i int, at Mem)) {
+	Label("blocks")
+	CMPQ(n, U32(32))
+	JL(LabelRef("eights"))
+	for i := 0; i < 4; i++ {
+		step(i, Mem{Base: x, Disp: 32 * i})
+	}
+	ADDQ(U32(128), x)
+	SUBQ(U32(32), n)
+	JMP(LabelRef("blocks"))
+	Label("eights")
+	CMPQ(n, U32(8))
+	JL(LabelRef("reduce"))
+	step(0, Mem{Base: x})
+	ADDQ(U32(32), x)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("eights"))
+	Label("reduce")
+}
+
+// horizontal folds four YMM registers with op and returns the result's
+// lowest lane register, every lane holding the fold of all 32.
+func horizontal(acc [4]VecVirtual, op func(a, b, d Op)) Register {
+	op(acc[1], acc[0], acc[0])
+	op(acc[3], acc[2], acc[2])
+	op(acc[2], acc[0], acc[0])
+	r := acc[0].AsX()
+	t := XMM()
+	VEXTRACTF128(U8(1), acc[0], t)
+	op(t, r, r)
+	VPERMILPS(U8(0x4e), r, t) // swap the 64-bit halves
+	op(t, r, r)
+	VPERMILPS(U8(0xb1), r, t) // swap neighbours
+	op(t, r, r)
+	return r
+}
+
+// rowMax: the largest of x[:len(x)&^7], with whether any of them is NaN
+// (VMAXPS drops NaNs; they are tracked by a separate unordered compare).
+func rowMax() {
+	TEXT("rowMaxAVX2", NOSPLIT, "func(x []float32) (max float32, nan bool)")
+	Doc("rowMaxAVX2 returns the largest of x[:len(x)&^7] (-Inf for none) and whether any of them is NaN.")
+	x := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	var acc [4]VecVirtual
+	ninf := f32("neg_inf", float32(math.Inf(-1)))
+	for i := range acc {
+		acc[i] = YMM()
+		VBROADCASTSS(ninf, acc[i])
+	}
+	nan := YMM()
+	VXORPS(nan, nan, nan)
+	rowLoop(x, n, func(i int, at Mem) {
+		v, u := YMM(), YMM()
+		VMOVUPS(at, v)
+		VCMPPS(U8(3), v, v, u) // unordered: NaN lanes
+		VORPS(u, nan, nan)
+		VMAXPS(acc[i], v, acc[i])
+	})
+	r := horizontal(acc, func(a, b, d Op) { VMAXPS(a, b, d) })
+	flag := GP32()
+	VMOVMSKPS(nan, flag)
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	TESTL(flag, flag)
+	SETNE(flag.As8())
+	Store(flag.As8(), ReturnIndex(1))
+	RET()
+}
+
+// rowSum: Σ x[:len(x)&^7] in four YMM accumulators.
+func rowSum() {
+	TEXT("rowSumAVX2", NOSPLIT, "func(x []float32) float32")
+	Doc("rowSumAVX2 returns the sum of x[:len(x)&^7], accumulated in float32 lanes.")
+	x := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	var acc [4]VecVirtual
+	for i := range acc {
+		acc[i] = YMM()
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	rowLoop(x, n, func(i int, at Mem) { VADDPS(at, acc[i], acc[i]) })
+	r := horizontal(acc, func(a, b, d Op) { VADDPS(a, b, d) })
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	RET()
+}
+
+// addScalar: y = x + c over len(y)&^7 elements.
+func addScalar() {
+	TEXT("addScalarAVX2", NOSPLIT, "func(y, x []float32, c float32)")
+	Doc("addScalarAVX2 sets y[i] = x[i] + c for i < len(y)&^7; x is at least as long.")
+	y := Load(Param("y").Base(), GP64())
+	x := Load(Param("x").Base(), GP64())
+	n := Load(Param("y").Len(), GP64())
+	cv := YMM()
+	VBROADCASTSS(Load(Param("c"), XMM()), cv)
+	SUBQ(x, y) // y as an offset from x: one pointer moves
+	rowLoop(x, n, func(i int, at Mem) {
+		v := YMM()
+		VADDPS(at, cv, v)
+		VMOVUPS(v, Mem{Base: x, Index: y, Scale: 1, Disp: at.Disp})
+	})
+	VZEROUPPER()
+	RET()
 }
