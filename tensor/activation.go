@@ -59,6 +59,19 @@ func chunks(n int, body func(lo, hi int)) {
 	kernel.Parallel(parts, func(lo, hi int) { body(n*lo/parts, n*hi/parts) })
 }
 
+// rowChunks runs body over rows [0, rows) of n values each: in one piece,
+// or split across threads by whole rows when they hold enough values for
+// that to pay (a row kernel over a GPT's logits or activations).
+func rowChunks(rows, n int, body func(r0, r1 int)) {
+	const grain = 1 << 16
+	if rows < 2 || rows*n < 2*grain {
+		body(0, rows)
+		return
+	}
+	parts := min(rows*n/grain, rows)
+	kernel.Parallel(parts, func(lo, hi int) { body(rows*lo/parts, rows*hi/parts) })
+}
+
 // Tanh returns tanh(a). d/da = 1 - tanh²(a).
 func (a *Tensor) Tanh() *Tensor {
 	return unary("Tanh", a, func(x float32) float32 { return float32(math.Tanh(float64(x))) },
@@ -83,9 +96,10 @@ func (a *Tensor) Softplus() *Tensor {
 // tested against the same expression composed from primitives.
 func (a *Tensor) GELU() *Tensor {
 	out := newOutDirty("GELU", a.shape, a)
-	kernel.GELU(out.Data, a.Data)
+	chunks(len(a.Data), func(lo, hi int) { kernel.GELU(out.Data[lo:hi], a.Data[lo:hi]) })
 	return out.record(func() {
-		kernel.GELUBackward(gradOf(a), out.Grad.Data, a.Data)
+		ga, g := gradOf(a), out.Grad.Data
+		chunks(len(ga), func(lo, hi int) { kernel.GELUBackward(ga[lo:hi], g[lo:hi], a.Data[lo:hi]) })
 	})
 }
 
@@ -101,9 +115,14 @@ func (a *Tensor) Softmax(axis int) *Tensor {
 	}
 	n := a.shape[len(a.shape)-1]
 	out := newOutDirty("Softmax", a.shape, a)
-	kernel.SoftmaxRows(out.Data, a.Data, n)
+	rowChunks(len(a.Data)/max(n, 1), n, func(r0, r1 int) {
+		kernel.SoftmaxRows(out.Data[r0*n:r1*n], a.Data[r0*n:r1*n], n)
+	})
 	return out.record(func() {
-		kernel.SoftmaxRowsBackward(gradOf(a), out.Data, out.Grad.Data, n)
+		ga, g := gradOf(a), out.Grad.Data
+		rowChunks(len(ga)/max(n, 1), n, func(r0, r1 int) {
+			kernel.SoftmaxRowsBackward(ga[r0*n:r1*n], out.Data[r0*n:r1*n], g[r0*n:r1*n], n)
+		})
 	})
 }
 
@@ -117,9 +136,16 @@ func (a *Tensor) LogSoftmax(axis int) *Tensor {
 	}
 	n := a.shape[len(a.shape)-1]
 	out := newOutDirty("LogSoftmax", a.shape, a)
-	kernel.LogSoftmaxRows(out.Data, a.Data, n)
+	rowChunks(len(a.Data)/max(n, 1), n, func(r0, r1 int) {
+		kernel.LogSoftmaxRows(out.Data[r0*n:r1*n], a.Data[r0*n:r1*n], n)
+	})
 	return out.record(func() {
-		kernel.LogSoftmaxRowsBackward(gradOf(a), out.Data, out.Grad.Data, n)
+		if ga, fresh := gradFresh(a); ga != nil {
+			g := out.Grad.Data
+			rowChunks(len(ga)/max(n, 1), n, func(r0, r1 int) {
+				kernel.LogSoftmaxRowsBackward(ga[r0*n:r1*n], out.Data[r0*n:r1*n], g[r0*n:r1*n], n, !fresh)
+			})
+		}
 	})
 }
 
@@ -139,7 +165,9 @@ func (a *Tensor) LayerNorm(w, b *Tensor, eps float32) *Tensor {
 	out := newOutDirty("LayerNorm", a.shape, a, w, b)
 	rows := len(a.Data) / c
 	mean, rstd := scratch(out, rows), scratch(out, rows)
-	kernel.LayerNormRows(out.Data, a.Data, w.Data, b.Data, mean, rstd, c, eps)
+	rowChunks(rows, c, func(r0, r1 int) {
+		kernel.LayerNormRows(out.Data[r0*c:r1*c], a.Data[r0*c:r1*c], w.Data, b.Data, mean[r0:r1], rstd[r0:r1], c, eps)
+	})
 	return out.record(func() {
 		kernel.LayerNormRowsBackward(gradOf(a), gradOf(w), gradOf(b), out.Grad.Data, a.Data, w.Data, mean, rstd, c)
 	})

@@ -62,19 +62,41 @@ func (out *Tensor) record(backward func()) *Tensor {
 // gradOf returns t's gradient storage to accumulate into, allocating zeros on
 // first use, or nil when t needs no gradient.
 func gradOf(t *Tensor) []float32 {
+	g, fresh := gradFresh(t)
+	if fresh && t.gen != 0 {
+		clear(g) // the heap's are zero already
+	}
+	return g
+}
+
+// gradFresh is gradOf for a backward pass that can write its contribution
+// instead of adding it: fresh reports that the storage is new and must be
+// written in full (its contents are garbage); otherwise it holds earlier
+// contributions to add to. nil when t needs no gradient.
+func gradFresh(t *Tensor) (g []float32, fresh bool) {
 	if !t.requiresGrad {
-		return nil
+		return nil, false
 	}
-	if t.Grad == nil {
-		// A leaf (a parameter) keeps its gradient across arena resets.
-		t.Grad = &Tensor{shape: t.shape}
-		if t.gen != 0 {
-			t.Grad.Data, t.Grad.slot = t.arena.allocSlot(len(t.Data), true)
-		} else {
-			t.Grad.Data = make([]float32, len(t.Data))
-		}
+	if t.Grad != nil {
+		return t.Grad.Data, false
 	}
-	return t.Grad.Data
+	// A leaf (a parameter) keeps its gradient across arena resets.
+	t.Grad = &Tensor{shape: t.shape}
+	if t.gen != 0 {
+		t.Grad.Data, t.Grad.slot = t.arena.allocSlot(len(t.Data), false)
+	} else {
+		t.Grad.Data = make([]float32, len(t.Data))
+	}
+	return t.Grad.Data, true
+}
+
+// betaOf is the GEMM beta that writes (fresh) or adds into a gradient
+// from gradFresh.
+func betaOf(fresh bool) float32 {
+	if fresh {
+		return 0
+	}
+	return 1
 }
 
 // Backward computes the gradient of t, which must hold one element, with

@@ -387,16 +387,21 @@ func (x *Tensor) MaxPool2d(o Pool2dOpts) *Tensor {
 		}
 	})
 	return out.record(func() {
-		gx, gy := gradOf(x), out.Grad.Data
+		gx, fresh := gradFresh(x)
+		gy := out.Grad.Data
+		if fresh && !(halve && evenH) {
+			clear(gx) // only whole windows without padding cover every input
+			fresh = false
+		}
 		kernel.Parallel(planes, func(lo, hi int) {
 			if halve && evenH {
-				kernel.MaxPool2x2Backward(gx[lo*in:hi*in], gy[lo*p:hi*p], x.Data[lo*in:hi*in], out.Data[lo*p:hi*p], (hi-lo)*g.OutH, g.W)
+				kernel.MaxPool2x2Backward(gx[lo*in:hi*in], gy[lo*p:hi*p], x.Data[lo*in:hi*in], out.Data[lo*p:hi*p], (hi-lo)*g.OutH, g.W, !fresh)
 				return
 			}
 			for pl := lo; pl < hi; pl++ {
 				src, y := x.Data[pl*in:(pl+1)*in], out.Data[pl*p:(pl+1)*p]
 				if halve {
-					kernel.MaxPool2x2Backward(gx[pl*in:(pl+1)*in], gy[pl*p:(pl+1)*p], src, y, g.OutH, g.W)
+					kernel.MaxPool2x2Backward(gx[pl*in:(pl+1)*in], gy[pl*p:(pl+1)*p], src, y, g.OutH, g.W, true)
 					continue
 				}
 				for oh := 0; oh < g.OutH; oh++ {

@@ -318,14 +318,15 @@ func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
 		if sums != nil && sums.trans != transW {
 			sums = nil
 		}
-		if gx := gradOf(x); gx != nil {
+		if gx, fresh := gradFresh(x); gx != nil {
+			beta := betaOf(fresh)
 			if sums != nil && rows > 4 {
 				if sums.dx == nil || !sums.dx.Current() {
 					sums.dx = kernel.PackB(!transW, n, k, w.Data, w.shape[1])
 				}
-				kernel.GemmPacked(rows, 1, g, n, sums.dx, 1, gx, k) // dx = G·op(w)ᵀ
+				kernel.GemmPacked(rows, 1, g, n, sums.dx, beta, gx, k) // dx = G·op(w)ᵀ
 			} else {
-				kernel.Gemm(false, !transW, rows, k, n, 1, g, n, w.Data, w.shape[1], 1, gx, k) // dx = G·op(w)ᵀ
+				kernel.Gemm(false, !transW, rows, k, n, 1, g, n, w.Data, w.shape[1], beta, gx, k) // dx = G·op(w)ᵀ
 			}
 		}
 		if gw := gradOf(w); gw != nil && sums != nil {

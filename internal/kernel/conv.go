@@ -257,8 +257,10 @@ func MaxPool2x2(dst, src []float32, pairs, w int) {
 // MaxPool2x2Backward is the gradient of MaxPool2x2 given its input src and
 // output y: it adds gy[r·w/2 + q] to gx at the first of the window's four
 // offsets (in the order 0, 1, w, w+1) where src equals y[r·w/2 + q], or at
-// the last when none does (a NaN maximum).
-func MaxPool2x2Backward(gx, gy, src, y []float32, pairs, w int) {
+// the last when none does (a NaN maximum). With add false it writes the
+// windows instead, that value and three zeros, and gx's old contents do
+// not matter.
+func MaxPool2x2Backward(gx, gy, src, y []float32, pairs, w int, add bool) {
 	if pairs <= 0 {
 		return
 	}
@@ -266,9 +268,12 @@ func MaxPool2x2Backward(gx, gy, src, y []float32, pairs, w int) {
 		panic(fmt.Sprintf("kernel: MaxPool2x2Backward over rows of width %d (must be even and positive)", w))
 	}
 	_, _, _, _ = gx[2*pairs*w-1], src[2*pairs*w-1], gy[pairs*w/2-1], y[pairs*w/2-1]
-	if active.maxPool2x2Backward != nil {
-		active.maxPool2x2Backward(&gx[0], &gy[0], &src[0], &y[0], pairs, w)
+	if f := active.maxPool2x2Backward[b2i(add)]; f != nil {
+		f(&gx[0], &gy[0], &src[0], &y[0], pairs, w)
 		return
+	}
+	if !add {
+		clear(gx[:2*pairs*w])
 	}
 	for r := 0; r < pairs; r++ {
 		for q := 0; q < w/2; q++ {

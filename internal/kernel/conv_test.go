@@ -74,8 +74,8 @@ func TestShiftedIm2Col(t *testing.T) {
 // TestMaxPool2x2 checks every implementation's 2×2 pooling against a
 // direct reading of the four inputs, on widths around the kernels' 32-input
 // chunks, with ties (the gradient goes to the first) and NaNs (propagated,
-// the gradient to the last of the four), and that nothing outside the
-// outputs and the planes is written.
+// the gradient to the last of the four), the gradient added or written,
+// and that nothing outside the outputs and the planes is written.
 func TestMaxPool2x2(t *testing.T) {
 	eachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
@@ -102,7 +102,15 @@ func TestMaxPool2x2(t *testing.T) {
 				for i := range gx {
 					gx[i] = 0.5
 				}
-				MaxPool2x2Backward(gx, gy, src, y, pairs, w)
+				MaxPool2x2Backward(gx, gy, src, y, pairs, w, true)
+				set := make([]float32, len(src)+guard)
+				for i := range set {
+					set[i] = float32(math.NaN()) // garbage: must be written over
+				}
+				for i := len(src); i < len(set); i++ {
+					set[i] = 0.5
+				}
+				MaxPool2x2Backward(set, gy, src, y, pairs, w, false)
 				want := make([]float32, len(gx))
 				for i := range want {
 					want[i] = 0.5
@@ -136,6 +144,12 @@ func TestMaxPool2x2(t *testing.T) {
 				}
 				if !slices.Equal(gx, want) {
 					t.Fatalf("w=%d pairs=%d: gradient %v, want %v", w, pairs, gx, want)
+				}
+				for i := range want[:len(src)] {
+					want[i] -= 0.5 // written, not added
+				}
+				if !slices.Equal(set, want) {
+					t.Fatalf("w=%d pairs=%d: written gradient %v, want %v", w, pairs, set, want)
 				}
 			}
 		}

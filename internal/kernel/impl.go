@@ -57,9 +57,9 @@ type impl struct {
 	// adamW, when set, does the Adam/AdamW update of len &^ 7 parameters.
 	adamW func(w, g, m, v []float32, s *[9]float32)
 	// maxPool2x2 and maxPool2x2Backward, when set, are MaxPool2x2 and
-	// MaxPool2x2Backward (their bounds checked).
+	// MaxPool2x2Backward (their bounds checked), the latter by add.
 	maxPool2x2         func(dst, src *float32, pairs, w int)
-	maxPool2x2Backward func(gx, gy, src, y *float32, pairs, w int)
+	maxPool2x2Backward [2]func(gx, gy, src, y *float32, pairs, w int) // [0]: write, [1]: add
 	// rowMax, rowSum and addScalar, when set, do the vectorisable part
 	// (len &^ 7) of maxOf, sumOf and addScalar.
 	rowMax    func(x []float32) (max float32, nan bool)

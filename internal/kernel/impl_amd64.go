@@ -19,7 +19,8 @@ var avx2 = &impl{name: "avx2", mr: 6, nr: 16, mc: 72, kc: 256, nc: 4080, micro: 
 var avx512 = func() *impl {
 	im := withQ8(withEdges(avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32),
 		edge{4, micro4x32s12}, edge{8, micro8x32s12}), q8Kernel(dotQ8x4AVX512), halfKernel(dotF16x4AVX512), halfKernel(dotBF16x4AVX512))
-	im.maxPool2x2, im.maxPool2x2Backward = maxPool2x2AVX512, maxPool2x2BackwardAVX512
+	im.maxPool2x2 = maxPool2x2AVX512
+	im.maxPool2x2Backward = [2]func(gx, gy, src, y *float32, pairs, w int){maxPool2x2SetBackwardAVX512, maxPool2x2BackwardAVX512}
 	return im
 }()
 

@@ -39,8 +39,9 @@ func LogSoftmaxRows(dst, src []float32, n int) {
 }
 
 // LogSoftmaxRowsBackward adds the gradient of log-softmax rows into dx,
-// given the outputs y and their gradient dy: dx += dy - e^y · Σ dy.
-func LogSoftmaxRowsBackward(dx, y, dy []float32, n int) {
+// given the outputs y and their gradient dy: dx += dy - e^y · Σ dy. With add
+// false it writes dx = dy - e^y · Σ dy, whatever dx held.
+func LogSoftmaxRowsBackward(dx, y, dy []float32, n int, add bool) {
 	tmp := GetBuf(n)
 	defer PutBuf(tmp)
 	e := *tmp
@@ -48,7 +49,11 @@ func LogSoftmaxRowsBackward(dx, y, dy []float32, n int) {
 		yr, gr, dr := y[r:r+n], dy[r:r+n], dx[r:r+n]
 		s := sumOf(gr)
 		expSum(e, yr, 0)
-		Add(gr, dr)
+		if add {
+			Add(gr, dr)
+		} else {
+			copy(dr, gr)
+		}
 		Axpy(-s, e, dr)
 	}
 }

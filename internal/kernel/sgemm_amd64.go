@@ -75,8 +75,12 @@ func adamWAVX2(w []float32, g []float32, m []float32, v []float32, s *[9]float32
 func maxPool2x2AVX512(dst *float32, src *float32, pairs int, w int)
 
 // maxPool2x2BackwardAVX512 adds gy[r·w/2 + q] to gx at the first of the offsets 2r·w + 2q + {0, 1, w, w+1}
-// where src equals y[r·w/2 + q] (the last when none does), for r < pairs and q < w/2; w is even and positive.
+// where src equals y[r·w/2 + q] (the last when none does; the others 0), for r < pairs and q < w/2; w is even and positive.
 func maxPool2x2BackwardAVX512(gx *float32, gy *float32, src *float32, y *float32, pairs int, w int)
+
+// maxPool2x2SetBackwardAVX512 sets the 2×2 windows of gx to gy[r·w/2 + q] at the first of the offsets 2r·w + 2q + {0, 1, w, w+1}
+// where src equals y[r·w/2 + q] (the last when none does; the others 0), for r < pairs and q < w/2; w is even and positive.
+func maxPool2x2SetBackwardAVX512(gx *float32, gy *float32, src *float32, y *float32, pairs int, w int)
 
 // rowMaxAVX2 returns the largest of x[:len(x)&^7] (-Inf for none) and whether any of them is NaN.
 func rowMaxAVX2(x []float32) (max float32, nan bool)

@@ -2713,20 +2713,109 @@ chunk:
 	VPERMI2PS Z7, Z6, Z9
 	VMOVUPS.Z (AX), K1, Z6
 	VMOVUPS.Z 64(AX), K2, Z7
-	VADDPS    Z8, Z6, Z6
-	VADDPS    Z9, Z7, Z7
-	VMOVUPS   Z6, K1, (AX)
-	VMOVUPS   Z7, K2, 64(AX)
+	VADDPS    Z6, Z8, Z8
+	VADDPS    Z7, Z9, Z9
+	VMOVUPS   Z8, K1, (AX)
+	VMOVUPS   Z9, K2, 64(AX)
 	VMOVAPS   Z2, Z6
 	VPERMI2PS Z5, Z4, Z6
 	VMOVAPS   Z3, Z7
 	VPERMI2PS Z5, Z4, Z7
 	VMOVUPS.Z (AX)(DI*1), K1, Z4
 	VMOVUPS.Z 64(AX)(DI*1), K2, Z5
-	VADDPS    Z6, Z4, Z4
-	VADDPS    Z7, Z5, Z5
-	VMOVUPS   Z4, K1, (AX)(DI*1)
-	VMOVUPS   Z5, K2, 64(AX)(DI*1)
+	VADDPS    Z4, Z6, Z6
+	VADDPS    Z5, Z7, Z7
+	VMOVUPS   Z6, K1, (AX)(DI*1)
+	VMOVUPS   Z7, K2, 64(AX)(DI*1)
+	LEAQ      (DX)(R10*4), DX
+	LEAQ      (AX)(R10*4), AX
+	LEAQ      (BX)(R10*2), BX
+	LEAQ      (CX)(R10*2), CX
+	SUBQ      R10, R9
+	JNZ       chunk
+	ADDQ      DI, DX
+	ADDQ      DI, AX
+	DECQ      SI
+	JMP       pair
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPool2x2SetBackwardAVX512(gx *float32, gy *float32, src *float32, y *float32, pairs int, w int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·maxPool2x2SetBackwardAVX512(SB), NOSPLIT, $0-48
+	MOVQ    gx+0(FP), AX
+	MOVQ    gy+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    y+24(FP), BX
+	MOVQ    pairs+32(FP), SI
+	MOVQ    w+40(FP), DI
+	SHLQ    $0x02, DI
+	VMOVUPS pool_even<>+0(SB), Z0
+	VMOVUPS pool_odd<>+0(SB), Z1
+	VMOVUPS pool_lo<>+0(SB), Z2
+	VMOVUPS pool_hi<>+0(SB), Z3
+	LEAQ    pool_masks<>+0(SB), R8
+
+pair:
+	TESTQ SI, SI
+	JZ    done
+	MOVQ  DI, R9
+	SHRQ  $0x02, R9
+
+chunk:
+	MOVQ      $0x00000020, R10
+	CMPQ      R9, R10
+	CMOVQLT   R9, R10
+	MOVQ      $0x00000010, R11
+	CMPQ      R10, R11
+	CMOVQLT   R10, R11
+	KMOVW     (R8)(R11*2), K1
+	MOVQ      R10, R12
+	SUBQ      R11, R12
+	KMOVW     (R8)(R12*2), K2
+	MOVQ      R10, R12
+	SHRQ      $0x01, R12
+	KMOVW     (R8)(R12*2), K3
+	VMOVUPS.Z (BX), K3, Z4
+	VMOVUPS.Z (CX), K3, Z5
+	VMOVUPS.Z (DX), K1, Z6
+	VMOVUPS.Z 64(DX), K2, Z7
+	VMOVAPS   Z0, Z8
+	VPERMI2PS Z7, Z6, Z8
+	VMOVAPS   Z1, Z9
+	VPERMI2PS Z7, Z6, Z9
+	VMOVUPS.Z (DX)(DI*1), K1, Z6
+	VMOVUPS.Z 64(DX)(DI*1), K2, Z7
+	VMOVAPS   Z0, Z10
+	VPERMI2PS Z7, Z6, Z10
+	VMOVAPS   Z1, Z11
+	VPERMI2PS Z7, Z6, Z11
+	VCMPPS    $0x00, Z4, Z8, K3
+	VMOVAPS.Z Z5, K3, Z6
+	VCMPPS    $0x00, Z4, Z9, K4
+	KANDNW    K4, K3, K4
+	VMOVAPS.Z Z5, K4, Z7
+	KORW      K4, K3, K3
+	VCMPPS    $0x00, Z4, Z10, K4
+	KANDNW    K4, K3, K4
+	VMOVAPS.Z Z5, K4, Z4
+	KORW      K4, K3, K3
+	KNOTW     K3, K4
+	VMOVAPS.Z Z5, K4, Z5
+	VMOVAPS   Z2, Z8
+	VPERMI2PS Z7, Z6, Z8
+	VMOVAPS   Z3, Z9
+	VPERMI2PS Z7, Z6, Z9
+	VMOVUPS   Z8, K1, (AX)
+	VMOVUPS   Z9, K2, 64(AX)
+	VMOVAPS   Z2, Z6
+	VPERMI2PS Z5, Z4, Z6
+	VMOVAPS   Z3, Z7
+	VPERMI2PS Z5, Z4, Z7
+	VMOVUPS   Z6, K1, (AX)(DI*1)
+	VMOVUPS   Z7, K2, 64(AX)(DI*1)
 	LEAQ      (DX)(R10*4), DX
 	LEAQ      (AX)(R10*4), AX
 	LEAQ      (BX)(R10*2), BX

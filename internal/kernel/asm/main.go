@@ -57,7 +57,8 @@ func main() {
 	geluBackward()
 	adamW()
 	maxPool2x2()
-	maxPool2x2Backward()
+	maxPool2x2Backward("maxPool2x2BackwardAVX512", true)
+	maxPool2x2Backward("maxPool2x2SetBackwardAVX512", false)
 	rowMax()
 	rowSum()
 	addScalar()
@@ -1248,11 +1249,16 @@ func maxPool2x2() {
 
 // maxPool2x2Backward: the gradient of maxPool2x2, each output's to the
 // first of its four inputs that equals it (the last when none does, as
-// for NaN), added into gx; 16 outputs at a time.
-func maxPool2x2Backward() {
-	TEXT("maxPool2x2BackwardAVX512", NOSPLIT, "func(gx, gy, src, y *float32, pairs, w int)")
-	Doc("maxPool2x2BackwardAVX512 adds gy[r·w/2 + q] to gx at the first of the offsets 2r·w + 2q + {0, 1, w, w+1}",
-		"where src equals y[r·w/2 + q] (the last when none does), for r < pairs and q < w/2; w is even and positive.")
+// for NaN), 16 outputs at a time: added into gx, or (add false) written
+// over it, zeros included, without reading it.
+func maxPool2x2Backward(name string, add bool) {
+	TEXT(name, NOSPLIT, "func(gx, gy, src, y *float32, pairs, w int)")
+	verb := "adds gy[r·w/2 + q] to gx"
+	if !add {
+		verb = "sets the 2×2 windows of gx to gy[r·w/2 + q]"
+	}
+	Doc(name+" "+verb+" at the first of the offsets 2r·w + 2q + {0, 1, w, w+1}",
+		"where src equals y[r·w/2 + q] (the last when none does; the others 0), for r < pairs and q < w/2; w is even and positive.")
 	gx := Load(Param("gx"), GP64())
 	gy := Load(Param("gy"), GP64())
 	src := Load(Param("src"), GP64())
@@ -1312,13 +1318,15 @@ func maxPool2x2Backward() {
 			VPERMI2PS(part[2*row+1], part[2*row], l) // the row's first 16: even, odd interleaved
 			VMOVAPS(hi, h)
 			VPERMI2PS(part[2*row+1], part[2*row], h)
-			x0, x1 := ZMM(), ZMM()
-			VMOVUPS_Z(at, k0, x0)
-			VMOVUPS_Z(at.Offset(64), k1, x1)
-			VADDPS(l, x0, x0)
-			VADDPS(h, x1, x1)
-			VMOVUPS(x0, k0, at)
-			VMOVUPS(x1, k1, at.Offset(64))
+			if add {
+				x0, x1 := ZMM(), ZMM()
+				VMOVUPS_Z(at, k0, x0)
+				VMOVUPS_Z(at.Offset(64), k1, x1)
+				VADDPS(x0, l, l)
+				VADDPS(x1, h, h)
+			}
+			VMOVUPS(l, k0, at)
+			VMOVUPS(h, k1, at.Offset(64))
 		}
 		LEAQ(Mem{Base: src, Index: n, Scale: 4}, src)
 		LEAQ(Mem{Base: gx, Index: n, Scale: 4}, gx)
