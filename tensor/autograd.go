@@ -59,12 +59,12 @@ func (out *Tensor) record(backward func()) *Tensor {
 	return out
 }
 
-// gradOf returns t's gradient storage to accumulate into, allocating zeros on
-// first use, or nil when t needs no gradient.
+// gradOf returns t's gradient storage to accumulate into, zeros on first
+// use, or nil when t needs no gradient.
 func gradOf(t *Tensor) []float32 {
 	g, fresh := gradFresh(t)
-	if fresh && t.gen != 0 {
-		clear(g) // the heap's are zero already
+	if fresh {
+		clear(g)
 	}
 	return g
 }
@@ -79,6 +79,10 @@ func gradFresh(t *Tensor) (g []float32, fresh bool) {
 	}
 	if t.Grad != nil {
 		return t.Grad.Data, false
+	}
+	if t.spare != nil { // what ZeroGrad took away
+		t.Grad, t.spare = t.spare, nil
+		return t.Grad.Data, true
 	}
 	// A leaf (a parameter) keeps its gradient across arena resets.
 	t.Grad = &Tensor{shape: t.shape}

@@ -3,6 +3,7 @@ package tensor_test
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,14 +40,26 @@ func TestGradientsAccumulate(t *testing.T) {
 			t.Fatalf("grad = %v, want %v", x.Grad.Data, want)
 		}
 	}
-	g := x.Grad
+	g, data := x.Grad, &x.Grad.Data[0]
 	x.ZeroGrad()
-	if x.Grad != g || x.Grad.Data[0] != 0 || x.Grad.Data[2] != 0 {
-		t.Fatal("ZeroGrad did not zero the gradient in place")
+	if x.Grad != nil {
+		t.Fatal("ZeroGrad left a gradient")
+	}
+	// The next Backward writes into the same storage (no stale values:
+	// its first contribution is written, not added), then adds.
+	x.Mul(x).Sum(false).Backward()
+	if x.Grad != g || &x.Grad.Data[0] != data {
+		t.Fatal("Backward after ZeroGrad did not reuse the storage")
 	}
 	x.Sum(false).Backward()
-	if x.Grad != g || x.Grad.Data[1] != 1 {
-		t.Fatal("Backward after ZeroGrad did not reuse the storage")
+	if !slices.Equal(x.Grad.Data, want) {
+		t.Fatalf("after ZeroGrad: grad = %v, want %v", x.Grad.Data, want)
+	}
+	// A gradient the op adds into (Sum's) is cleared first.
+	x.ZeroGrad()
+	x.Sum(false).Backward()
+	if !slices.Equal(x.Grad.Data, []float32{1, 1, 1}) {
+		t.Fatalf("after ZeroGrad: grad = %v, want [1 1 1]", x.Grad.Data)
 	}
 }
 

@@ -329,7 +329,7 @@ func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
 				kernel.Gemm(false, !transW, rows, k, n, 1, g, n, w.Data, w.shape[1], beta, gx, k) // dx = G·op(w)ᵀ
 			}
 		}
-		if gw := gradOf(w); gw != nil && sums != nil {
+		if sums != nil && gradOf(w) != nil { // zeros, to which Packed's backward adds the sum
 			if sums.x == nil { // room for every product's rows, counted in their forward passes
 				sums.x, sums.g = kernel.GetBuf(sums.total*k), kernel.GetBuf(sums.total*n)
 			}
@@ -339,11 +339,11 @@ func (x *Tensor) Linear(w, bias *Tensor, transW bool) *Tensor {
 			copy((*sums.x)[sums.rows*k:], x.Data[:rows*k]) // summed in Packed's backward
 			copy((*sums.g)[sums.rows*n:], g[:rows*n])
 			sums.rows += rows
-		} else if gw != nil {
+		} else if gw, fresh := gradFresh(w); gw != nil {
 			if transW {
-				kernel.Gemm(true, false, n, k, rows, 1, g, n, x.Data, k, 1, gw, k) // dw (N, K) = Gᵀ·x
+				kernel.Gemm(true, false, n, k, rows, 1, g, n, x.Data, k, betaOf(fresh), gw, k) // dw (N, K) = Gᵀ·x
 			} else {
-				kernel.Gemm(true, false, k, n, rows, 1, x.Data, k, g, n, 1, gw, n) // dw (K, N) = xᵀ·G
+				kernel.Gemm(true, false, k, n, rows, 1, x.Data, k, g, n, betaOf(fresh), gw, n) // dw (K, N) = xᵀ·G
 			}
 		}
 		if bias == nil {

@@ -32,8 +32,12 @@ type Tensor struct {
 	Data []float32
 	// Grad is the gradient of the last Backward's root with respect to this
 	// tensor, same shape. It is nil until Backward reaches the tensor and
-	// accumulates (+=) across Backward calls until ZeroGrad.
+	// accumulates (+=) across Backward calls until ZeroGrad, which sets it
+	// to nil again.
 	Grad *Tensor
+	// spare is the gradient ZeroGrad took away, whose storage the next
+	// Backward writes into rather than allocating.
+	spare *Tensor
 
 	shape        []int
 	requiresGrad bool
@@ -152,13 +156,17 @@ func (t *Tensor) SetRequiresGrad(on bool) *Tensor {
 // RequiresGrad reports whether Backward computes a gradient for t.
 func (t *Tensor) RequiresGrad() bool { return t.requiresGrad }
 
-// ZeroGrad sets t's gradient to zero, keeping its storage so that the next
-// Backward reuses it (as PyTorch 1.13's zero_grad() does by default). A
-// tensor without a gradient keeps none.
+// ZeroGrad drops t's gradient: Grad becomes nil, as after PyTorch's
+// zero_grad() (set_to_none, its default since 2.0), and optimizers skip
+// t until a Backward reaches it again. That Backward reuses the storage
+// (and the Grad tensor) and writes its first contribution into it rather
+// than adding it to zeros: a weight's gradient GEMM then does not read the
+// old one back, and nothing clears it.
 func (t *Tensor) ZeroGrad() {
-	if t.Grad != nil {
-		clear(t.Grad.Data)
+	if t.Grad != nil && t.Grad.slot == 0 { // an arena's storage goes back with the arena
+		t.spare = t.Grad
 	}
+	t.Grad = nil
 }
 
 // Detach returns a tensor that shares t's data but has no history and needs
