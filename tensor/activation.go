@@ -27,23 +27,10 @@ func sigmoid(x float32) float32 {
 func (a *Tensor) ReLU() *Tensor {
 	out := newOutDirty("ReLU", a.shape, a)
 	y := out.Data
-	chunks(len(y), func(lo, hi int) {
-		for i, v := range a.Data[lo:hi] {
-			y[lo+i] = max(v, 0)
-		}
-	})
+	chunks(len(y), func(lo, hi int) { kernel.ReLU(y[lo:hi], a.Data[lo:hi]) })
 	return out.record(func() {
 		ga, g := gradOf(a), out.Grad.Data
-		chunks(len(g), func(lo, hi int) {
-			ga, g := ga[lo:hi], g[lo:hi]
-			for i, v := range y[lo:hi] {
-				// Without a branch (signs are random, so a branch would be
-				// mispredicted half the time): y > 0 has a positive bit
-				// pattern, y = 0 a zero one, and the mask keeps g only then.
-				mask := uint32(-int32(math.Float32bits(v)) >> 31)
-				ga[i] += math.Float32frombits(math.Float32bits(g[i]) & mask)
-			}
-		})
+		chunks(len(g), func(lo, hi int) { kernel.ReLUBackward(ga[lo:hi], g[lo:hi], y[lo:hi]) })
 	})
 }
 

@@ -65,8 +65,12 @@ type impl struct {
 	rowMax    func(x []float32) (max float32, nan bool)
 	rowSum    func(x []float32) float32
 	addScalar func(y, x []float32, c float32)
-	axpy      func(alpha float32, x, y []float32) // y += alpha·x over len(y)
-	dot       func(x, y []float32) float32        // Σ x·y over len(x)
+	// relu and reluBackward, when set, do the vectorisable part (len &^ 7)
+	// of ReLU and ReLUBackward.
+	relu         func(y, x []float32)
+	reluBackward func(dx, dy, y []float32)
+	axpy         func(alpha float32, x, y []float32) // y += alpha·x over len(y)
+	dot          func(x, y []float32) float32        // Σ x·y over len(x)
 }
 
 // edge is a micro-kernel for the first rows of an mr-wide A panel and an

@@ -102,6 +102,40 @@ func addScalar(y, x []float32, c float32) {
 	}
 }
 
+// ReLU sets y[i] = max(x[i], 0) over len(y) elements (x at least as long),
+// as Go's max: +0 for -0, NaN for NaN.
+func ReLU(y, x []float32) {
+	x = x[:len(y)]
+	i0 := 0
+	if f := active.relu; f != nil {
+		f(y, x)
+		i0 = len(y) &^ 7
+	}
+	for i := i0; i < len(y); i++ {
+		y[i] = max(x[i], 0)
+	}
+}
+
+// ReLUBackward adds dy[i] to dx[i] where y[i] (ReLU's output) is above 0,
+// over len(dx) elements: where y's bits, read as an int32, are positive,
+// which also passes a NaN with its sign bit clear.
+func ReLUBackward(dx, dy, y []float32) {
+	dy, y = dy[:len(dx)], y[:len(dx)]
+	i0 := 0
+	if f := active.reluBackward; f != nil {
+		f(dx, dy, y)
+		i0 = len(dx) &^ 7
+	}
+	for i := i0; i < len(dx); i++ {
+		// Without a branch (signs are random, so a branch would be
+		// mispredicted half the time): the mask keeps dy where y's bits
+		// are a positive int32.
+		b := int32(math.Float32bits(y[i]))
+		mask := uint32((-b & ^b) >> 31) // sign of -b and of ^b: b > 0
+		dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & mask)
+	}
+}
+
 // expSum sets e[i] = exp(x[i] - shift) and returns Σ e, with the vector
 // kernel where there is one. A shift of ±Inf (a row of -Inf) is done in Go.
 // ExpSum sets e[i] = exp(x[i] - shift) and returns the sum, vectorized

@@ -185,3 +185,59 @@ func TestRowReductions(t *testing.T) {
 		}
 	})
 }
+
+// ReLU and its gradient in every implementation against plain loops, at
+// every length up to 40, with ±0, NaNs of both signs and infinities.
+func TestReLUKernels(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		negNaN := math.Float32frombits(0xffc00000)
+		special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), negNaN, float32(math.Inf(1)), float32(math.Inf(-1))}
+		for n := 0; n <= 40; n++ {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+				if rng.IntN(4) == 0 {
+					x[i] = special[rng.IntN(len(special))]
+				}
+			}
+			y := make([]float32, n+1)
+			y[n] = 42
+			ReLU(y[:n], x)
+			for i, v := range x {
+				want := max(v, 0)
+				if math.Float32bits(y[i]) != math.Float32bits(want) && !(v != v && y[i] != y[i]) {
+					t.Fatalf("n=%d: ReLU(%v) = %v, want %v", n, v, y[i], want)
+				}
+			}
+			if y[n] != 42 {
+				t.Fatalf("n=%d: ReLU wrote past the end", n)
+			}
+			// The gradient passes where y > 0, and where y is a NaN whose
+			// sign bit is clear; the outputs here add one NaN of each sign.
+			y = y[:n]
+			if n > 2 {
+				y[0], y[1] = float32(math.NaN()), negNaN
+			}
+			dy, dx := make([]float32, n), make([]float32, n+1)
+			for i := range dy {
+				dy[i] = float32(i + 1)
+				dx[i] = 0.5
+			}
+			dx[n] = 42
+			ReLUBackward(dx[:n], dy, y)
+			for i, v := range y {
+				want := float32(0.5)
+				if v > 0 || v != v && math.Float32bits(v)>>31 == 0 {
+					want += dy[i]
+				}
+				if dx[i] != want {
+					t.Fatalf("n=%d: ReLU gradient at y=%v: %v, want %v", n, v, dx[i], want)
+				}
+			}
+			if dx[n] != 42 {
+				t.Fatalf("n=%d: ReLUBackward wrote past the end", n)
+			}
+		}
+	})
+}

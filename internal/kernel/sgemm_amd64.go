@@ -90,3 +90,9 @@ func rowSumAVX2(x []float32) float32
 
 // addScalarAVX2 sets y[i] = x[i] + c for i < len(y)&^7; x is at least as long.
 func addScalarAVX2(y []float32, x []float32, c float32)
+
+// reluAVX2 sets y[i] = max(x[i], 0) (+0 for -0, NaN stays NaN) for i < len(y)&^7; x is at least as long.
+func reluAVX2(y []float32, x []float32)
+
+// reluBackwardAVX2 adds dy[i] to dx[i] where int32(bits(y[i])) > 0, for i < len(dx)&^7; dy and y are at least as long.
+func reluBackwardAVX2(dx []float32, dy []float32, y []float32)

@@ -2977,3 +2977,109 @@ eights:
 reduce:
 	VZEROUPPER
 	RET
+
+// func reluAVX2(y []float32, x []float32)
+// Requires: AVX
+TEXT ·reluAVX2(SB), NOSPLIT, $0-48
+	MOVQ   y_base+0(FP), AX
+	MOVQ   x_base+24(FP), CX
+	MOVQ   y_len+8(FP), DX
+	VXORPS Y0, Y0, Y0
+	SUBQ   CX, AX
+
+blocks:
+	CMPQ      DX, $0x00000020
+	JL        eights
+	VMOVUPS   (CX), Y1
+	VMAXPS    Y0, Y1, Y2
+	VCMPPS    $0x03, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y2
+	VMOVUPS   Y2, (CX)(AX*1)
+	VMOVUPS   32(CX), Y1
+	VMAXPS    Y0, Y1, Y2
+	VCMPPS    $0x03, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y2
+	VMOVUPS   Y2, 32(CX)(AX*1)
+	VMOVUPS   64(CX), Y1
+	VMAXPS    Y0, Y1, Y2
+	VCMPPS    $0x03, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y2
+	VMOVUPS   Y2, 64(CX)(AX*1)
+	VMOVUPS   96(CX), Y1
+	VMAXPS    Y0, Y1, Y2
+	VCMPPS    $0x03, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y2
+	VMOVUPS   Y2, 96(CX)(AX*1)
+	ADDQ      $0x00000080, CX
+	SUBQ      $0x00000020, DX
+	JMP       blocks
+
+eights:
+	CMPQ      DX, $0x00000008
+	JL        reduce
+	VMOVUPS   (CX), Y1
+	VMAXPS    Y0, Y1, Y2
+	VCMPPS    $0x03, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y2
+	VMOVUPS   Y2, (CX)(AX*1)
+	ADDQ      $0x00000020, CX
+	SUBQ      $0x00000008, DX
+	JMP       eights
+
+reduce:
+	VZEROUPPER
+	RET
+
+// func reluBackwardAVX2(dx []float32, dy []float32, y []float32)
+// Requires: AVX, AVX2
+TEXT ·reluBackwardAVX2(SB), NOSPLIT, $0-72
+	MOVQ   dx_base+0(FP), AX
+	MOVQ   dy_base+24(FP), CX
+	MOVQ   y_base+48(FP), DX
+	MOVQ   dx_len+8(FP), BX
+	VXORPS Y0, Y0, Y0
+	SUBQ   DX, AX
+	SUBQ   DX, CX
+
+blocks:
+	CMPQ     BX, $0x00000020
+	JL       eights
+	VMOVUPS  (DX), Y1
+	VPCMPGTD Y0, Y1, Y1
+	VANDPS   (DX)(CX*1), Y1, Y1
+	VADDPS   (DX)(AX*1), Y1, Y1
+	VMOVUPS  Y1, (DX)(AX*1)
+	VMOVUPS  32(DX), Y1
+	VPCMPGTD Y0, Y1, Y1
+	VANDPS   32(DX)(CX*1), Y1, Y1
+	VADDPS   32(DX)(AX*1), Y1, Y1
+	VMOVUPS  Y1, 32(DX)(AX*1)
+	VMOVUPS  64(DX), Y1
+	VPCMPGTD Y0, Y1, Y1
+	VANDPS   64(DX)(CX*1), Y1, Y1
+	VADDPS   64(DX)(AX*1), Y1, Y1
+	VMOVUPS  Y1, 64(DX)(AX*1)
+	VMOVUPS  96(DX), Y1
+	VPCMPGTD Y0, Y1, Y1
+	VANDPS   96(DX)(CX*1), Y1, Y1
+	VADDPS   96(DX)(AX*1), Y1, Y1
+	VMOVUPS  Y1, 96(DX)(AX*1)
+	ADDQ     $0x00000080, DX
+	SUBQ     $0x00000020, BX
+	JMP      blocks
+
+eights:
+	CMPQ     BX, $0x00000008
+	JL       reduce
+	VMOVUPS  (DX), Y1
+	VPCMPGTD Y0, Y1, Y1
+	VANDPS   (DX)(CX*1), Y1, Y1
+	VADDPS   (DX)(AX*1), Y1, Y1
+	VMOVUPS  Y1, (DX)(AX*1)
+	ADDQ     $0x00000020, DX
+	SUBQ     $0x00000008, BX
+	JMP      eights
+
+reduce:
+	VZEROUPPER
+	RET

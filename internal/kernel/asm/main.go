@@ -62,6 +62,8 @@ func main() {
 	rowMax()
 	rowSum()
 	addScalar()
+	relu()
+	reluBackward()
 	Generate()
 }
 
@@ -1444,6 +1446,54 @@ func addScalar() {
 		v := YMM()
 		VADDPS(at, cv, v)
 		VMOVUPS(v, Mem{Base: x, Index: y, Scale: 1, Disp: at.Disp})
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// relu: y = max(x, 0) over len(y)&^7 elements, as Go's max: +0 for ±0,
+// NaN kept (VMAXPS alone returns its second source, 0, for NaN).
+func relu() {
+	TEXT("reluAVX2", NOSPLIT, "func(y, x []float32)")
+	Doc("reluAVX2 sets y[i] = max(x[i], 0) (+0 for -0, NaN stays NaN) for i < len(y)&^7; x is at least as long.")
+	y := Load(Param("y").Base(), GP64())
+	x := Load(Param("x").Base(), GP64())
+	n := Load(Param("y").Len(), GP64())
+	zero := YMM()
+	VXORPS(zero, zero, zero)
+	SUBQ(x, y) // y as an offset from x: one pointer moves
+	rowLoop(x, n, func(i int, at Mem) {
+		v, r, u := YMM(), YMM(), YMM()
+		VMOVUPS(at, v)
+		VMAXPS(zero, v, r)
+		VCMPPS(U8(3), v, v, u) // unordered: NaN lanes
+		VBLENDVPS(u, v, r, r)
+		VMOVUPS(r, Mem{Base: x, Index: y, Scale: 1, Disp: at.Disp})
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// reluBackward: dx += dy where y's bits, as an int32, are positive: y > 0,
+// or a NaN with the sign bit clear (the Go loop's test).
+func reluBackward() {
+	TEXT("reluBackwardAVX2", NOSPLIT, "func(dx, dy, y []float32)")
+	Doc("reluBackwardAVX2 adds dy[i] to dx[i] where int32(bits(y[i])) > 0, for i < len(dx)&^7; dy and y are at least as long.")
+	dx := Load(Param("dx").Base(), GP64())
+	dy := Load(Param("dy").Base(), GP64())
+	y := Load(Param("y").Base(), GP64())
+	n := Load(Param("dx").Len(), GP64())
+	zero := YMM()
+	VXORPS(zero, zero, zero)
+	SUBQ(y, dx) // offsets from y: one pointer moves
+	SUBQ(y, dy)
+	rowLoop(y, n, func(i int, at Mem) {
+		v, m, d := YMM(), YMM(), YMM()
+		VMOVUPS(at, v)
+		VPCMPGTD(zero, v, m)
+		VANDPS(Mem{Base: y, Index: dy, Scale: 1, Disp: at.Disp}, m, m)
+		VADDPS(Mem{Base: y, Index: dx, Scale: 1, Disp: at.Disp}, m, d)
+		VMOVUPS(d, Mem{Base: y, Index: dx, Scale: 1, Disp: at.Disp})
 	})
 	VZEROUPPER()
 	RET()
