@@ -141,20 +141,24 @@ func newConv(x, w *Tensor, o Conv2dOpts) *conv {
 }
 
 // images runs body over the images [lo, hi) in parallel when there are
-// enough of them, with GEMMs on one thread each; a small batch runs one
-// image at a time with multi-threaded GEMMs instead.
-func (cv *conv) images(body func(lo, hi int, gemm func(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int))) {
-	serial := func(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-		kernel.GemmSerial(transA, transB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
-	}
-	threaded := func(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-		kernel.Gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
-	}
-	if cv.n >= 2*runtime.GOMAXPROCS(0) {
-		kernel.Parallel(cv.n, func(lo, hi int) { body(lo, hi, serial) })
+// enough of them, each thread multiplying by the weight packed once
+// (packed[gi], one per group); a small batch runs one image at a time with
+// multi-threaded GEMMs instead (packed is nil).
+func (cv *conv) images(body func(lo, hi int, packed []*kernel.PackedA)) {
+	if cv.n < 2*runtime.GOMAXPROCS(0) {
+		body(0, cv.n, nil)
 		return
 	}
-	body(0, cv.n, threaded)
+	kernel.Parallel(cv.n, func(lo, hi int) {
+		packed := make([]*kernel.PackedA, cv.g)
+		for gi := range packed {
+			packed[gi] = kernel.PackA(false, cv.og, cv.k, 1, cv.w[gi*cv.og*cv.k:], cv.k)
+		}
+		body(lo, hi, packed)
+		for _, p := range packed {
+			p.Release()
+		}
+	})
 }
 
 // column returns the column matrix of image n, group gi: x itself for a
@@ -182,7 +186,7 @@ func (cv *conv) kept(buf []float32, n, gi int) []float32 {
 }
 
 func (cv *conv) forward(y []float32, b *Tensor) {
-	cv.images(func(lo, hi int, gemm func(bool, bool, int, int, int, []float32, int, []float32, int, float32, []float32, int)) {
+	cv.images(func(lo, hi int, packed []*kernel.PackedA) {
 		buf := kernel.GetBuf(cv.k * cv.p)
 		defer kernel.PutBuf(buf)
 		for n := lo; n < hi; n++ {
@@ -201,7 +205,11 @@ func (cv *conv) forward(y []float32, b *Tensor) {
 			for gi := 0; gi < cv.g; gi++ {
 				col := cv.column(*buf, n, gi)
 				dst := y[(n*cv.o+gi*cv.og)*cv.p : (n*cv.o+(gi+1)*cv.og)*cv.p]
-				gemm(false, false, cv.og, cv.p, cv.k, cv.w[gi*cv.og*cv.k:], cv.k, col, cv.p, beta, dst, cv.p)
+				if packed != nil {
+					packed[gi].Gemm(false, cv.p, col, cv.p, beta, dst, cv.p)
+				} else {
+					kernel.Gemm(false, false, cv.og, cv.p, cv.k, 1, cv.w[gi*cv.og*cv.k:], cv.k, col, cv.p, beta, dst, cv.p)
+				}
 			}
 		}
 	})
@@ -229,9 +237,15 @@ func (cv *conv) backward(gx, gw, gb, gy []float32) {
 		buf := kernel.GetBuf(cv.k * cv.p)
 		defer kernel.PutBuf(buf)
 		var dcol *[]float32
+		var wt []*kernel.PackedA // each group's weight, transposed, packed once
 		if gx != nil {
 			dcol = kernel.GetBuf(cv.k * cv.p)
 			defer kernel.PutBuf(dcol)
+			wt = make([]*kernel.PackedA, cv.g)
+			for gi := range wt {
+				wt[gi] = kernel.PackA(true, cv.k, cv.og, 1, cv.w[gi*cv.og*cv.k:], cv.k)
+				defer wt[gi].Release()
+			}
 		}
 		for ch := lo; ch < hi; ch++ {
 			var dw, db []float32
@@ -249,7 +263,7 @@ func (cv *conv) backward(gx, gw, gb, gy []float32) {
 				dbs[ch] = db
 			}
 			for n := ch * convChunk; n < min(cv.n, (ch+1)*convChunk); n++ {
-				cv.backwardImage(n, gx, dw, db, gy, *buf, dcol)
+				cv.backwardImage(n, gx, dw, db, gy, *buf, dcol, wt)
 			}
 		}
 	})
@@ -267,9 +281,11 @@ func (cv *conv) backward(gx, gw, gb, gy []float32) {
 }
 
 // backwardImage adds image n's part of the gradients: to dw and db (the
-// chunk's partial sums; nil when not wanted) and to gx (its own rows). GEMMs
-// run on this thread: the chunks run in parallel.
-func (cv *conv) backwardImage(n int, gx, dw, db, gy, buf []float32, dcol *[]float32) {
+// chunk's partial sums; nil when not wanted) and to gx (its own rows),
+// through dcol and each group's weight transposed and packed (wt; both
+// only when gx is wanted). GEMMs run on this thread: the chunks run in
+// parallel.
+func (cv *conv) backwardImage(n int, gx, dw, db, gy, buf []float32, dcol *[]float32, wt []*kernel.PackedA) {
 	for gi := 0; gi < cv.g; gi++ {
 		dy := gy[(n*cv.o+gi*cv.og)*cv.p : (n*cv.o+(gi+1)*cv.og)*cv.p]
 		if dw != nil {
@@ -278,12 +294,11 @@ func (cv *conv) backwardImage(n int, gx, dw, db, gy, buf []float32, dcol *[]floa
 		}
 		if gx != nil {
 			dx := gx[(n*cv.c+gi*cv.cg)*cv.inPlane:]
-			wg := cv.w[gi*cv.og*cv.k:]
 			if cv.geom.Pointwise() {
-				kernel.GemmSerial(true, false, cv.k, cv.p, cv.og, 1, wg, cv.k, dy, cv.p, 1, dx, cv.p)
+				wt[gi].Gemm(false, cv.p, dy, cv.p, 1, dx, cv.p) // dx += Wᵀ·dY
 				continue
 			}
-			kernel.GemmSerial(true, false, cv.k, cv.p, cv.og, 1, wg, cv.k, dy, cv.p, 0, *dcol, cv.p)
+			wt[gi].Gemm(false, cv.p, dy, cv.p, 0, *dcol, cv.p) // dcol = Wᵀ·dY
 			kernel.Col2Im(dx, *dcol, cv.cg, &cv.geom)
 		}
 	}

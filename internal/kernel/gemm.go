@@ -16,6 +16,14 @@ const parallelFlops = 1 << 20
 // costs. A B panel 256 deep and 32 wide is 32 KB, in a 48 KB L1.
 const maxOneBlock = 256
 
+// depth is the depth of the blocks a product over k is packed in.
+func (im *impl) depth(k int) int {
+	if k <= maxOneBlock {
+		return max(im.kc, k)
+	}
+	return im.kc
+}
+
 // smallM is the largest m (rows of C) multiplied without packing, row by row
 // with axpy or dot kernels: for matrix-vector shapes packing B would cost as
 // much as the product.
@@ -86,9 +94,7 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 	kc := impl.kc
 	var bp *[]float32
 	if pre == nil {
-		if k <= maxOneBlock {
-			kc = max(kc, k)
-		}
+		kc = impl.depth(k)
 		bp = GetBuf(kc * roundUp(min(n, impl.nc), impl.nr))
 		defer PutBuf(bp)
 	}
@@ -107,12 +113,13 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 			}
 			partition(impl, m, nb, workers, func(r0, r1, c0, c1 int) {
 				ap := GetBuf(impl.mc*kc + impl.mr*impl.nr)
+				tile := (*ap)[impl.mc*kc:]
 				for ic := r0; ic < r1; ic += impl.mc {
 					mb := min(impl.mc, r1-ic)
 					packA(*ap, impl, transA, a, lda, ic, pc, mb, kb, alpha)
 					// With beta 0, C was not cleared: the first k block overwrites it.
 					add := pc > 0 || beta != 0
-					macroKernel(impl, *ap, block[c0*kb:], mb, c1-c0, kb, c[ic*ldc+jc+c0:], ldc, add)
+					macroKernel(impl, *ap, block[c0*kb:], tile, mb, c1-c0, kb, c[ic*ldc+jc+c0:], ldc, add)
 				}
 				PutBuf(ap)
 			})
@@ -151,12 +158,6 @@ func GemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 // checkGemm panics, before any memory is touched, when a slice is too short
 // for the shapes and leading dimensions: a programming error in the caller.
 func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	need := func(rows, cols, ld int) int {
-		if rows == 0 || cols == 0 {
-			return 0
-		}
-		return (rows-1)*ld + cols
-	}
 	ra, ca := m, k
 	if transA {
 		ra, ca = k, m
@@ -165,13 +166,20 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	if transB {
 		rb, cb = n, k
 	}
-	switch {
-	case lda < ca || len(a) < need(ra, ca, lda):
-		panic(fmt.Sprintf("kernel: Gemm: A (%d×%d, lda %d) does not fit in %d elements", ra, ca, lda, len(a)))
-	case ldb < cb || len(b) < need(rb, cb, ldb):
-		panic(fmt.Sprintf("kernel: Gemm: B (%d×%d, ldb %d) does not fit in %d elements", rb, cb, ldb, len(b)))
-	case ldc < n || len(c) < need(m, n, ldc):
-		panic(fmt.Sprintf("kernel: Gemm: C (%d×%d, ldc %d) does not fit in %d elements", m, n, ldc, len(c)))
+	checkMatrix("A", ra, ca, lda, len(a))
+	checkMatrix("B", rb, cb, ldb, len(b))
+	checkMatrix("C", m, n, ldc, len(c))
+}
+
+// checkMatrix panics unless a rows×cols matrix with leading dimension ld
+// fits in size elements.
+func checkMatrix(name string, rows, cols, ld, size int) {
+	need := 0
+	if rows > 0 && cols > 0 {
+		need = (rows-1)*ld + cols
+	}
+	if ld < cols || size < need {
+		panic(fmt.Sprintf("kernel: Gemm: %s (%d×%d, ld %d) does not fit in %d elements", name, rows, cols, ld, size))
 	}
 }
 
@@ -361,12 +369,10 @@ func partition(impl *impl, m, n, workers int, task func(r0, r1, c0, c1 int)) {
 
 // macroKernel adds (or, when add is false, stores) the product of a packed
 // mb×kb block of A and a packed kb×nb block of B into C, one mr×nr tile at a
-// time. Edge tiles go through
-// a scratch tile (the end of ap's buffer) so the micro-kernel always writes a
-// full tile.
-func macroKernel(impl *impl, ap, bp []float32, mb, nb, kb int, c []float32, ldc int, add bool) {
+// time. Edge tiles go through the scratch tile (mr·nr floats) so the
+// micro-kernel always writes a full tile.
+func macroKernel(impl *impl, ap, bp, tile []float32, mb, nb, kb int, c []float32, ldc int, add bool) {
 	mr, nr := impl.mr, impl.nr
-	tile := ap[len(ap)-mr*nr:]
 	for j := 0; j < nb; j += nr {
 		bpanel := bp[j*kb : (j+nr)*kb]
 		cols := min(nr, nb-j)

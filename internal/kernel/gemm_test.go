@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -451,4 +452,66 @@ func BenchmarkGemv(b *testing.B) {
 			b.ReportMetric(float64(len(ws)*3072*768*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 		})
 	}
+}
+
+// PackedA.Gemm against Gemm: bit for bit where Gemm takes its blocked path
+// (m > 4, n ≥ nr/2), within rounding of the reference elsewhere; one
+// packing serving several products (different B, C and beta), every layout,
+// depths in one block and in several, and C's columns beyond n untouched.
+func TestPackedA(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, sz := range [][3]int{{64, 196, 288}, {32, 784, 9}, {288, 196, 64}, {150, 70, 300}, {13, 33, 257}, {3, 40, 20}, {20, 5, 30}} {
+			m, n, k := sz[0], sz[1], sz[2]
+			for _, tr := range layouts {
+				transA, transB := tr[0], tr[1]
+				lda, ldb := k+1, n+2
+				rowsA, rowsB := m, k
+				if transA {
+					lda, rowsA = m+1, k
+				}
+				if transB {
+					ldb, rowsB = k+2, n
+				}
+				a := randSlice(rng, rowsA*lda)
+				p := PackA(transA, m, k, 0.5, a, lda)
+				blocked := m > smallM && n >= active.nr/2
+				for _, beta := range []float32{0, 1, -0.5} {
+					b := randSlice(rng, rowsB*ldb)
+					ldc := n + 3
+					c := randSlice(rng, m*ldc)
+					c0 := slices.Clone(c)
+					want := slices.Clone(c)
+					Gemm(transA, transB, m, n, k, 0.5, a, lda, b, ldb, beta, want, ldc)
+					ref := make([]float64, len(c))
+					refGemm(transA, transB, m, n, k, 0.5, a, lda, b, ldb, beta, ref, ldc, c0)
+					if beta == 0 {
+						for i := range c {
+							if i%ldc < n {
+								c[i] = float32(math.NaN()) // overwritten, not scaled
+							}
+						}
+					}
+					p.Gemm(transB, n, b, ldb, beta, c, ldc)
+					for i := range c {
+						switch {
+						case i%ldc >= n:
+							if c[i] != c0[i] {
+								t.Fatalf("%v m%d n%d k%d tA%v tB%v: C[%d] beyond n changed", active.name, m, n, k, transA, transB, i)
+							}
+						case blocked:
+							if c[i] != want[i] {
+								t.Fatalf("%v m%d n%d k%d tA%v tB%v β%g: C[%d] = %v, Gemm gives %v", active.name, m, n, k, transA, transB, beta, i, c[i], want[i])
+							}
+						default:
+							if math.Abs(float64(c[i])-ref[i]) > 1e-5*float64(k+2)*(1+math.Abs(ref[i])) {
+								t.Fatalf("%v m%d n%d k%d tA%v tB%v β%g: C[%d] = %v, want %v", active.name, m, n, k, transA, transB, beta, i, c[i], ref[i])
+							}
+						}
+					}
+				}
+				p.Release()
+			}
+		}
+	})
 }

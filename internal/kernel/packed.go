@@ -75,3 +75,87 @@ func (p *PackedB) Trans() bool { return p.transB }
 
 // Current reports whether p was packed for the kernels now in use.
 func (p *PackedB) Current() bool { return p.impl == active }
+
+// PackedA is the A operand of several GEMMs on one thread, op(A) (m×k)
+// packed once: a convolution's weight, multiplied by each image's column
+// matrix in turn. Its storage is pooled; Release gives it back.
+type PackedA struct {
+	impl *impl
+	m, k int
+	kc   int // the depth of its blocks, as Gemm chooses for k
+	buf  *[]float32
+}
+
+// PackA packs alpha·op(A) (m×k; A is stored m×k with lda ≥ k, or k×m with
+// lda ≥ m when transA) for PackedA.Gemm, with the kernels in use now.
+func PackA(transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA {
+	if transA {
+		checkMatrix("A", k, m, lda, len(a))
+	} else {
+		checkMatrix("A", m, k, lda, len(a))
+	}
+	im := active
+	p := &PackedA{impl: im, m: m, k: k, kc: im.depth(k)}
+	rows := roundUp(m, im.mr)
+	p.buf = GetBuf(rows*k + im.mr*im.nr) // the blocks, then the edge tile
+	for pc := 0; pc < k; pc += p.kc {
+		kb := min(p.kc, k-pc)
+		for ic := 0; ic < m; ic += im.mc {
+			packA((*p.buf)[p.offset(ic, pc):], im, transA, a, lda, ic, pc, min(im.mc, m-ic), kb, alpha)
+		}
+	}
+	return p
+}
+
+// offset is where block (ic, pc) starts: depth blocks one after another,
+// each holding every row block (rows rounded up to whole panels).
+func (p *PackedA) offset(ic, pc int) int {
+	return pc*roundUp(p.m, p.impl.mr) + ic*min(p.kc, p.k-pc)
+}
+
+// Release gives p's storage back; p must not be used after.
+func (p *PackedA) Release() {
+	PutBuf(p.buf)
+	p.buf = nil
+}
+
+// Gemm computes C = op(A)·op(B) + beta·C on the calling goroutine, with
+// op(A) from p: op(B) is k×n (B stored k×n with ldb ≥ n, or n×k with
+// ldb ≥ k when transB), C is m×n (ldc ≥ n). Its blocks are Gemm's, so for
+// m > 4 and n ≥ nr/2 (where Gemm takes no shortcut) the result is Gemm's
+// bit for bit.
+func (p *PackedA) Gemm(transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if p.impl != active {
+		panic(fmt.Sprintf("kernel: PackedA.Gemm with A packed for the %s kernels while %s are in use", p.impl.name, active.name))
+	}
+	m, k, im := p.m, p.k, p.impl
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if transB {
+		checkMatrix("B", n, k, ldb, len(b))
+	} else {
+		checkMatrix("B", k, n, ldb, len(b))
+	}
+	checkMatrix("C", m, n, ldc, len(c))
+	if k <= 0 || beta != 0 {
+		scaleC(m, n, beta, c, ldc)
+	}
+	if k <= 0 {
+		return
+	}
+	bp := GetBuf(p.kc * roundUp(min(n, im.nc), im.nr))
+	defer PutBuf(bp)
+	tile := (*p.buf)[len(*p.buf)-im.mr*im.nr:]
+	for jc := 0; jc < n; jc += im.nc {
+		nb := min(im.nc, n-jc)
+		for pc := 0; pc < k; pc += p.kc {
+			kb := min(p.kc, k-pc)
+			packB(*bp, im, transB, b, ldb, pc, jc, kb, nb)
+			for ic := 0; ic < m; ic += im.mc {
+				// With beta 0, C was not cleared: the first k block overwrites it.
+				macroKernel(im, (*p.buf)[p.offset(ic, pc):], *bp, tile, min(im.mc, m-ic), nb, kb, c[ic*ldc+jc:], ldc, pc > 0 || beta != 0)
+			}
+		}
+	}
+}
