@@ -5,6 +5,9 @@ package kernel
 // widths (6 and 4 rows of A, 16, 32 and 4 columns of B) have unrolled loops or
 // assembly that move fixed-size blocks; other widths take the generic loops.
 
+// zeroRow is the rows past the end of a partial A panel, for packA.
+var zeroRow [maxOneBlock]float32
+
 // packA copies the mb×kb block of alpha·op(A) starting at (ic, pc) into ap as
 // row panels of mr rows: panel r holds, for each p, the mr values
 // op(A)[ic+r*mr+0..mr-1][pc+p]. Rows past mb are zero.
@@ -29,8 +32,9 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 			for p := 0; p < kb; p++ {
 				off := (pc+p)*lda + ic + r
 				d, src := (*[12]float32)(panel[p*12:p*12+12]), (*[12]float32)(a[off:off+12])
-				if alpha == 1 {
-					*d = *src
+				if alpha == 1 { // element by element: *d = *src is a memmove call per 48 bytes
+					d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+					d[6], d[7], d[8], d[9], d[10], d[11] = src[6], src[7], src[8], src[9], src[10], src[11]
 					continue
 				}
 				for i, v := range src {
@@ -65,11 +69,16 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 				d[0], d[1], d[2] = alpha*r0[p], alpha*r1[p], alpha*r2[p]
 				d[3], d[4], d[5] = alpha*r3[p], alpha*r4[p], alpha*r5[p]
 			}
-		case rows == 12 && mr == 12:
+		case mr == 12 && (rows == 12 || kb <= len(zeroRow)):
 			// Twelve rows read side by side, each step's twelve values
 			// stored together (the AVX-512 tile): contiguous stores instead
-			// of one every 48 bytes.
-			row := func(i int) []float32 { return a[(ic+r+i)*lda+pc : (ic+r+i)*lda+pc+kb] }
+			// of one every 48 bytes. A panel's missing rows read zeros.
+			row := func(i int) []float32 {
+				if i >= rows {
+					return zeroRow[:kb]
+				}
+				return a[(ic+r+i)*lda+pc : (ic+r+i)*lda+pc+kb]
+			}
 			r0, r1, r2, r3, r4, r5 := row(0), row(1), row(2), row(3), row(4), row(5)
 			r6, r7, r8, r9, r10, r11 := row(6), row(7), row(8), row(9), row(10), row(11)
 			r1, r2, r3, r4, r5 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)], r4[:len(r0)], r5[:len(r0)]
