@@ -57,28 +57,38 @@ func LSTMCell(gx, gh, c *Tensor) *Tensor {
 		}
 	}
 	return out.record(func() {
-		ggx, ggh, gc, d := gradOf(gx), gradOf(gh), gradOf(c), out.Grad.Data
+		ggx, freshX := gradFresh(gx)
+		ggh, freshH := gradFresh(gh)
+		gc, d := gradOf(c), out.Grad.Data
+		dgBuf := kernel.GetBuf(4 * h) // one row's gate gradients
+		defer kernel.PutBuf(dgBuf)
+		dg := *dgBuf
 		for r := 0; r < b; r++ {
 			a := act[r*4*h : (r+1)*4*h]
 			for j := 0; j < h; j++ {
 				i, f, u, o, t := a[j], a[h+j], a[2*h+j], a[3*h+j], tc[r*h+j]
 				dh, dcn := d[r*2*h+j], d[r*2*h+h+j]
 				dc := dcn + dh*o*(1-t*t)
-				di := dc * u * i * (1 - i)
-				df := dc * c.Data[r*h+j] * f * (1 - f)
-				du := dc * i * (1 - u*u)
-				do := dh * t * o * (1 - o)
-				g := r * 4 * h
-				for _, dst := range [][]float32{ggx, ggh} {
-					if dst != nil {
-						dst[g+j] += di
-						dst[g+h+j] += df
-						dst[g+2*h+j] += du
-						dst[g+3*h+j] += do
-					}
-				}
+				dg[j] = dc * u * i * (1 - i)
+				dg[h+j] = dc * c.Data[r*h+j] * f * (1 - f)
+				dg[2*h+j] = dc * i * (1 - u*u)
+				dg[3*h+j] = dh * t * o * (1 - o)
 				if gc != nil {
 					gc[r*h+j] += dc * f
+				}
+			}
+			// Both pre-activations get the gates' gradient: written where
+			// this is their first, added otherwise.
+			for _, g := range []struct {
+				dst   []float32
+				fresh bool
+			}{{ggx, freshX}, {ggh, freshH}} {
+				switch {
+				case g.dst == nil:
+				case g.fresh:
+					copy(g.dst[r*4*h:(r+1)*4*h], dg)
+				default:
+					kernel.Add(dg, g.dst[r*4*h:(r+1)*4*h])
 				}
 			}
 		}
