@@ -56,11 +56,13 @@ func CrossEntropy(logits *tensor.Tensor, targets []int, smoothing float32) *tens
 			count++
 		}
 	}
-	logp := logits.Reshape(n, c).LogSoftmax(-1) // (N, C)
-	loss := logp.Gather(1, idx).Neg()           // (N, 1)
-	if smoothing != 0 {
-		uniform := logp.Mean(true, 1).Neg() // (N, 1)
-		loss = loss.MulScalar(1 - smoothing).Add(uniform.MulScalar(smoothing))
+	var loss *tensor.Tensor // (N, 1)
+	if smoothing == 0 {
+		loss = logits.Reshape(n, c).LogSoftmaxGather(idx).Neg() // without the (N, C) log-probabilities
+	} else {
+		logp := logits.Reshape(n, c).LogSoftmax(-1) // (N, C)
+		uniform := logp.Mean(true, 1).Neg()         // (N, 1)
+		loss = logp.Gather(1, idx).Neg().MulScalar(1 - smoothing).Add(uniform.MulScalar(smoothing))
 	}
 	return loss.Mul(keep).Sum(false).MulScalar(1 / float32(count))
 }

@@ -136,6 +136,39 @@ func (a *Tensor) LogSoftmax(axis int) *Tensor {
 	})
 }
 
+// LogSoftmaxGather returns a.LogSoftmax(-1).Gather(1, idx) for a matrix a
+// (N, C) as one op: (N, 1), row i holding log_softmax(a_i)[idx[i]], without
+// the (N, C) log-probabilities (a language model's cross-entropy over its
+// vocabulary). d/da_i = g_i·(onehot(idx[i]) - softmax(a_i)). It panics
+// unless a is a matrix with one index per row, each in [0, C).
+func (a *Tensor) LogSoftmaxGather(idx []int) *Tensor {
+	if a.NDim() != 2 || len(idx) != a.shape[0] {
+		panic(fmt.Sprintf("tensor: LogSoftmaxGather: %d indices for shape %v (want a matrix, one index per row)", len(idx), a.shape))
+	}
+	n, c := a.shape[0], a.shape[1]
+	for i, v := range idx {
+		if v < 0 || v >= c {
+			panic(fmt.Sprintf("tensor: LogSoftmaxGather: index %d (row %d) out of range [0, %d)", v, i, c))
+		}
+	}
+	out := newOutDirty("LogSoftmaxGather", []int{n, 1}, a)
+	lse := scratch(out, n) // each row's max + ln Σ e^(a - max)
+	rowChunks(n, c, func(r0, r1 int) {
+		kernel.LogSumExpRows(lse[r0:r1], a.Data[r0*c:r1*c], c)
+		for r := r0; r < r1; r++ {
+			out.Data[r] = a.Data[r*c+idx[r]] - lse[r]
+		}
+	})
+	return out.record(func() {
+		if ga, fresh := gradFresh(a); ga != nil {
+			g := out.Grad.Data
+			rowChunks(n, c, func(r0, r1 int) {
+				kernel.LogSoftmaxPickBackward(ga[r0*c:r1*c], a.Data[r0*c:r1*c], lse[r0:r1], g[r0:r1], idx[r0:r1], c, !fresh)
+			})
+		}
+	})
+}
+
 // LayerNorm normalises a (..., C) over its last axis and applies the affine
 // map: (a - mean)/√(var + eps)·w + b, with w and b of shape (C) and the
 // population variance, as torch.nn.functional.layer_norm. A fused op (the

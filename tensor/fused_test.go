@@ -165,3 +165,49 @@ func cloneAll(ts []*tensor.Tensor) []*tensor.Tensor {
 	}
 	return out
 }
+
+// TestLogSoftmaxGather checks the fused pick against LogSoftmax then
+// Gather composed from primitives, outputs and gradients (on rows split
+// across threads too, and with the input's gradient reached twice, so
+// that one contribution is written and the other added), then against
+// finite differences, and that bad indices panic.
+func TestLogSoftmaxGather(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, shape := range [][2]int{{1, 1}, {3, 7}, {5, 100}, {64, 4096}} {
+		n, c := shape[0], shape[1]
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = rng.IntN(c)
+		}
+		x := tensor.Randn(rng, n, c).MulScalar(3)
+		up := tensor.Randn(rng, n, 1)
+		fused := func(x ...*tensor.Tensor) *tensor.Tensor { return x[0].LogSoftmaxGather(idx) }
+		composed := func(x ...*tensor.Tensor) *tensor.Tensor { return logSoftmaxComposed(x[0]).Gather(1, idx) }
+		fx, cx := x.Clone().RequireGrad(), x.Clone().RequireGrad()
+		fy, cy := fused(fx), composed(cx)
+		if err := tensortest.AllClose(fy, cy, 1e-5, 1e-5); err != nil {
+			t.Fatalf("%v: forward: %v", shape, err)
+		}
+		// Reached twice: the pick's gradient and a plain sum's.
+		fy.Mul(up).Sum(false).Add(fx.Sum(false)).Backward()
+		cy.Mul(up).Sum(false).Add(cx.Sum(false)).Backward()
+		if err := tensortest.AllClose(fx.Grad, cx.Grad, 1e-4, 1e-5); err != nil {
+			t.Fatalf("%v: gradient: %v", shape, err)
+		}
+		if n*c <= 500 {
+			if err := tensortest.GradCheck(fused, []*tensor.Tensor{x.Clone().RequireGrad()}, tensortest.Options{}); err != nil {
+				t.Fatalf("%v: %v", shape, err)
+			}
+		}
+	}
+	for _, bad := range [][]int{{0, 7}, {-1, 0}, {0}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("LogSoftmaxGather(%v) on (2, 7) did not panic", bad)
+				}
+			}()
+			tensor.Zeros(2, 7).LogSoftmaxGather(bad)
+		}()
+	}
+}

@@ -65,6 +65,7 @@ type impl struct {
 	rowMax    func(x []float32) (max float32, nan bool)
 	rowSum    func(x []float32) float32
 	addScalar func(y, x []float32, c float32)
+	scaleTo   func(y, x []float32, a float32)
 	// relu and reluBackward, when set, do the vectorisable part (len &^ 7)
 	// of ReLU and ReLUBackward.
 	relu         func(y, x []float32)
@@ -158,9 +159,19 @@ func SumSquares(x []float32) float64 {
 func Add(x, y []float32) { Axpy(1, x, y) }
 
 // Scale computes x *= alpha.
-func Scale(alpha float32, x []float32) {
-	for i := range x {
-		x[i] *= alpha
+func Scale(alpha float32, x []float32) { ScaleTo(x, x, alpha) }
+
+// ScaleTo sets y[i] = alpha·x[i] over len(y) elements (x at least as long;
+// y may be x).
+func ScaleTo(y, x []float32, alpha float32) {
+	x = x[:len(y)]
+	i0 := 0
+	if f := active.scaleTo; f != nil {
+		f(y, x, alpha)
+		i0 = len(y) &^ 7
+	}
+	for i := i0; i < len(y); i++ {
+		y[i] = alpha * x[i]
 	}
 }
 

@@ -58,6 +58,38 @@ func LogSoftmaxRowsBackward(dx, y, dy []float32, n int, add bool) {
 	}
 }
 
+// LogSumExpRows sets lse[r] = max + ln Σ e^(x - max) over each row r of x
+// (rows of n values): the shift log-softmax subtracts.
+func LogSumExpRows(lse, x []float32, n int) {
+	tmp := GetBuf(n)
+	defer PutBuf(tmp)
+	for r := range lse {
+		row := x[r*n : (r+1)*n]
+		m := maxOf(row)
+		lse[r] = m + float32(math.Log(expSum(*tmp, row, m)))
+	}
+}
+
+// LogSoftmaxPickBackward is the gradient of picking one log-probability per
+// row, logp[r][idx[r]] with logp = x - lse: with the picks' gradient g, it
+// adds (or, with add false, writes) g[r]·(onehot(idx[r]) - e^(x[r] - lse[r]))
+// to each row r of dx (rows of n values).
+func LogSoftmaxPickBackward(dx, x, lse, g []float32, idx []int, n int, add bool) {
+	tmp := GetBuf(n)
+	defer PutBuf(tmp)
+	e := *tmp
+	for r := range lse {
+		d := dx[r*n : (r+1)*n]
+		expSum(e, x[r*n:(r+1)*n], lse[r]) // the softmax
+		if add {
+			Axpy(-g[r], e, d)
+		} else {
+			ScaleTo(d, e, -g[r])
+		}
+		d[idx[r]] += g[r]
+	}
+}
+
 // maxOf returns the largest of x, NaN if any is (as Go's max), -Inf for
 // none; with the vector kernel where there is one.
 func maxOf(x []float32) float32 {

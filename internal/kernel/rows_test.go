@@ -143,7 +143,7 @@ func TestAttendRow(t *testing.T) {
 	})
 }
 
-// maxOf, sumOf and addScalar of every implementation against plain loops,
+// maxOf, sumOf, addScalar and ScaleTo of every implementation against plain loops,
 // at every length up to 70 (vector blocks, single vectors, tail), with
 // NaN (which max propagates) and infinities.
 func TestRowReductions(t *testing.T) {
@@ -180,6 +180,15 @@ func TestRowReductions(t *testing.T) {
 				}
 				if y[n] != 42 {
 					t.Fatalf("n=%d: addScalar wrote past the end", n)
+				}
+				ScaleTo(y[:n], x, -1.5)
+				for i, v := range x {
+					if w := -1.5 * v; y[i] != w && !(w != w && y[i] != y[i]) {
+						t.Fatalf("n=%d: ScaleTo: y[%d] = %v, want %v", n, i, y[i], w)
+					}
+				}
+				if y[n] != 42 {
+					t.Fatalf("n=%d: ScaleTo wrote past the end", n)
 				}
 			}
 		}

@@ -91,6 +91,9 @@ func rowSumAVX2(x []float32) float32
 // addScalarAVX2 sets y[i] = x[i] + c for i < len(y)&^7; x is at least as long.
 func addScalarAVX2(y []float32, x []float32, c float32)
 
+// scaleToAVX2 sets y[i] = a·x[i] for i < len(y)&^7; x is at least as long.
+func scaleToAVX2(y []float32, x []float32, a float32)
+
 // reluAVX2 sets y[i] = max(x[i], 0) (+0 for -0, NaN stays NaN) for i < len(y)&^7; x is at least as long.
 func reluAVX2(y []float32, x []float32)
 

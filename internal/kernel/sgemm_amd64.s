@@ -2978,6 +2978,44 @@ reduce:
 	VZEROUPPER
 	RET
 
+// func scaleToAVX2(y []float32, x []float32, a float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·scaleToAVX2(SB), NOSPLIT, $0-52
+	MOVQ         y_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         y_len+8(FP), DX
+	MOVSS        a+48(FP), X0
+	VBROADCASTSS X0, Y0
+	SUBQ         CX, AX
+
+blocks:
+	CMPQ    DX, $0x00000020
+	JL      eights
+	VMULPS  (CX), Y0, Y1
+	VMOVUPS Y1, (CX)(AX*1)
+	VMULPS  32(CX), Y0, Y1
+	VMOVUPS Y1, 32(CX)(AX*1)
+	VMULPS  64(CX), Y0, Y1
+	VMOVUPS Y1, 64(CX)(AX*1)
+	VMULPS  96(CX), Y0, Y1
+	VMOVUPS Y1, 96(CX)(AX*1)
+	ADDQ    $0x00000080, CX
+	SUBQ    $0x00000020, DX
+	JMP     blocks
+
+eights:
+	CMPQ    DX, $0x00000008
+	JL      reduce
+	VMULPS  (CX), Y0, Y1
+	VMOVUPS Y1, (CX)(AX*1)
+	ADDQ    $0x00000020, CX
+	SUBQ    $0x00000008, DX
+	JMP     eights
+
+reduce:
+	VZEROUPPER
+	RET
+
 // func reluAVX2(y []float32, x []float32)
 // Requires: AVX
 TEXT ·reluAVX2(SB), NOSPLIT, $0-48

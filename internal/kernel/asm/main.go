@@ -62,6 +62,7 @@ func main() {
 	rowMax()
 	rowSum()
 	addScalar()
+	scaleTo()
 	relu()
 	reluBackward()
 	Generate()
@@ -1494,6 +1495,25 @@ func reluBackward() {
 		VANDPS(Mem{Base: y, Index: dy, Scale: 1, Disp: at.Disp}, m, m)
 		VADDPS(Mem{Base: y, Index: dx, Scale: 1, Disp: at.Disp}, m, d)
 		VMOVUPS(d, Mem{Base: y, Index: dx, Scale: 1, Disp: at.Disp})
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// scaleTo: y = a·x over len(y)&^7 elements.
+func scaleTo() {
+	TEXT("scaleToAVX2", NOSPLIT, "func(y, x []float32, a float32)")
+	Doc("scaleToAVX2 sets y[i] = a·x[i] for i < len(y)&^7; x is at least as long.")
+	y := Load(Param("y").Base(), GP64())
+	x := Load(Param("x").Base(), GP64())
+	n := Load(Param("y").Len(), GP64())
+	av := YMM()
+	VBROADCASTSS(Load(Param("a"), XMM()), av)
+	SUBQ(x, y) // y as an offset from x: one pointer moves
+	rowLoop(x, n, func(i int, at Mem) {
+		v := YMM()
+		VMULPS(at, av, v)
+		VMOVUPS(v, Mem{Base: x, Index: y, Scale: 1, Disp: at.Disp})
 	})
 	VZEROUPPER()
 	RET()
