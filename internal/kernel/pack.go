@@ -16,7 +16,25 @@ var zeroRow [maxOneBlock]float32
 // whole 32-byte rows).
 func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb int, alpha float32) {
 	mr := im.mr
-	for r := 0; r < mb; r += mr {
+	r0 := 0
+	if transA && mr == 12 && alpha == 1 {
+		// op(A)[i][p] = A[p][i]: the block's rows of A read one after
+		// another (mb values each), their values dealt out to the full
+		// 12-row panels. Panel by panel, every panel would visit all kb
+		// rows again: with A a wide matrix (a language model's logit
+		// gradient, 50,257 values a row) each row is another page.
+		full := mb - mb%12
+		for p := 0; p < kb; p++ {
+			src := a[(pc+p)*lda+ic : (pc+p)*lda+ic+full]
+			for r := 0; r < full; r += 12 {
+				d, s := (*[12]float32)(ap[r*kb+p*12:r*kb+p*12+12]), (*[12]float32)(src[r:r+12])
+				d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5] // not *d = *s: a memmove call
+				d[6], d[7], d[8], d[9], d[10], d[11] = s[6], s[7], s[8], s[9], s[10], s[11]
+			}
+		}
+		r0 = full
+	}
+	for r := r0; r < mb; r += mr {
 		panel := ap[r*kb : (r+mr)*kb]
 		rows := min(mr, mb-r)
 		switch {
