@@ -136,6 +136,50 @@ func (a *Tensor) LogSoftmax(axis int) *Tensor {
 	})
 }
 
+// lnChunk is how many rows share one partial sum of a layer norm's weight
+// and bias gradients: fixed, not the thread count's share, so that the
+// partial sums, added in order, make the same gradient on any number of
+// threads.
+const lnChunk = 64
+
+// layerNormBackward is kernel.LayerNormRowsBackward over rows of c values,
+// split across threads in chunks of lnChunk rows when there are enough,
+// each chunk summing its own dw and db (nil when not wanted).
+func layerNormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, rows, c int) {
+	chunks := (rows + lnChunk - 1) / lnChunk
+	if chunks < 2 || rows*c < 1<<17 {
+		kernel.LayerNormRowsBackward(dx, dw, db, dy, x, w, mean, rstd, c)
+		return
+	}
+	part := kernel.GetBuf(2 * chunks * c) // each chunk's dw, then its db
+	defer kernel.PutBuf(part)
+	clear(*part)
+	kernel.Parallel(chunks, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			r0, r1 := ch*lnChunk, min(rows, (ch+1)*lnChunk)
+			var dxc, dwc, dbc []float32
+			if dx != nil {
+				dxc = dx[r0*c : r1*c]
+			}
+			if dw != nil {
+				dwc = (*part)[2*ch*c : (2*ch+1)*c]
+			}
+			if db != nil {
+				dbc = (*part)[(2*ch+1)*c : (2*ch+2)*c]
+			}
+			kernel.LayerNormRowsBackward(dxc, dwc, dbc, dy[r0*c:r1*c], x[r0*c:r1*c], w, mean[r0:r1], rstd[r0:r1], c)
+		}
+	})
+	for ch := 0; ch < chunks; ch++ {
+		if dw != nil {
+			kernel.Add((*part)[2*ch*c:(2*ch+1)*c], dw)
+		}
+		if db != nil {
+			kernel.Add((*part)[(2*ch+1)*c:(2*ch+2)*c], db)
+		}
+	}
+}
+
 // LogSoftmaxGather returns a.LogSoftmax(-1).Gather(1, idx) for a matrix a
 // (N, C) as one op: (N, 1), row i holding log_softmax(a_i)[idx[i]], without
 // the (N, C) log-probabilities (a language model's cross-entropy over its
@@ -189,6 +233,6 @@ func (a *Tensor) LayerNorm(w, b *Tensor, eps float32) *Tensor {
 		kernel.LayerNormRows(out.Data[r0*c:r1*c], a.Data[r0*c:r1*c], w.Data, b.Data, mean[r0:r1], rstd[r0:r1], c, eps)
 	})
 	return out.record(func() {
-		kernel.LayerNormRowsBackward(gradOf(a), gradOf(w), gradOf(b), out.Grad.Data, a.Data, w.Data, mean, rstd, c)
+		layerNormBackward(gradOf(a), gradOf(w), gradOf(b), out.Grad.Data, a.Data, w.Data, mean, rstd, rows, c)
 	})
 }

@@ -2,6 +2,8 @@ package tensor_test
 
 import (
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/moxing/moxing/tensor"
@@ -209,5 +211,37 @@ func TestLogSoftmaxGather(t *testing.T) {
 			}()
 			tensor.Zeros(2, 7).LogSoftmaxGather(bad)
 		}()
+	}
+}
+
+// TestLayerNormChunked checks LayerNorm's backward where it splits rows
+// into chunks with partial weight and bias gradients: against the composed
+// twin, and the same bits on one thread as on two.
+func TestLayerNormChunked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	const rows, c = 300, 512 // 5 chunks of up to 64 rows
+	x, w, b, up := tensor.Randn(rng, rows, c), tensor.Randn(rng, c), tensor.Randn(rng, c), tensor.Randn(rng, rows, c)
+	grads := func() []*tensor.Tensor {
+		in := []*tensor.Tensor{x.Clone().RequireGrad(), w.Clone().RequireGrad(), b.Clone().RequireGrad()}
+		in[0].LayerNorm(in[1], in[2], 1e-5).BackwardWith(up)
+		return []*tensor.Tensor{in[0].Grad, in[1].Grad, in[2].Grad}
+	}
+	in := []*tensor.Tensor{x.Clone().RequireGrad(), w.Clone().RequireGrad(), b.Clone().RequireGrad()}
+	layerNormComposed(in[0], in[1], in[2], 1e-5).BackwardWith(up)
+	got := grads()
+	for i := range got {
+		if err := tensortest.AllClose(got[i], in[i].Grad, 1e-3, 1e-4); err != nil {
+			t.Fatalf("gradient of input %d: %v", i, err)
+		}
+	}
+	prev := runtime.GOMAXPROCS(1)
+	one := grads()
+	runtime.GOMAXPROCS(max(prev, 2))
+	two := grads()
+	runtime.GOMAXPROCS(prev)
+	for i := range one {
+		if !slices.Equal(one[i].Data, two[i].Data) {
+			t.Fatalf("gradient of input %d differs between one thread and two", i)
+		}
 	}
 }
