@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"slices"
+
+	"github.com/moxing/moxing/internal/kernel"
 )
 
 // Reshape returns a view of a with a new shape of the same size; one
@@ -30,10 +32,15 @@ func (a *Tensor) Reshape(shape ...int) *Tensor {
 	out := newOut("Reshape", []int{0}, a) // no storage of its own
 	out.Data, out.shape = a.Data, shape
 	return out.record(func() {
-		ga := gradOf(a)
-		for i, g := range out.Grad.Data {
-			ga[i] += g
-		}
+		ga, fresh := gradFresh(a)
+		g := out.Grad.Data
+		chunks(len(g), func(lo, hi int) {
+			if fresh {
+				copy(ga[lo:hi], g[lo:hi])
+			} else {
+				kernel.Add(g[lo:hi], ga[lo:hi])
+			}
+		})
 	})
 }
 
