@@ -9,16 +9,12 @@ import (
 // goroutine: handing work to other threads costs more than it saves.
 const parallelFlops = 1 << 20
 
-// maxOneBlock is the largest depth k multiplied in one block even where the
-// implementation's kc is smaller: C is read and written once per depth
-// block, and for a product over few rows into a large C (a weight's
-// gradient, Xᵀ·G over B·T = 256 rows into 768×3072) that traffic is what
-// costs. A B panel 256 deep and 32 wide is 32 KB, in a 48 KB L1.
-const maxOneBlock = 256
-
-// depth is the depth of the blocks a product over k is packed in.
+// depth is the depth of the blocks a product over k is packed in: all of
+// it when it is at most im.deep (C is then read and written once, which is
+// what costs in a product into a large C: a weight's gradient over B·T rows,
+// or the logits), else kc.
 func (im *impl) depth(k int) int {
-	if k <= maxOneBlock {
+	if k <= im.deep {
 		return max(im.kc, k)
 	}
 	return im.kc
@@ -91,10 +87,9 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		workers = 1
 	}
 	impl := active
-	kc := impl.kc
+	kc := impl.depth(k) // as PackB's blocks
 	var bp *[]float32
 	if pre == nil {
-		kc = impl.depth(k)
 		bp = GetBuf(kc * roundUp(min(n, impl.nc), impl.nr))
 		defer PutBuf(bp)
 	}

@@ -148,7 +148,7 @@ func TestGemmLargeShapes(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, sz := range [][3]int{{1, 600, 300}, {2, 300, 513}, {4, 1000, 64}, {5, 130, 70}, {16, 700, 64},
 			{70, 130, 300}, {129, 65, 513}, {150, 90, 257}, {64, 4100, 9}, {300, 64, 64},
-			{150, 90, 256}, {40, 70, 129}, // the whole depth in one block
+			{150, 90, 256}, {40, 70, 129}, {30, 70, 768}, {30, 40, 769}, // the whole depth in one block, or not
 			{32, 9, 784}, {100, 7, 300}} { // few columns: computed transposed
 			for _, tr := range layouts {
 				checkGemmCase(t, rng, tr[0], tr[1], sz[0], sz[1], sz[2], 1, 0)

@@ -16,6 +16,7 @@ type impl struct {
 	name   string
 	mr, nr int // micro-tile of C
 	mc, kc int // rows of A and depth packed per block (mc a multiple of mr)
+	deep   int // the largest depth multiplied in one block (see depth); at most maxDeep
 	nc     int // columns of B packed per panel
 	// micro computes the mr×nr product of packed panels a (kb×mr) and b
 	// (kb×nr) and adds it into c (row stride ldc), or overwrites c when add

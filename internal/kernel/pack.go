@@ -5,8 +5,11 @@ package kernel
 // widths (6 and 4 rows of A, 16, 32 and 4 columns of B) have unrolled loops or
 // assembly that move fixed-size blocks; other widths take the generic loops.
 
+// maxDeep bounds impl.deep, the deepest block.
+const maxDeep = 768
+
 // zeroRow is the rows past the end of a partial A panel, for packA.
-var zeroRow [maxOneBlock]float32
+var zeroRow [maxDeep]float32
 
 // packA copies the mb×kb block of alpha·op(A) starting at (ic, pc) into ap as
 // row panels of mr rows: panel r holds, for each p, the mr values

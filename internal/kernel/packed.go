@@ -18,6 +18,7 @@ type PackedB struct {
 	b      []float32 // the original
 	ldb    int
 	data   []float32
+	kc     int   // the depth of its blocks, as Gemm chooses for k
 	offs   []int // block (jc/nc, pc/kc) starts at data[offs[jc/nc*kBlocks+pc/kc]]
 }
 
@@ -27,18 +28,18 @@ type PackedB struct {
 func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 	checkGemm(false, transB, 1, n, k, make([]float32, k), k, b, ldb, make([]float32, n), n)
 	im := active
-	p := &PackedB{impl: im, transB: transB, k: k, n: n, b: b, ldb: ldb}
+	p := &PackedB{impl: im, transB: transB, k: k, n: n, b: b, ldb: ldb, kc: im.depth(k)}
 	total := 0
 	for jc := 0; jc < n; jc += im.nc {
-		for pc := 0; pc < k; pc += im.kc {
+		for pc := 0; pc < k; pc += p.kc {
 			p.offs = append(p.offs, total)
-			total += min(im.kc, k-pc) * roundUp(min(im.nc, n-jc), im.nr)
+			total += min(p.kc, k-pc) * roundUp(min(im.nc, n-jc), im.nr)
 		}
 	}
 	p.data = make([]float32, total)
 	for jc := 0; jc < n; jc += im.nc {
-		for pc := 0; pc < k; pc += im.kc {
-			packBlock(p.block(jc, pc), im, transB, b, ldb, pc, jc, min(im.kc, k-pc), min(im.nc, n-jc), runtime.GOMAXPROCS(0))
+		for pc := 0; pc < k; pc += p.kc {
+			packBlock(p.block(jc, pc), im, transB, b, ldb, pc, jc, min(p.kc, k-pc), min(im.nc, n-jc), runtime.GOMAXPROCS(0))
 		}
 	}
 	return p
@@ -46,8 +47,8 @@ func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 
 // block returns the packed block of B at rows pc, columns jc.
 func (p *PackedB) block(jc, pc int) []float32 {
-	kBlocks := (p.k + p.impl.kc - 1) / p.impl.kc
-	return p.data[p.offs[jc/p.impl.nc*kBlocks+pc/p.impl.kc]:]
+	kBlocks := (p.k + p.kc - 1) / p.kc
+	return p.data[p.offs[jc/p.impl.nc*kBlocks+pc/p.kc]:]
 }
 
 // GemmPacked computes C = alpha·A·op(B) + beta·C as Gemm does, with B
