@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/moxing/moxing/internal/kernel"
 )
 
 // newOut allocates the result of op with the given shape. The result
@@ -92,6 +94,16 @@ func gradFresh(t *Tensor) (g []float32, fresh bool) {
 		t.Grad.Data = make([]float32, len(t.Data))
 	}
 	return t.Grad.Data, true
+}
+
+// writeOrAdd puts src into a gradient dst from gradFresh: copied when
+// fresh, else added.
+func writeOrAdd(dst, src []float32, fresh bool) {
+	if fresh {
+		copy(dst, src)
+	} else {
+		kernel.Add(src, dst)
+	}
 }
 
 // betaOf is the GEMM beta that writes (fresh) or adds into a gradient

@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -120,7 +121,7 @@ func (a *Tensor) MaskedFill(mask *Tensor, value float32) *Tensor {
 // Dropout zeroes each element of a with probability p and scales the rest by
 // 1/(1-p), drawing from rng; the expected value is unchanged. The gradient
 // is the same mask, which the op keeps as one bit an element (1/32 of the
-// result's size) rather than drawing it again.
+// result's size, from the result's arena) rather than drawing it again.
 func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 	if p < 0 || p >= 1 {
 		if p == 1 {
@@ -134,23 +135,25 @@ func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 	scale := 1 / (1 - p)
 	out := newOutDirty("Dropout", a.shape, a)
 	x, y, src := a.Data, out.Data, rand.NewPCG(rng.Uint64(), 0)
-	var mask []uint64 // bit i: element i kept
+	var mask []float32 // bit i%32 of word i/32: element i kept; the words' bits stored as float32s, in the arena with the result
 	if out.requiresGrad {
-		mask = make([]uint64, (len(x)+63)/64)
+		mask = scratchDirty(out, (len(x)+31)/32)
 	}
+	var word uint32
 	for i, v := range x {
 		y[i] = 0
 		if keep(src, p) {
 			y[i] = v * scale
-			if mask != nil {
-				mask[i/64] |= 1 << (i % 64)
-			}
+			word |= 1 << (i % 32)
+		}
+		if mask != nil && (i%32 == 31 || i == len(x)-1) {
+			mask[i/32], word = math.Float32frombits(word), 0
 		}
 	}
 	return out.record(func() {
 		if ga := gradOf(a); ga != nil {
 			for i, v := range out.Grad.Data[:len(ga)] {
-				if mask[i/64]>>(i%64)&1 != 0 {
+				if math.Float32bits(mask[i/32])>>(i%32)&1 != 0 {
 					ga[i] += v * scale
 				}
 			}

@@ -77,19 +77,12 @@ func LSTMCell(gx, gh, c *Tensor) *Tensor {
 					gc[r*h+j] += dc * f
 				}
 			}
-			// Both pre-activations get the gates' gradient: written where
-			// this is their first, added otherwise.
-			for _, g := range []struct {
-				dst   []float32
-				fresh bool
-			}{{ggx, freshX}, {ggh, freshH}} {
-				switch {
-				case g.dst == nil:
-				case g.fresh:
-					copy(g.dst[r*4*h:(r+1)*4*h], dg)
-				default:
-					kernel.Add(dg, g.dst[r*4*h:(r+1)*4*h])
-				}
+			// Both pre-activations get the gates' gradient.
+			if ggx != nil {
+				writeOrAdd(ggx[r*4*h:(r+1)*4*h], dg, freshX)
+			}
+			if ggh != nil {
+				writeOrAdd(ggh[r*4*h:(r+1)*4*h], dg, freshH)
 			}
 		}
 	})

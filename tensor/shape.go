@@ -3,8 +3,6 @@ package tensor
 import (
 	"fmt"
 	"slices"
-
-	"github.com/moxing/moxing/internal/kernel"
 )
 
 // Reshape returns a view of a with a new shape of the same size; one
@@ -34,13 +32,7 @@ func (a *Tensor) Reshape(shape ...int) *Tensor {
 	return out.record(func() {
 		ga, fresh := gradFresh(a)
 		g := out.Grad.Data
-		chunks(len(g), func(lo, hi int) {
-			if fresh {
-				copy(ga[lo:hi], g[lo:hi])
-			} else {
-				kernel.Add(g[lo:hi], ga[lo:hi])
-			}
-		})
+		chunks(len(g), func(lo, hi int) { writeOrAdd(ga[lo:hi], g[lo:hi], fresh) })
 	})
 }
 

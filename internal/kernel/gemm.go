@@ -153,17 +153,18 @@ func GemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 // checkGemm panics, before any memory is touched, when a slice is too short
 // for the shapes and leading dimensions: a programming error in the caller.
 func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	ra, ca := m, k
-	if transA {
-		ra, ca = k, m
-	}
-	rb, cb := k, n
-	if transB {
-		rb, cb = n, k
-	}
-	checkMatrix("A", ra, ca, lda, len(a))
-	checkMatrix("B", rb, cb, ldb, len(b))
+	checkOp("A", transA, m, k, lda, len(a))
+	checkOp("B", transB, k, n, ldb, len(b))
 	checkMatrix("C", m, n, ldc, len(c))
+}
+
+// checkOp is checkMatrix for an operand op(X) of rows×cols, stored
+// transposed (cols×rows) when trans.
+func checkOp(name string, trans bool, rows, cols, ld, size int) {
+	if trans {
+		rows, cols = cols, rows
+	}
+	checkMatrix(name, rows, cols, ld, size)
 }
 
 // checkMatrix panics unless a rows×cols matrix with leading dimension ld

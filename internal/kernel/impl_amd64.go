@@ -12,10 +12,11 @@ var avx2 = &impl{name: "avx2", mr: 6, nr: 16, mc: 72, kc: 256, nc: 4080, micro: 
 	rowMax: rowMaxAVX2, rowSum: rowSumAVX2, addScalar: addScalarAVX2, scaleTo: scaleToAVX2, relu: reluAVX2, reluBackward: reluBackwardAVX2}
 
 // avx512 is avx2 with an AVX-512F 12×32 micro-kernel (24 ZMM accumulators)
-// and 2×2 max pooling under AVX-512 masks.
-// A B panel (kc·32 floats) is 16 KB, half of a 32 KB L1; a depth of up to
-// 768 is one block all the same (see impl.depth), its panel read from L2.
-// An A block (mc·kc) is 72 KB of L2 (442 KB at depth 768). The vector loops stay AVX2: they are bound by memory.
+// and 2×2 max pooling under AVX-512 masks. A B panel (kc·32 floats) is
+// 16 KB, half of a 32 KB L1; a depth of up to 768 is one block all the same
+// (see impl.depth), its panel read from L2. An A block (mc·kc) is 72 KB of
+// L2 (442 KB at depth 768). The other vector loops stay AVX2: they are
+// bound by memory.
 var avx512 = func() *impl {
 	im := withQ8(withEdges(avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32),
 		edge{4, micro4x32s12}, edge{8, micro8x32s12}), q8Kernel(dotQ8x4AVX512), halfKernel(dotF16x4AVX512), halfKernel(dotBF16x4AVX512))

@@ -26,7 +26,7 @@ type PackedB struct {
 // ldb ≥ k when transB) for GemmPacked, with the kernels in use now. B must
 // not change while the PackedB is used.
 func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
-	checkGemm(false, transB, 1, n, k, make([]float32, k), k, b, ldb, make([]float32, n), n)
+	checkOp("B", transB, k, n, ldb, len(b))
 	im := active
 	p := &PackedB{impl: im, transB: transB, k: k, n: n, b: b, ldb: ldb, kc: im.depth(k)}
 	total := 0
@@ -90,11 +90,7 @@ type PackedA struct {
 // PackA packs alpha·op(A) (m×k; A is stored m×k with lda ≥ k, or k×m with
 // lda ≥ m when transA) for PackedA.Gemm, with the kernels in use now.
 func PackA(transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA {
-	if transA {
-		checkMatrix("A", k, m, lda, len(a))
-	} else {
-		checkMatrix("A", m, k, lda, len(a))
-	}
+	checkOp("A", transA, m, k, lda, len(a))
 	im := active
 	p := &PackedA{impl: im, m: m, k: k, kc: im.depth(k)}
 	rows := roundUp(m, im.mr)
@@ -133,11 +129,7 @@ func (p *PackedA) Gemm(transB bool, n int, b []float32, ldb int, beta float32, c
 	if m <= 0 || n <= 0 {
 		return
 	}
-	if transB {
-		checkMatrix("B", n, k, ldb, len(b))
-	} else {
-		checkMatrix("B", k, n, ldb, len(b))
-	}
+	checkOp("B", transB, k, n, ldb, len(b))
 	checkMatrix("C", m, n, ldc, len(c))
 	if k <= 0 || beta != 0 {
 		scaleC(m, n, beta, c, ldc)

@@ -32,9 +32,7 @@ func LogSoftmaxRows(dst, src []float32, n int) {
 	tmp := GetBuf(n)
 	defer PutBuf(tmp)
 	for r := 0; r+n <= len(src); r += n {
-		x, y := src[r:r+n], dst[r:r+n]
-		m := maxOf(x)
-		addScalar(y, x, -(m + float32(math.Log(expSum(*tmp, x, m)))))
+		addScalar(dst[r:r+n], src[r:r+n], -logSumExp(*tmp, src[r:r+n]))
 	}
 }
 
@@ -64,10 +62,15 @@ func LogSumExpRows(lse, x []float32, n int) {
 	tmp := GetBuf(n)
 	defer PutBuf(tmp)
 	for r := range lse {
-		row := x[r*n : (r+1)*n]
-		m := maxOf(row)
-		lse[r] = m + float32(math.Log(expSum(*tmp, row, m)))
+		lse[r] = logSumExp(*tmp, x[r*n:(r+1)*n])
 	}
+}
+
+// logSumExp returns max + ln Σ e^(x - max), using e (len(x) floats) as
+// scratch.
+func logSumExp(e, x []float32) float32 {
+	m := maxOf(x)
+	return m + float32(math.Log(expSum(e, x, m)))
 }
 
 // LogSoftmaxPickBackward is the gradient of picking one log-probability per
