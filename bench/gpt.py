@@ -6,7 +6,8 @@
 For (a) the tiny config (vocab 80, 4 layers, 4 heads, C=128, T=256, B=16)
 and (b) GPT-2 small (124M, B=4, T=64 and B=8, T=128): training ms/step
 (forward, backward, AdamW; for GPT-2 small also moxing's GFLOP/s of
-6·params·tokens, to set against the machine's FMA peak) and, for GPT-2
+6·params·tokens and its share of the machine's FMA peak, which moxing
+measures just before and after its steps) and, for GPT-2
 small, batch-1 generation tokens/s with a KV cache.
 PyTorch runs the reference model of tools/reference/gpt2.py at its best on
 this machine (OMP_WAIT_POLICY=PASSIVE, torch.set_num_threads, OpenBLAS
@@ -136,6 +137,9 @@ def main():
         if flag != "tiny":
             gflops = re.search(r"tokens ([0-9.]+) GFLOP/s", out[0]).group(1)
             rows.append(f"| train {name}, GFLOP/s (6·params·tokens) | {gflops} | | |")
+            share = re.search(r"= ([0-9.]+)% of the FMA peak \(([0-9.]+) GFLOP/s", out[0])
+            if share:
+                rows.append(f"| train {name}, % of the FMA peak ({share.group(2)} GFLOP/s, measured around the steps) | {share.group(1)}% | | (≥ 75%) |")
         rows.append(f"| train {name}, peak RSS MB | {mx_rss:.0f} | {pt_rss:.0f} | {mx_rss / pt_rss:.2f} (≤ 1.0) |")
         rows.append(f"| train {name}, allocated per step after warm-up | {alloc} | | |")
     out, pt_rss = run(me + ["--worker", "generate", "gpt2-small", "1", "0"])

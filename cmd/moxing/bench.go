@@ -94,9 +94,7 @@ func benchGPTCommand(fs *pflag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		act := float64(r.ActivationBytes)
-		fmt.Fprintf(stdout, "kernels %s; %d steps; activation memory %.1f MB; allocated per step %.2f MB (%.2f%% of it); %d GCs; heap in use %.0f MB; zeroing gradients and AdamW %.1f ms a step; 6·params·tokens %.0f GFLOP/s\n",
-			r.Kernels, r.Steps, act/1e6, r.AllocPerStep/1e6, 100*r.AllocPerStep/act, r.GCs, float64(r.HeapInuse)/1e6, r.OptimizerMs, 6*float64(r.Params)*float64(tc.Batch*tc.Seq)/r.MsPerStep/1e6)
+		fmt.Fprintln(stdout, r.Summary())
 		fmt.Fprintf(stdout, "gpt config=%s mode=train batch=%d seq=%d threads=%d ms/step=%.1f\n", config, tc.Batch, tc.Seq, threads, r.MsPerStep)
 		return nil
 	}

@@ -12,10 +12,17 @@ const parallelFlops = 1 << 20
 // depth is the depth of the blocks a product over k is packed in: all of
 // it when it is at most im.deep (C is then read and written once, which is
 // what costs in a product into a large C: a weight's gradient over B·T rows,
-// or the logits), else kc.
+// or the logits); else as few equal blocks of at most im.deep (a multiple of
+// 8) as cover k: 3072 as four of 768, B·T = 1024 as two of 512 (each block
+// adds C into C once more, and costs a hand-off between threads); kc when
+// im.deep is 0.
 func (im *impl) depth(k int) int {
 	if k <= im.deep {
 		return max(im.kc, k)
+	}
+	if im.deep > 0 {
+		blocks := (k + im.deep - 1) / im.deep
+		return roundUp((k+blocks-1)/blocks, 8)
 	}
 	return im.kc
 }

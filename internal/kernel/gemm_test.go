@@ -121,6 +121,33 @@ func checkGemmCase(t *testing.T, rng *rand.Rand, transA, transB bool, m, n, k in
 	}
 }
 
+// The result does not depend on how many threads share the product: every
+// element is one micro-kernel's sum in the same order, whichever part its
+// row falls in, at the end of a 4- or 8-row panel or not.
+func TestGemmSplitIdentical(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, sz := range [][3]int{{256, 200, 70}, {1024, 64, 40}, {37, 300, 30}, {100, 70, 1537}} {
+			m, n, k := sz[0], sz[1], sz[2]
+			a, b := randSlice(rng, m*k), randSlice(rng, k*n)
+			var want []float32
+			for _, workers := range []int{1, 2, 3, 5} {
+				c := randSlice(rng, m*n)
+				gemm(workers, false, true, m, n, k, 1, a, k, b, k, 0, c, n, nil)
+				if want == nil {
+					want = c
+					continue
+				}
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%v on %d threads: C[%d] = %v, on one %v", sz, workers, i, c[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}
+
 var layouts = [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}}
 
 // Every size from 1 to 33 in each dimension (the others random), every
@@ -148,7 +175,7 @@ func TestGemmLargeShapes(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, sz := range [][3]int{{1, 600, 300}, {2, 300, 513}, {4, 1000, 64}, {5, 130, 70}, {16, 700, 64},
 			{70, 130, 300}, {129, 65, 513}, {150, 90, 257}, {64, 4100, 9}, {300, 64, 64},
-			{150, 90, 256}, {40, 70, 129}, {30, 70, 768}, {30, 40, 769}, // the whole depth in one block, or not
+			{150, 90, 256}, {40, 70, 129}, {30, 70, 768}, {30, 40, 769}, {20, 40, 1537}, // the whole depth in one block, or not, or in three
 			{32, 9, 784}, {100, 7, 300}} { // few columns: computed transposed
 			for _, tr := range layouts {
 				checkGemmCase(t, rng, tr[0], tr[1], sz[0], sz[1], sz[2], 1, 0)

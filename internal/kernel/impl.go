@@ -71,8 +71,12 @@ type impl struct {
 	// of ReLU and ReLUBackward.
 	relu         func(y, x []float32)
 	reluBackward func(dx, dy, y []float32)
-	axpy         func(alpha float32, x, y []float32) // y += alpha·x over len(y)
-	dot          func(x, y []float32) float32        // Σ x·y over len(x)
+	// fmaPeak, when set, runs n rounds of 12 independent fmaLanes-wide
+	// FMAs: the peak, measured (FMALoop).
+	fmaPeak  func(n int)
+	fmaLanes int
+	axpy     func(alpha float32, x, y []float32) // y += alpha·x over len(y)
+	dot      func(x, y []float32) float32        // Σ x·y over len(x)
 }
 
 // edge is a micro-kernel for the first rows of an mr-wide A panel and an

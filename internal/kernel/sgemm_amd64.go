@@ -99,3 +99,9 @@ func reluAVX2(y []float32, x []float32)
 
 // reluBackwardAVX2 adds dy[i] to dx[i] where int32(bits(y[i])) > 0, for i < len(dx)&^7; dy and y are at least as long.
 func reluBackwardAVX2(dx []float32, dy []float32, y []float32)
+
+// fmaPeakAVX2 runs n rounds of 12 independent 8-lane FMAs (96 multiply-adds a round).
+func fmaPeakAVX2(n int)
+
+// fmaPeakAVX512 runs n rounds of 12 independent 16-lane FMAs (192 multiply-adds a round).
+func fmaPeakAVX512(n int)

@@ -2,6 +2,7 @@ package perf
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"time"
@@ -27,11 +28,33 @@ type TrainResult struct {
 	Steps           int     // timed steps
 	MsPerStep       float64 // mean wall time of a step, in milliseconds
 	OptimizerMs     float64 // of MsPerStep: zeroing the gradients and AdamW's step
-	Params          int     // the model's parameters: a step is about 6·Params·B·T floating-point operations
+	Params          int     // the model's parameters: a step is about 6·Params·Tokens floating-point operations
+	Tokens          int     // B·T, the tokens of a step
 	ActivationBytes int64   // the arena's storage: activations, what backward keeps, their gradients
 	AllocPerStep    float64 // heap bytes allocated per step besides the arena
 	GCs             uint32  // garbage collections during the timed steps
 	HeapInuse       uint64  // heap bytes in use at the end
+	// PeakGFLOPs is the FMA peak on GOMAXPROCS threads (FMAPeak), measured
+	// just before and just after the timed steps, the higher; 0 for pure Go.
+	PeakGFLOPs float64
+}
+
+// GFLOPs is the step's rate of 6·Params·Tokens floating-point operations,
+// the usual count of a transformer step (attention's T² terms left out).
+func (r TrainResult) GFLOPs() float64 {
+	return 6 * float64(r.Params) * float64(r.Tokens) / r.MsPerStep / 1e6
+}
+
+// Summary is r in one line of text, for people: the kernels, memory,
+// the optimizer's share and the rate against the peak.
+func (r TrainResult) Summary() string {
+	act := float64(r.ActivationBytes)
+	s := fmt.Sprintf("kernels %s; %d steps; activation memory %.1f MB; allocated per step %.2f MB (%.2f%% of it); %d GCs; heap in use %.0f MB; zeroing gradients and AdamW %.1f ms a step; 6·params·tokens %.0f GFLOP/s",
+		r.Kernels, r.Steps, act/1e6, r.AllocPerStep/1e6, 100*r.AllocPerStep/act, r.GCs, float64(r.HeapInuse)/1e6, r.OptimizerMs, r.GFLOPs())
+	if r.PeakGFLOPs > 0 {
+		s += fmt.Sprintf(" = %.1f%% of the FMA peak (%.0f GFLOP/s, measured around the steps)", 100*r.GFLOPs()/r.PeakGFLOPs, r.PeakGFLOPs)
+	}
+	return s
 }
 
 // GPTTrain times training steps of a GPT of config cfg, with weights drawn
@@ -64,6 +87,7 @@ func GPTTrain(ctx context.Context, cfg gpt.Config, tc TrainConfig, rng *rand.Ran
 	}
 	step() // warm up
 	optTime = 0
+	peak := FMAPeak(runtime.GOMAXPROCS(0), 10)
 	alloc0, gc0 := allocated()
 	n, start := 0, time.Now()
 	for n < 3 || time.Since(start).Seconds() < tc.Seconds {
@@ -76,16 +100,19 @@ func GPTTrain(ctx context.Context, cfg gpt.Config, tc TrainConfig, rng *rand.Ran
 	per := time.Since(start).Seconds() * 1000 / float64(n)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	peak = max(peak, FMAPeak(runtime.GOMAXPROCS(0), 10))
 	return TrainResult{
 		Kernels:         tensor.Kernels(),
 		Steps:           n,
 		MsPerStep:       per,
 		OptimizerMs:     optTime.Seconds() * 1000 / float64(n),
 		Params:          nn.NumParams(params),
+		Tokens:          tc.Batch * tc.Seq,
 		ActivationBytes: arena.Bytes(),
 		AllocPerStep:    float64(ms.TotalAlloc-alloc0) / float64(n),
 		GCs:             ms.NumGC - gc0,
 		HeapInuse:       ms.HeapInuse,
+		PeakGFLOPs:      peak,
 	}, nil
 }
 

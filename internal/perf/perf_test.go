@@ -5,11 +5,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/moxing/moxing/internal/perf"
 	"github.com/moxing/moxing/models/gpt"
 	"github.com/moxing/moxing/nn"
+	"github.com/moxing/moxing/tensor"
 )
 
 // small is a GPT that steps in well under a millisecond.
@@ -44,6 +46,15 @@ func TestGPTTrain(t *testing.T) {
 	}
 	if r.OptimizerMs <= 0 || r.OptimizerMs >= r.MsPerStep || r.Params != nn.NumParams(nn.Params(m)) {
 		t.Errorf("GPTTrain = %+v; want the optimizer's share of a step and the model's parameters", r)
+	}
+	if r.Tokens != 16 || (r.PeakGFLOPs > 0) != (r.Kernels != "go") {
+		t.Errorf("GPTTrain = %+v; want 16 tokens a step, and the FMA peak unless the kernels are pure Go", r)
+	}
+	if want := 6 * float64(r.Params) * 16 / r.MsPerStep / 1e6; math.Abs(r.GFLOPs()-want) > 1e-9*want {
+		t.Errorf("GFLOPs() = %v, want %v", r.GFLOPs(), want)
+	}
+	if s := r.Summary(); strings.Contains(s, "of the FMA peak") != (r.PeakGFLOPs > 0) {
+		t.Errorf("Summary() = %q with a peak of %v", s, r.PeakGFLOPs)
 	}
 }
 
@@ -89,4 +100,19 @@ func TestMemBandwidth(t *testing.T) {
 			t.Errorf("%s: %.3f GB/s for %d bytes a value in %v", r.Kernel, r.GBs, r.Bytes, r.Best)
 		}
 	}
+}
+
+// FMAPeak reports a positive rate where the kernels have an FMA loop, 0
+// for pure Go, and leaves GOMAXPROCS as it found it.
+func TestFMAPeak(t *testing.T) {
+	procs := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(procs)
+	peak := perf.FMAPeak(2, 5)
+	if runtime.GOMAXPROCS(0) != 1 {
+		t.Errorf("GOMAXPROCS %d after, 1 before", runtime.GOMAXPROCS(0))
+	}
+	if want := tensor.Kernels() != "go"; (peak > 0) != want || peak < 0 {
+		t.Errorf("FMAPeak %.1f GFLOP/s with kernels %s", peak, tensor.Kernels())
+	}
+	t.Logf("%s: %.1f GFLOP/s on 2 threads", tensor.Kernels(), peak)
 }

@@ -65,6 +65,8 @@ func main() {
 	scaleTo()
 	relu()
 	reluBackward()
+	fmaPeak("fmaPeakAVX2", 8, YMM)
+	fmaPeak("fmaPeakAVX512", 16, ZMM)
 	Generate()
 }
 
@@ -1515,6 +1517,35 @@ func scaleTo() {
 		VMULPS(at, av, v)
 		VMOVUPS(v, Mem{Base: x, Index: y, Scale: 1, Disp: at.Disp})
 	})
+	VZEROUPPER()
+	RET()
+}
+
+// fmaPeak: the machine's FMA peak, not a kernel the library computes with:
+// twelve independent chains of FMAs, enough to fill two FMA pipes of
+// four-cycle latency, and nothing else.
+func fmaPeak(name string, lanes int, vec func() VecVirtual) {
+	TEXT(name, NOSPLIT, "func(n int)")
+	Doc(fmt.Sprintf("%s runs n rounds of 12 independent %d-lane FMAs (%d multiply-adds a round).", name, lanes, 12*lanes))
+	n := Load(Param("n"), GP64())
+	x, y := vec(), vec()
+	VBROADCASTSS(f32("fmaPeakX", 0.999), x)
+	VBROADCASTSS(f32("fmaPeakY", 0.001), y)
+	var acc [12]VecVirtual
+	for i := range acc {
+		acc[i] = vec()
+		VMOVAPS(y, acc[i])
+	}
+	loop, done := name+"Loop", name+"Done"
+	Label(loop)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	for i := range acc {
+		VFMADD231PS(x, y, acc[i])
+	}
+	DECQ(n)
+	JMP(LabelRef(loop))
+	Label(done)
 	VZEROUPPER()
 	RET()
 }
