@@ -33,6 +33,9 @@ type impl struct {
 	// copyRows16, when set, copies k rows of 16 floats from src (row
 	// stride ld) to dst (row stride dstride): packing an untransposed B.
 	copyRows16 func(k int, src *float32, ld int, dst *float32, dstride int)
+	// packBT12, when set, packs 12 rows of A into a 12-row panel
+	// (dstride 12), as packBT16 does 16 columns of a transposed B.
+	packBT12 func(k int, b *float32, ldb int, dst *float32, dstride int)
 	// packA6, when set, packs 6 rows of A (scaled by alpha) into a 6-wide
 	// panel for k steps (a multiple of 8), writing 2 floats past the end.
 	packA6 func(k int, a *float32, lda int, dst *float32, alpha float32)

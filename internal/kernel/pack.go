@@ -104,7 +104,15 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 			r6, r7, r8, r9, r10, r11 := row(6), row(7), row(8), row(9), row(10), row(11)
 			r1, r2, r3, r4, r5 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)], r4[:len(r0)], r5[:len(r0)]
 			r6, r7, r8, r9, r10, r11 = r6[:len(r0)], r7[:len(r0)], r8[:len(r0)], r9[:len(r0)], r10[:len(r0)], r11[:len(r0)]
-			for p := range r0 {
+			p0 := 0
+			if im.packBT12 != nil && rows == 12 && alpha == 1 && kb >= 8 {
+				// Eight steps at a time, transposed in registers.
+				p0 = kb &^ 7
+				_ = r11[p0-1]
+				_ = panel[p0*12-1]
+				im.packBT12(p0, &r0[0], lda, &panel[0], 12)
+			}
+			for p := p0; p < len(r0); p++ {
 				d := (*[12]float32)(panel[p*12 : p*12+12])
 				d[0], d[1], d[2], d[3] = alpha*r0[p], alpha*r1[p], alpha*r2[p], alpha*r3[p]
 				d[4], d[5], d[6], d[7] = alpha*r4[p], alpha*r5[p], alpha*r6[p], alpha*r7[p]

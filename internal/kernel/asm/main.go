@@ -33,7 +33,9 @@ func main() {
 	sgemmKernel("sgemmKernel8x32s12", 8, 32, 16, ZMM, 12)
 	sgemmKernel("sgemmKernel4x32s12", 4, 32, 16, ZMM, 12)
 	packA6()
-	packBT16()
+	packBT("packBT16", 16)
+	// A 12-row panel of A packs as a transposed B would, 12 wide.
+	packBT("packBT12", 12)
 	copyRows16()
 	dot4()
 	dotQ8Panels("dotQ8x4AVX2", "dotQ8x4AVX2 is kernel.dotQ8x4Go on AVX2: one block a YMM register.", q8AVX2)
@@ -292,12 +294,14 @@ func dot() {
 	RET()
 }
 
-// packBT16 packs 16 rows of a row-major B (a transposed operand) into a
-// 16-wide panel: dst[p*16+j] = b[j*ldb+p] for p < k, j < 16, with k a
-// multiple of 8. Each 8×8 block is transposed in registers.
-func packBT16() {
-	TEXT("packBT16", NOSPLIT, "func(k int, b *float32, ldb int, dst *float32, dstride int)")
-	Doc("packBT16 sets dst[p*dstride+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < 16.")
+// packBT packs rows (16, or 12) rows of a row-major matrix into columns of
+// a panel: dst[p*dstride+j] = b[j*ldb+p] for p < k, j < rows, with k a
+// multiple of 8 — a transposed B into a B panel, or an untransposed A into
+// a 12-row A panel. Each 8×8 block is transposed in registers; a group of
+// 4 rows as an 8×8 block with 4 zero rows, of which half is stored.
+func packBT(name string, rows int) {
+	TEXT(name, NOSPLIT, "func(k int, b *float32, ldb int, dst *float32, dstride int)")
+	Doc(fmt.Sprintf("%s sets dst[p*dstride+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < %d.", name, rows))
 	k := Load(Param("k"), GP64())
 	b := Load(Param("b"), GP64())
 	ldb := Load(Param("ldb"), GP64())
@@ -307,20 +311,23 @@ func packBT16() {
 	SHLQ(U8(2), ds)
 	ld3 := GP64()
 	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ld3) // 3·ldb
-	Label("block")
+	Label(name + "Block")
 	CMPQ(k, U32(8))
-	JL(LabelRef("done"))
+	JL(LabelRef(name + "Done"))
 	row, out := GP64(), GP64()
-	for g := 0; g < 2; g++ { // rows 0-7, then 8-15
+	for g := 0; 8*g < rows; g++ { // rows 0-7, then 8-15 (or 8-11)
+		n := min(8, rows-8*g) // 8 or 4
 		MOVQ(b, row)
-		if g == 1 {
-			for i := 0; i < 8; i++ {
-				ADDQ(ldb, row)
-			}
+		for i := 0; i < 8*g; i++ {
+			ADDQ(ldb, row)
 		}
 		var y [8]VecVirtual
 		for i := range y {
 			y[i] = YMM()
+			if i >= n {
+				VXORPS(y[i], y[i], y[i]) // a missing row: its lanes are not stored
+				continue
+			}
 			switch i % 4 {
 			case 0:
 				VMOVUPS(Mem{Base: row}, y[i])
@@ -336,7 +343,11 @@ func packBT16() {
 		r := transpose8x8(y)
 		MOVQ(dst, out)
 		for i := range r {
-			VMOVUPS(r[i], Mem{Base: out, Disp: 32 * g})
+			if n == 8 {
+				VMOVUPS(r[i], Mem{Base: out, Disp: 32 * g})
+			} else {
+				VMOVUPS(r[i].AsX(), Mem{Base: out, Disp: 32 * g})
+			}
 			ADDQ(ds, out)
 		}
 	}
@@ -344,8 +355,8 @@ func packBT16() {
 	MOVQ(out, dst)
 	ADDQ(U32(32), b)
 	SUBQ(U32(8), k)
-	JMP(LabelRef("block"))
-	Label("done")
+	JMP(LabelRef(name + "Block"))
+	Label(name + "Done")
 	VZEROUPPER()
 	RET()
 }
