@@ -74,6 +74,13 @@ type impl struct {
 	// of ReLU and ReLUBackward.
 	relu         func(y, x []float32)
 	reluBackward func(dx, dy, y []float32)
+	// lnSumSq, lnApply, lnBackwardSums and lnBackwardDx, when set, do the
+	// vectorisable part (len &^ 7) of a row of LayerNormRows and
+	// LayerNormRowsBackward.
+	lnSumSq        func(x []float32, mu float32) float32
+	lnApply        func(y, x, w, b []float32, mu, rs float32)
+	lnBackwardSums func(dw, db, dy, x, w []float32, mu, rs float32) (g, gx float32)
+	lnBackwardDx   func(dx, dy, x, w []float32, mu, rs, gMean, gxMean float32)
 	// fmaPeak, when set, runs n rounds of 12 independent fmaLanes-wide
 	// FMAs: the peak, measured (FMALoop).
 	fmaPeak  func(n int)

@@ -9,7 +9,8 @@ import "golang.org/x/sys/cpu"
 var avx2 = &impl{name: "avx2", mr: 6, nr: 16, mc: 72, kc: 256, nc: 4080, micro: micro6x16,
 	packA6: packA6, packBT16: packBT16, copyRows16: copyRows16AVX, dot4: dot4AVX2, dotQ8x4: q8Kernel(dotQ8x4AVX2), dotF16x4: halfKernel(dotF16x4AVX2), dotBF16x4: halfKernel(dotBF16x4AVX2), axpy4: axpy4AVX2, axpy: axpyAVX2, dot: dotAVX2,
 	softmaxExp: softmaxExpAVX2, gelu: geluAVX2, geluBackward: geluBackwardAVX2, adamW: adamWAVX2,
-	rowMax: rowMaxAVX2, rowSum: rowSumAVX2, addScalar: addScalarAVX2, scaleTo: scaleToAVX2, relu: reluAVX2, reluBackward: reluBackwardAVX2, fmaPeak: fmaPeakAVX2, fmaLanes: 8}
+	rowMax: rowMaxAVX2, rowSum: rowSumAVX2, addScalar: addScalarAVX2, scaleTo: scaleToAVX2, relu: reluAVX2, reluBackward: reluBackwardAVX2, fmaPeak: fmaPeakAVX2, fmaLanes: 8,
+	lnSumSq: lnSumSqAVX2, lnApply: lnApplyAVX2, lnBackwardSums: lnBackwardSumsAVX2, lnBackwardDx: lnBackwardDxAVX2}
 
 // avx512 is avx2 with an AVX-512F 12×32 micro-kernel (24 ZMM accumulators)
 // and 2×2 max pooling under AVX-512 masks. A B panel (kc·32 floats) is

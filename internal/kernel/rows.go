@@ -197,24 +197,41 @@ func expSum(e, x []float32, shift float32) float64 {
 // affine map: y = (x - mean)·rstd·w + b with rstd = 1/√(var + eps) (population
 // variance). It records each row's mean and rstd for the backward pass.
 func LayerNormRows(y, x, w, b, mean, rstd []float32, n int, eps float32) {
+	im := active
+	w, b = w[:n], b[:n]
 	for r, row := 0, 0; r+n <= len(x); r, row = r+n, row+1 {
 		xr, yr := x[r:r+n], y[r:r+n]
-		var s float64
-		for _, v := range xr {
-			s += float64(v)
+		var mu, rs float32
+		if n8 := n &^ 7; im.lnApply != nil && n8 > 0 {
+			// The sums in float32 lanes: a row of 768 loses nothing a
+			// float32 result keeps.
+			mu = sumOf(xr) / float32(n)
+			ss := im.lnSumSq(xr, mu)
+			for _, v := range xr[n8:] {
+				ss += (v - mu) * (v - mu)
+			}
+			rs = float32(1 / math.Sqrt(float64(ss)/float64(n)+float64(eps)))
+			im.lnApply(yr[:n8], xr, w, b, mu, rs)
+			for i := n8; i < n; i++ {
+				yr[i] = (xr[i]-mu)*rs*w[i] + b[i]
+			}
+		} else {
+			var s float64
+			for _, v := range xr {
+				s += float64(v)
+			}
+			mu = float32(s / float64(n))
+			var ss float64
+			for _, v := range xr {
+				d := float64(v - mu)
+				ss += d * d
+			}
+			rs = float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
+			for i, v := range xr {
+				yr[i] = (v-mu)*rs*w[i] + b[i]
+			}
 		}
-		mu := float32(s / float64(n))
-		var ss float64
-		for _, v := range xr {
-			d := float64(v - mu)
-			ss += d * d
-		}
-		rs := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
 		mean[row], rstd[row] = mu, rs
-		w, b := w[:n], b[:n]
-		for i, v := range xr {
-			yr[i] = (v-mu)*rs*w[i] + b[i]
-		}
 	}
 }
 
@@ -223,11 +240,20 @@ func LayerNormRows(y, x, w, b, mean, rstd []float32, n int, eps float32) {
 // dx += rstd·(g - mean(g) - x̂·mean(g·x̂)), dw += Σ_rows dy·x̂, db += Σ_rows dy.
 // Any of dx, dw, db may be nil.
 func LayerNormRowsBackward(dx, dw, db, dy, x, w, mean, rstd []float32, n int) {
+	im := active
+	n8 := n &^ 7
+	vector := im.lnBackwardSums != nil && n8 > 0 && dw != nil && db != nil
 	for r, row := 0, 0; r+n <= len(x); r, row = r+n, row+1 {
 		xr, gr := x[r:r+n], dy[r:r+n]
 		mu, rs := mean[row], rstd[row]
 		var gMean, gxMean float32
-		for i, v := range xr {
+		i0 := 0
+		if vector {
+			gMean, gxMean = im.lnBackwardSums(dw[:n8], db[:n8], gr, xr, w, mu, rs)
+			i0 = n8
+		}
+		for i := i0; i < n; i++ {
+			v := xr[i]
 			xh := (v - mu) * rs
 			g := gr[i] * w[i]
 			gMean += g
@@ -245,8 +271,13 @@ func LayerNormRowsBackward(dx, dw, db, dy, x, w, mean, rstd []float32, n int) {
 		gMean /= float32(n)
 		gxMean /= float32(n)
 		dr := dx[r : r+n]
-		for i, v := range xr {
-			xh := (v - mu) * rs
+		i0 = 0
+		if im.lnBackwardDx != nil && n8 > 0 {
+			im.lnBackwardDx(dr[:n8], gr, xr, w, mu, rs, gMean, gxMean)
+			i0 = n8
+		}
+		for i := i0; i < n; i++ {
+			xh := (xr[i] - mu) * rs
 			dr[i] += rs * (gr[i]*w[i] - gMean - xh*gxMean)
 		}
 	}

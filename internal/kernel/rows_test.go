@@ -250,3 +250,73 @@ func TestReLUKernels(t *testing.T) {
 		}
 	})
 }
+
+// LayerNormRows and its backward for every implementation against float64
+// references, at lengths that leave a tail after the vector body and at a
+// GPT-2 row (768), with the optional gradients nil or not; the values have
+// an offset, which a sum of squares about zero would lose precision to.
+func TestLayerNormRows(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(23, 24))
+		for _, n := range []int{1, 5, 8, 13, 64, 100, 768} {
+			const rows = 3
+			x, dy := make([]float32, rows*n), make([]float32, rows*n)
+			w, b := make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i], dy[i] = float32(3+rng.NormFloat64()), float32(rng.NormFloat64())
+			}
+			for i := range w {
+				w[i], b[i] = float32(1+0.3*rng.NormFloat64()), float32(0.1*rng.NormFloat64())
+			}
+			y, mean, rstd := make([]float32, rows*n), make([]float32, rows), make([]float32, rows)
+			LayerNormRows(y, x, w, b, mean, rstd, n, 1e-5)
+			dx, dw, db := make([]float32, rows*n), make([]float32, n), make([]float32, n)
+			for i := range dx {
+				dx[i] = 0.5 // accumulated into
+			}
+			LayerNormRowsBackward(dx, dw, db, dy, x, w, mean, rstd, n)
+			dxOnly := make([]float32, rows*n)
+			LayerNormRowsBackward(dxOnly, nil, nil, dy, x, w, mean, rstd, n)
+			wantDw, wantDb := make([]float64, n), make([]float64, n)
+			for r := 0; r < rows; r++ {
+				xr, gr := x[r*n:(r+1)*n], dy[r*n:(r+1)*n]
+				var mu, v float64
+				for _, e := range xr {
+					mu += float64(e)
+				}
+				mu /= float64(n)
+				for _, e := range xr {
+					v += (float64(e) - mu) * (float64(e) - mu)
+				}
+				rs := 1 / math.Sqrt(v/float64(n)+1e-5)
+				if !close32(mean[r], mu, 1e-6, 1e-6) || !close32(rstd[r], rs, 1e-5, 0) {
+					t.Fatalf("n=%d row %d: mean %v rstd %v, want %v %v", n, r, mean[r], rstd[r], mu, rs)
+				}
+				var gMean, gxMean float64
+				for i, e := range xr {
+					xh := (float64(e) - mu) * rs
+					if want := xh*float64(w[i]) + float64(b[i]); !close32(y[r*n+i], want, 1e-5, 1e-5) {
+						t.Fatalf("n=%d: y[%d][%d] = %v, want %v", n, r, i, y[r*n+i], want)
+					}
+					g := float64(gr[i]) * float64(w[i])
+					gMean += g / float64(n)
+					gxMean += g * xh / float64(n)
+					wantDw[i] += float64(gr[i]) * xh
+					wantDb[i] += float64(gr[i])
+				}
+				for i, e := range xr {
+					xh := (float64(e) - mu) * rs
+					want := rs * (float64(gr[i])*float64(w[i]) - gMean - xh*gxMean)
+					if !close32(dx[r*n+i], 0.5+want, 1e-4, 1e-4) || !close32(dxOnly[r*n+i], want, 1e-4, 1e-4) {
+						t.Fatalf("n=%d: dx[%d][%d] = %v (alone %v), want 0.5 + %v", n, r, i, dx[r*n+i], dxOnly[r*n+i], want)
+					}
+				}
+			}
+			for i := range dw {
+				if !close32(dw[i], wantDw[i], 1e-4, 1e-4) || !close32(db[i], wantDb[i], 1e-5, 1e-5) {
+					t.Fatalf("n=%d: dw[%d] = %v, db %v, want %v %v", n, i, dw[i], db[i], wantDw[i], wantDb[i])
+				}
+			}
+		}
+	})
+}

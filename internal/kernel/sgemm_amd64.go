@@ -103,6 +103,18 @@ func reluAVX2(y []float32, x []float32)
 // reluBackwardAVX2 adds dy[i] to dx[i] where int32(bits(y[i])) > 0, for i < len(dx)&^7; dy and y are at least as long.
 func reluBackwardAVX2(dx []float32, dy []float32, y []float32)
 
+// lnSumSqAVX2 returns Σ (x[i]-mu)² over i < len(x)&^7, accumulated in float32 lanes.
+func lnSumSqAVX2(x []float32, mu float32) float32
+
+// lnApplyAVX2 sets y[i] = (x[i]-mu)·rs·w[i] + b[i] for i < len(y)&^7; x, w and b are at least as long.
+func lnApplyAVX2(y []float32, x []float32, w []float32, b []float32, mu float32, rs float32)
+
+// lnBackwardSumsAVX2 adds dy[i]·x̂[i] to dw[i] and dy[i] to db[i], with x̂ = (x-mu)·rs, and returns Σ dy·w and Σ dy·w·x̂ (float32 lanes), over i < len(dw)&^7; the others are at least as long.
+func lnBackwardSumsAVX2(dw []float32, db []float32, dy []float32, x []float32, w []float32, mu float32, rs float32) (sumG float32, sumGX float32)
+
+// lnBackwardDxAVX2 adds rs·(dy[i]·w[i] - gMean - x̂[i]·gxMean), x̂ = (x-mu)·rs, to dx[i] for i < len(dx)&^7; the others are at least as long.
+func lnBackwardDxAVX2(dx []float32, dy []float32, x []float32, w []float32, mu float32, rs float32, gMean float32, gxMean float32)
+
 // fmaPeakAVX2 runs n rounds of 12 independent 8-lane FMAs (96 multiply-adds a round).
 func fmaPeakAVX2(n int)
 

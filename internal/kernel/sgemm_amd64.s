@@ -3259,6 +3259,347 @@ reduce:
 	VZEROUPPER
 	RET
 
+// func lnSumSqAVX2(x []float32, mu float32) float32
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·lnSumSqAVX2(SB), NOSPLIT, $0-36
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	MOVSS        mu+24(FP), X0
+	VBROADCASTSS X0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+
+blocks:
+	CMPQ        CX, $0x00000020
+	JL          eights
+	VMOVUPS     (AX), Y5
+	VSUBPS      Y0, Y5, Y5
+	VFMADD231PS Y5, Y5, Y1
+	VMOVUPS     32(AX), Y5
+	VSUBPS      Y0, Y5, Y5
+	VFMADD231PS Y5, Y5, Y2
+	VMOVUPS     64(AX), Y5
+	VSUBPS      Y0, Y5, Y5
+	VFMADD231PS Y5, Y5, Y3
+	VMOVUPS     96(AX), Y5
+	VSUBPS      Y0, Y5, Y5
+	VFMADD231PS Y5, Y5, Y4
+	ADDQ        $0x00000080, AX
+	SUBQ        $0x00000020, CX
+	JMP         blocks
+
+eights:
+	CMPQ        CX, $0x00000008
+	JL          reduce
+	VMOVUPS     (AX), Y5
+	VSUBPS      Y0, Y5, Y5
+	VFMADD231PS Y5, Y5, Y1
+	ADDQ        $0x00000020, AX
+	SUBQ        $0x00000008, CX
+	JMP         eights
+
+reduce:
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y3, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VPERMILPS    $0x4e, X1, X0
+	VADDPS       X0, X1, X1
+	VPERMILPS    $0xb1, X1, X0
+	VADDPS       X0, X1, X1
+	VZEROUPPER
+	MOVSS        X1, ret+32(FP)
+	RET
+
+// func lnApplyAVX2(y []float32, x []float32, w []float32, b []float32, mu float32, rs float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·lnApplyAVX2(SB), NOSPLIT, $0-104
+	MOVQ         y_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	MOVQ         b_base+72(FP), BX
+	MOVQ         y_len+8(FP), SI
+	MOVSS        mu+96(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        rs+100(FP), X1
+	VBROADCASTSS X1, Y1
+	SUBQ         CX, AX
+	SUBQ         CX, DX
+	SUBQ         CX, BX
+
+blocks:
+	CMPQ    SI, $0x00000020
+	JL      eights
+	VMOVUPS (CX), Y2
+	VSUBPS  Y0, Y2, Y2
+	VMULPS  Y1, Y2, Y2
+	VMULPS  (CX)(DX*1), Y2, Y2
+	VADDPS  (CX)(BX*1), Y2, Y2
+	VMOVUPS Y2, (CX)(AX*1)
+	VMOVUPS 32(CX), Y2
+	VSUBPS  Y0, Y2, Y2
+	VMULPS  Y1, Y2, Y2
+	VMULPS  32(CX)(DX*1), Y2, Y2
+	VADDPS  32(CX)(BX*1), Y2, Y2
+	VMOVUPS Y2, 32(CX)(AX*1)
+	VMOVUPS 64(CX), Y2
+	VSUBPS  Y0, Y2, Y2
+	VMULPS  Y1, Y2, Y2
+	VMULPS  64(CX)(DX*1), Y2, Y2
+	VADDPS  64(CX)(BX*1), Y2, Y2
+	VMOVUPS Y2, 64(CX)(AX*1)
+	VMOVUPS 96(CX), Y2
+	VSUBPS  Y0, Y2, Y2
+	VMULPS  Y1, Y2, Y2
+	VMULPS  96(CX)(DX*1), Y2, Y2
+	VADDPS  96(CX)(BX*1), Y2, Y2
+	VMOVUPS Y2, 96(CX)(AX*1)
+	ADDQ    $0x00000080, CX
+	SUBQ    $0x00000020, SI
+	JMP     blocks
+
+eights:
+	CMPQ    SI, $0x00000008
+	JL      reduce
+	VMOVUPS (CX), Y2
+	VSUBPS  Y0, Y2, Y2
+	VMULPS  Y1, Y2, Y2
+	VMULPS  (CX)(DX*1), Y2, Y2
+	VADDPS  (CX)(BX*1), Y2, Y2
+	VMOVUPS Y2, (CX)(AX*1)
+	ADDQ    $0x00000020, CX
+	SUBQ    $0x00000008, SI
+	JMP     eights
+
+reduce:
+	VZEROUPPER
+	RET
+
+// func lnBackwardSumsAVX2(dw []float32, db []float32, dy []float32, x []float32, w []float32, mu float32, rs float32) (sumG float32, sumGX float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·lnBackwardSumsAVX2(SB), NOSPLIT, $0-136
+	MOVQ         dw_base+0(FP), AX
+	MOVQ         db_base+24(FP), CX
+	MOVQ         dy_base+48(FP), DX
+	MOVQ         x_base+72(FP), BX
+	MOVQ         w_base+96(FP), SI
+	MOVQ         dw_len+8(FP), DI
+	MOVSS        mu+120(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        rs+124(FP), X1
+	VBROADCASTSS X1, Y1
+	SUBQ         BX, AX
+	SUBQ         BX, CX
+	SUBQ         BX, DX
+	SUBQ         BX, SI
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	VXORPS       Y8, Y8, Y8
+	VXORPS       Y9, Y9, Y9
+
+blocks:
+	CMPQ    DI, $0x00000020
+	JL      eights
+	VMOVUPS (BX), Y10
+	VSUBPS  Y0, Y10, Y10
+	VMULPS  Y1, Y10, Y10
+	VMOVUPS (BX)(DX*1), Y11
+	VMULPS  (BX)(SI*1), Y11, Y12
+	VADDPS  Y12, Y2, Y2
+	VMULPS  Y10, Y12, Y12
+	VADDPS  Y12, Y3, Y3
+	VMULPS  Y10, Y11, Y10
+	VADDPS  (BX)(AX*1), Y10, Y10
+	VMOVUPS Y10, (BX)(AX*1)
+	VADDPS  (BX)(CX*1), Y11, Y11
+	VMOVUPS Y11, (BX)(CX*1)
+	VMOVUPS 32(BX), Y10
+	VSUBPS  Y0, Y10, Y10
+	VMULPS  Y1, Y10, Y10
+	VMOVUPS 32(BX)(DX*1), Y11
+	VMULPS  32(BX)(SI*1), Y11, Y12
+	VADDPS  Y12, Y4, Y4
+	VMULPS  Y10, Y12, Y12
+	VADDPS  Y12, Y5, Y5
+	VMULPS  Y10, Y11, Y10
+	VADDPS  32(BX)(AX*1), Y10, Y10
+	VMOVUPS Y10, 32(BX)(AX*1)
+	VADDPS  32(BX)(CX*1), Y11, Y11
+	VMOVUPS Y11, 32(BX)(CX*1)
+	VMOVUPS 64(BX), Y10
+	VSUBPS  Y0, Y10, Y10
+	VMULPS  Y1, Y10, Y10
+	VMOVUPS 64(BX)(DX*1), Y11
+	VMULPS  64(BX)(SI*1), Y11, Y12
+	VADDPS  Y12, Y6, Y6
+	VMULPS  Y10, Y12, Y12
+	VADDPS  Y12, Y7, Y7
+	VMULPS  Y10, Y11, Y10
+	VADDPS  64(BX)(AX*1), Y10, Y10
+	VMOVUPS Y10, 64(BX)(AX*1)
+	VADDPS  64(BX)(CX*1), Y11, Y11
+	VMOVUPS Y11, 64(BX)(CX*1)
+	VMOVUPS 96(BX), Y10
+	VSUBPS  Y0, Y10, Y10
+	VMULPS  Y1, Y10, Y10
+	VMOVUPS 96(BX)(DX*1), Y11
+	VMULPS  96(BX)(SI*1), Y11, Y12
+	VADDPS  Y12, Y8, Y8
+	VMULPS  Y10, Y12, Y12
+	VADDPS  Y12, Y9, Y9
+	VMULPS  Y10, Y11, Y10
+	VADDPS  96(BX)(AX*1), Y10, Y10
+	VMOVUPS Y10, 96(BX)(AX*1)
+	VADDPS  96(BX)(CX*1), Y11, Y11
+	VMOVUPS Y11, 96(BX)(CX*1)
+	ADDQ    $0x00000080, BX
+	SUBQ    $0x00000020, DI
+	JMP     blocks
+
+eights:
+	CMPQ    DI, $0x00000008
+	JL      reduce
+	VMOVUPS (BX), Y10
+	VSUBPS  Y0, Y10, Y10
+	VMULPS  Y1, Y10, Y10
+	VMOVUPS (BX)(DX*1), Y11
+	VMULPS  (BX)(SI*1), Y11, Y12
+	VADDPS  Y12, Y2, Y2
+	VMULPS  Y10, Y12, Y12
+	VADDPS  Y12, Y3, Y3
+	VMULPS  Y10, Y11, Y10
+	VADDPS  (BX)(AX*1), Y10, Y10
+	VMOVUPS Y10, (BX)(AX*1)
+	VADDPS  (BX)(CX*1), Y11, Y11
+	VMOVUPS Y11, (BX)(CX*1)
+	ADDQ    $0x00000020, BX
+	SUBQ    $0x00000008, DI
+	JMP     eights
+
+reduce:
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y6, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VPERMILPS    $0x4e, X2, X0
+	VADDPS       X0, X2, X2
+	VPERMILPS    $0xb1, X2, X0
+	VADDPS       X0, X2, X2
+	MOVSS        X2, sumG+128(FP)
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y7, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VPERMILPS    $0x4e, X3, X0
+	VADDPS       X0, X3, X3
+	VPERMILPS    $0xb1, X3, X0
+	VADDPS       X0, X3, X3
+	VZEROUPPER
+	MOVSS        X3, sumGX+132(FP)
+	RET
+
+// func lnBackwardDxAVX2(dx []float32, dy []float32, x []float32, w []float32, mu float32, rs float32, gMean float32, gxMean float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·lnBackwardDxAVX2(SB), NOSPLIT, $0-112
+	MOVQ         dx_base+0(FP), AX
+	MOVQ         dy_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         w_base+72(FP), BX
+	MOVQ         dx_len+8(FP), SI
+	MOVSS        mu+96(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        rs+100(FP), X1
+	VBROADCASTSS X1, Y1
+	MOVSS        gMean+104(FP), X2
+	VBROADCASTSS X2, Y2
+	MOVSS        gxMean+108(FP), X3
+	VBROADCASTSS X3, Y3
+	SUBQ         DX, AX
+	SUBQ         DX, CX
+	SUBQ         DX, BX
+
+blocks:
+	CMPQ    SI, $0x00000020
+	JL      eights
+	VMOVUPS (DX), Y4
+	VSUBPS  Y0, Y4, Y4
+	VMULPS  Y1, Y4, Y4
+	VMULPS  Y3, Y4, Y4
+	VMOVUPS (DX)(CX*1), Y5
+	VMULPS  (DX)(BX*1), Y5, Y5
+	VSUBPS  Y2, Y5, Y5
+	VSUBPS  Y4, Y5, Y5
+	VMULPS  Y1, Y5, Y5
+	VADDPS  (DX)(AX*1), Y5, Y5
+	VMOVUPS Y5, (DX)(AX*1)
+	VMOVUPS 32(DX), Y4
+	VSUBPS  Y0, Y4, Y4
+	VMULPS  Y1, Y4, Y4
+	VMULPS  Y3, Y4, Y4
+	VMOVUPS 32(DX)(CX*1), Y5
+	VMULPS  32(DX)(BX*1), Y5, Y5
+	VSUBPS  Y2, Y5, Y5
+	VSUBPS  Y4, Y5, Y5
+	VMULPS  Y1, Y5, Y5
+	VADDPS  32(DX)(AX*1), Y5, Y5
+	VMOVUPS Y5, 32(DX)(AX*1)
+	VMOVUPS 64(DX), Y4
+	VSUBPS  Y0, Y4, Y4
+	VMULPS  Y1, Y4, Y4
+	VMULPS  Y3, Y4, Y4
+	VMOVUPS 64(DX)(CX*1), Y5
+	VMULPS  64(DX)(BX*1), Y5, Y5
+	VSUBPS  Y2, Y5, Y5
+	VSUBPS  Y4, Y5, Y5
+	VMULPS  Y1, Y5, Y5
+	VADDPS  64(DX)(AX*1), Y5, Y5
+	VMOVUPS Y5, 64(DX)(AX*1)
+	VMOVUPS 96(DX), Y4
+	VSUBPS  Y0, Y4, Y4
+	VMULPS  Y1, Y4, Y4
+	VMULPS  Y3, Y4, Y4
+	VMOVUPS 96(DX)(CX*1), Y5
+	VMULPS  96(DX)(BX*1), Y5, Y5
+	VSUBPS  Y2, Y5, Y5
+	VSUBPS  Y4, Y5, Y5
+	VMULPS  Y1, Y5, Y5
+	VADDPS  96(DX)(AX*1), Y5, Y5
+	VMOVUPS Y5, 96(DX)(AX*1)
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x00000020, SI
+	JMP     blocks
+
+eights:
+	CMPQ    SI, $0x00000008
+	JL      reduce
+	VMOVUPS (DX), Y4
+	VSUBPS  Y0, Y4, Y4
+	VMULPS  Y1, Y4, Y4
+	VMULPS  Y3, Y4, Y4
+	VMOVUPS (DX)(CX*1), Y5
+	VMULPS  (DX)(BX*1), Y5, Y5
+	VSUBPS  Y2, Y5, Y5
+	VSUBPS  Y4, Y5, Y5
+	VMULPS  Y1, Y5, Y5
+	VADDPS  (DX)(AX*1), Y5, Y5
+	VMOVUPS Y5, (DX)(AX*1)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, SI
+	JMP     eights
+
+reduce:
+	VZEROUPPER
+	RET
+
 // func fmaPeakAVX2(n int)
 // Requires: AVX, FMA3
 TEXT ·fmaPeakAVX2(SB), NOSPLIT, $0-8

@@ -67,6 +67,7 @@ func main() {
 	scaleTo()
 	relu()
 	reluBackward()
+	layerNorm()
 	fmaPeak("fmaPeakAVX2", 8, YMM)
 	fmaPeak("fmaPeakAVX512", 16, ZMM)
 	Generate()
@@ -1559,4 +1560,144 @@ func fmaPeak(name string, lanes int, vec func() VecVirtual) {
 	Label(done)
 	VZEROUPPER()
 	RET()
+}
+
+// Layer normalisation's row kernels, over len&^7 elements of a row (the
+// caller does the rest in Go). The sums run in float32 lanes; the
+// elementwise arithmetic is LayerNormRows's, operation for operation, with
+// no fused multiply-adds, so that a row's outputs match the Go loop's given
+// the same statistics.
+func layerNorm() {
+	TEXT("lnSumSqAVX2", NOSPLIT, "func(x []float32, mu float32) float32")
+	Doc("lnSumSqAVX2 returns Σ (x[i]-mu)² over i < len(x)&^7, accumulated in float32 lanes.")
+	{
+		x := Load(Param("x").Base(), GP64())
+		n := Load(Param("x").Len(), GP64())
+		mu := YMM()
+		VBROADCASTSS(Load(Param("mu"), XMM()), mu)
+		var acc [4]VecVirtual
+		for i := range acc {
+			acc[i] = YMM()
+			VXORPS(acc[i], acc[i], acc[i])
+		}
+		rowLoop(x, n, func(i int, at Mem) {
+			d := YMM()
+			VMOVUPS(at, d)
+			VSUBPS(mu, d, d)
+			VFMADD231PS(d, d, acc[i])
+		})
+		r := horizontal(acc, func(a, b, d Op) { VADDPS(a, b, d) })
+		VZEROUPPER()
+		Store(r, ReturnIndex(0))
+		RET()
+	}
+
+	TEXT("lnApplyAVX2", NOSPLIT, "func(y, x, w, b []float32, mu, rs float32)")
+	Doc("lnApplyAVX2 sets y[i] = (x[i]-mu)·rs·w[i] + b[i] for i < len(y)&^7; x, w and b are at least as long.")
+	{
+		y := Load(Param("y").Base(), GP64())
+		x := Load(Param("x").Base(), GP64())
+		w := Load(Param("w").Base(), GP64())
+		b := Load(Param("b").Base(), GP64())
+		n := Load(Param("y").Len(), GP64())
+		mu, rs := YMM(), YMM()
+		VBROADCASTSS(Load(Param("mu"), XMM()), mu)
+		VBROADCASTSS(Load(Param("rs"), XMM()), rs)
+		SUBQ(x, y) // offsets from x: one pointer moves
+		SUBQ(x, w)
+		SUBQ(x, b)
+		rowLoop(x, n, func(i int, at Mem) {
+			v := YMM()
+			VMOVUPS(at, v)
+			VSUBPS(mu, v, v)
+			VMULPS(rs, v, v)
+			VMULPS(Mem{Base: x, Index: w, Scale: 1, Disp: at.Disp}, v, v)
+			VADDPS(Mem{Base: x, Index: b, Scale: 1, Disp: at.Disp}, v, v)
+			VMOVUPS(v, Mem{Base: x, Index: y, Scale: 1, Disp: at.Disp})
+		})
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("lnBackwardSumsAVX2", NOSPLIT, "func(dw, db, dy, x, w []float32, mu, rs float32) (sumG, sumGX float32)")
+	Doc("lnBackwardSumsAVX2 adds dy[i]·x̂[i] to dw[i] and dy[i] to db[i], with x̂ = (x-mu)·rs, and returns Σ dy·w and Σ dy·w·x̂ (float32 lanes), over i < len(dw)&^7; the others are at least as long.")
+	{
+		dw := Load(Param("dw").Base(), GP64())
+		db := Load(Param("db").Base(), GP64())
+		dy := Load(Param("dy").Base(), GP64())
+		x := Load(Param("x").Base(), GP64())
+		w := Load(Param("w").Base(), GP64())
+		n := Load(Param("dw").Len(), GP64())
+		mu, rs := YMM(), YMM()
+		VBROADCASTSS(Load(Param("mu"), XMM()), mu)
+		VBROADCASTSS(Load(Param("rs"), XMM()), rs)
+		SUBQ(x, dw)
+		SUBQ(x, db)
+		SUBQ(x, dy)
+		SUBQ(x, w)
+		var gs, gxs [4]VecVirtual
+		for i := range gs {
+			gs[i], gxs[i] = YMM(), YMM()
+			VXORPS(gs[i], gs[i], gs[i])
+			VXORPS(gxs[i], gxs[i], gxs[i])
+		}
+		rowLoop(x, n, func(i int, at Mem) {
+			at2 := func(r Register) Mem { return Mem{Base: x, Index: r, Scale: 1, Disp: at.Disp} }
+			xh, d, g, t := YMM(), YMM(), YMM(), YMM()
+			VMOVUPS(at, xh)
+			VSUBPS(mu, xh, xh)
+			VMULPS(rs, xh, xh) // x̂
+			VMOVUPS(at2(dy), d)
+			VMULPS(at2(w), d, g) // g = dy·w
+			VADDPS(g, gs[i], gs[i])
+			VMULPS(xh, g, g)
+			VADDPS(g, gxs[i], gxs[i])
+			VMULPS(xh, d, t) // dw += dy·x̂
+			VADDPS(at2(dw), t, t)
+			VMOVUPS(t, at2(dw))
+			VADDPS(at2(db), d, d) // db += dy
+			VMOVUPS(d, at2(db))
+		})
+		r := horizontal(gs, func(a, b, d Op) { VADDPS(a, b, d) })
+		Store(r, ReturnIndex(0))
+		r = horizontal(gxs, func(a, b, d Op) { VADDPS(a, b, d) })
+		VZEROUPPER()
+		Store(r, ReturnIndex(1))
+		RET()
+	}
+
+	TEXT("lnBackwardDxAVX2", NOSPLIT, "func(dx, dy, x, w []float32, mu, rs, gMean, gxMean float32)")
+	Doc("lnBackwardDxAVX2 adds rs·(dy[i]·w[i] - gMean - x̂[i]·gxMean), x̂ = (x-mu)·rs, to dx[i] for i < len(dx)&^7; the others are at least as long.")
+	{
+		dx := Load(Param("dx").Base(), GP64())
+		dy := Load(Param("dy").Base(), GP64())
+		x := Load(Param("x").Base(), GP64())
+		w := Load(Param("w").Base(), GP64())
+		n := Load(Param("dx").Len(), GP64())
+		mu, rs, gm, gxm := YMM(), YMM(), YMM(), YMM()
+		VBROADCASTSS(Load(Param("mu"), XMM()), mu)
+		VBROADCASTSS(Load(Param("rs"), XMM()), rs)
+		VBROADCASTSS(Load(Param("gMean"), XMM()), gm)
+		VBROADCASTSS(Load(Param("gxMean"), XMM()), gxm)
+		SUBQ(x, dx)
+		SUBQ(x, dy)
+		SUBQ(x, w)
+		rowLoop(x, n, func(i int, at Mem) {
+			at2 := func(r Register) Mem { return Mem{Base: x, Index: r, Scale: 1, Disp: at.Disp} }
+			xh, g := YMM(), YMM()
+			VMOVUPS(at, xh)
+			VSUBPS(mu, xh, xh)
+			VMULPS(rs, xh, xh)
+			VMULPS(gxm, xh, xh) // x̂·gxMean
+			VMOVUPS(at2(dy), g)
+			VMULPS(at2(w), g, g) // dy·w
+			VSUBPS(gm, g, g)
+			VSUBPS(xh, g, g)
+			VMULPS(rs, g, g)
+			VADDPS(at2(dx), g, g)
+			VMOVUPS(g, at2(dx))
+		})
+		VZEROUPPER()
+		RET()
+	}
 }
