@@ -246,17 +246,17 @@ func causalSelfAttention(qkv *Tensor, nHead int, drop float32, seed uint64) *Ten
 						dp[i] *= m // dP = dA ⊙ M/(1-p)
 					}
 				}
-				ds := dp // dS in place: P ⊙ (dP - Σ dP⊙P)
+				ds := dp // dS/√D in place: P ⊙ (dP - Σ dP⊙P), scaled here rather than in both products
 				for i := 0; i < t; i++ {
 					pr, dr := p[i*t:i*t+i+1], ds[i*t:(i+1)*t]
 					s := kernel.Dot(pr, dr[:i+1])
 					for j, pv := range pr {
-						dr[j] = pv * (dr[j] - s)
+						dr[j] = scale * (pv * (dr[j] - s))
 					}
 					clear(dr[i+1:])
 				}
-				kernel.GemmSerial(false, false, t, d, t, scale, ds, t, k, c3, 1, dq, c3) // dQ += dS·K/√D
-				kernel.GemmSerial(true, false, t, d, t, scale, ds, t, q, c3, 1, dk, c3)  // dK += dSᵀ·Q/√D
+				kernel.GemmSerial(false, false, t, d, t, 1, ds, t, k, c3, 1, dq, c3) // dQ += dS·K/√D
+				kernel.GemmSerial(true, false, t, d, t, 1, ds, t, q, c3, 1, dk, c3)  // dK += dSᵀ·Q/√D
 			}
 		})
 	})

@@ -33,9 +33,13 @@ type impl struct {
 	// copyRows16, when set, copies k rows of 16 floats from src (row
 	// stride ld) to dst (row stride dstride): packing an untransposed B.
 	copyRows16 func(k int, src *float32, ld int, dst *float32, dstride int)
-	// packBT12, when set, packs 12 rows of A into a 12-row panel
-	// (dstride 12), as packBT16 does 16 columns of a transposed B.
-	packBT12 func(k int, b *float32, ldb int, dst *float32, dstride int)
+	// packBT12, when set, packs 12 rows of A, scaled by alpha, into a
+	// 12-row panel (dstride 12), as packBT16 does 16 columns of a
+	// transposed B.
+	packBT12 func(k int, b *float32, ldb int, dst *float32, dstride int, alpha float32)
+	// packAT12, when set, deals k rows of a transposed A, scaled by alpha,
+	// out to panels 12-row panels pstride floats apart, 12 values a row.
+	packAT12 func(k, panels int, a *float32, lda int, dst *float32, pstride int, alpha float32)
 	// packA6, when set, packs 6 rows of A (scaled by alpha) into a 6-wide
 	// panel for k steps (a multiple of 8), writing 2 floats past the end.
 	packA6 func(k int, a *float32, lda int, dst *float32, alpha float32)
@@ -97,9 +101,11 @@ type edge struct {
 }
 
 // withTile returns a copy of im under another name with another micro-tile,
-// blocking and micro-kernel, and the same vector kernels.
+// blocking and micro-kernel, and the same vector kernels except the packing
+// kernels shaped by the tile.
 func (im impl) withTile(name string, mr, nr, mc, kc, nc int, micro func(kb int, a, b, c []float32, ldc int, add bool)) *impl {
 	im.name, im.mr, im.nr, im.mc, im.kc, im.nc, im.micro, im.edges = name, mr, nr, mc, kc, nc, micro, nil
+	im.packBT12, im.packAT12 = nil, nil // shaped by the tile: set them again for the new one
 	return &im
 }
 

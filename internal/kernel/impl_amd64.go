@@ -22,7 +22,7 @@ var avx512 = func() *impl {
 	im := withQ8(withEdges(avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32),
 		edge{4, micro4x32s12}, edge{8, micro8x32s12}), q8Kernel(dotQ8x4AVX512), halfKernel(dotF16x4AVX512), halfKernel(dotBF16x4AVX512))
 	im.fmaPeak, im.fmaLanes = fmaPeakAVX512, 16
-	im.packBT12 = packBT12
+	im.packBT12, im.packAT12 = packBT12, packAT12
 	im.deep = 768 // a 768-deep B panel (96 KB) streams from L2: measured faster than more passes over C (+2-12% for k of 1024 to 50257)
 	im.maxPool2x2 = maxPool2x2AVX512
 	im.maxPool2x2Backward = [2]func(gx, gy, src, y *float32, pairs, w int){maxPool2x2SetBackwardAVX512, maxPool2x2BackwardAVX512}

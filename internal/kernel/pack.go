@@ -20,22 +20,45 @@ var zeroRow [maxDeep]float32
 func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb int, alpha float32) {
 	mr := im.mr
 	r0 := 0
-	if transA && mr == 12 && alpha == 1 {
+	if transA && mr == 12 {
 		// op(A)[i][p] = A[p][i]: the block's rows of A read one after
-		// another (mb values each), their values dealt out to the full
-		// 12-row panels. Panel by panel, every panel would visit all kb
-		// rows again: with A a wide matrix (a language model's logit
-		// gradient, 50,257 values a row) each row is another page.
+		// another (mb values each), their values dealt out to the 12-row
+		// panels, the last one padded with zeros. Panel by panel, every
+		// panel would visit all kb rows again: with A a wide matrix (a
+		// language model's logit gradient, 50,257 values a row) each row
+		// is another page.
 		full := mb - mb%12
+		r1 := 0 // panels dealt so far
+		if im.packAT12 != nil && full > 0 && kb > 0 {
+			_ = a[(pc+kb-1)*lda+ic+full-1]
+			_ = ap[full*kb-1]
+			im.packAT12(kb, full/12, &a[pc*lda+ic], lda, &ap[0], 12*kb, alpha)
+			r1 = full
+		}
 		for p := 0; p < kb; p++ {
-			src := a[(pc+p)*lda+ic : (pc+p)*lda+ic+full]
-			for r := 0; r < full; r += 12 {
+			src := a[(pc+p)*lda+ic : (pc+p)*lda+ic+mb]
+			for r := r1; r < full; r += 12 {
 				d, s := (*[12]float32)(ap[r*kb+p*12:r*kb+p*12+12]), (*[12]float32)(src[r:r+12])
-				d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5] // not *d = *s: a memmove call
-				d[6], d[7], d[8], d[9], d[10], d[11] = s[6], s[7], s[8], s[9], s[10], s[11]
+				if alpha == 1 { // element by element: *d = *s is a memmove call per 48 bytes
+					d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+					d[6], d[7], d[8], d[9], d[10], d[11] = s[6], s[7], s[8], s[9], s[10], s[11]
+					continue
+				}
+				for i, v := range s {
+					d[i] = alpha * v
+				}
+			}
+			if full < mb {
+				d := (*[12]float32)(ap[full*kb+p*12 : full*kb+p*12+12])
+				for i := range d {
+					d[i] = 0
+					if full+i < mb {
+						d[i] = alpha * src[full+i]
+					}
+				}
 			}
 		}
-		r0 = full
+		r0 = mb
 	}
 	for r := r0; r < mb; r += mr {
 		panel := ap[r*kb : (r+mr)*kb]
@@ -47,20 +70,6 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 				off := (pc+p)*lda + ic + r
 				d, src := (*[6]float32)(panel[p*6:p*6+6]), (*[6]float32)(a[off:off+6])
 				d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5] // not memmove: a call per 24 bytes
-			}
-		case transA && rows == 12 && mr == 12:
-			// op(A)[i][p] = A[p][i]: each step's 12 values are contiguous in A.
-			for p := 0; p < kb; p++ {
-				off := (pc+p)*lda + ic + r
-				d, src := (*[12]float32)(panel[p*12:p*12+12]), (*[12]float32)(a[off:off+12])
-				if alpha == 1 { // element by element: *d = *src is a memmove call per 48 bytes
-					d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
-					d[6], d[7], d[8], d[9], d[10], d[11] = src[6], src[7], src[8], src[9], src[10], src[11]
-					continue
-				}
-				for i, v := range src {
-					d[i] = alpha * v
-				}
 			}
 		case transA:
 			// op(A)[i][p] = A[p][i]: each step's mr values are contiguous in A.
@@ -105,12 +114,12 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 			r1, r2, r3, r4, r5 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)], r4[:len(r0)], r5[:len(r0)]
 			r6, r7, r8, r9, r10, r11 = r6[:len(r0)], r7[:len(r0)], r8[:len(r0)], r9[:len(r0)], r10[:len(r0)], r11[:len(r0)]
 			p0 := 0
-			if im.packBT12 != nil && rows == 12 && alpha == 1 && kb >= 8 {
+			if im.packBT12 != nil && rows == 12 && kb >= 8 {
 				// Eight steps at a time, transposed in registers.
 				p0 = kb &^ 7
 				_ = r11[p0-1]
 				_ = panel[p0*12-1]
-				im.packBT12(p0, &r0[0], lda, &panel[0], 12)
+				im.packBT12(p0, &r0[0], lda, &panel[0], 12, alpha)
 			}
 			for p := p0; p < len(r0); p++ {
 				d := (*[12]float32)(panel[p*12 : p*12+12])

@@ -22,8 +22,11 @@ func packA6(k int, a *float32, lda int, dst *float32, alpha float32)
 // packBT16 sets dst[p*dstride+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < 16.
 func packBT16(k int, b *float32, ldb int, dst *float32, dstride int)
 
-// packBT12 sets dst[p*dstride+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < 12.
-func packBT12(k int, b *float32, ldb int, dst *float32, dstride int)
+// packBT12 sets dst[p*dstride+j] = alpha·b[j*ldb+p] for p < k (a multiple of 8) and j < 12.
+func packBT12(k int, b *float32, ldb int, dst *float32, dstride int, alpha float32)
+
+// packAT12 sets dst[q*pstride+p*12+i] = alpha·a[p*lda+q*12+i] for p < k, q < panels, i < 12.
+func packAT12(k int, panels int, a *float32, lda int, dst *float32, pstride int, alpha float32)
 
 // copyRows16AVX copies k rows of 16 floats from src (row stride ld) to dst (row stride dstride).
 func copyRows16AVX(k int, src *float32, ld int, dst *float32, dstride int)

@@ -1295,72 +1295,82 @@ packBT16Done:
 	VZEROUPPER
 	RET
 
-// func packBT12(k int, b *float32, ldb int, dst *float32, dstride int)
-// Requires: AVX
-TEXT ·packBT12(SB), NOSPLIT, $0-40
-	MOVQ k+0(FP), AX
-	MOVQ b+8(FP), CX
-	MOVQ ldb+16(FP), DX
-	MOVQ dst+24(FP), BX
-	MOVQ dstride+32(FP), SI
-	SHLQ $0x02, DX
-	SHLQ $0x02, SI
-	LEAQ (DX)(DX*2), DI
+// func packBT12(k int, b *float32, ldb int, dst *float32, dstride int, alpha float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·packBT12(SB), NOSPLIT, $0-44
+	MOVQ         k+0(FP), AX
+	MOVQ         b+8(FP), CX
+	MOVQ         ldb+16(FP), DX
+	MOVQ         dst+24(FP), BX
+	MOVQ         dstride+32(FP), SI
+	MOVSS        alpha+40(FP), X0
+	VBROADCASTSS X0, Y0
+	SHLQ         $0x02, DX
+	SHLQ         $0x02, SI
+	LEAQ         (DX)(DX*2), DI
 
 packBT12Block:
 	CMPQ       AX, $0x00000008
 	JL         packBT12Done
 	MOVQ       CX, R8
-	VMOVUPS    (R8), Y0
-	VMOVUPS    (R8)(DX*1), Y1
-	VMOVUPS    (R8)(DX*2), Y2
-	VMOVUPS    (R8)(DI*1), Y3
+	VMOVUPS    (R8), Y1
+	VMOVUPS    (R8)(DX*1), Y2
+	VMOVUPS    (R8)(DX*2), Y3
+	VMOVUPS    (R8)(DI*1), Y4
 	LEAQ       (R8)(DX*4), R8
-	VMOVUPS    (R8), Y4
-	VMOVUPS    (R8)(DX*1), Y5
-	VMOVUPS    (R8)(DX*2), Y6
-	VMOVUPS    (R8)(DI*1), Y7
+	VMOVUPS    (R8), Y5
+	VMOVUPS    (R8)(DX*1), Y6
+	VMOVUPS    (R8)(DX*2), Y7
+	VMOVUPS    (R8)(DI*1), Y8
 	LEAQ       (R8)(DX*4), R8
-	VUNPCKLPS  Y1, Y0, Y8
-	VUNPCKHPS  Y1, Y0, Y0
-	VUNPCKLPS  Y3, Y2, Y1
-	VUNPCKHPS  Y3, Y2, Y2
-	VUNPCKLPS  Y5, Y4, Y3
-	VUNPCKHPS  Y5, Y4, Y4
-	VUNPCKLPS  Y7, Y6, Y5
-	VUNPCKHPS  Y7, Y6, Y6
-	VSHUFPS    $0x44, Y1, Y8, Y7
-	VSHUFPS    $0xee, Y1, Y8, Y1
-	VSHUFPS    $0x44, Y2, Y0, Y8
-	VSHUFPS    $0xee, Y2, Y0, Y0
-	VSHUFPS    $0x44, Y5, Y3, Y2
-	VSHUFPS    $0xee, Y5, Y3, Y3
-	VSHUFPS    $0x44, Y6, Y4, Y5
+	VUNPCKLPS  Y2, Y1, Y9
+	VUNPCKHPS  Y2, Y1, Y1
+	VUNPCKLPS  Y4, Y3, Y2
+	VUNPCKHPS  Y4, Y3, Y3
+	VUNPCKLPS  Y6, Y5, Y4
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VSHUFPS    $0x44, Y2, Y9, Y8
+	VSHUFPS    $0xee, Y2, Y9, Y2
+	VSHUFPS    $0x44, Y3, Y1, Y9
+	VSHUFPS    $0xee, Y3, Y1, Y1
+	VSHUFPS    $0x44, Y6, Y4, Y3
 	VSHUFPS    $0xee, Y6, Y4, Y4
-	VPERM2F128 $0x20, Y2, Y7, Y6
-	VPERM2F128 $0x31, Y2, Y7, Y2
-	VPERM2F128 $0x20, Y3, Y1, Y7
-	VPERM2F128 $0x31, Y3, Y1, Y1
-	VPERM2F128 $0x20, Y5, Y8, Y3
-	VPERM2F128 $0x31, Y5, Y8, Y5
-	VPERM2F128 $0x20, Y4, Y0, Y8
-	VPERM2F128 $0x31, Y4, Y0, Y0
+	VSHUFPS    $0x44, Y7, Y5, Y6
+	VSHUFPS    $0xee, Y7, Y5, Y5
+	VPERM2F128 $0x20, Y3, Y8, Y7
+	VPERM2F128 $0x31, Y3, Y8, Y3
+	VPERM2F128 $0x20, Y4, Y2, Y8
+	VPERM2F128 $0x31, Y4, Y2, Y2
+	VPERM2F128 $0x20, Y6, Y9, Y4
+	VPERM2F128 $0x31, Y6, Y9, Y6
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y1
 	MOVQ       BX, R8
-	VMOVUPS    Y6, (R8)
-	ADDQ       SI, R8
+	VMULPS     Y0, Y7, Y7
 	VMOVUPS    Y7, (R8)
 	ADDQ       SI, R8
-	VMOVUPS    Y3, (R8)
-	ADDQ       SI, R8
+	VMULPS     Y0, Y8, Y8
 	VMOVUPS    Y8, (R8)
 	ADDQ       SI, R8
+	VMULPS     Y0, Y4, Y4
+	VMOVUPS    Y4, (R8)
+	ADDQ       SI, R8
+	VMULPS     Y0, Y9, Y9
+	VMOVUPS    Y9, (R8)
+	ADDQ       SI, R8
+	VMULPS     Y0, Y3, Y3
+	VMOVUPS    Y3, (R8)
+	ADDQ       SI, R8
+	VMULPS     Y0, Y2, Y2
 	VMOVUPS    Y2, (R8)
 	ADDQ       SI, R8
+	VMULPS     Y0, Y6, Y6
+	VMOVUPS    Y6, (R8)
+	ADDQ       SI, R8
+	VMULPS     Y0, Y1, Y1
 	VMOVUPS    Y1, (R8)
-	ADDQ       SI, R8
-	VMOVUPS    Y5, (R8)
-	ADDQ       SI, R8
-	VMOVUPS    Y0, (R8)
 	ADDQ       SI, R8
 	MOVQ       CX, R8
 	ADDQ       DX, R8
@@ -1371,55 +1381,63 @@ packBT12Block:
 	ADDQ       DX, R8
 	ADDQ       DX, R8
 	ADDQ       DX, R8
-	VMOVUPS    (R8), Y0
-	VMOVUPS    (R8)(DX*1), Y1
-	VMOVUPS    (R8)(DX*2), Y2
-	VMOVUPS    (R8)(DI*1), Y3
+	VMOVUPS    (R8), Y1
+	VMOVUPS    (R8)(DX*1), Y2
+	VMOVUPS    (R8)(DX*2), Y3
+	VMOVUPS    (R8)(DI*1), Y4
 	LEAQ       (R8)(DX*4), R8
-	VXORPS     Y4, Y4, Y4
 	VXORPS     Y5, Y5, Y5
 	VXORPS     Y6, Y6, Y6
 	VXORPS     Y7, Y7, Y7
-	VUNPCKLPS  Y1, Y0, Y8
-	VUNPCKHPS  Y1, Y0, Y0
-	VUNPCKLPS  Y3, Y2, Y1
-	VUNPCKHPS  Y3, Y2, Y2
-	VUNPCKLPS  Y5, Y4, Y3
-	VUNPCKHPS  Y5, Y4, Y4
-	VUNPCKLPS  Y7, Y6, Y5
-	VUNPCKHPS  Y7, Y6, Y6
-	VSHUFPS    $0x44, Y1, Y8, Y7
-	VSHUFPS    $0xee, Y1, Y8, Y1
-	VSHUFPS    $0x44, Y2, Y0, Y8
-	VSHUFPS    $0xee, Y2, Y0, Y0
-	VSHUFPS    $0x44, Y5, Y3, Y2
-	VSHUFPS    $0xee, Y5, Y3, Y3
-	VSHUFPS    $0x44, Y6, Y4, Y5
+	VXORPS     Y8, Y8, Y8
+	VUNPCKLPS  Y2, Y1, Y9
+	VUNPCKHPS  Y2, Y1, Y1
+	VUNPCKLPS  Y4, Y3, Y2
+	VUNPCKHPS  Y4, Y3, Y3
+	VUNPCKLPS  Y6, Y5, Y4
+	VUNPCKHPS  Y6, Y5, Y5
+	VUNPCKLPS  Y8, Y7, Y6
+	VUNPCKHPS  Y8, Y7, Y7
+	VSHUFPS    $0x44, Y2, Y9, Y8
+	VSHUFPS    $0xee, Y2, Y9, Y2
+	VSHUFPS    $0x44, Y3, Y1, Y9
+	VSHUFPS    $0xee, Y3, Y1, Y1
+	VSHUFPS    $0x44, Y6, Y4, Y3
 	VSHUFPS    $0xee, Y6, Y4, Y4
-	VPERM2F128 $0x20, Y2, Y7, Y6
-	VPERM2F128 $0x31, Y2, Y7, Y2
-	VPERM2F128 $0x20, Y3, Y1, Y7
-	VPERM2F128 $0x31, Y3, Y1, Y1
-	VPERM2F128 $0x20, Y5, Y8, Y3
-	VPERM2F128 $0x31, Y5, Y8, Y5
-	VPERM2F128 $0x20, Y4, Y0, Y8
-	VPERM2F128 $0x31, Y4, Y0, Y0
+	VSHUFPS    $0x44, Y7, Y5, Y6
+	VSHUFPS    $0xee, Y7, Y5, Y5
+	VPERM2F128 $0x20, Y3, Y8, Y7
+	VPERM2F128 $0x31, Y3, Y8, Y3
+	VPERM2F128 $0x20, Y4, Y2, Y8
+	VPERM2F128 $0x31, Y4, Y2, Y2
+	VPERM2F128 $0x20, Y6, Y9, Y4
+	VPERM2F128 $0x31, Y6, Y9, Y6
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y1
 	MOVQ       BX, R8
-	VMOVUPS    X6, 32(R8)
-	ADDQ       SI, R8
+	VMULPS     Y0, Y7, Y7
 	VMOVUPS    X7, 32(R8)
 	ADDQ       SI, R8
-	VMOVUPS    X3, 32(R8)
-	ADDQ       SI, R8
+	VMULPS     Y0, Y8, Y8
 	VMOVUPS    X8, 32(R8)
 	ADDQ       SI, R8
+	VMULPS     Y0, Y4, Y4
+	VMOVUPS    X4, 32(R8)
+	ADDQ       SI, R8
+	VMULPS     Y0, Y9, Y9
+	VMOVUPS    X9, 32(R8)
+	ADDQ       SI, R8
+	VMULPS     Y0, Y3, Y3
+	VMOVUPS    X3, 32(R8)
+	ADDQ       SI, R8
+	VMULPS     Y0, Y2, Y2
 	VMOVUPS    X2, 32(R8)
 	ADDQ       SI, R8
+	VMULPS     Y0, Y6, Y6
+	VMOVUPS    X6, 32(R8)
+	ADDQ       SI, R8
+	VMULPS     Y0, Y1, Y1
 	VMOVUPS    X1, 32(R8)
-	ADDQ       SI, R8
-	VMOVUPS    X5, 32(R8)
-	ADDQ       SI, R8
-	VMOVUPS    X0, 32(R8)
 	ADDQ       SI, R8
 
 	// dst moves down 8 rows: out is there already.
@@ -1429,6 +1447,49 @@ packBT12Block:
 	JMP  packBT12Block
 
 packBT12Done:
+	VZEROUPPER
+	RET
+
+// func packAT12(k int, panels int, a *float32, lda int, dst *float32, pstride int, alpha float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·packAT12(SB), NOSPLIT, $0-52
+	MOVQ         k+0(FP), AX
+	MOVQ         panels+8(FP), CX
+	MOVQ         a+16(FP), DX
+	MOVQ         lda+24(FP), BX
+	MOVQ         dst+32(FP), SI
+	MOVQ         pstride+40(FP), DI
+	MOVSS        alpha+48(FP), X0
+	VBROADCASTSS X0, Y0
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, DI
+
+packAT12Row:
+	TESTQ AX, AX
+	JZ    packAT12Done
+	MOVQ  DX, R8
+	MOVQ  SI, R9
+	MOVQ  CX, R10
+
+packAT12Panel:
+	TESTQ   R10, R10
+	JZ      packAT12Next
+	VMULPS  (R8), Y0, Y1
+	VMULPS  32(R8), X0, X2
+	VMOVUPS Y1, (R9)
+	VMOVUPS X2, 32(R9)
+	ADDQ    $0x00000030, R8
+	ADDQ    DI, R9
+	DECQ    R10
+	JMP     packAT12Panel
+
+packAT12Next:
+	ADDQ BX, DX
+	ADDQ $0x00000030, SI
+	DECQ AX
+	JMP  packAT12Row
+
+packAT12Done:
 	VZEROUPPER
 	RET
 

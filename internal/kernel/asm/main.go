@@ -33,9 +33,10 @@ func main() {
 	sgemmKernel("sgemmKernel8x32s12", 8, 32, 16, ZMM, 12)
 	sgemmKernel("sgemmKernel4x32s12", 4, 32, 16, ZMM, 12)
 	packA6()
-	packBT("packBT16", 16)
+	packBT("packBT16", 16, false)
 	// A 12-row panel of A packs as a transposed B would, 12 wide.
-	packBT("packBT12", 12)
+	packBT("packBT12", 12, true)
+	packAT12()
 	copyRows16()
 	dot4()
 	dotQ8Panels("dotQ8x4AVX2", "dotQ8x4AVX2 is kernel.dotQ8x4Go on AVX2: one block a YMM register.", q8AVX2)
@@ -298,16 +299,27 @@ func dot() {
 // packBT packs rows (16, or 12) rows of a row-major matrix into columns of
 // a panel: dst[p*dstride+j] = b[j*ldb+p] for p < k, j < rows, with k a
 // multiple of 8 — a transposed B into a B panel, or an untransposed A into
-// a 12-row A panel. Each 8×8 block is transposed in registers; a group of
-// 4 rows as an 8×8 block with 4 zero rows, of which half is stored.
-func packBT(name string, rows int) {
-	TEXT(name, NOSPLIT, "func(k int, b *float32, ldb int, dst *float32, dstride int)")
-	Doc(fmt.Sprintf("%s sets dst[p*dstride+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < %d.", name, rows))
+// a 12-row A panel, scaled by alpha (scaled). Each 8×8 block is transposed
+// in registers; a group of 4 rows as an 8×8 block with 4 zero rows, of
+// which half is stored.
+func packBT(name string, rows int, scaled bool) {
+	if scaled {
+		TEXT(name, NOSPLIT, "func(k int, b *float32, ldb int, dst *float32, dstride int, alpha float32)")
+		Doc(fmt.Sprintf("%s sets dst[p*dstride+j] = alpha·b[j*ldb+p] for p < k (a multiple of 8) and j < %d.", name, rows))
+	} else {
+		TEXT(name, NOSPLIT, "func(k int, b *float32, ldb int, dst *float32, dstride int)")
+		Doc(fmt.Sprintf("%s sets dst[p*dstride+j] = b[j*ldb+p] for p < k (a multiple of 8) and j < %d.", name, rows))
+	}
 	k := Load(Param("k"), GP64())
 	b := Load(Param("b"), GP64())
 	ldb := Load(Param("ldb"), GP64())
 	dst := Load(Param("dst"), GP64())
 	ds := Load(Param("dstride"), GP64())
+	var alpha VecVirtual
+	if scaled {
+		alpha = YMM()
+		VBROADCASTSS(Load(Param("alpha"), XMM()), alpha)
+	}
 	SHLQ(U8(2), ldb) // bytes
 	SHLQ(U8(2), ds)
 	ld3 := GP64()
@@ -344,6 +356,9 @@ func packBT(name string, rows int) {
 		r := transpose8x8(y)
 		MOVQ(dst, out)
 		for i := range r {
+			if scaled {
+				VMULPS(alpha, r[i], r[i])
+			}
 			if n == 8 {
 				VMOVUPS(r[i], Mem{Base: out, Disp: 32 * g})
 			} else {
@@ -1700,4 +1715,49 @@ func layerNorm() {
 		VZEROUPPER()
 		RET()
 	}
+}
+
+// packAT12 deals the rows of a transposed A out to 12-row panels: for each
+// of k rows of A (a column of op(A)), 12 values at a time into each of
+// panels panels, scaled by alpha.
+func packAT12() {
+	TEXT("packAT12", NOSPLIT, "func(k, panels int, a *float32, lda int, dst *float32, pstride int, alpha float32)")
+	Doc("packAT12 sets dst[q*pstride+p*12+i] = alpha·a[p*lda+q*12+i] for p < k, q < panels, i < 12.")
+	k := Load(Param("k"), GP64())
+	panels := Load(Param("panels"), GP64())
+	a := Load(Param("a"), GP64())
+	lda := Load(Param("lda"), GP64())
+	dst := Load(Param("dst"), GP64())
+	ps := Load(Param("pstride"), GP64())
+	alpha := YMM()
+	VBROADCASTSS(Load(Param("alpha"), XMM()), alpha)
+	SHLQ(U8(2), lda) // bytes
+	SHLQ(U8(2), ps)
+	src, d, q := GP64(), GP64(), GP64()
+	Label("packAT12Row")
+	TESTQ(k, k)
+	JZ(LabelRef("packAT12Done"))
+	MOVQ(a, src)
+	MOVQ(dst, d)
+	MOVQ(panels, q)
+	Label("packAT12Panel")
+	TESTQ(q, q)
+	JZ(LabelRef("packAT12Next"))
+	lo, hi := YMM(), XMM()
+	VMULPS(Mem{Base: src}, alpha, lo)
+	VMULPS(Mem{Base: src, Disp: 32}, alpha.AsX(), hi)
+	VMOVUPS(lo, Mem{Base: d})
+	VMOVUPS(hi, Mem{Base: d, Disp: 32})
+	ADDQ(U32(48), src)
+	ADDQ(ps, d)
+	DECQ(q)
+	JMP(LabelRef("packAT12Panel"))
+	Label("packAT12Next")
+	ADDQ(lda, a)
+	ADDQ(U32(48), dst)
+	DECQ(k)
+	JMP(LabelRef("packAT12Row"))
+	Label("packAT12Done")
+	VZEROUPPER()
+	RET()
 }
