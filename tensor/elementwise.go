@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"math"
+	"slices"
 
 	"github.com/moxing/moxing/internal/kernel"
 )
@@ -33,6 +34,10 @@ func arithmetic(name string, op arith, a, b *Tensor) *Tensor {
 	out := newOutDirty(name, shape, a, b)
 	st := [][]int{bcastStrides(a.shape, shape), bcastStrides(b.shape, shape)}
 	x, y := a.Data, b.Data
+	if op == add && slices.Equal(a.shape, b.shape) {
+		// A residual connection: split across threads, as its gradient.
+		return addSame(out, a, b)
+	}
 	walk(shape, st, func(o int, off, step []int, n int) {
 		dst := out.Data[o : o+n]
 		i, di, j, dj := off[0], step[0], off[1], step[1]
@@ -96,6 +101,25 @@ func arithmetic(name string, op arith, a, b *Tensor) *Tensor {
 					}
 				}
 			})
+		}
+	})
+}
+
+// addSame is arithmetic's a + b for operands of one shape (out's), in
+// pieces across threads; the backward pass writes or adds the output's
+// gradient into each operand's.
+func addSame(out, a, b *Tensor) *Tensor {
+	x, y, o := a.Data, b.Data, out.Data
+	chunks(len(o), func(lo, hi int) {
+		copy(o[lo:hi], x[lo:hi])
+		kernel.Add(y[lo:hi], o[lo:hi])
+	})
+	return out.record(func() {
+		g := out.Grad.Data
+		for _, t := range [2]*Tensor{a, b} { // a == b (x + x): the second adds to the first
+			if dst, fresh := gradFresh(t); dst != nil {
+				chunks(len(g), func(lo, hi int) { writeOrAdd(dst[lo:hi], g[lo:hi], fresh) })
+			}
 		}
 	})
 }
