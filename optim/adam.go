@@ -73,8 +73,8 @@ func (o *Adam) Step() {
 			continue
 		}
 		if o.m[i] == nil {
-			o.m[i] = make([]float32, p.Numel())
-			o.v[i] = make([]float32, p.Numel())
+			o.m[i] = kernel.Floats(p.Numel())
+			o.v[i] = kernel.Floats(p.Numel())
 		}
 		o.steps[i]++
 		t := float64(o.steps[i])

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+
+	"github.com/moxing/moxing/internal/kernel"
 )
 
 // Arena lends storage to op results and their gradients and takes all of it
@@ -157,7 +159,7 @@ func (a *Arena) allocSlot(n int, zero bool) ([]float32, int) {
 		}
 	}
 	if buf == nil {
-		buf = make([]float32, n, size)
+		buf = kernel.Floats(size)[:n]
 		a.held += size
 		a.made += int64(size)
 	}

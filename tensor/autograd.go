@@ -91,7 +91,7 @@ func gradFresh(t *Tensor) (g []float32, fresh bool) {
 	if t.gen != 0 {
 		t.Grad.Data, t.Grad.slot = t.arena.allocSlot(len(t.Data), false)
 	} else {
-		t.Grad.Data = make([]float32, len(t.Data))
+		t.Grad.Data = kernel.Floats(len(t.Data))
 	}
 	return t.Grad.Data, true
 }

@@ -269,13 +269,34 @@ func micro4x4(kb int, a, b []float32, c []float32, ldc int, add bool) {
 }
 
 // bufPools holds scratch buffers by size class: class c has capacity 1<<c,
-// so that a small request never takes (and drops) a large buffer.
-var bufPools [48]sync.Pool
+// so that a small request never takes (and drops) a large buffer. Classes
+// of hugeMin floats and more (GEMM packing blocks of megabytes) are kept in
+// bigBufs instead, never given back to the garbage collector: they are
+// backed by huge pages (Floats), and memory once advised so and then freed
+// could be collapsed into huge pages again by the kernel after Go returns
+// it. They hold at most as many buffers as were ever in use at once.
+var (
+	bufPools [48]sync.Pool
+	bigMu    sync.Mutex
+	bigBufs  [48][]*[]float32
+)
 
 // GetBuf returns a scratch buffer of n floats (contents undefined) from a
 // pool; give it back with PutBuf when done.
 func GetBuf(n int) *[]float32 {
 	c := bits.Len(uint(max(n, 1) - 1))
+	if 1<<c >= hugeMin {
+		bigMu.Lock()
+		defer bigMu.Unlock()
+		if k := len(bigBufs[c]); k > 0 {
+			p := bigBufs[c][k-1]
+			bigBufs[c] = bigBufs[c][:k-1]
+			*p = (*p)[:n]
+			return p
+		}
+		s := Floats(1 << c)[:n]
+		return &s
+	}
 	if p, ok := bufPools[c].Get().(*[]float32); ok {
 		*p = (*p)[:n]
 		return p
@@ -285,7 +306,16 @@ func GetBuf(n int) *[]float32 {
 }
 
 // PutBuf returns a buffer from GetBuf to its pool.
-func PutBuf(p *[]float32) { bufPools[bits.Len(uint(cap(*p)-1))].Put(p) }
+func PutBuf(p *[]float32) {
+	c := bits.Len(uint(cap(*p) - 1))
+	if 1<<c >= hugeMin {
+		bigMu.Lock()
+		bigBufs[c] = append(bigBufs[c], p)
+		bigMu.Unlock()
+		return
+	}
+	bufPools[c].Put(p)
+}
 
 // AdamW applies one Adam (l2 ≠ 0) or AdamW (decay ≠ 1) update to the
 // parameters w with gradients g and moments m, v, all the same length:
