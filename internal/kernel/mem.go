@@ -11,6 +11,12 @@ const hugeMin = 1 << 20
 // gradients, the optimizer's moments, activations and packing buffers are
 // streamed, and read a row apart, and with 4 KB pages every page costs a
 // TLB miss. Where huge pages are off or not supported it is plain make.
+//
+// Meant for buffers that live long (parameters, made by tensor.Zeros, their
+// gradients, moments, arena slabs, pooled packing blocks): advised memory
+// that goes back to the collector may be collapsed into huge pages again
+// by the kernel after Go returns it, so an advised slice freed every step
+// could hold more memory than its size.
 func Floats(n int) []float32 {
 	s := make([]float32, n)
 	if n >= hugeMin {

@@ -31,7 +31,7 @@ func TestFloatsHugePages(t *testing.T) {
 		in := false
 		for _, line := range strings.Split(string(data), "\n") {
 			var lo, hi uintptr
-			if n, _ := fmt.Sscanf(line, "%x-%x", &lo, &hi); n == 2 && strings.Contains(line, " ") && !strings.HasPrefix(line, "VmFlags") {
+			if n, _ := fmt.Sscanf(line, "%x-%x", &lo, &hi); n == 2 { // a mapping's first line
 				in = lo <= p && p < hi
 			}
 			if in && strings.HasPrefix(line, "VmFlags:") {

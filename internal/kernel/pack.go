@@ -35,7 +35,7 @@ func packA(ap []float32, im *impl, transA bool, a []float32, lda, ic, pc, mb, kb
 			im.packAT12(kb, full/12, &a[pc*lda+ic], lda, &ap[0], 12*kb, alpha)
 			r1 = full
 		}
-		for p := 0; p < kb; p++ {
+		for p := 0; p < kb && r1 < mb; p++ { // what the kernel did not deal
 			src := a[(pc+p)*lda+ic : (pc+p)*lda+ic+mb]
 			for r := r1; r < full; r += 12 {
 				d, s := (*[12]float32)(ap[r*kb+p*12:r*kb+p*12+12]), (*[12]float32)(src[r:r+12])

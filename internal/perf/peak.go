@@ -10,8 +10,9 @@ import (
 // FMAPeak measures the floating-point peak of threads cores, in GFLOP/s:
 // threads goroutines, each locked to its own OS thread, run
 // kernel.FMALoop at once (GOMAXPROCS is raised to threads for the
-// measurement when below it); the best of reps repetitions (about 13 ms each at 250 GFLOP/s a core)
-// counts. It returns 0 where the kernels have no FMA loop (pure Go).
+// measurement when below it); the best of reps repetitions (about 13 ms
+// each at 250 GFLOP/s a core) counts. It returns 0 where the kernels have
+// no FMA loop (pure Go).
 //
 // It is the denominator of "per cent of peak": measured in the same run as
 // the work it is compared with, since a shared machine's speed drifts.
