@@ -76,7 +76,7 @@ func New(data []float32, shape ...int) *Tensor {
 // Zeros returns a tensor of the given shape filled with 0.
 func Zeros(shape ...int) *Tensor {
 	checkShape("Zeros", shape)
-	return &Tensor{Data: kernel.Floats(numel(shape)), shape: append([]int(nil), shape...)}
+	return &Tensor{Data: make([]float32, numel(shape)), shape: append([]int(nil), shape...)}
 }
 
 // Full returns a tensor of the given shape filled with v.
