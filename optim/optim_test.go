@@ -158,7 +158,7 @@ func compareScaled(t *testing.T, step int, name string, got, want []float32, tol
 		scale = max(scale, math.Abs(float64(v)))
 	}
 	for i := range want {
-		if d := math.Abs(float64(got[i] - want[i])); d > tol*scale {
+		if d := math.Abs(float64(got[i] - want[i])); !(d <= tol*scale) { // a NaN fails too
 			t.Fatalf("step %d: %s[%d] = %.8g, PyTorch %.8g (diff %.2g of the largest, %.3g)", step, name, i, got[i], want[i], d/scale, scale)
 		}
 	}
@@ -168,7 +168,7 @@ func compareScaled(t *testing.T, step int, name string, got, want []float32, tol
 func compare(t *testing.T, step int, name string, got, want []float32, tol float64) {
 	t.Helper()
 	for i := range want {
-		if d := math.Abs(float64(got[i] - want[i])); d > tol*math.Abs(float64(want[i]))+1e-6 {
+		if d := math.Abs(float64(got[i] - want[i])); !(d <= tol*math.Abs(float64(want[i]))+1e-6) {
 			t.Fatalf("step %d: %s[%d] = %.8g, PyTorch %.8g (rel diff %.2g)", step, name, i, got[i], want[i], d/math.Abs(float64(want[i])))
 		}
 	}

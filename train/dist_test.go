@@ -92,7 +92,7 @@ func TestDataParallelMatchesBigBatch(t *testing.T) {
 		t.Fatalf("the replicas differ by %g", d)
 	}
 	const tol = 1e-5
-	if d := maxDiff(one, two[0]); d > tol {
+	if d := maxDiff(one, two[0]); !(d <= tol) { // a NaN fails too
 		t.Fatalf("2 ranks × batch 2 and 1 × batch 4 differ by %g after %d steps (tolerance %g)", d, steps, tol)
 	} else {
 		t.Logf("2 ranks × batch 2 vs 1 × batch 4 after %d steps: weights differ by at most %.2g", steps, d)

@@ -110,7 +110,7 @@ func TestMPIPretrain(t *testing.T) {
 		t.Fatalf("config.json of the 2-process run: %s", cfg)
 	}
 	const tol = 1e-5
-	if d := weightDiff(weights(t, at("one")), weights(t, at("two"))); d > tol {
+	if d := weightDiff(weights(t, at("one")), weights(t, at("two"))); !(d <= tol) { // a NaN fails too
 		t.Fatalf("2 processes × batch 2 and 1 × batch 4 differ by %g after 20 steps (tolerance %g)", d, tol)
 	} else {
 		t.Logf("2 processes × batch 2 vs 1 × batch 4 after 20 steps: weights differ by at most %.2g", d)
@@ -126,7 +126,7 @@ func TestMPIPretrain(t *testing.T) {
 	run(exec.Command(bin, args("1then2", 10, 4)...))
 	run(mpirun(2, "pretrain", "--resume", at("1then2"), "--steps", "20"))
 	for _, name := range []string{"2then1", "1then2"} {
-		if d := weightDiff(weights(t, at("1then1")), weights(t, at(name))); d > tol {
+		if d := weightDiff(weights(t, at("1then1")), weights(t, at(name))); !(d <= tol) {
 			t.Fatalf("resumed %s: differs from the uninterrupted run by %g", name, d)
 		}
 	}

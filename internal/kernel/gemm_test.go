@@ -114,7 +114,7 @@ func checkGemmCase(t *testing.T, rng *rand.Rand, transA, transB bool, m, n, k in
 			}
 			exp := want[i*ldc+j]
 			tol := 1e-5 * float64(k+2) * (1 + math.Abs(exp))
-			if math.Abs(float64(got)-exp) > tol {
+			if !(math.Abs(float64(got)-exp) <= tol) { // a NaN fails too
 				t.Fatalf("m%d n%d k%d tA%v tB%v α%g β%g: C[%d][%d] = %v, want %v", m, n, k, transA, transB, alpha, beta, i, j, got, exp)
 			}
 		}
