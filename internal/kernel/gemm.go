@@ -95,8 +95,9 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 	}
 	impl := active
 	kc := impl.depth(k) // as PackB's blocks
+	direct := pre == nil && !transB && impl.directB(n, ldb)
 	var bp *[]float32
-	if pre == nil {
+	if pre == nil && !direct {
 		bp = GetBuf(kc * roundUp(min(n, impl.nc), impl.nr))
 		defer PutBuf(bp)
 	}
@@ -105,9 +106,12 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
 			var block []float32
-			if pre != nil {
+			switch {
+			case direct:
+				block = b[pc*ldb+jc:]
+			case pre != nil:
 				block = pre.block(jc, pc)
-			} else {
+			default:
 				block = *bp
 				// Pack B in parallel too: for a transposed B it costs as
 				// much as a fifth of the multiply.
@@ -121,12 +125,30 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 					packA(*ap, impl, transA, a, lda, ic, pc, mb, kb, alpha)
 					// With beta 0, C was not cleared: the first k block overwrites it.
 					add := pc > 0 || beta != 0
-					macroKernel(impl, *ap, block[c0*kb:], tile, mb, c1-c0, kb, c[ic*ldc+jc+c0:], ldc, add)
+					cb := c[ic*ldc+jc+c0:]
+					if direct {
+						macroKernelB(impl, *ap, block[c0:], ldb, tile, mb, c1-c0, kb, cb, ldc, add)
+					} else {
+						macroKernel(impl, *ap, block[c0*kb:], tile, mb, c1-c0, kb, cb, ldc, add)
+					}
 				}
 				PutBuf(ap)
 			})
 		}
 	}
+}
+
+// directB reports whether an untransposed B of n columns with row stride
+// ldb is multiplied in place, by impl.microB, rather than packed: packing
+// costs a pass over B (a weight, streaming from memory) for every product,
+// as much as a tenth of it when op(A) has 256 rows. It needs whole panels
+// (n a multiple of nr), and rows of B that spread over the cache: rows
+// 4·ldb bytes apart fall in 64 KB/gcd(4·ldb, 64 KB) sets of a 16-way 1 MB
+// L2, only 16 of them for ldb = 3072, where reading in place measured 15-25%
+// slower than packing; 64 for ldb = 768 or 2304, where it measured 0-4%
+// faster with 1024 rows and 2-22% with 256 (cold B, 2 threads, Zen 5).
+func (im *impl) directB(n, ldb int) bool {
+	return im.microB != nil && n%im.nr == 0 && ldb%512 != 0
 }
 
 // GemmBatched runs batch independent GEMMs with the same shapes:
@@ -398,14 +420,46 @@ func macroKernel(impl *impl, ap, bp, tile []float32, mb, nb, kb int, c []float32
 				continue
 			}
 			micro(kb, apanel, bpanel, tile, nr, false)
-			for r := 0; r < rows; r++ {
-				dst := c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
-				if add {
-					Add(tile[r*nr:r*nr+cols], dst)
-				} else {
-					copy(dst, tile[r*nr:r*nr+cols])
+			storeTile(tile, nr, rows, cols, c[i*ldc+j:], ldc, add)
+		}
+	}
+}
+
+// storeTile adds (or, when add is false, copies) the first rows×cols of a
+// tile with row stride nr into C.
+func storeTile(tile []float32, nr, rows, cols int, c []float32, ldc int, add bool) {
+	for r := 0; r < rows; r++ {
+		dst := c[r*ldc : r*ldc+cols]
+		if add {
+			Add(tile[r*nr:r*nr+cols], dst)
+		} else {
+			copy(dst, tile[r*nr:r*nr+cols])
+		}
+	}
+}
+
+// macroKernelB is macroKernel for a B read in place by impl.microB: nb
+// (a multiple of nr) columns of b, row stride ldb.
+func macroKernelB(impl *impl, ap, b []float32, ldb int, tile []float32, mb, nb, kb int, c []float32, ldc int, add bool) {
+	mr, nr := impl.mr, impl.nr
+	for j := 0; j < nb; j += nr {
+		bpanel := b[j:]
+		for i := 0; i < mb; i += mr {
+			apanel := ap[i*kb : (i+mr)*kb]
+			rows := min(mr, mb-i)
+			micro, kr := impl.microB, mr // the smallest kernel that covers the rows
+			for _, e := range impl.edges {
+				if e.rows >= rows {
+					micro, kr = e.microB, e.rows
+					break
 				}
 			}
+			if rows == kr {
+				micro(kb, apanel, bpanel, ldb, c[i*ldc+j:], ldc, add)
+				continue
+			}
+			micro(kb, apanel, bpanel, ldb, tile, nr, false)
+			storeTile(tile, nr, rows, nr, c[i*ldc+j:], ldc, add)
 		}
 	}
 }

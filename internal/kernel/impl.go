@@ -22,6 +22,10 @@ type impl struct {
 	// (kb×nr) and adds it into c (row stride ldc), or overwrites c when add
 	// is false; c must hold a full tile.
 	micro func(kb int, a, b, c []float32, ldc int, add bool)
+	// microB, when set, is micro reading nr columns of a row-major B in
+	// place (row stride ldb) instead of a packed panel; with it an
+	// untransposed B is not packed where directB says.
+	microB func(kb int, a, b []float32, ldb int, c []float32, ldc int, add bool)
 	// edges, when set, are micro-kernels for a panel's last rows, by
 	// increasing rows: each computes the product of the first rows of an
 	// mr-wide A panel, so that a panel of fewer than mr rows costs less than
@@ -96,8 +100,9 @@ type impl struct {
 // edge is a micro-kernel for the first rows of an mr-wide A panel and an
 // nr-wide B panel (see impl.edges); c must hold rows full rows.
 type edge struct {
-	rows  int
-	micro func(kb int, a, b, c []float32, ldc int, add bool)
+	rows   int
+	micro  func(kb int, a, b, c []float32, ldc int, add bool)
+	microB func(kb int, a, b []float32, ldb int, c []float32, ldc int, add bool) // as impl.microB; set when impl.microB is
 }
 
 // withTile returns a copy of im under another name with another micro-tile,
@@ -105,7 +110,7 @@ type edge struct {
 // kernels shaped by the tile.
 func (im impl) withTile(name string, mr, nr, mc, kc, nc int, micro func(kb int, a, b, c []float32, ldc int, add bool)) *impl {
 	im.name, im.mr, im.nr, im.mc, im.kc, im.nc, im.micro, im.edges = name, mr, nr, mc, kc, nc, micro, nil
-	im.packBT12, im.packAT12 = nil, nil // shaped by the tile: set them again for the new one
+	im.packBT12, im.packAT12, im.microB = nil, nil, nil // shaped by the tile: set them again for the new one
 	return &im
 }
 

@@ -16,6 +16,15 @@ func sgemmKernel8x32s12(k int, a *float32, b *float32, c *float32, ldc int, add 
 // sgemmKernel4x32s12 computes the 4×32 product of the first 4 rows of a packed panel a (k×12) and a panel b (k×32) and adds it into c (row stride ldc), or stores it there when add is false.
 func sgemmKernel4x32s12(k int, a *float32, b *float32, c *float32, ldc int, add bool)
 
+// sgemmKernel12x32ldb computes the 12×32 product of the first 12 rows of a packed panel a (k×12) and 32 columns of a row-major b (k rows, row stride ldb) and adds it into c (row stride ldc), or stores it there when add is false.
+func sgemmKernel12x32ldb(k int, a *float32, b *float32, ldb int, c *float32, ldc int, add bool)
+
+// sgemmKernel8x32s12ldb computes the 8×32 product of the first 8 rows of a packed panel a (k×12) and 32 columns of a row-major b (k rows, row stride ldb) and adds it into c (row stride ldc), or stores it there when add is false.
+func sgemmKernel8x32s12ldb(k int, a *float32, b *float32, ldb int, c *float32, ldc int, add bool)
+
+// sgemmKernel4x32s12ldb computes the 4×32 product of the first 4 rows of a packed panel a (k×12) and 32 columns of a row-major b (k rows, row stride ldb) and adds it into c (row stride ldc), or stores it there when add is false.
+func sgemmKernel4x32s12ldb(k int, a *float32, b *float32, ldb int, c *float32, ldc int, add bool)
+
 // packA6 sets dst[p*6+i] = alpha·a[i*lda+p] for p < k (a multiple of 8) and i < 6, writing 8 bytes past dst[6k].
 func packA6(k int, a *float32, lda int, dst *float32, alpha float32)
 

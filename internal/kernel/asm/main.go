@@ -32,6 +32,10 @@ func main() {
 	// sequences decoding together are panels of 12, 12 and 8 rows).
 	sgemmKernel("sgemmKernel8x32s12", 8, 32, 16, ZMM, 12)
 	sgemmKernel("sgemmKernel4x32s12", 4, 32, 16, ZMM, 12)
+	// The same reading an untransposed B in place (no packing).
+	sgemmKernelB("sgemmKernel12x32ldb", 12, 32, 16, ZMM, 12, true)
+	sgemmKernelB("sgemmKernel8x32s12ldb", 8, 32, 16, ZMM, 12, true)
+	sgemmKernelB("sgemmKernel4x32s12ldb", 4, 32, 16, ZMM, 12, true)
 	packA6()
 	packBT("packBT16", 16, false)
 	// A 12-row panel of A packs as a transposed B would, 12 wide.
@@ -79,9 +83,21 @@ func main() {
 // Bp holds, for each step, nr values of a row of B. C has row stride ldc
 // (in elements). Vectors hold lanes floats and come from vec (YMM or ZMM).
 func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual, astride int) {
+	sgemmKernelB(name, mr, nr, lanes, vec, astride, false)
+}
+
+// sgemmKernelB is sgemmKernel; when strided, B is not a packed panel but
+// nr columns of a row-major matrix read in place, row stride ldb elements.
+func sgemmKernelB(name string, mr, nr, lanes int, vec func() VecVirtual, astride int, strided bool) {
 	vb := 4 * lanes // bytes per vector
-	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, add bool)")
-	if astride == mr {
+	if strided {
+		TEXT(name, NOSPLIT, "func(k int, a, b *float32, ldb int, c *float32, ldc int, add bool)")
+	} else {
+		TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, add bool)")
+	}
+	if strided {
+		Doc(fmt.Sprintf("%s computes the %d×%d product of the first %d rows of a packed panel a (k×%d) and %d columns of a row-major b (k rows, row stride ldb) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, astride, nr))
+	} else if astride == mr {
 		Doc(fmt.Sprintf("%s computes the %d×%d product of packed panels a (k×%d) and b (k×%d) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, nr))
 	} else {
 		Doc(fmt.Sprintf("%s computes the %d×%d product of the first %d rows of a packed panel a (k×%d) and a panel b (k×%d) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, astride, nr))
@@ -92,6 +108,24 @@ func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual, astride 
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc) // elements → bytes
+	var ldb, ldb3 Register
+	if strided {
+		ldb, ldb3 = Load(Param("ldb"), GP64()), GP64()
+		SHLQ(U8(2), ldb)
+		LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
+	}
+	bRow := func(s, disp int) Mem { // row s of an unrolled block of B
+		if !strided {
+			return Mem{Base: b, Disp: 4*s*nr + disp}
+		}
+		switch s {
+		case 0:
+			return Mem{Base: b, Disp: disp}
+		case 3:
+			return Mem{Base: b, Index: ldb3, Scale: 1, Disp: disp}
+		}
+		return Mem{Base: b, Index: ldb, Scale: uint8(s), Disp: disp}
+	}
 
 	Comment("Prefetch the C tile: it is read once, at the end, and is usually not in cache.")
 	cp := GP64()
@@ -119,16 +153,21 @@ func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual, astride 
 
 	// The next B panel (k·nr floats on) is fetched into L2 as this one is
 	// used: when B is a packed weight streaming from memory, the loads of
-	// the next call then find it there.
+	// the next call then find it there. A B read in place is fetched into
+	// L1 eight rows ahead instead.
 	next := GP64()
-	MOVQ(k, next)
-	SHLQ(U8(bits.TrailingZeros(uint(4*nr))), next)
+	if strided { // the rows two iterations on
+		LEAQ(Mem{Base: b, Index: ldb, Scale: 8}, next)
+	} else {
+		MOVQ(k, next)
+		SHLQ(U8(bits.TrailingZeros(uint(4*nr))), next)
+	}
 
 	step := func(s int) { // one k step at offset s within the unrolled block
 		bv := make([]VecVirtual, nr/lanes)
 		for j := range bv {
 			bv[j] = vec()
-			VMOVUPS(Mem{Base: b, Disp: 4 * (s*nr + lanes*j)}, bv[j])
+			VMOVUPS(bRow(s, 4*lanes*j), bv[j])
 		}
 		for i := 0; i < mr; i++ {
 			av := vec()
@@ -147,11 +186,22 @@ func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual, astride 
 	for s := 0; s < unroll; s++ {
 		step(s)
 		for l := 0; l < 4*nr/64; l++ {
-			PREFETCHT1(Mem{Base: b, Index: next, Scale: 1, Disp: 4*s*nr + 64*l})
+			if strided {
+				m := bRow(s, 64*l)
+				m.Base = next
+				PREFETCHT0(m)
+			} else {
+				PREFETCHT1(Mem{Base: b, Index: next, Scale: 1, Disp: 4*s*nr + 64*l})
+			}
 		}
 	}
 	ADDQ(U32(4*unroll*astride), a)
-	ADDQ(U32(4*unroll*nr), b)
+	if strided {
+		LEAQ(Mem{Base: b, Index: ldb, Scale: 4}, b)
+		LEAQ(Mem{Base: next, Index: ldb, Scale: 4}, next)
+	} else {
+		ADDQ(U32(4*unroll*nr), b)
+	}
 	SUBQ(U32(unroll), k)
 	JMP(LabelRef("unrolled"))
 
@@ -160,7 +210,11 @@ func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual, astride 
 	JZ(LabelRef("store"))
 	step(0)
 	ADDQ(U32(4*astride), a)
-	ADDQ(U32(4*nr), b)
+	if strided {
+		ADDQ(ldb, b)
+	} else {
+		ADDQ(U32(4*nr), b)
+	}
 	DECQ(k)
 	JMP(LabelRef("tail"))
 
