@@ -16,6 +16,9 @@ func sgemmKernel8x32s12(k int, a *float32, b *float32, c *float32, ldc int, add 
 // sgemmKernel4x32s12 computes the 4×32 product of the first 4 rows of a packed panel a (k×12) and a panel b (k×32) and adds it into c (row stride ldc), or stores it there when add is false.
 func sgemmKernel4x32s12(k int, a *float32, b *float32, c *float32, ldc int, add bool)
 
+// sgemmKernel6x16ldb computes the 6×16 product of the first 6 rows of a packed panel a (k×6) and 16 columns of a row-major b (k rows, row stride ldb) and adds it into c (row stride ldc), or stores it there when add is false.
+func sgemmKernel6x16ldb(k int, a *float32, b *float32, ldb int, c *float32, ldc int, add bool)
+
 // sgemmKernel12x32ldb computes the 12×32 product of the first 12 rows of a packed panel a (k×12) and 32 columns of a row-major b (k rows, row stride ldb) and adds it into c (row stride ldc), or stores it there when add is false.
 func sgemmKernel12x32ldb(k int, a *float32, b *float32, ldb int, c *float32, ldc int, add bool)
 

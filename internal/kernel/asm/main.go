@@ -33,6 +33,7 @@ func main() {
 	sgemmKernel("sgemmKernel8x32s12", 8, 32, 16, ZMM, 12)
 	sgemmKernel("sgemmKernel4x32s12", 4, 32, 16, ZMM, 12)
 	// The same reading an untransposed B in place (no packing).
+	sgemmKernelB("sgemmKernel6x16ldb", 6, 16, 8, YMM, 6, true)
 	sgemmKernelB("sgemmKernel12x32ldb", 12, 32, 16, ZMM, 12, true)
 	sgemmKernelB("sgemmKernel8x32s12ldb", 8, 32, 16, ZMM, 12, true)
 	sgemmKernelB("sgemmKernel4x32s12ldb", 4, 32, 16, ZMM, 12, true)
