@@ -2254,7 +2254,7 @@ done:
 	RET
 
 // func packBT16(k int, b *float32, ldb int, dst *float32, dstride int)
-// Requires: AVX
+// Requires: AVX, MMX+
 TEXT ·packBT16(SB), NOSPLIT, $0-40
 	MOVQ k+0(FP), AX
 	MOVQ b+8(FP), CX
@@ -2270,14 +2270,22 @@ packBT16Block:
 	JL         packBT16Done
 	MOVQ       CX, R8
 	VMOVUPS    (R8), Y0
+	PREFETCHT0 256(R8)
 	VMOVUPS    (R8)(DX*1), Y1
+	PREFETCHT0 256(R8)(DX*1)
 	VMOVUPS    (R8)(DX*2), Y2
+	PREFETCHT0 256(R8)(DX*2)
 	VMOVUPS    (R8)(DI*1), Y3
+	PREFETCHT0 256(R8)(DI*1)
 	LEAQ       (R8)(DX*4), R8
 	VMOVUPS    (R8), Y4
+	PREFETCHT0 256(R8)
 	VMOVUPS    (R8)(DX*1), Y5
+	PREFETCHT0 256(R8)(DX*1)
 	VMOVUPS    (R8)(DX*2), Y6
+	PREFETCHT0 256(R8)(DX*2)
 	VMOVUPS    (R8)(DI*1), Y7
+	PREFETCHT0 256(R8)(DI*1)
 	LEAQ       (R8)(DX*4), R8
 	VUNPCKLPS  Y1, Y0, Y8
 	VUNPCKHPS  Y1, Y0, Y0
@@ -2330,14 +2338,22 @@ packBT16Block:
 	ADDQ       DX, R8
 	ADDQ       DX, R8
 	VMOVUPS    (R8), Y0
+	PREFETCHT0 256(R8)
 	VMOVUPS    (R8)(DX*1), Y1
+	PREFETCHT0 256(R8)(DX*1)
 	VMOVUPS    (R8)(DX*2), Y2
+	PREFETCHT0 256(R8)(DX*2)
 	VMOVUPS    (R8)(DI*1), Y3
+	PREFETCHT0 256(R8)(DI*1)
 	LEAQ       (R8)(DX*4), R8
 	VMOVUPS    (R8), Y4
+	PREFETCHT0 256(R8)
 	VMOVUPS    (R8)(DX*1), Y5
+	PREFETCHT0 256(R8)(DX*1)
 	VMOVUPS    (R8)(DX*2), Y6
+	PREFETCHT0 256(R8)(DX*2)
 	VMOVUPS    (R8)(DI*1), Y7
+	PREFETCHT0 256(R8)(DI*1)
 	LEAQ       (R8)(DX*4), R8
 	VUNPCKLPS  Y1, Y0, Y8
 	VUNPCKHPS  Y1, Y0, Y0
@@ -2392,7 +2408,7 @@ packBT16Done:
 	RET
 
 // func packBT12(k int, b *float32, ldb int, dst *float32, dstride int, alpha float32)
-// Requires: AVX, AVX2, SSE
+// Requires: AVX, AVX2, MMX+, SSE
 TEXT ·packBT12(SB), NOSPLIT, $0-44
 	MOVQ         k+0(FP), AX
 	MOVQ         b+8(FP), CX
@@ -2410,14 +2426,22 @@ packBT12Block:
 	JL         packBT12Done
 	MOVQ       CX, R8
 	VMOVUPS    (R8), Y1
+	PREFETCHT0 256(R8)
 	VMOVUPS    (R8)(DX*1), Y2
+	PREFETCHT0 256(R8)(DX*1)
 	VMOVUPS    (R8)(DX*2), Y3
+	PREFETCHT0 256(R8)(DX*2)
 	VMOVUPS    (R8)(DI*1), Y4
+	PREFETCHT0 256(R8)(DI*1)
 	LEAQ       (R8)(DX*4), R8
 	VMOVUPS    (R8), Y5
+	PREFETCHT0 256(R8)
 	VMOVUPS    (R8)(DX*1), Y6
+	PREFETCHT0 256(R8)(DX*1)
 	VMOVUPS    (R8)(DX*2), Y7
+	PREFETCHT0 256(R8)(DX*2)
 	VMOVUPS    (R8)(DI*1), Y8
+	PREFETCHT0 256(R8)(DI*1)
 	LEAQ       (R8)(DX*4), R8
 	VUNPCKLPS  Y2, Y1, Y9
 	VUNPCKHPS  Y2, Y1, Y1
@@ -2478,9 +2502,13 @@ packBT12Block:
 	ADDQ       DX, R8
 	ADDQ       DX, R8
 	VMOVUPS    (R8), Y1
+	PREFETCHT0 256(R8)
 	VMOVUPS    (R8)(DX*1), Y2
+	PREFETCHT0 256(R8)(DX*1)
 	VMOVUPS    (R8)(DX*2), Y3
+	PREFETCHT0 256(R8)(DX*2)
 	VMOVUPS    (R8)(DI*1), Y4
+	PREFETCHT0 256(R8)(DI*1)
 	LEAQ       (R8)(DX*4), R8
 	VXORPS     Y5, Y5, Y5
 	VXORPS     Y6, Y6, Y6

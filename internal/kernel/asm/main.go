@@ -24,6 +24,11 @@ import (
 // (BLIS's Skylake-X kernel, transposed: 14 loads per 24 FMAs).
 const unroll = 4 // k steps per loop iteration
 
+// packAhead is how far ahead, in bytes, packBT fetches each of its rows:
+// eight blocks of 8 columns. A transposed 3072×768 B packed cold by two
+// threads: 33 -> 37 GB/s read (best of 100, alternating in one process).
+const packAhead = 256
+
 func main() {
 	ConstraintExpr("amd64,!purego")
 	sgemmKernel("sgemmKernel6x16", 6, 16, 8, YMM, 6)
@@ -396,15 +401,21 @@ func packBT(name string, rows int, scaled bool) {
 				VXORPS(y[i], y[i], y[i]) // a missing row: its lanes are not stored
 				continue
 			}
+			var m Mem
 			switch i % 4 {
 			case 0:
-				VMOVUPS(Mem{Base: row}, y[i])
+				m = Mem{Base: row}
 			case 1:
-				VMOVUPS(Mem{Base: row, Index: ldb, Scale: 1}, y[i])
+				m = Mem{Base: row, Index: ldb, Scale: 1}
 			case 2:
-				VMOVUPS(Mem{Base: row, Index: ldb, Scale: 2}, y[i])
+				m = Mem{Base: row, Index: ldb, Scale: 2}
 			case 3:
-				VMOVUPS(Mem{Base: row, Index: ld3, Scale: 1}, y[i])
+				m = Mem{Base: row, Index: ld3, Scale: 1}
+			}
+			VMOVUPS(m, y[i])
+			m.Disp = packAhead // the rows stream from memory (a weight, mostly)
+			PREFETCHT0(m)
+			if i%4 == 3 {
 				LEAQ(Mem{Base: row, Index: ldb, Scale: 4}, row)
 			}
 		}
