@@ -192,3 +192,28 @@ func TestArenaEmptyGradient(t *testing.T) {
 		}
 	}
 }
+
+// A reshape's backward hands its gradient to its input instead of copying
+// it into storage of the input's own: a language model's logits gradient
+// (B·T × 50,257 values) passes through one on its way to the loss.
+func TestArenaReshapeHandsGradient(t *testing.T) {
+	arena := tensor.NewArena()
+	x := tensor.Ones(512, 256).RequireGrad().UseArena(arena)
+	y := x.MulScalar(2) // (512, 256), the arena's
+	loss := y.Reshape(256, 512).Sum(false)
+	forward := arena.Bytes()
+	loss.Backward()
+	// The reshape's gradient (n bytes) is the one buffer of that size.
+	if grew, n := arena.Bytes()-forward, int64(4*x.Numel()); grew >= 2*n {
+		t.Fatalf("backward took %d more bytes from the arena: the reshape's input got a %d-byte gradient of its own", grew, n)
+	}
+	for i, g := range x.Grad.Data {
+		if g != 2 {
+			t.Fatalf("dloss/dx[%d] = %v, want 2", i, g)
+		}
+	}
+	arena.Reset()
+	if arena.FreeTwice() {
+		t.Fatal("a buffer was handed back twice")
+	}
+}

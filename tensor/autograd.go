@@ -96,6 +96,22 @@ func gradFresh(t *Tensor) (g []float32, fresh bool) {
 	return t.Grad.Data, true
 }
 
+// handGrad gives a, the input of view, view's gradient storage as its own
+// gradient, when that is the whole of a's gradient so far (a has none yet)
+// and a is an op's result of the same arena, whose gradient is as
+// short-lived: the backward of a view with a's elements in a's order (a
+// reshape) then moves nothing. It reports whether it did; Backward no longer
+// releases the storage after view's backward but after a's.
+func handGrad(view, a *Tensor) bool {
+	g := view.Grad
+	if !a.requiresGrad || a.Grad != nil || a.spare != nil || a.parents == nil || a.arena != view.arena || len(g.Data) != len(a.Data) {
+		return false
+	}
+	a.Grad = &Tensor{Data: g.Data, shape: a.shape, slot: g.slot}
+	g.slot = 0
+	return true
+}
+
 // writeOrAdd puts src into a gradient dst from gradFresh: copied when
 // fresh, else added.
 func writeOrAdd(dst, src []float32, fresh bool) {

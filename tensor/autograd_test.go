@@ -213,3 +213,36 @@ func TestEmbeddingBagPanics(t *testing.T) {
 	mustPanic(t, func() { tensor.EmbeddingBag(w, []int{0, 1}, []int{0}, []float32{1}, false) }, "EmbeddingBag", "1 weights for 2 ids")
 	mustPanic(t, func() { tensor.EmbeddingBag(tensor.New(make([]float32, 6), 6), []int{0}, []int{0}, nil, false) }, "EmbeddingBag", "want (V, D)")
 }
+
+// A product writes a fresh gradient rather than adding to what the storage
+// held (after ZeroGrad it still holds the last step's), and an operand on
+// both sides, x·xᵀ, gets both contributions.
+func TestMatMulGradFreshAndShared(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	x := tensor.Randn(rng, 5, 3).RequireGrad()
+	w := tensor.Randn(rng, 4, 3).RequireGrad()
+	for step := 0; step < 2; step++ {
+		x.ZeroGrad()
+		w.ZeroGrad()
+		x.MatMulT(x, false, true).Sum(false).Add(x.MatMulT(w, false, true).Sum(false)).Backward()
+		for j := 0; j < 3; j++ {
+			var sx, sw float32 // Σ_i x[i][j], Σ_r w[r][j]
+			for i := 0; i < 5; i++ {
+				sx += x.Data[i*3+j]
+			}
+			for r := 0; r < 4; r++ {
+				sw += w.Data[r*3+j]
+			}
+			for i := 0; i < 5; i++ { // d/dx[i][j] of Σ x·xᵀ + Σ x·wᵀ = 2·sx + sw
+				if got, want := x.Grad.Data[i*3+j], 2*sx+sw; math.Abs(float64(got-want)) > 1e-4 {
+					t.Fatalf("step %d: dx[%d][%d] = %v, want %v", step, i, j, got, want)
+				}
+			}
+			for r := 0; r < 4; r++ { // d/dw[r][j] = sx
+				if got := w.Grad.Data[r*3+j]; math.Abs(float64(got-sx)) > 1e-4 {
+					t.Fatalf("step %d: dw[%d][%d] = %v, want %v", step, r, j, got, sx)
+				}
+			}
+		}
+	}
+}

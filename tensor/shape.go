@@ -30,6 +30,9 @@ func (a *Tensor) Reshape(shape ...int) *Tensor {
 	out := newOut("Reshape", []int{0}, a) // no storage of its own
 	out.Data, out.shape = a.Data, shape
 	return out.record(func() {
+		if handGrad(out, a) {
+			return
+		}
 		ga, fresh := gradFresh(a)
 		g := out.Grad.Data
 		chunks(len(g), func(lo, hi int) { writeOrAdd(ga[lo:hi], g[lo:hi], fresh) })
