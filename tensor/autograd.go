@@ -98,10 +98,11 @@ func gradFresh(t *Tensor) (g []float32, fresh bool) {
 
 // handGrad gives a, the input of view, view's gradient storage as its own
 // gradient, when that is the whole of a's gradient so far (a has none yet)
-// and a is an op's result of the same arena, whose gradient is as
-// short-lived: the backward of a view with a's elements in a's order (a
-// reshape) then moves nothing. It reports whether it did; Backward no longer
-// releases the storage after view's backward but after a's.
+// and a is an op's result in the same arena (or, like view, in none), whose
+// gradient is as short-lived; never a leaf, whose gradient outlives the
+// step. The backward of a view with a's elements in a's order (a reshape)
+// then moves nothing. It reports whether it did; Backward then releases the
+// storage after a's backward instead of view's.
 func handGrad(view, a *Tensor) bool {
 	g := view.Grad
 	if !a.requiresGrad || a.Grad != nil || a.spare != nil || a.parents == nil || a.arena != view.arena || len(g.Data) != len(a.Data) {
