@@ -32,12 +32,12 @@ func (a *Tensor) Div(b *Tensor) *Tensor { return arithmetic("Div", div, a, b) }
 func arithmetic(name string, op arith, a, b *Tensor) *Tensor {
 	shape := broadcastShape(name, a.shape, b.shape)
 	out := newOutDirty(name, shape, a, b)
-	st := [][]int{bcastStrides(a.shape, shape), bcastStrides(b.shape, shape)}
-	x, y := a.Data, b.Data
 	if op == add && slices.Equal(a.shape, b.shape) {
 		// A residual connection: split across threads, as its gradient.
 		return addSame(out, a, b)
 	}
+	st := [][]int{bcastStrides(a.shape, shape), bcastStrides(b.shape, shape)}
+	x, y := a.Data, b.Data
 	walk(shape, st, func(o int, off, step []int, n int) {
 		dst := out.Data[o : o+n]
 		i, di, j, dj := off[0], step[0], off[1], step[1]

@@ -144,7 +144,7 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 // as much as a tenth of it when op(A) has 256 rows. It needs whole panels
 // (n a multiple of nr), and rows of B that spread over the cache: rows
 // 4·ldb bytes apart fall in 64 KB/gcd(4·ldb, 64 KB) sets of a 16-way 1 MB
-// L2, only 16 of them for ldb = 3072, where reading in place measured 15-25%
+// L2, only 16 of them for ldb = 3072, where reading in place measured 15-31%
 // slower than packing; 64 for ldb = 768 or 2304, where it measured 0-4%
 // faster with 1024 rows and 2-22% with 256 (cold B, 2 threads, Zen 5).
 func (im *impl) directB(n, ldb int) bool {
