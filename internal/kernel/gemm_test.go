@@ -29,7 +29,7 @@ func eachImpl(t *testing.T, f func(t *testing.T)) {
 // packing and edge-tile paths of that tile run on every CPU, AVX-512 or not
 // (the assembly itself runs where the CPU has AVX-512F, as impls[0]).
 func wideTile() *impl {
-	return impls[0].withTile("tile12x32", 12, 32, 144, 128, 4096, func(kb int, a, b, c []float32, ldc int, add bool) {
+	im := impls[0].withTile("tile12x32", 12, 32, 144, 128, 4096, func(kb int, a, b, c []float32, ldc int, add bool) {
 		for i := 0; i < 12; i++ {
 			for j := 0; j < 32; j++ {
 				var s float32
@@ -43,6 +43,24 @@ func wideTile() *impl {
 			}
 		}
 	})
+	im.microAB = func(kb int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, add bool) {
+		for i := 0; i < 12; i++ {
+			for j := 0; j < 32; j++ {
+				var s float32
+				for p := 0; p < kb; p++ {
+					s += a[i*lda+p] * b[p*ldb+j]
+				}
+				if add {
+					s += c[i*ldc+j]
+				}
+				c[i*ldc+j] = s
+			}
+		}
+	}
+	im.microA = func(kb int, a []float32, lda int, b, c []float32, ldc int, add bool) {
+		im.microAB(kb, a, lda, b, 32, c, ldc, add)
+	}
+	return im
 }
 
 // refGemm is the textbook triple loop in float64, the oracle. NaN and Inf
@@ -422,6 +440,69 @@ func TestGemmPacked(t *testing.T) {
 					if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
 						t.Fatalf("%v transB %v: element %d is %v packed, %v not", sz, transB, i, got[i], want[i])
 					}
+				}
+			}
+		}
+	})
+}
+
+func TestGemmInPlaceA(t *testing.T) {
+	eachImpl(t, func(t *testing.T) {
+		if active.microA == nil {
+			t.Skip("no in-place A kernel")
+		}
+		rng := rand.New(rand.NewPCG(43, 44))
+		// An untransposed A with alpha 1 is read in place (directA), and
+		// C = A·Bᵀ with A's rows fewer than B's and than half the depth
+		// is computed as (B·Aᵀ)ᵀ with B in place. A doubled A with alpha
+		// ½ is packed (scaled exactly back) and takes neither path: with
+		// beta 0 the products are summed in the same order, bit for bit.
+		for _, c := range []struct {
+			m, n, k, lda, ldb int
+			transB, swap      bool
+		}{
+			{76, 96, 300, 300, 96, false, false},   // B in place; 40 rows a thread: an edge of 4 packed
+			{76, 70, 300, 301, 70, false, false},   // B packed, its last panel partial
+			{40, 64, 2000, 2000, 64, false, false}, // k in three blocks
+			{40, 100, 200, 200, 200, true, true},   // the transposed product
+			{64, 3000, 900, 900, 900, true, true},  // in two depth blocks
+			{76, 96, 300, 2048, 96, false, false},  // lda a multiple of 2048: packed
+			{200, 100, 600, 600, 600, true, false}, // more rows than B's: not swapped
+			{40, 100, 200, 200, 2048, true, false}, // B's stride a multiple of 2048: not swapped
+			{20, 100, 200, 200, 200, true, false},  // too few rows to swap
+		} {
+			if got := active.directA(c.lda, c.n); got != (c.lda%2048 != 0 && c.n <= 1024) {
+				t.Fatalf("%+v: directA %v", c, got)
+			}
+			if got := active.swapTransB(c.m, c.n, c.k, c.ldb); c.transB && got != c.swap {
+				t.Fatalf("%+v: swapTransB %v", c, got)
+			}
+			b := randSlice(rng, (c.k-1)*c.ldb+c.n)
+			if c.transB {
+				b = randSlice(rng, (c.n-1)*c.ldb+c.k)
+			}
+			a := randSlice(rng, (c.m-1)*c.lda+c.k)
+			a2 := make([]float32, len(a))
+			for i, v := range a {
+				a2[i] = 2 * v
+			}
+			want, got := randSlice(rng, c.m*c.n), randSlice(rng, c.m*c.n)
+			Gemm(false, c.transB, c.m, c.n, c.k, 0.5, a2, c.lda, b, c.ldb, 0, want, c.n)
+			Gemm(false, c.transB, c.m, c.n, c.k, 1, a, c.lda, b, c.ldb, 0, got, c.n)
+			for i := range want {
+				if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+					t.Fatalf("%+v: element %d is %v in place, %v packed", c, i, got[i], want[i])
+				}
+			}
+			// Adding into C (beta 0.5), never swapped.
+			c0 := randSlice(rng, c.m*c.n)
+			copy(got, c0)
+			Gemm(false, c.transB, c.m, c.n, c.k, 1, a, c.lda, b, c.ldb, 0.5, got, c.n)
+			ref := make([]float64, c.m*c.n)
+			refGemm(false, c.transB, c.m, c.n, c.k, 1, a, c.lda, b, c.ldb, 0.5, ref, c.n, c0)
+			for i := range ref {
+				if d := math.Abs(float64(got[i]) - ref[i]); !(d <= 1e-4*float64(c.k)) {
+					t.Fatalf("%+v beta 0.5: element %d is %v, want %v", c, i, got[i], ref[i])
 				}
 			}
 		}

@@ -26,6 +26,12 @@ type impl struct {
 	// place (row stride ldb) instead of a packed panel; with it an
 	// untransposed B is not packed where directB says.
 	microB func(kb int, a, b []float32, ldb int, c []float32, ldc int, add bool)
+	// microA and microAB, when set, are micro and microB reading mr rows
+	// of a row-major A in place (row stride lda) instead of a packed panel;
+	// with them an untransposed A is not packed where directA says.
+	// microAB must be set where microA and microB are.
+	microA  func(kb int, a []float32, lda int, b, c []float32, ldc int, add bool)
+	microAB func(kb int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, add bool)
 	// edges, when set, are micro-kernels for a panel's last rows, by
 	// increasing rows: each computes the product of the first rows of an
 	// mr-wide A panel, so that a panel of fewer than mr rows costs less than
@@ -110,7 +116,7 @@ type edge struct {
 // kernels shaped by the tile.
 func (im impl) withTile(name string, mr, nr, mc, kc, nc int, micro func(kb int, a, b, c []float32, ldc int, add bool)) *impl {
 	im.name, im.mr, im.nr, im.mc, im.kc, im.nc, im.micro, im.edges = name, mr, nr, mc, kc, nc, micro, nil
-	im.packBT12, im.packAT12, im.microB = nil, nil, nil // shaped by the tile: set them again for the new one
+	im.packBT12, im.packAT12, im.microB, im.microA, im.microAB = nil, nil, nil, nil, nil // shaped by the tile: set them again for the new one
 	return &im
 }
 

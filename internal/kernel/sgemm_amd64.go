@@ -28,6 +28,12 @@ func sgemmKernel8x32s12ldb(k int, a *float32, b *float32, ldb int, c *float32, l
 // sgemmKernel4x32s12ldb computes the 4×32 product of the first 4 rows of a packed panel a (k×12) and 32 columns of a row-major b (k rows, row stride ldb) and adds it into c (row stride ldc), or stores it there when add is false.
 func sgemmKernel4x32s12ldb(k int, a *float32, b *float32, ldb int, c *float32, ldc int, add bool)
 
+// sgemmKernel12x32lda computes the 12×32 product of 12 rows of a row-major a (k columns, row stride lda) and a packed panel b (k×32) and adds it into c (row stride ldc), or stores it there when add is false.
+func sgemmKernel12x32lda(k int, a *float32, lda int, b *float32, c *float32, ldc int, add bool)
+
+// sgemmKernel12x32ldab computes the 12×32 product of 12 rows of a row-major a (k columns, row stride lda) and 32 columns of a row-major b (k rows, row stride ldb) and adds it into c (row stride ldc), or stores it there when add is false.
+func sgemmKernel12x32ldab(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add bool)
+
 // packA6 sets dst[p*6+i] = alpha·a[i*lda+p] for p < k (a multiple of 8) and i < 6, writing 8 bytes past dst[6k].
 func packA6(k int, a *float32, lda int, dst *float32, alpha float32)
 

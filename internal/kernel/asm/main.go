@@ -42,6 +42,8 @@ func main() {
 	sgemmKernelB("sgemmKernel12x32ldb", 12, 32, 16, ZMM, 12, true)
 	sgemmKernelB("sgemmKernel8x32s12ldb", 8, 32, 16, ZMM, 12, true)
 	sgemmKernelB("sgemmKernel4x32s12ldb", 4, 32, 16, ZMM, 12, true)
+	sgemmKernelA("sgemmKernel12x32lda", 12, 32, 16, ZMM, false)
+	sgemmKernelA("sgemmKernel12x32ldab", 12, 32, 16, ZMM, true)
 	packA6()
 	packBT("packBT16", 16, false)
 	// A 12-row panel of A packs as a transposed B would, 12 wide.
@@ -89,19 +91,39 @@ func main() {
 // Bp holds, for each step, nr values of a row of B. C has row stride ldc
 // (in elements). Vectors hold lanes floats and come from vec (YMM or ZMM).
 func sgemmKernel(name string, mr, nr, lanes int, vec func() VecVirtual, astride int) {
-	sgemmKernelB(name, mr, nr, lanes, vec, astride, false)
+	sgemmKernelAB(name, mr, nr, lanes, vec, astride, false, false)
 }
 
 // sgemmKernelB is sgemmKernel; when strided, B is not a packed panel but
 // nr columns of a row-major matrix read in place, row stride ldb elements.
 func sgemmKernelB(name string, mr, nr, lanes int, vec func() VecVirtual, astride int, strided bool) {
+	sgemmKernelAB(name, mr, nr, lanes, vec, astride, false, strided)
+}
+
+// sgemmKernelA is sgemmKernelB with mr (a multiple of 4) rows of a
+// row-major A read in place, row stride lda elements, instead of a packed
+// panel.
+func sgemmKernelA(name string, mr, nr, lanes int, vec func() VecVirtual, strided bool) {
+	sgemmKernelAB(name, mr, nr, lanes, vec, mr, true, strided)
+}
+
+func sgemmKernelAB(name string, mr, nr, lanes int, vec func() VecVirtual, astride int, stridedA, strided bool) {
 	vb := 4 * lanes // bytes per vector
-	if strided {
+	switch {
+	case stridedA && strided:
+		TEXT(name, NOSPLIT, "func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add bool)")
+	case stridedA:
+		TEXT(name, NOSPLIT, "func(k int, a *float32, lda int, b, c *float32, ldc int, add bool)")
+	case strided:
 		TEXT(name, NOSPLIT, "func(k int, a, b *float32, ldb int, c *float32, ldc int, add bool)")
-	} else {
+	default:
 		TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, add bool)")
 	}
-	if strided {
+	if stridedA && strided {
+		Doc(fmt.Sprintf("%s computes the %d×%d product of %d rows of a row-major a (k columns, row stride lda) and %d columns of a row-major b (k rows, row stride ldb) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, nr))
+	} else if stridedA {
+		Doc(fmt.Sprintf("%s computes the %d×%d product of %d rows of a row-major a (k columns, row stride lda) and a packed panel b (k×%d) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, nr))
+	} else if strided {
 		Doc(fmt.Sprintf("%s computes the %d×%d product of the first %d rows of a packed panel a (k×%d) and %d columns of a row-major b (k rows, row stride ldb) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, astride, nr))
 	} else if astride == mr {
 		Doc(fmt.Sprintf("%s computes the %d×%d product of packed panels a (k×%d) and b (k×%d) and adds it into c (row stride ldc), or stores it there when add is false.", name, mr, nr, mr, nr))
@@ -110,6 +132,36 @@ func sgemmKernelB(name string, mr, nr, lanes int, vec func() VecVirtual, astride
 	}
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
+	// A read in place: a base register for every four rows, addressed with
+	// lda and 3·lda as fourRows does.
+	var aBase []Register
+	var lda, lda3 Register
+	if stridedA {
+		lda, lda3 = Load(Param("lda"), GP64()), GP64()
+		SHLQ(U8(2), lda)
+		LEAQ(Mem{Base: lda, Index: lda, Scale: 2}, lda3)
+		aBase = []Register{a}
+		for q := 4; q < mr; q += 4 {
+			r := GP64()
+			LEAQ(Mem{Base: aBase[len(aBase)-1], Index: lda, Scale: 4}, r)
+			aBase = append(aBase, r)
+		}
+	}
+	aAt := func(s, i int) Mem { // row i of A at step s of an unrolled block
+		if stridedA {
+			return fourRows(aBase[i/4], lda, lda3, i%4, 4*s)
+		}
+		return Mem{Base: a, Disp: 4 * (s*astride + i)}
+	}
+	advanceA := func(steps int) {
+		if !stridedA {
+			ADDQ(U32(4*steps*astride), a)
+			return
+		}
+		for _, r := range aBase {
+			ADDQ(U32(4*steps), r)
+		}
+	}
 	b := Load(Param("b"), GP64())
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
@@ -177,7 +229,7 @@ func sgemmKernelB(name string, mr, nr, lanes int, vec func() VecVirtual, astride
 		}
 		for i := 0; i < mr; i++ {
 			av := vec()
-			VBROADCASTSS(Mem{Base: a, Disp: 4 * (s*astride + i)}, av)
+			VBROADCASTSS(aAt(s, i), av)
 			for j := range bv {
 				VFMADD231PS(bv[j], av, acc[i][j])
 			}
@@ -188,7 +240,9 @@ func sgemmKernelB(name string, mr, nr, lanes int, vec func() VecVirtual, astride
 	Label("unrolled")
 	CMPQ(k, U32(unroll))
 	JL(LabelRef("tail"))
-	PREFETCHT0(Mem{Base: a, Disp: 4 * 4 * unroll * astride}) // A streams from L2: four iterations ahead
+	if !stridedA {
+		PREFETCHT0(Mem{Base: a, Disp: 4 * 4 * unroll * astride}) // A streams from L2: four iterations ahead
+	}
 	for s := 0; s < unroll; s++ {
 		step(s)
 		for l := 0; l < 4*nr/64; l++ {
@@ -201,7 +255,7 @@ func sgemmKernelB(name string, mr, nr, lanes int, vec func() VecVirtual, astride
 			}
 		}
 	}
-	ADDQ(U32(4*unroll*astride), a)
+	advanceA(unroll)
 	if strided {
 		LEAQ(Mem{Base: b, Index: ldb, Scale: 4}, b)
 		LEAQ(Mem{Base: next, Index: ldb, Scale: 4}, next)
@@ -215,7 +269,7 @@ func sgemmKernelB(name string, mr, nr, lanes int, vec func() VecVirtual, astride
 	TESTQ(k, k)
 	JZ(LabelRef("store"))
 	step(0)
-	ADDQ(U32(4*astride), a)
+	advanceA(1)
 	if strided {
 		ADDQ(ldb, b)
 	} else {
