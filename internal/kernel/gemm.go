@@ -84,10 +84,11 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		t := GetBuf(n * m)
 		defer PutBuf(t)
 		gemm(workers, !transB, !transA, n, m, k, alpha, b, ldb, a, lda, 0, *t, m, nil)
-		if beta == 0 { // else C was scaled above
-			scaleC(m, n, 0, c, ldc)
+		if beta == 0 {
+			storeTransposed(*t, n, m, c, ldc, workers)
+		} else { // C was scaled above
+			addTransposed(*t, n, m, c, ldc)
 		}
-		addTransposed(*t, n, m, c, ldc)
 		return
 	}
 	if impl := active; pre == nil && transB && !transA && alpha == 1 && beta == 0 && impl.swapTransB(m, n, k, ldb) {
