@@ -45,22 +45,24 @@ const smallM = 4
 // matrix-vector shapes (m ≤ 4) with B not transposed split the sum over k,
 // so their rounding depends on the number of threads.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemm(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+	gemm(runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, false)
 }
 
 // GemmSerial is Gemm on the calling goroutine only, for callers that already
 // run many products in parallel (one per attention head, say).
 func GemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemm(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+	gemm(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, false)
 }
 
 // gemm is Gemm on up to workers threads; with pre (nil: none), B's blocks
-// come packed already instead of being packed here.
-func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pre *PackedB) {
+// come packed already instead of being packed here. With transC, C is
+// stored transposed (n×m, row stride ldc): only for the products swapTransB
+// makes, whose A is read in place (directA) and beta is 0.
+func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pre *PackedB, transC bool) {
 	if m <= 0 || n <= 0 {
 		return
 	}
-	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, transC)
 	if k <= 0 || alpha == 0 || m <= smallM || beta != 0 {
 		scaleC(m, n, beta, c, ldc)
 	}
@@ -83,7 +85,7 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		// channel: 9 columns).
 		t := GetBuf(n * m)
 		defer PutBuf(t)
-		gemm(workers, !transB, !transA, n, m, k, alpha, b, ldb, a, lda, 0, *t, m, nil)
+		gemm(workers, !transB, !transA, n, m, k, alpha, b, ldb, a, lda, 0, *t, m, nil, false)
 		if beta == 0 {
 			storeTransposed(*t, n, m, c, ldc, workers)
 		} else { // C was scaled above
@@ -95,11 +97,8 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		// C = A·Bᵀ as (B·Aᵀ)ᵀ: B (n×k, a layer's weight in its input
 		// gradient) is then read in place as the left operand and only A
 		// (m×k, the batch's output gradient) is packed, transposed, instead
-		// of B; writing C transposed costs m·n, less than B's n·k.
-		t := GetBuf(n * m)
-		defer PutBuf(t)
-		gemm(workers, false, true, n, m, k, 1, b, ldb, a, lda, 0, *t, m, nil)
-		storeTransposed(*t, n, m, c, ldc, workers)
+		// of B; each tile is stored transposed, 12 columns of 32 rows.
+		gemm(workers, false, true, n, m, k, 1, b, ldb, a, lda, 0, c, ldc, nil, true)
 		return
 	}
 	if m*n*k < parallelFlops {
@@ -109,6 +108,9 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 	kc := impl.depth(k) // as PackB's blocks
 	direct := pre == nil && !transB && impl.directB(n, ldb)
 	directA := pre == nil && !transA && alpha == 1 && impl.directA(lda, n)
+	if transC && (!directA || beta != 0) {
+		panic("kernel: gemm: a transposed C needs A in place and beta 0")
+	}
 	var bp *[]float32
 	if pre == nil && !direct {
 		bp = GetBuf(kc * roundUp(min(n, impl.nc), impl.nr))
@@ -137,7 +139,12 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 					ic, mb := i0, min(impl.mc, r1-i0)
 					// With beta 0, C was not cleared: the first k block overwrites it.
 					add := pc > 0 || beta != 0
-					cb := c[ic*ldc+jc+c0:]
+					var cb []float32
+					if transC {
+						cb = c[(jc+c0)*ldc+ic:]
+					} else {
+						cb = c[ic*ldc+jc+c0:]
+					}
 					if directA { // whole panels in place, the rest packed
 						full := mb - mb%impl.mr
 						packA(*ap, impl, transA, a, lda, ic+full, pc, mb-full, kb, alpha)
@@ -145,7 +152,7 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 						if direct {
 							bsrc = block[c0:]
 						}
-						macroKernelA(impl, a[ic*lda+pc:], lda, *ap, bsrc, ldb, direct, tile, mb, c1-c0, kb, cb, ldc, add)
+						macroKernelA(impl, a[ic*lda+pc:], lda, *ap, bsrc, ldb, direct, tile, mb, c1-c0, kb, cb, ldc, add, transC)
 						continue
 					}
 					packA(*ap, impl, transA, a, lda, ic, pc, mb, kb, alpha)
@@ -225,10 +232,10 @@ func GemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 
 // checkGemm panics, before any memory is touched, when a slice is too short
 // for the shapes and leading dimensions: a programming error in the caller.
-func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, transC bool) {
 	checkOp("A", transA, m, k, lda, len(a))
 	checkOp("B", transB, k, n, ldb, len(b))
-	checkMatrix("C", m, n, ldc, len(c))
+	checkOp("C", transC, m, n, ldc, len(c))
 }
 
 // checkOp is checkMatrix for an operand op(X) of rows×cols, stored
@@ -514,7 +521,7 @@ func macroKernelB(impl *impl, ap, b []float32, ldb int, tile []float32, mb, nb, 
 // panels, or when direct a row-major B read in place, row stride ldb. Each
 // B panel is used by every row before the next: it may be streaming from
 // memory.
-func macroKernelA(impl *impl, a []float32, lda int, rest, b []float32, ldb int, direct bool, tile []float32, mb, nb, kb int, c []float32, ldc int, add bool) {
+func macroKernelA(impl *impl, a []float32, lda int, rest, b []float32, ldb int, direct bool, tile []float32, mb, nb, kb int, c []float32, ldc int, add, transC bool) {
 	mr, nr := impl.mr, impl.nr
 	full := mb - mb%mr
 	for j := 0; j < nb; j += nr {
@@ -524,16 +531,19 @@ func macroKernelA(impl *impl, a []float32, lda int, rest, b []float32, ldb int, 
 		}
 		cols := min(nr, nb-j)
 		for i := 0; i < full; i += mr {
-			dst, ld, into := c[i*ldc+j:], ldc, add
-			if cols != nr {
-				dst, ld, into = tile, nr, false
+			dst, ld, into := tile, nr, false
+			if cols == nr && !transC {
+				dst, ld, into = c[i*ldc+j:], ldc, add
 			}
 			if direct {
 				impl.microAB(kb, a[i*lda:], lda, bpanel, ldb, dst, ld, into)
 			} else {
 				impl.microA(kb, a[i*lda:], lda, bpanel, dst, ld, into)
 			}
-			if cols != nr {
+			switch {
+			case transC:
+				storeTileT(impl, tile, mr, cols, c[j*ldc+i:], ldc, add)
+			case cols != nr:
 				storeTile(tile, nr, mr, cols, c[i*ldc+j:], ldc, add)
 			}
 		}
@@ -548,17 +558,45 @@ func macroKernelA(impl *impl, a []float32, lda int, rest, b []float32, ldb int, 
 				break
 			}
 		}
-		dst, ld, into := c[full*ldc+j:], ldc, add
-		if rows != kr || cols != nr {
-			dst, ld, into = tile, nr, false
+		viaTile := rows != kr || cols != nr || transC
+		dst, ld, into := tile, nr, false
+		if !viaTile {
+			dst, ld, into = c[full*ldc+j:], ldc, add
 		}
 		if direct {
 			microB(kb, rest, bpanel, ldb, dst, ld, into)
 		} else {
 			micro(kb, rest, bpanel, dst, ld, into)
 		}
-		if rows != kr || cols != nr {
+		switch {
+		case transC:
+			storeTileT(impl, tile, rows, cols, c[j*ldc+full:], ldc, add)
+		case viaTile:
 			storeTile(tile, nr, rows, cols, c[full*ldc+j:], ldc, add)
+		}
+	}
+}
+
+// storeTileT adds (or, when add is false, copies) the transpose of the
+// first rows×cols of a tile with row stride nr into C: C[q][r] = tile[r][q].
+func storeTileT(im *impl, tile []float32, rows, cols int, c []float32, ldc int, add bool) {
+	nr := im.nr
+	_ = c[(cols-1)*ldc+rows-1]
+	if rows == 12 && cols%8 == 0 && im.packBT12 != nil && im.addBT12 != nil {
+		_ = tile[11*nr+cols-1]
+		if add {
+			im.addBT12(cols, &tile[0], nr, &c[0], ldc)
+		} else {
+			im.packBT12(cols, &tile[0], nr, &c[0], ldc, 1)
+		}
+		return
+	}
+	for r := 0; r < rows; r++ {
+		for q, v := range tile[r*nr : r*nr+cols] {
+			if add {
+				v += c[q*ldc+r]
+			}
+			c[q*ldc+r] = v
 		}
 	}
 }

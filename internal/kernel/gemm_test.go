@@ -151,7 +151,7 @@ func TestGemmSplitIdentical(t *testing.T) {
 			var want []float32
 			for _, workers := range []int{1, 2, 3, 5} {
 				c := randSlice(rng, m*n)
-				gemm(workers, false, true, m, n, k, 1, a, k, b, k, 0, c, n, nil)
+				gemm(workers, false, true, m, n, k, 1, a, k, b, k, 0, c, n, nil, false)
 				if want == nil {
 					want = c
 					continue

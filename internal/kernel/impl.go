@@ -47,6 +47,9 @@ type impl struct {
 	// 12-row panel (dstride 12), as packBT16 does 16 columns of a
 	// transposed B.
 	packBT12 func(k int, b *float32, ldb int, dst *float32, dstride int, alpha float32)
+	// addBT12, when set, is packBT12 adding into dst (alpha 1): a 12-row
+	// tile stored transposed into C.
+	addBT12 func(k int, b *float32, ldb int, dst *float32, dstride int)
 	// packAT12, when set, deals k rows of a transposed A, scaled by alpha,
 	// out to panels 12-row panels pstride floats apart, 12 values a row.
 	packAT12 func(k, panels int, a *float32, lda int, dst *float32, pstride int, alpha float32)
@@ -116,7 +119,7 @@ type edge struct {
 // kernels shaped by the tile.
 func (im impl) withTile(name string, mr, nr, mc, kc, nc int, micro func(kb int, a, b, c []float32, ldc int, add bool)) *impl {
 	im.name, im.mr, im.nr, im.mc, im.kc, im.nc, im.micro, im.edges = name, mr, nr, mc, kc, nc, micro, nil
-	im.packBT12, im.packAT12, im.microB, im.microA, im.microAB = nil, nil, nil, nil, nil // shaped by the tile: set them again for the new one
+	im.packBT12, im.addBT12, im.packAT12, im.microB, im.microA, im.microAB = nil, nil, nil, nil, nil, nil // shaped by the tile: set them again for the new one
 	return &im
 }
 

@@ -22,7 +22,7 @@ var avx512 = func() *impl {
 	im := withQ8(withEdges(avx2.withTile("avx512", 12, 32, 144, 128, 4096, micro12x32),
 		edge{4, micro4x32s12, micro4x32s12ldb}, edge{8, micro8x32s12, micro8x32s12ldb}), q8Kernel(dotQ8x4AVX512), halfKernel(dotF16x4AVX512), halfKernel(dotBF16x4AVX512))
 	im.fmaPeak, im.fmaLanes = fmaPeakAVX512, 16
-	im.packBT12, im.packAT12 = packBT12, packAT12
+	im.packBT12, im.addBT12, im.packAT12 = packBT12, addBT12, packAT12
 	im.microB, im.microA, im.microAB = micro12x32ldb, micro12x32lda, micro12x32ldab
 	im.deep = 768 // a 768-deep B panel (96 KB) streams from L2: measured faster than more passes over C (+2-12% for k of 1024 to 50257)
 	im.maxPool2x2 = maxPool2x2AVX512

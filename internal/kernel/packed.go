@@ -58,7 +58,7 @@ func GemmPacked(m int, alpha float32, a []float32, lda int, p *PackedB, beta flo
 	if p.impl != active {
 		panic(fmt.Sprintf("kernel: GemmPacked with B packed for the %s kernels while %s are in use", p.impl.name, active.name))
 	}
-	gemm(runtime.GOMAXPROCS(0), false, p.transB, m, p.n, p.k, alpha, a, lda, p.b, p.ldb, beta, c, ldc, p)
+	gemm(runtime.GOMAXPROCS(0), false, p.transB, m, p.n, p.k, alpha, a, lda, p.b, p.ldb, beta, c, ldc, p, false)
 }
 
 // packBlock packs the kb×nb block of op(B) at rows pc, columns jc into bp,

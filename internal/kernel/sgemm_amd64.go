@@ -43,6 +43,9 @@ func packBT16(k int, b *float32, ldb int, dst *float32, dstride int)
 // packBT12 sets dst[p*dstride+j] = alpha·b[j*ldb+p] for p < k (a multiple of 8) and j < 12.
 func packBT12(k int, b *float32, ldb int, dst *float32, dstride int, alpha float32)
 
+// addBT12 adds b[j*ldb+p] to dst[p*dstride+j] for p < k (a multiple of 8) and j < 12.
+func addBT12(k int, b *float32, ldb int, dst *float32, dstride int)
+
 // packAT12 sets dst[q*pstride+p*12+i] = alpha·a[p*lda+q*12+i] for p < k, q < panels, i < 12.
 func packAT12(k int, panels int, a *float32, lda int, dst *float32, pstride int, alpha float32)
 

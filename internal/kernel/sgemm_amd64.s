@@ -3389,6 +3389,171 @@ packBT12Done:
 	VZEROUPPER
 	RET
 
+// func addBT12(k int, b *float32, ldb int, dst *float32, dstride int)
+// Requires: AVX, MMX+
+TEXT ·addBT12(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), AX
+	MOVQ b+8(FP), CX
+	MOVQ ldb+16(FP), DX
+	MOVQ dst+24(FP), BX
+	MOVQ dstride+32(FP), SI
+	SHLQ $0x02, DX
+	SHLQ $0x02, SI
+	LEAQ (DX)(DX*2), DI
+
+addBT12Block:
+	CMPQ       AX, $0x00000008
+	JL         addBT12Done
+	MOVQ       CX, R8
+	VMOVUPS    (R8), Y0
+	PREFETCHT0 256(R8)
+	VMOVUPS    (R8)(DX*1), Y1
+	PREFETCHT0 256(R8)(DX*1)
+	VMOVUPS    (R8)(DX*2), Y2
+	PREFETCHT0 256(R8)(DX*2)
+	VMOVUPS    (R8)(DI*1), Y3
+	PREFETCHT0 256(R8)(DI*1)
+	LEAQ       (R8)(DX*4), R8
+	VMOVUPS    (R8), Y4
+	PREFETCHT0 256(R8)
+	VMOVUPS    (R8)(DX*1), Y5
+	PREFETCHT0 256(R8)(DX*1)
+	VMOVUPS    (R8)(DX*2), Y6
+	PREFETCHT0 256(R8)(DX*2)
+	VMOVUPS    (R8)(DI*1), Y7
+	PREFETCHT0 256(R8)(DI*1)
+	LEAQ       (R8)(DX*4), R8
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	MOVQ       BX, R8
+	VADDPS     (R8), Y6, Y6
+	VMOVUPS    Y6, (R8)
+	ADDQ       SI, R8
+	VADDPS     (R8), Y7, Y7
+	VMOVUPS    Y7, (R8)
+	ADDQ       SI, R8
+	VADDPS     (R8), Y3, Y3
+	VMOVUPS    Y3, (R8)
+	ADDQ       SI, R8
+	VADDPS     (R8), Y8, Y8
+	VMOVUPS    Y8, (R8)
+	ADDQ       SI, R8
+	VADDPS     (R8), Y2, Y2
+	VMOVUPS    Y2, (R8)
+	ADDQ       SI, R8
+	VADDPS     (R8), Y1, Y1
+	VMOVUPS    Y1, (R8)
+	ADDQ       SI, R8
+	VADDPS     (R8), Y5, Y5
+	VMOVUPS    Y5, (R8)
+	ADDQ       SI, R8
+	VADDPS     (R8), Y0, Y0
+	VMOVUPS    Y0, (R8)
+	ADDQ       SI, R8
+	MOVQ       CX, R8
+	ADDQ       DX, R8
+	ADDQ       DX, R8
+	ADDQ       DX, R8
+	ADDQ       DX, R8
+	ADDQ       DX, R8
+	ADDQ       DX, R8
+	ADDQ       DX, R8
+	ADDQ       DX, R8
+	VMOVUPS    (R8), Y0
+	PREFETCHT0 256(R8)
+	VMOVUPS    (R8)(DX*1), Y1
+	PREFETCHT0 256(R8)(DX*1)
+	VMOVUPS    (R8)(DX*2), Y2
+	PREFETCHT0 256(R8)(DX*2)
+	VMOVUPS    (R8)(DI*1), Y3
+	PREFETCHT0 256(R8)(DI*1)
+	LEAQ       (R8)(DX*4), R8
+	VXORPS     Y4, Y4, Y4
+	VXORPS     Y5, Y5, Y5
+	VXORPS     Y6, Y6, Y6
+	VXORPS     Y7, Y7, Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	MOVQ       BX, R8
+	VADDPS     32(R8), X6, X6
+	VMOVUPS    X6, 32(R8)
+	ADDQ       SI, R8
+	VADDPS     32(R8), X7, X7
+	VMOVUPS    X7, 32(R8)
+	ADDQ       SI, R8
+	VADDPS     32(R8), X3, X3
+	VMOVUPS    X3, 32(R8)
+	ADDQ       SI, R8
+	VADDPS     32(R8), X8, X8
+	VMOVUPS    X8, 32(R8)
+	ADDQ       SI, R8
+	VADDPS     32(R8), X2, X2
+	VMOVUPS    X2, 32(R8)
+	ADDQ       SI, R8
+	VADDPS     32(R8), X1, X1
+	VMOVUPS    X1, 32(R8)
+	ADDQ       SI, R8
+	VADDPS     32(R8), X5, X5
+	VMOVUPS    X5, 32(R8)
+	ADDQ       SI, R8
+	VADDPS     32(R8), X0, X0
+	VMOVUPS    X0, 32(R8)
+	ADDQ       SI, R8
+
+	// dst moves down 8 rows: out is there already.
+	MOVQ R8, BX
+	ADDQ $0x00000020, CX
+	SUBQ $0x00000008, AX
+	JMP  addBT12Block
+
+addBT12Done:
+	VZEROUPPER
+	RET
+
 // func packAT12(k int, panels int, a *float32, lda int, dst *float32, pstride int, alpha float32)
 // Requires: AVX, AVX2, SSE
 TEXT ·packAT12(SB), NOSPLIT, $0-52

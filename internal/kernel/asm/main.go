@@ -48,6 +48,7 @@ func main() {
 	packBT("packBT16", 16, false)
 	// A 12-row panel of A packs as a transposed B would, 12 wide.
 	packBT("packBT12", 12, true)
+	packBTInto("addBT12", 12, false, true)
 	packAT12()
 	copyRows16()
 	dot4()
@@ -417,7 +418,15 @@ func dot() {
 // in registers; a group of 4 rows as an 8×8 block with 4 zero rows, of
 // which half is stored.
 func packBT(name string, rows int, scaled bool) {
-	if scaled {
+	packBTInto(name, rows, scaled, false)
+}
+
+// packBTInto is packBT; with add, it adds into dst instead of storing.
+func packBTInto(name string, rows int, scaled, add bool) {
+	if add {
+		TEXT(name, NOSPLIT, "func(k int, b *float32, ldb int, dst *float32, dstride int)")
+		Doc(fmt.Sprintf("%s adds b[j*ldb+p] to dst[p*dstride+j] for p < k (a multiple of 8) and j < %d.", name, rows))
+	} else if scaled {
 		TEXT(name, NOSPLIT, "func(k int, b *float32, ldb int, dst *float32, dstride int, alpha float32)")
 		Doc(fmt.Sprintf("%s sets dst[p*dstride+j] = alpha·b[j*ldb+p] for p < k (a multiple of 8) and j < %d.", name, rows))
 	} else {
@@ -480,8 +489,14 @@ func packBT(name string, rows int, scaled bool) {
 				VMULPS(alpha, r[i], r[i])
 			}
 			if n == 8 {
+				if add {
+					VADDPS(Mem{Base: out, Disp: 32 * g}, r[i], r[i])
+				}
 				VMOVUPS(r[i], Mem{Base: out, Disp: 32 * g})
 			} else {
+				if add {
+					VADDPS(Mem{Base: out, Disp: 32 * g}, r[i].AsX(), r[i].AsX())
+				}
 				VMOVUPS(r[i].AsX(), Mem{Base: out, Disp: 32 * g})
 			}
 			ADDQ(ds, out)
