@@ -81,8 +81,8 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 	if impl := active; pre == nil && n > smallM && n < impl.nr/2 && m >= 2*impl.mr {
 		// A few columns of C would fill a fraction of every nr-wide tile:
 		// compute Cᵀ = op(B)ᵀ·op(A)ᵀ, whose n rows fill mr-row tiles, and
-		// add it back (a convolution's weight gradient with one input
-		// channel: 9 columns).
+		// write it back transposed, or add it (a convolution's weight
+		// gradient with one input channel: 9 columns).
 		t := GetBuf(n * m)
 		defer PutBuf(t)
 		gemm(workers, !transB, !transA, n, m, k, alpha, b, ldb, a, lda, 0, *t, m, nil, false)
@@ -97,7 +97,8 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		// C = A·Bᵀ as (B·Aᵀ)ᵀ: B (n×k, a layer's weight in its input
 		// gradient) is then read in place as the left operand and only A
 		// (m×k, the batch's output gradient) is packed, transposed, instead
-		// of B; each tile is stored transposed, 12 columns of 32 rows.
+		// of B; each mr×nr tile of B·Aᵀ is stored transposed, nr rows of
+		// mr values of C.
 		gemm(workers, false, true, n, m, k, 1, b, ldb, a, lda, 0, c, ldc, nil, true)
 		return
 	}
