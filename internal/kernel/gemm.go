@@ -86,11 +86,7 @@ func gemm(workers int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		t := GetBuf(n * m)
 		defer PutBuf(t)
 		gemm(workers, !transB, !transA, n, m, k, alpha, b, ldb, a, lda, 0, *t, m, nil, false)
-		if beta == 0 {
-			storeTransposed(*t, n, m, c, ldc, workers)
-		} else { // C was scaled above
-			addTransposed(*t, n, m, c, ldc)
-		}
+		transposeInto(*t, m, n, m, c, ldc, beta != 0) // C was scaled above
 		return
 	}
 	if impl := active; pre == nil && transB && !transA && alpha == 1 && beta == 0 && impl.swapTransB(m, n, k, ldb) {
@@ -185,12 +181,12 @@ func (im *impl) directB(n, ldb int) bool {
 // directA reports whether an untransposed A with row stride lda, times n
 // columns of B, is multiplied in place by impl.microA rather than packed
 // (its whole mr-row panels; alpha must be 1). In place saves a pass over A
-// for every block of B's columns but costs more per multiply (twelve rows'
-// loads instead of one panel's: 14% slower at lda 768 with the operands in
-// L1 and L2, Zen 5), so it is used for products of at most 1024 columns:
-// measured 2-9% faster there with 256 or 1024 rows, and 5-7% slower at
-// 3072 columns with 1024 rows (cold operands, 2 threads). Rows with lda a
-// multiple of 2048 would fall in too few sets of a 16-way L2 (see directB).
+// for every block of B's columns but costs more per multiply (its loads
+// come from twelve rows, not one panel), so it is used for products of at
+// most 1024 columns: measured 2-9% faster there with 256 or 1024 rows, and
+// 5-7% slower at 3072 columns with 1024 rows (cold operands, 2 threads).
+// Rows with lda a multiple of 2048 would fall in too few sets of a 16-way
+// L2 (see directB).
 func (im *impl) directA(lda, n int) bool {
 	return im.microA != nil && lda%2048 != 0 && n <= 1024
 }
@@ -260,12 +256,16 @@ func checkMatrix(name string, rows, cols, ld, size int) {
 	}
 }
 
-// addTransposed adds the transpose of t (rows×cols, row-major) to c
-// (cols×rows, row stride ldc).
-func addTransposed(t []float32, rows, cols int, c []float32, ldc int) {
-	for i := 0; i < cols; i++ {
-		for j := 0; j < rows; j++ {
-			c[i*ldc+j] += t[j*cols+i]
+// transposeInto writes the transpose of t (rows×cols, row stride ldt)
+// into c (cols×rows, row stride ldc), or adds it there when add is set:
+// c[q*ldc+r] = t[r*ldt+q].
+func transposeInto(t []float32, ldt, rows, cols int, c []float32, ldc int, add bool) {
+	for r := 0; r < rows; r++ {
+		for q, v := range t[r*ldt : r*ldt+cols] {
+			if add {
+				v += c[q*ldc+r]
+			}
+			c[q*ldc+r] = v
 		}
 	}
 }
@@ -592,40 +592,7 @@ func storeTileT(im *impl, tile []float32, rows, cols int, c []float32, ldc int, 
 		}
 		return
 	}
-	for r := 0; r < rows; r++ {
-		for q, v := range tile[r*nr : r*nr+cols] {
-			if add {
-				v += c[q*ldc+r]
-			}
-			c[q*ldc+r] = v
-		}
-	}
-}
-
-// storeTransposed writes the transpose of t (rows×cols, row-major) into c
-// (cols×rows, row stride ldc) on up to workers threads: 16 rows of t at a
-// time, by packBT16 when it is set.
-func storeTransposed(t []float32, rows, cols int, c []float32, ldc int, workers int) {
-	im := active
-	groups := (rows + 15) / 16
-	parallelFor(groups, min(workers, groups), func(lo, hi int) {
-		for g := lo; g < hi; g++ {
-			j0, j1 := 16*g, min(rows, 16*g+16)
-			i0 := 0
-			if im.packBT16 != nil && j1-j0 == 16 && cols >= 8 {
-				i0 = cols &^ 7
-				_ = t[(j0+15)*cols+i0-1]
-				_ = c[(i0-1)*ldc+j0+15]
-				im.packBT16(i0, &t[j0*cols], cols, &c[j0], ldc)
-			}
-			for i := i0; i < cols; i++ {
-				row := c[i*ldc+j0 : i*ldc+j1]
-				for r := range row {
-					row[r] = t[(j0+r)*cols+i]
-				}
-			}
-		}
-	})
+	transposeInto(tile, nr, rows, cols, c, ldc, add)
 }
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }

@@ -458,20 +458,21 @@ func TestGemmInPlaceA(t *testing.T) {
 		// ½ is packed (scaled exactly back) and takes neither path: with
 		// beta 0 the products are summed in the same order, bit for bit.
 		for _, c := range []struct {
-			m, n, k, lda, ldb int
-			transB, swap      bool
+			m, n, k, lda, ldb    int
+			transB, direct, swap bool // direct: A read in place
 		}{
-			{76, 96, 300, 300, 96, false, false},   // B in place; 40 rows a thread: an edge of 4 packed
-			{76, 70, 300, 301, 70, false, false},   // B packed, its last panel partial
-			{40, 64, 2000, 2000, 64, false, false}, // k in three blocks
-			{40, 100, 200, 200, 200, true, true},   // the transposed product
-			{64, 3000, 900, 900, 900, true, true},  // in two depth blocks
-			{76, 96, 300, 2048, 96, false, false},  // lda a multiple of 2048: packed
-			{200, 100, 600, 600, 600, true, false}, // more rows than B's: not swapped
-			{40, 100, 200, 200, 2048, true, false}, // B's stride a multiple of 2048: not swapped
-			{20, 100, 200, 200, 200, true, false},  // too few rows to swap
+			{76, 96, 300, 300, 96, false, true, false},      // B in place; 40 rows a thread: an edge of 4 packed
+			{76, 70, 300, 301, 70, false, true, false},      // B packed, its last panel partial
+			{40, 64, 2000, 2000, 64, false, true, false},    // k in three blocks
+			{40, 100, 200, 200, 200, true, true, true},      // the transposed product
+			{64, 3000, 900, 900, 900, true, false, true},    // in two depth blocks
+			{76, 96, 300, 2048, 96, false, false, false},    // lda a multiple of 2048: packed
+			{40, 2000, 300, 300, 2000, false, false, false}, // too many columns: packed
+			{200, 100, 600, 600, 600, true, true, false},    // more rows than B's: not swapped
+			{40, 100, 200, 200, 2048, true, true, false},    // B's stride a multiple of 2048: not swapped
+			{20, 100, 200, 200, 200, true, true, false},     // too few rows to swap
 		} {
-			if got := active.directA(c.lda, c.n); got != (c.lda%2048 != 0 && c.n <= 1024) {
+			if got := active.directA(c.lda, c.n); got != c.direct {
 				t.Fatalf("%+v: directA %v", c, got)
 			}
 			if got := active.swapTransB(c.m, c.n, c.k, c.ldb); c.transB && got != c.swap {
