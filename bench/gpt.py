@@ -23,6 +23,7 @@ import tempfile
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import blaspeer  # noqa: E402  (before torch: OpenBLAS's kernels)
 import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
@@ -148,6 +149,7 @@ def main():
     mx = float(re.search(r"tokens/s=([0-9.]+)", out[-1]).group(1))
     rows.append(f"| generate GPT-2 small, batch 1, tokens/s | {mx:.1f} | {pt:.1f} | {mx / pt:.2f} (≥ 1.3) |")
     rows.append(f"| generate GPT-2 small, peak RSS MB | {mx_rss:.0f} | {pt_rss:.0f} | {mx_rss / pt_rss:.2f} (≤ 1.0) |")
+    print(f"PyTorch's BLAS: {blaspeer.describe()}\n")
     print(f"| measure ({args.threads} threads) | moxing | PyTorch {torch.__version__} | moxing / PyTorch (target) |")
     print("|---|---|---|---|")
     for r in rows:

@@ -31,6 +31,7 @@ import subprocess
 import tempfile
 import time
 
+import blaspeer  # (before numpy and torch: OpenBLAS's kernels)
 import numpy as np
 import torch
 import torch.nn as nn
@@ -154,7 +155,7 @@ def main():
 
     pt_loss, pt_step = torch_run(a, train, val, len(chars))
     print(f"LSTM LM, Moby-Dick characters: {a.layers} layers, embedding {a.embed}, hidden {a.hidden}, "
-          f"{a.steps} steps of {a.batch}×{a.seq}, lr {a.lr}, {a.threads} thread(s)\n")
+          f"{a.steps} steps of {a.batch}×{a.seq}, lr {a.lr}, {a.threads} thread(s); PyTorch's BLAS: {blaspeer.describe()}\n")
     print("| | moxing | PyTorch 1.13 nn.LSTM | ratio |")
     print("|---|---|---|---|")
     print(f"| validation loss (nats/char, whole validation text) | {mx_loss:.4f} | {pt_loss:.4f} | {mx_loss / pt_loss:.3f} |")

@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 
+import blaspeer  # (before numpy: OpenBLAS's kernels)
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -70,6 +71,7 @@ def main():
     for name, k, n in (("attn c_attn", 768, 2304), ("mlp c_fc", 768, 3072), ("mlp c_proj", 3072, 768)):
         shapes.append((f"GPT-2 {name} 1×{k}→{n}, W (in, out)", 1, n, k, False))
 
+    print(f"{blaspeer.describe()}\n")
     print("| shape (M×K→N or M×N×K) | threads | moxing GFLOPS | OpenBLAS GFLOPS | moxing / OpenBLAS |")
     print("|---|---|---|---|---|")
     kernels = ""

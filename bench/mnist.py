@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import time
 
+import blaspeer  # (before numpy and torch: OpenBLAS's kernels)
 import numpy as np
 import torch
 import torch.nn as nn
@@ -103,7 +104,7 @@ def main():
 
     pt_times, pt_acc = torch_run(a)
     mx, pt = min(mx_times), min(pt_times)
-    print(f"MNIST ConvNet, {a.epochs} epoch(s), batch 64, Adam 1e-3, {a.threads} thread(s); best epoch time of each\n")
+    print(f"MNIST ConvNet, {a.epochs} epoch(s), batch 64, Adam 1e-3, {a.threads} thread(s); best epoch time of each; PyTorch's BLAS: {blaspeer.describe()}\n")
     print("| | moxing | PyTorch 1.13 | ratio (target ≤ 1.0) |")
     print("|---|---|---|---|")
     print(f"| seconds per epoch (55,000 train + 5,000 validation) | {mx:.1f} | {pt:.1f} | {mx / pt:.2f} |")

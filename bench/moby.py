@@ -23,6 +23,7 @@ import sys
 import tempfile
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import blaspeer  # noqa: E402,F401  (before numpy and torch: OpenBLAS's kernels)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 

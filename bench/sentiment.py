@@ -45,6 +45,8 @@ import sys
 import tempfile
 import time
 
+import blaspeer  # noqa: F401  (before numpy: OpenBLAS's kernels)
+
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 DATA = os.environ.get("MOXING_DATA", os.path.expanduser("~/.cache/moxing/data"))

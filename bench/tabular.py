@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 
+import blaspeer  # noqa: F401  (before numpy: OpenBLAS's kernels)
 import numpy as np
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
