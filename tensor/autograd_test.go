@@ -3,6 +3,7 @@ package tensor_test
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -166,6 +167,40 @@ func TestDropout(t *testing.T) {
 	}
 	if z := tensor.Ones(4).Dropout(0, rng); z.Data[0] != 1 {
 		t.Fatal("p = 0 changed the input")
+	}
+}
+
+// TestDropoutThreads checks that a mask drawn in many pieces (in parallel)
+// is the same on one thread and on several, keeps about 1-p of the
+// elements, and is the gradient's mask.
+func TestDropoutThreads(t *testing.T) {
+	const n = 3<<14 + 45 // three whole pieces and a partial one
+	run := func(procs int) (y, g []float32) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		x := tensor.Ones(n).RequireGrad()
+		out := x.Dropout(0.25, rand.New(rand.NewPCG(3, 4)))
+		out.Sum(false).Backward()
+		return out.Data, x.Grad.Data
+	}
+	y1, g1 := run(1)
+	y4, g4 := run(4)
+	if !slices.Equal(y1, y4) || !slices.Equal(g1, g4) {
+		t.Fatal("Dropout's mask depends on the number of threads")
+	}
+	kept := 0
+	for i, v := range y1 {
+		if v != 0 {
+			kept++
+		}
+		if g1[i] != v {
+			t.Fatalf("grad[%d] = %v, want the mask value %v", i, g1[i], v)
+		}
+	}
+	if frac := float64(kept) / n; math.Abs(frac-0.75) > 0.01 {
+		t.Fatalf("kept %.4f of the elements, want 0.75", frac)
+	}
+	if slices.Equal(y1[:1<<14], y1[1<<14:2<<14]) {
+		t.Fatal("two pieces drew the same mask: one stream for all")
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/moxing/moxing/internal/kernel"
 )
 
 // IndexSelect returns the entries of a at positions idx along axis, in that
@@ -122,6 +124,10 @@ func (a *Tensor) MaskedFill(mask *Tensor, value float32) *Tensor {
 // 1/(1-p), drawing from rng; the expected value is unchanged. The gradient
 // is the same mask, which the op keeps as one bit an element (1/32 of the
 // result's size, from the result's arena) rather than drawing it again.
+//
+// It takes one value from rng. Elements are drawn in fixed pieces of
+// dropPiece, piece i from its own PCG stream (that value, i), so the pieces
+// run in parallel and the mask is the same on any number of threads.
 func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 	if p < 0 || p >= 1 {
 		if p == 1 {
@@ -134,35 +140,74 @@ func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 	}
 	scale := 1 / (1 - p)
 	out := newOutDirty("Dropout", a.shape, a)
-	x, y, src := a.Data, out.Data, rand.NewPCG(rng.Uint64(), 0)
-	var mask []float32 // bit i%32 of word i/32: element i kept; the words' bits stored as float32s, in the arena with the result
+	x, y, seed := a.Data, out.Data, rng.Uint64()
+	var mask []float32 // bit i%32 of word i/32: element i kept; the words' bits stored as float32s
 	if out.requiresGrad {
-		mask = scratchDirty(out, (len(x)+31)/32)
+		mask = scratchDirty(out, (len(x)+31)/32) // in the arena with the result
 	}
-	var word uint32
-	for i, v := range x {
-		y[i] = 0
-		if keep(src, p) {
-			y[i] = v * scale
-			word |= 1 << (i % 32)
+	pieces := (len(x) + dropPiece - 1) / dropPiece
+	drop := func(lo, hi int) {
+		for pc := lo; pc < hi; pc++ {
+			i0, i1 := pc*dropPiece, min(len(x), (pc+1)*dropPiece)
+			var words []float32
+			if len(mask) > 0 {
+				words = mask[i0/32 : (i1+31)/32]
+			}
+			dropoutPiece(rand.NewPCG(seed, uint64(pc)), p, scale, x[i0:i1], y[i0:i1], words)
 		}
-		if mask != nil && (i%32 == 31 || i == len(x)-1) {
-			mask[i/32], word = math.Float32frombits(word), 0
-		}
+	}
+	if pieces > 1 {
+		kernel.Parallel(pieces, drop)
+	} else {
+		drop(0, pieces)
 	}
 	return out.record(func() {
-		if ga := gradOf(a); ga != nil {
-			for i, v := range out.Grad.Data[:len(ga)] {
+		ga := gradOf(a)
+		if ga == nil {
+			return
+		}
+		g := out.Grad.Data[:len(ga)]
+		back := func(lo, hi int) {
+			for i := lo * dropPiece; i < min(len(ga), hi*dropPiece); i++ {
 				if math.Float32bits(mask[i/32])>>(i%32)&1 != 0 {
-					ga[i] += v * scale
+					ga[i] += g[i] * scale
 				}
 			}
+		}
+		if pieces > 1 {
+			kernel.Parallel(pieces, back)
+		} else {
+			back(0, pieces)
 		}
 	})
 }
 
-// keep draws whether Dropout keeps an element: rand.Rand's Float32 over
-// src, at least p, taken from the PCG directly (no interface call a value).
-func keep(src *rand.PCG, p float32) bool {
-	return float32(uint32(src.Uint64()>>32)<<8>>8)/(1<<24) >= p
+// dropPiece is how many elements Dropout draws from one PCG stream: a
+// multiple of 32 (the mask's words), large enough that a piece is worth a
+// hand-off to another thread.
+const dropPiece = 1 << 14
+
+// dropoutPiece sets y to x's kept elements times scale and 0 elsewhere,
+// drawing two 24-bit uniforms u from each of src's values and keeping an
+// element when u/2²⁴ ≥ p; when words is not empty, it writes the kept bits
+// there (x's element i is bit i%32 of word i/32).
+func dropoutPiece(src *rand.PCG, p, scale float32, x, y, words []float32) {
+	least := uint32(math.Ceil(float64(p) * (1 << 24))) // u/2²⁴ ≥ p ⟺ u ≥ ⌈p·2²⁴⌉ for an integer u
+	var word uint32
+	var draw uint64
+	for i, v := range x {
+		if i%2 == 0 {
+			draw = src.Uint64()
+		}
+		u := uint32(draw>>40) & (1<<24 - 1) // bits 63..40, then 39..16
+		draw <<= 24
+		y[i] = 0
+		if u >= least {
+			y[i] = v * scale
+			word |= 1 << (i % 32)
+		}
+		if len(words) > 0 && (i%32 == 31 || i == len(x)-1) {
+			words[i/32], word = math.Float32frombits(word), 0
+		}
+	}
 }
