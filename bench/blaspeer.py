@@ -7,8 +7,10 @@ kernels, SSE3 only: a peer timed that way runs at a fraction of its speed.
 On a CPU with AVX-512F this sets OPENBLAS_CORETYPE to the kernels OpenBLAS
 picks itself on the AVX-512 CPUs it knows (Cooperlake with AVX512-BF16,
 else SkylakeX), and drops a machine's OPENBLAS_L2_SIZE: a benchmark runs
-the library as it tunes itself. `describe()` says what was loaded, for the
-report.
+the library as it tunes itself. Then it loads numpy, whose BLAS Debian's
+PyTorch shares, and stops the benchmark when that is not OpenBLAS (Debian's
+numpy is content with the reference libblas3, orders of magnitude slower).
+`describe()` says what was loaded, for the report.
 """
 import os
 
@@ -31,10 +33,16 @@ if "avx512f" in _FLAGS:
 else:
     os.environ.pop("OPENBLAS_CORETYPE", None)
 
+import numpy  # noqa: E402,F401  (loads the BLAS, after the settings above)
+from threadpoolctl import threadpool_info  # noqa: E402
+
+if not any(i["internal_api"] == "openblas" for i in threadpool_info()):
+    raise SystemExit("bench: numpy's BLAS is not OpenBLAS, so the peers would be timed far below their best; "
+                     "apt-get install -y --no-install-recommends libopenblas0-pthread")
+
 
 def describe():
     """The BLAS libraries loaded so far and their kernels, as one line."""
-    from threadpoolctl import threadpool_info
     libs = [f"{i['internal_api']} {i.get('version') or ''} ({i.get('architecture') or '?'} kernels)"
             for i in threadpool_info() if i["user_api"] == "blas"]
     return ", ".join(libs) or "no BLAS seen by threadpoolctl"
