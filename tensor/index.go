@@ -156,11 +156,7 @@ func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 			dropoutPiece(rand.NewPCG(seed, uint64(pc)), p, scale, x[i0:i1], y[i0:i1], words)
 		}
 	}
-	if pieces > 1 {
-		kernel.Parallel(pieces, drop)
-	} else {
-		drop(0, pieces)
-	}
+	kernel.Parallel(pieces, drop) // a single piece runs on this goroutine
 	return out.record(func() {
 		ga := gradOf(a)
 		if ga == nil {
@@ -174,11 +170,7 @@ func (a *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 				}
 			}
 		}
-		if pieces > 1 {
-			kernel.Parallel(pieces, back)
-		} else {
-			back(0, pieces)
-		}
+		kernel.Parallel(pieces, back)
 	})
 }
 
